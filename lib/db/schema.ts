@@ -1,0 +1,167 @@
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+/**
+ * The database schema. Design notes: docs/architecture.md ("Data" and "Chat delivery").
+ * Sequence numbers are bigint in SQL and JS numbers here: 2^53 events per room is enough.
+ */
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** Lower-cased; null for guests. */
+    email: text("email"),
+    displayName: text("display_name").notNull(),
+    passwordHash: text("password_hash"),
+    isGuest: boolean("is_guest").notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("users_email_key").on(t.email)],
+);
+
+export const roomKind = pgEnum("room_kind", ["open", "private", "direct"]);
+
+export const rooms = pgTable(
+  "rooms",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** The unguessable part of the room's link, /r/<slug>. */
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    kind: roomKind("kind").notNull().default("open"),
+    /** For private rooms: the token an invite link carries. */
+    inviteToken: text("invite_token"),
+    /** The last sequence number handed out in this room's event log. */
+    lastSeq: bigint("last_seq", { mode: "number" }).notNull().default(0),
+    createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("rooms_slug_key").on(t.slug)],
+);
+
+export const memberRole = pgEnum("member_role", ["owner", "member", "guest"]);
+
+export const roomMembers = pgTable(
+  "room_members",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: memberRole("role").notNull(),
+    /** The highest seq this user has seen in this room, on any device. */
+    lastReadSeq: bigint("last_read_seq", { mode: "number" }).notNull().default(0),
+    joinedAt: timestamp("joined_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("room_members_user_idx").on(t.userId)],
+);
+
+export const messages = pgTable(
+  "messages",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    authorId: uuid("author_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Made by the sending client; a retried send with the same id returns this row. */
+    clientId: uuid("client_id").notNull(),
+    /** The seq of the event that created the message: its place in the room's order. */
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    body: text("body").notNull(),
+    replyToId: uuid("reply_to_id"),
+    createdAt: createdAt(),
+    editedAt: timestamp("edited_at", { withTimezone: true }),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("messages_room_client_key").on(t.roomId, t.clientId),
+    uniqueIndex("messages_room_seq_key").on(t.roomId, t.seq),
+  ],
+);
+
+export const reactions = pgTable(
+  "reactions",
+  {
+    messageId: uuid("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    emoji: text("emoji").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.userId, t.emoji] })],
+);
+
+/**
+ * A file shared in a room. Uploaded first (message_id null), then attached to the message
+ * that shares it, in the same transaction that creates the message. The bytes live in the
+ * storage backend under storage_key, encrypted (lib/files). Owned by lib/files.
+ */
+export const attachments = pgTable(
+  "attachments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    uploaderId: uuid("uploader_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    messageId: uuid("message_id").references(() => messages.id, { onDelete: "set null" }),
+    /** Sanitised display name; never used as a path. */
+    name: text("name").notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    /** Sniffed from the content, not taken from the client. */
+    mimeType: text("mime_type").notNull(),
+    storageKey: text("storage_key").notNull(),
+    thumbnailKey: text("thumbnail_key"),
+    width: integer("width"),
+    height: integer("height"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("attachments_room_idx").on(t.roomId), index("attachments_message_idx").on(t.messageId)],
+);
+
+/**
+ * The room's event log: every change a client must apply (message created, edited,
+ * deleted, reactions, room renamed) with a gapless per-room seq. The payload is the full
+ * state of the changed object after the change, so applying an event is an upsert.
+ */
+export const roomEvents = pgTable(
+  "room_events",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    type: text("type").notNull(),
+    actorId: uuid("actor_id"),
+    payload: jsonb("payload").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
+);
+
+export const schema = { users, rooms, roomMembers, messages, reactions, attachments, roomEvents };

@@ -1,0 +1,66 @@
+import { z } from "zod";
+
+/**
+ * The web node's configuration, parsed once from the environment. Secrets that are not
+ * set are generated into DATA_DIR by `lib/server/secrets.ts` before anything reads them.
+ */
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Where everything the app keeps lives: embedded database, files, generated secrets. */
+  DATA_DIR: z.string().min(1).default(".data"),
+  /** node-postgres connection string; unset means embedded PGlite under DATA_DIR. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Redis for the Socket.IO adapter, rate limits and the SFU registry; unset means in-process. */
+  REDIS_URL: z.string().url().optional(),
+  /** The public origin (scheme://host[:port]); defaults to the request's own host. */
+  PUBLIC_URL: z.string().url().optional(),
+  /** Extra origins allowed to open a socket, comma separated. */
+  ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+  AUTH_SECRET: z.string().min(32).optional(),
+  CALL_TOKEN_SECRET: z.string().min(32).optional(),
+  FILES_MASTER_KEY: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/i, "FILES_MASTER_KEY must be 64 hex characters (32 bytes)")
+    .optional(),
+  CHAT_MAX_MESSAGE_LENGTH: z.coerce.number().int().min(1).max(100_000).default(4000),
+  /** Messages (sends, edits, reactions) a user may make per CHAT_RATE_WINDOW_S. */
+  CHAT_RATE_POINTS: z.coerce.number().int().min(1).default(30),
+  CHAT_RATE_WINDOW_S: z.coerce.number().int().min(1).default(10),
+  FILES_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(100 * 1024 * 1024),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Env = z.infer<typeof schema>;
+
+let parsed: Env | undefined;
+
+/** The parsed environment. Throws a readable error naming every bad variable. */
+export function env(): Env {
+  if (parsed) return parsed;
+  const result = schema.safeParse(process.env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  parsed = result.data;
+  return parsed;
+}
+
+/** For tests that change process.env between cases. */
+export function resetEnvForTests(): void {
+  parsed = undefined;
+}

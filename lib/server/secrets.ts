@@ -1,0 +1,53 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const secretsSchema = z.object({
+  authSecret: z.string().min(32),
+  callTokenSecret: z.string().min(32),
+  filesMasterKey: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type Secrets = z.infer<typeof secretsSchema>;
+
+/**
+ * Secrets come from the environment when set; otherwise they are generated once into
+ * DATA_DIR/secrets.json (mode 0600) and reused on every start, so sessions, call tokens
+ * and encrypted files survive restarts. The result is written back into process.env so
+ * code that Next bundles (NextAuth, route handlers) and the SFU child read the same values.
+ */
+export function loadSecrets(dataDir: string): Secrets {
+  const file = path.join(dataDir, "secrets.json");
+  let stored: Partial<Secrets> = {};
+  try {
+    stored = secretsSchema.partial().parse(JSON.parse(readFileSync(file, "utf8")));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new Error(`${file} is unreadable or corrupt: ${(err as Error).message}`);
+    }
+  }
+  const generated: Secrets = {
+    authSecret: stored.authSecret ?? randomBytes(32).toString("base64url"),
+    callTokenSecret: stored.callTokenSecret ?? randomBytes(32).toString("base64url"),
+    filesMasterKey: stored.filesMasterKey ?? randomBytes(32).toString("hex"),
+  };
+  if (
+    generated.authSecret !== stored.authSecret ||
+    generated.callTokenSecret !== stored.callTokenSecret ||
+    generated.filesMasterKey !== stored.filesMasterKey
+  ) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(generated, null, 2) + "\n", { mode: 0o600 });
+  }
+  const secrets: Secrets = {
+    authSecret: process.env.AUTH_SECRET ?? generated.authSecret,
+    callTokenSecret: process.env.CALL_TOKEN_SECRET ?? generated.callTokenSecret,
+    filesMasterKey: (process.env.FILES_MASTER_KEY ?? generated.filesMasterKey).toLowerCase(),
+  };
+  process.env.AUTH_SECRET = secrets.authSecret;
+  process.env.NEXTAUTH_SECRET = secrets.authSecret;
+  process.env.CALL_TOKEN_SECRET = secrets.callTokenSecret;
+  process.env.FILES_MASTER_KEY = secrets.filesMasterKey;
+  return secrets;
+}

@@ -1,0 +1,107 @@
+/**
+ * The web node: one HTTP server serving Next.js and Socket.IO (chat, presence, room
+ * events), plus the features that need plain-Node handling (SFU signaling, uploads).
+ * Architecture: docs/architecture.md.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import path from "node:path";
+import next from "next";
+import { createCallsFeature } from "@/lib/call/node";
+import { openDatabase } from "@/lib/db/client";
+import { migrateDatabase } from "@/lib/db/migrate";
+import { env } from "@/lib/env";
+import { createFilesFeature } from "@/lib/files/node";
+import { createRealtime } from "@/lib/realtime/server";
+import type { Feature } from "@/lib/server/feature";
+import { logger } from "@/lib/server/log";
+import { setRuntime } from "@/lib/server/runtime";
+import { loadSecrets } from "@/lib/server/secrets";
+
+const log = logger("server");
+
+async function main() {
+  const config = env();
+  const dataDir = path.resolve(config.DATA_DIR);
+  const secrets = loadSecrets(dataDir);
+  // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
+  // it is told to trust it. Without a configured public URL, the Host header is the truth
+  // (a laptop reached as localhost, a LAN address or a tunnel).
+  if (config.PUBLIC_URL) process.env.NEXTAUTH_URL = config.PUBLIC_URL;
+  else process.env.AUTH_TRUST_HOST = "true";
+
+  const database = await openDatabase(
+    config.DATABASE_URL
+      ? { kind: "postgres", url: config.DATABASE_URL }
+      : { kind: "pglite", dataDir: path.join(dataDir, "pglite") },
+  );
+  await migrateDatabase(database);
+  log.info("database ready", { kind: database.kind });
+
+  const dev = config.NODE_ENV === "development";
+  const app = next({ dev, dir: process.cwd(), hostname: config.HOST, port: config.PORT });
+  const handleNext = app.getRequestHandler();
+  await app.prepare();
+  const upgradeNext = app.getUpgradeHandler();
+
+  let features: Feature[] = [];
+  const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+    for (const feature of features) {
+      if (feature.handleRequest?.(req, res)) return;
+    }
+    void handleNext(req, res);
+  });
+
+  const realtime = await createRealtime({ httpServer, env: config, database });
+  const context = { env: config, secrets, dataDir, database, httpServer, io: realtime.io };
+  const readiness = new Map<string, () => Promise<boolean> | boolean>();
+  setRuntime({ database, io: realtime.io, readiness, services: new Map() });
+  features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
+  for (const feature of features) {
+    if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));
+  }
+
+  httpServer.on("upgrade", (req, socket, head) => {
+    for (const feature of features) {
+      if (feature.handleUpgrade?.(req, socket, head)) return;
+    }
+    // Socket.IO takes its own path through its own listener; what is left is Next's
+    // (the dev server's hot reload).
+    if (req.url?.startsWith("/_next/")) void upgradeNext(req, socket, head);
+    else if (!req.url?.startsWith("/socket.io/")) socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  log.info(`Parley is listening on http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`, {
+    dev,
+    dataDir,
+  });
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info(`${signal}: shutting down`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    for (const feature of [...features].reverse()) {
+      await feature.close?.().catch((err: unknown) => log.error(`closing ${feature.name}`, { err: String(err) }));
+    }
+    httpServer.closeAllConnections();
+    await new Promise((resolve) => httpServer.close(resolve));
+    await app.close().catch(() => {});
+    await database.close().catch(() => {});
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
