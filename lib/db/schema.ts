@@ -146,8 +146,9 @@ export const attachments = pgTable(
 
 /**
  * The room's event log: every change a client must apply (message created, edited,
- * deleted, reactions, room renamed) with a gapless per-room seq. The payload is the full
- * state of the changed object after the change, so applying an event is an upsert.
+ * deleted, reactions changed, room renamed) with a gapless per-room seq. Message events
+ * point at the message; readers send its state as of the read, so applying an event is an
+ * upsert and a replayed log always converges on what a fresh fetch returns.
  */
 export const roomEvents = pgTable(
   "room_events",
@@ -158,7 +159,9 @@ export const roomEvents = pgTable(
     seq: bigint("seq", { mode: "number" }).notNull(),
     type: text("type").notNull(),
     actorId: uuid("actor_id"),
-    payload: jsonb("payload").notNull(),
+    messageId: uuid("message_id").references(() => messages.id, { onDelete: "cascade" }),
+    /** Data for events about the room itself (e.g. its new name). */
+    payload: jsonb("payload"),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
