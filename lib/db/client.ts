@@ -10,6 +10,18 @@ import { schema } from "./schema";
  * migration is the same SQL; only the driver differs.
  */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction on Db; it has the same query builders. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+/** Anything queries can run on. */
+export type Queryable = Db | Tx;
+
+/** Postgres' unique_violation, from node-postgres and PGlite alike. */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
+}
 
 export interface Database {
   db: Db;

@@ -1,0 +1,75 @@
+import "server-only";
+import { and, eq } from "drizzle-orm";
+import type { Queryable } from "@/lib/db/client";
+import { roomMembers, rooms } from "@/lib/db/schema";
+import type { MemberRole, RoomView } from "./schemas";
+
+/**
+ * Who may see a room. Every entry point (page, route handler, socket event) goes through
+ * one of these. They answer null both for a room that does not exist and for one the user
+ * is not in, so a caller cannot learn which.
+ */
+export interface RoomAccess {
+  room: RoomView;
+  role: MemberRole;
+  lastReadSeq: number;
+}
+
+const columns = {
+  id: rooms.id,
+  slug: rooms.slug,
+  name: rooms.name,
+  kind: rooms.kind,
+  lastSeq: rooms.lastSeq,
+  role: roomMembers.role,
+  lastReadSeq: roomMembers.lastReadSeq,
+};
+
+export async function accessRoomById(
+  db: Queryable,
+  roomId: string,
+  userId: string,
+): Promise<RoomAccess | null> {
+  const [row] = await db
+    .select(columns)
+    .from(rooms)
+    .innerJoin(roomMembers, eq(roomMembers.roomId, rooms.id))
+    .where(and(eq(rooms.id, roomId), eq(roomMembers.userId, userId)))
+    .limit(1);
+  return row ? toAccess(row) : null;
+}
+
+export async function accessRoomBySlug(
+  db: Queryable,
+  slug: string,
+  userId: string,
+): Promise<RoomAccess | null> {
+  const [row] = await db
+    .select(columns)
+    .from(rooms)
+    .innerJoin(roomMembers, eq(roomMembers.roomId, rooms.id))
+    .where(and(eq(rooms.slug, slug), eq(roomMembers.userId, userId)))
+    .limit(1);
+  return row ? toAccess(row) : null;
+}
+
+/** Owners manage the room: rename it, remove anyone's messages. */
+export function canManageRoom(access: RoomAccess): boolean {
+  return access.role === "owner";
+}
+
+function toAccess(row: {
+  id: string;
+  slug: string;
+  name: string;
+  kind: RoomView["kind"];
+  lastSeq: number;
+  role: MemberRole;
+  lastReadSeq: number;
+}): RoomAccess {
+  return {
+    room: { id: row.id, slug: row.slug, name: row.name, kind: row.kind, lastSeq: row.lastSeq },
+    role: row.role,
+    lastReadSeq: row.lastReadSeq,
+  };
+}

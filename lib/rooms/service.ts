@@ -1,0 +1,186 @@
+import "server-only";
+import { and, asc, desc, eq, ne, sql } from "drizzle-orm";
+import type { SessionUser } from "@/lib/auth/schemas";
+import type { Db } from "@/lib/db/client";
+import { roomMembers, rooms } from "@/lib/db/schema";
+import { queryRows } from "@/lib/db/sql";
+import { AppError, forbidden, notFound } from "@/lib/errors";
+import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
+import type { CreateRoomInput, MemberRole, RoomSummary } from "./schemas";
+import { newInviteToken, newRoomSlug } from "./slug";
+
+/**
+ * Rooms: create, join by link, rename, leave, list. check* functions reject what bad
+ * input can cause; do* functions write (and return what the caller must broadcast).
+ */
+
+export async function doCreateRoom(
+  db: Db,
+  user: SessionUser,
+  input: { name?: string; kind: "open" | "private" },
+): Promise<RoomAccess> {
+  const name = input.name ?? `${user.displayName}'s room`;
+  return db.transaction(async (tx) => {
+    const [room] = await tx
+      .insert(rooms)
+      .values({
+        slug: newRoomSlug(),
+        name,
+        kind: input.kind,
+        inviteToken: input.kind === "private" ? newInviteToken() : null,
+        createdBy: user.id,
+      })
+      .returning();
+    if (!room) throw new Error("insert returned no row");
+    await tx.insert(roomMembers).values({ roomId: room.id, userId: user.id, role: "owner" });
+    return {
+      room: { id: room.id, slug: room.slug, name: room.name, kind: room.kind, lastSeq: 0 },
+      role: "owner",
+      lastReadSeq: 0,
+    };
+  });
+}
+
+export type CreateRoomOptions = CreateRoomInput;
+
+/**
+ * Opening a room's link joins it: anyone may join an open room, a private room needs its
+ * invite token, a direct conversation nobody new. Joining twice is a no-op. A room the
+ * user may not join answers not-found, like a room that does not exist.
+ */
+export async function doJoinRoomBySlug(
+  db: Db,
+  user: SessionUser,
+  slug: string,
+  inviteToken?: string,
+): Promise<{ access: RoomAccess; joined: boolean }> {
+  const existing = await accessRoomBySlug(db, slug, user.id);
+  if (existing) return { access: existing, joined: false };
+
+  const [room] = await db.select().from(rooms).where(eq(rooms.slug, slug)).limit(1);
+  const mayJoin =
+    room &&
+    (room.kind === "open" ||
+      (room.kind === "private" && !!inviteToken && inviteToken === room.inviteToken));
+  if (!room || !mayJoin) throw notFound("There is no room at this link, or it has ended");
+
+  const role: MemberRole = user.isGuest ? "guest" : "member";
+  const inserted = await db
+    .insert(roomMembers)
+    .values({ roomId: room.id, userId: user.id, role, lastReadSeq: 0 })
+    .onConflictDoNothing()
+    .returning();
+  const access = await accessRoomById(db, room.id, user.id);
+  if (!access) throw new Error("membership vanished after insert");
+  return { access, joined: inserted.length > 0 };
+}
+
+/** Renames the room (owners only) and logs it; returns the event's seq. */
+export async function doRenameRoom(
+  db: Db,
+  user: SessionUser,
+  roomId: string,
+  name: string,
+): Promise<{ seq: number; name: string }> {
+  const access = await accessRoomById(db, roomId, user.id);
+  if (!access) throw notFound("There is no such room");
+  if (!canManageRoom(access)) throw forbidden("Only the room's owner can rename it");
+  const [row] = await queryRows<{ seq: number }>(
+    db,
+    sql`with next as (
+          update ${rooms} set name = ${name}, last_seq = last_seq + 1
+          where id = ${roomId} returning last_seq
+        )
+        insert into room_events (room_id, seq, type, actor_id, payload)
+        select ${roomId}, next.last_seq, 'room.renamed', ${user.id}, ${JSON.stringify({ name })}::jsonb
+        from next
+        returning seq`,
+  );
+  if (!row) throw notFound("There is no such room");
+  return { seq: Number(row.seq), name };
+}
+
+/**
+ * Leaves the room. When its owner leaves, the longest-standing member (accounts before
+ * guests) becomes the owner, so a room is never left without one while anyone is in it.
+ */
+export async function doLeaveRoom(db: Db, user: SessionUser, roomId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [left] = await tx
+      .delete(roomMembers)
+      .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, user.id)))
+      .returning();
+    if (!left) throw notFound("You are not in that room");
+    if (left.role !== "owner") return;
+    const [heir] = await tx
+      .select({ userId: roomMembers.userId })
+      .from(roomMembers)
+      .where(eq(roomMembers.roomId, roomId))
+      .orderBy(sql`${roomMembers.role} = 'guest'`, asc(roomMembers.joinedAt))
+      .limit(1);
+    if (heir) {
+      await tx
+        .update(roomMembers)
+        .set({ role: "owner" })
+        .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, heir.userId)));
+    }
+  });
+}
+
+/** Moves the user's read position forward (never back); returns where it now is. */
+export async function doMarkRead(
+  db: Db,
+  userId: string,
+  roomId: string,
+  seq: number,
+): Promise<number> {
+  const [row] = await db
+    .update(roomMembers)
+    .set({
+      lastReadSeq: sql`least(greatest(${roomMembers.lastReadSeq}, ${seq}), (select last_seq from ${rooms} where id = ${roomId}))`,
+    })
+    .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+    .returning({ lastReadSeq: roomMembers.lastReadSeq });
+  if (!row) throw notFound("You are not in that room");
+  return row.lastReadSeq;
+}
+
+/** The rooms a user belongs to, most recently active first, with unread counts. */
+export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSummary[]> {
+  const rows = await db
+    .select({
+      id: rooms.id,
+      slug: rooms.slug,
+      name: rooms.name,
+      kind: rooms.kind,
+      lastSeq: rooms.lastSeq,
+      role: roomMembers.role,
+      lastReadSeq: roomMembers.lastReadSeq,
+      unreadCount: sql<number>`(
+        select count(*)::int from messages m
+        where m.room_id = ${rooms.id} and m.seq > ${roomMembers.lastReadSeq}
+          and m.author_id <> ${userId} and m.deleted_at is null)`,
+      lastMessageAt: sql<string | null>`(
+        select max(m.created_at) from messages m where m.room_id = ${rooms.id})`,
+    })
+    .from(roomMembers)
+    .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
+    .where(and(eq(roomMembers.userId, userId), ne(rooms.kind, "direct")))
+    .orderBy(desc(rooms.lastSeq), desc(roomMembers.joinedAt));
+  return rows.map((r) => ({
+    ...r,
+    unreadCount: Number(r.unreadCount),
+    lastMessageAt: r.lastMessageAt ? new Date(r.lastMessageAt).toISOString() : null,
+  }));
+}
+
+/** For the owner of a private room: the link that lets others in. */
+export async function inviteLinkPath(db: Db, access: RoomAccess): Promise<string> {
+  if (access.room.kind !== "private") return `/r/${access.room.slug}`;
+  const [row] = await db
+    .select({ token: rooms.inviteToken })
+    .from(rooms)
+    .where(eq(rooms.id, access.room.id));
+  if (!row?.token) throw new AppError("internal", "private room without an invite token");
+  return `/r/${access.room.slug}?invite=${row.token}`;
+}
