@@ -1,11 +1,103 @@
 import "server-only";
-import type { Feature } from "@/lib/server/feature";
+import path from "node:path";
+import { getSessionUserFromCookieHeader } from "@/lib/auth/session";
+import { onMessageDeleted } from "@/lib/chat/hooks";
 import type { NodeContext } from "@/lib/server/context";
+import type { Feature } from "@/lib/server/feature";
+import { logger } from "@/lib/server/log";
+import { runtime } from "@/lib/server/runtime";
+import { DiskStorage } from "./disk-storage";
+import { parseMasterKey } from "./encryption";
+import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
+import { FILES_SERVICE, type Files } from "./service";
+import { filesSettings } from "./settings";
+import { ThumbnailMaker } from "./thumbnails";
+import { type Authenticate, createUploadEndpoint } from "./upload-endpoint";
+import { EncryptedUploadStore } from "./upload-store";
+
+const log = logger("files");
 
 /**
- * File sharing on the web node: resumable, streamed uploads that must not pass through
- * Next's body handling. Placeholder until file sharing lands (issue 4).
+ * File sharing on the web node (docs/files.md): the tus upload endpoint as a plain-Node
+ * route, the shared Files service for the download route handlers, the message-deleted
+ * hook, and the periodic sweep of abandoned uploads.
  */
-export async function createFilesFeature(_ctx: NodeContext): Promise<Feature> {
-  return { name: "files" };
+export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
+  const settings = filesSettings(ctx.env);
+  const files = await openFiles({
+    db: ctx.database.db,
+    root: path.join(ctx.dataDir, "files"),
+    masterKeyHex: ctx.secrets.filesMasterKey,
+    settings,
+  });
+  runtime().services.set(FILES_SERVICE, files);
+  const stopHook = onMessageDeleted(async ({ messageId }) => {
+    await doDeleteMessageFiles(files, messageId);
+  });
+  return startFilesFeature(
+    files,
+    (cookie) => getSessionUserFromCookieHeader(cookie, files.db),
+    stopHook,
+  );
+}
+
+/** Builds the Files service over a data folder (also used by tests and the benchmark). */
+export async function openFiles(options: {
+  db: Files["db"];
+  root: string;
+  masterKeyHex: string;
+  settings: Files["settings"];
+}): Promise<Files> {
+  const masterKey = parseMasterKey(options.masterKeyHex);
+  return {
+    db: options.db,
+    storage: await DiskStorage.create(path.join(options.root, "objects")),
+    masterKey,
+    settings: options.settings,
+    uploads: await EncryptedUploadStore.create(
+      path.join(options.root, "uploads"),
+      masterKey,
+      options.settings.uploadExpiryMs,
+    ),
+    thumbnails: new ThumbnailMaker({
+      maxPixels: options.settings.maxImagePixels,
+      size: options.settings.thumbnailSize,
+    }),
+    finishing: new Map(),
+  };
+}
+
+/** The feature over a built Files service: upload endpoint and sweep timer. */
+export function startFilesFeature(
+  files: Files,
+  authenticate: Authenticate,
+  stopHook: () => void = () => {},
+): Feature {
+  const endpoint = createUploadEndpoint(files, authenticate);
+  const sweep = async () => {
+    try {
+      const result = await sweepAbandonedFiles(files);
+      if (result.expiredUploads || result.unsentFiles || result.orphanObjects)
+        log.info("swept abandoned files", { ...result });
+    } catch (err) {
+      log.warn("sweeping abandoned files failed", { err: String(err) });
+    }
+  };
+  // Often enough that an abandoned upload outlives its expiry by at most half of it.
+  const every = Math.min(files.settings.uploadExpiryMs / 2, 60 * 60_000);
+  const timer = setInterval(() => void sweep(), every);
+  timer.unref();
+  const first = setTimeout(() => void sweep(), 60_000);
+  first.unref();
+
+  return {
+    name: "files",
+    handleRequest: (req, res) => endpoint.handleRequest(req, res),
+    ready: () => true,
+    async close() {
+      clearInterval(timer);
+      clearTimeout(first);
+      stopHook();
+    },
+  };
 }

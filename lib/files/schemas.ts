@@ -19,3 +19,39 @@ export type AttachmentView = z.infer<typeof attachmentViewSchema>;
 
 /** How many files one message may carry (the chat service enforces it too). */
 export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
+
+/**
+ * The tus Upload-Metadata a client sends when it starts an upload. `filetype` and any other
+ * key a client adds are ignored: the type is sniffed from the content.
+ */
+export const uploadRequestSchema = z.object({
+  roomId: z.uuid("Say which room the file is for"),
+  name: z
+    .string({ error: "Give the file a name" })
+    .min(1, "Give the file a name")
+    .max(1000, "That file name is too long"),
+});
+export type UploadRequest = z.infer<typeof uploadRequestSchema>;
+
+/** What the upload endpoint answers when an upload completes. */
+export const uploadResultSchema = z.object({ attachment: attachmentViewSchema });
+
+/** An error from any files endpoint. */
+export const filesErrorSchema = z.object({ code: z.string(), message: z.string() });
+
+/** A file in the room's Files view. */
+export const roomFileSchema = attachmentViewSchema.extend({
+  messageId: z.string(),
+  uploaderName: z.string(),
+  sharedAt: z.string(),
+});
+export type RoomFile = z.infer<typeof roomFileSchema>;
+
+export const roomFilesSchema = z.object({
+  files: z.array(roomFileSchema),
+  /** Pass as `before` for the next (older) page; null at the start of the room. */
+  nextCursor: z.string().nullable(),
+  /** Only for the room's owner. */
+  usage: z.object({ bytes: z.number(), files: z.number() }).nullable(),
+});
+export type RoomFiles = z.infer<typeof roomFilesSchema>;

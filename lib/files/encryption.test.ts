@@ -1,0 +1,168 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { buffer } from "node:stream/consumers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DiskStorage } from "./disk-storage";
+import {
+  CHUNK_SIZE,
+  chunkOffset,
+  createFileKey,
+  HEADER_LENGTH,
+  openFileKey,
+  parseMasterKey,
+  plainSizeOf,
+  storedSize,
+  TamperedError,
+} from "./encryption";
+import { openObject, writeObject } from "./objects";
+import { newStorageKey } from "./storage";
+
+const masterKey = parseMasterKey(randomBytes(32).toString("hex"));
+let root: string;
+let storage: DiskStorage;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "parley-enc-"));
+  storage = await DiskStorage.create(root);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const objectPath = (key: string) => path.join(root, key.slice(0, 2), key);
+
+async function store(plain: Buffer): Promise<string> {
+  const key = newStorageKey();
+  await writeObject(storage, masterKey, key, plain);
+  return key;
+}
+
+async function readAll(key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const object = await openObject(storage, masterKey, key);
+  return buffer(object.read(range));
+}
+
+describe("encryption at rest", () => {
+  it.each([0, 1, 100, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 17])(
+    "round-trips %i bytes and stores the expected size",
+    async (size) => {
+      const plain = randomBytes(size);
+      const key = await store(plain);
+      expect(await readAll(key)).toEqual(plain);
+      const stored = await readFile(objectPath(key));
+      expect(stored.length).toBe(storedSize(size));
+      expect(plainSizeOf(stored.length)).toBe(size);
+      // Nothing of the plaintext shows through.
+      if (size >= 64) expect(stored.includes(plain.subarray(0, 64))).toBe(false);
+    },
+  );
+
+  it("uses a fresh key and nonces for every object", async () => {
+    const plain = Buffer.alloc(1000, 7);
+    const [a, b] = [await store(plain), await store(plain)];
+    const [sa, sb] = [await readFile(objectPath(a)), await readFile(objectPath(b))];
+    expect(sa.subarray(HEADER_LENGTH).equals(sb.subarray(HEADER_LENGTH))).toBe(false);
+  });
+
+  it("decrypts any range, reading only the chunks it touches", async () => {
+    const size = 5 * CHUNK_SIZE + 123;
+    const plain = randomBytes(size);
+    const key = await store(plain);
+    const ranges: [number, number][] = [
+      [0, 0],
+      [0, size - 1],
+      [CHUNK_SIZE - 1, CHUNK_SIZE],
+      [CHUNK_SIZE, 2 * CHUNK_SIZE - 1],
+      [size - 1, size - 1],
+      [size - 200, size - 1],
+      [12345, 4 * CHUNK_SIZE + 7],
+    ];
+    for (let i = 0; i < 20; i++) {
+      const a = Math.floor(Math.random() * size);
+      const b = a + Math.floor(Math.random() * (size - a));
+      ranges.push([a, b]);
+    }
+    for (const [start, end] of ranges) {
+      expect(await readAll(key, { start, end })).toEqual(plain.subarray(start, end + 1));
+    }
+  });
+
+  it("refuses a flipped bit in any chunk", async () => {
+    const plain = randomBytes(3 * CHUNK_SIZE + 10);
+    for (const at of [chunkOffset(0) + 5, chunkOffset(1) + CHUNK_SIZE + 3, chunkOffset(3) + 2]) {
+      const key = await store(plain);
+      const file = objectPath(key);
+      const bytes = await readFile(file);
+      bytes[at]! ^= 0x01;
+      await writeFile(file, bytes);
+      await expect(readAll(key)).rejects.toThrow(TamperedError);
+    }
+  });
+
+  it("refuses a range over a tampered chunk but serves untouched ones", async () => {
+    const plain = randomBytes(3 * CHUNK_SIZE);
+    const key = await store(plain);
+    const bytes = await readFile(objectPath(key));
+    bytes[chunkOffset(2) + 100]! ^= 0xff;
+    await writeFile(objectPath(key), bytes);
+    expect(await readAll(key, { start: 0, end: CHUNK_SIZE - 1 })).toEqual(
+      plain.subarray(0, CHUNK_SIZE),
+    );
+    await expect(readAll(key, { start: 2 * CHUNK_SIZE, end: 2 * CHUNK_SIZE + 5 })).rejects.toThrow(
+      TamperedError,
+    );
+  });
+
+  it("refuses a header changed, a wrong master key, or an object moved to another key", async () => {
+    const plain = randomBytes(2000);
+    const key = await store(plain);
+    const bytes = await readFile(objectPath(key));
+
+    const edited = Buffer.from(bytes);
+    edited[20]! ^= 1; // inside the nonce prefix
+    await writeFile(objectPath(key), edited);
+    await expect(openObject(storage, masterKey, key)).rejects.toThrow(TamperedError);
+    await writeFile(objectPath(key), bytes);
+
+    const otherMaster = parseMasterKey(randomBytes(32).toString("hex"));
+    await expect(openObject(storage, otherMaster, key)).rejects.toThrow(TamperedError);
+
+    const moved = newStorageKey();
+    await storage.write(moved, bytes);
+    await expect(openObject(storage, masterKey, moved)).rejects.toThrow(TamperedError);
+  });
+
+  it("refuses truncation, at a chunk boundary or inside a chunk", async () => {
+    const plain = randomBytes(3 * CHUNK_SIZE + 500);
+    const atBoundary = await store(plain);
+    await truncate(objectPath(atBoundary), chunkOffset(2));
+    // The size is a valid one, but the new last chunk was not sealed as the last.
+    await expect(readAll(atBoundary)).rejects.toThrow(TamperedError);
+
+    const inside = await store(plain);
+    await truncate(objectPath(inside), chunkOffset(3) + 7);
+    await expect(openObject(storage, masterKey, inside)).rejects.toThrow(TamperedError);
+  });
+
+  it("refuses chunks swapped between positions", async () => {
+    const plain = randomBytes(3 * CHUNK_SIZE);
+    const key = await store(plain);
+    const bytes = await readFile(objectPath(key));
+    const first = Buffer.from(bytes.subarray(chunkOffset(0), chunkOffset(1)));
+    bytes.copy(bytes, chunkOffset(0), chunkOffset(1), chunkOffset(2));
+    first.copy(bytes, chunkOffset(1));
+    await writeFile(objectPath(key), bytes);
+    await expect(readAll(key)).rejects.toThrow(TamperedError);
+  });
+
+  it("wraps file keys bound to their context", () => {
+    const created = createFileKey(masterKey, "a".repeat(32));
+    expect(openFileKey(masterKey, created.header, "a".repeat(32)).key).toEqual(created.key);
+    expect(() => openFileKey(masterKey, created.header, "b".repeat(32))).toThrow(TamperedError);
+    expect(() => openFileKey(masterKey, created.header.subarray(0, 10), "a".repeat(32))).toThrow(
+      TamperedError,
+    );
+  });
+});

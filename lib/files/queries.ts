@@ -1,0 +1,78 @@
+import "server-only";
+import { and, count, desc, eq, isNotNull, isNull, lt, or, sum } from "drizzle-orm";
+import type { Queryable } from "@/lib/db/client";
+import { attachments, messages, users } from "@/lib/db/schema";
+import { badRequest } from "@/lib/errors";
+import type { RoomFile } from "./schemas";
+import { toAttachmentView } from "./views";
+
+const PAGE = 50;
+
+/**
+ * The files shared in a room (sent in a message that still exists), newest first, paged
+ * by a cursor "<message seq>_<id>" (seq is exact, where timestamps lose microseconds in
+ * JS). The caller has checked room access.
+ */
+export async function listRoomFiles(
+  db: Queryable,
+  roomId: string,
+  before: string | null,
+): Promise<{ files: RoomFile[]; nextCursor: string | null }> {
+  const cursor = before ? parseCursor(before) : null;
+  const rows = await db
+    .select({
+      attachment: attachments,
+      uploaderName: users.displayName,
+      seq: messages.seq,
+      sharedAt: messages.createdAt,
+    })
+    .from(attachments)
+    .innerJoin(messages, eq(messages.id, attachments.messageId))
+    .innerJoin(users, eq(users.id, attachments.uploaderId))
+    .where(
+      and(
+        eq(attachments.roomId, roomId),
+        isNotNull(attachments.messageId),
+        isNull(messages.deletedAt),
+        cursor
+          ? or(
+              lt(messages.seq, cursor.seq),
+              and(eq(messages.seq, cursor.seq), lt(attachments.id, cursor.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(messages.seq), desc(attachments.id))
+    .limit(PAGE + 1);
+  const page = rows.slice(0, PAGE);
+  const last = page.at(-1);
+  return {
+    files: page.map((r) => ({
+      ...toAttachmentView(r.attachment),
+      messageId: r.attachment.messageId!,
+      uploaderName: r.uploaderName,
+      sharedAt: r.sharedAt.toISOString(),
+    })),
+    nextCursor: rows.length > PAGE && last ? `${last.seq}_${last.attachment.id}` : null,
+  };
+}
+
+/** Bytes and files a room keeps (every file uploaded to it, sent or not yet). */
+export async function roomStorageUse(
+  db: Queryable,
+  roomId: string,
+): Promise<{ bytes: number; files: number }> {
+  const [row] = await db
+    .select({ bytes: sum(attachments.size), files: count() })
+    .from(attachments)
+    .where(eq(attachments.roomId, roomId));
+  return { bytes: Number(row?.bytes ?? 0), files: row?.files ?? 0 };
+}
+
+function parseCursor(raw: string): { seq: number; id: string } {
+  const match = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
+    raw,
+  );
+  if (!match) throw badRequest("That is not a page cursor");
+  return { seq: Number(match[1]), id: match[2]! };
+}

@@ -1,0 +1,38 @@
+import "server-only";
+import type { Db } from "@/lib/db/client";
+import { service } from "@/lib/server/runtime";
+import type { FilesSettings } from "./settings";
+import type { FileStorage } from "./storage";
+import type { ThumbnailMaker } from "./thumbnails";
+import type { EncryptedUploadStore } from "./upload-store";
+
+/**
+ * Everything file sharing works with, built once by createFilesFeature (./node.ts) and
+ * published on the runtime, so route handlers that Next bundles reach the same storage and
+ * master key as the upload endpoint in server.ts.
+ */
+export interface Files {
+  db: Db;
+  storage: FileStorage;
+  masterKey: Buffer;
+  settings: FilesSettings;
+  uploads: EncryptedUploadStore;
+  thumbnails: ThumbnailMaker;
+  /** Finishes in progress, by upload id, so a retry joins the running one. */
+  finishing: Map<string, Promise<unknown>>;
+}
+
+export const FILES_SERVICE = "files";
+
+/** The running app's file sharing (route handlers). */
+export function files(): Files {
+  return service<Files>(FILES_SERVICE);
+}
+
+/**
+ * Errors are matched by name, not instanceof: server.ts and Next's bundle each have their
+ * own copy of the error classes.
+ */
+export function isErrorNamed(err: unknown, name: "TamperedError" | "ObjectNotFoundError"): boolean {
+  return err instanceof Error && err.name === name;
+}

@@ -1,0 +1,98 @@
+import "server-only";
+import { fileTypeFromBuffer } from "file-type";
+
+/** How much of a file's start is enough to tell its type. */
+export const SNIFF_BYTES = 256 * 1024;
+
+/**
+ * The media type of a file from its first bytes: magic numbers via file-type, then a
+ * look at text. The type the client claimed is never consulted, so a file cannot get
+ * itself shown inline by lying about what it is.
+ */
+export async function sniffType(sample: Buffer): Promise<string> {
+  const detected = await fileTypeFromBuffer(sample);
+  if (detected) {
+    // file-type calls every WebM video/webm; a recorded voice note has only audio.
+    if (detected.mime === "video/webm" && webmHasOnlyAudio(sample)) return "audio/webm";
+    return detected.mime;
+  }
+  const text = asText(sample);
+  if (text === null) return "application/octet-stream";
+  // Neither is ever served inline; naming them lets the download say what they are.
+  if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(text)) {
+    return "image/svg+xml";
+  }
+  if (/^\s*(<!--[\s\S]*?-->\s*)*(<!doctype html|<html|<head|<body|<script)/i.test(text))
+    return "text/html";
+  return "text/plain";
+}
+
+function asText(sample: Buffer): string | null {
+  if (sample.includes(0)) return null;
+  try {
+    // stream: true tolerates a character cut off at the end of the sample.
+    return new TextDecoder("utf-8", { fatal: true }).decode(sample, { stream: true });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a WebM's track list (in the sample) has audio tracks and no video track. A
+ * minimal EBML walk: Segment → Tracks → TrackEntry → TrackType (1 video, 2 audio).
+ */
+export function webmHasOnlyAudio(sample: Buffer): boolean {
+  const types: number[] = [];
+  const CONTAINERS = new Set([
+    0x18538067 /* Segment */, 0x1654ae6b /* Tracks */, 0xae /* TrackEntry */,
+  ]);
+  const walk = (start: number, end: number, depth: number): void => {
+    let at = start;
+    while (at < end && depth < 8) {
+      const id = readId(sample, at);
+      if (!id) return;
+      const size = readSize(sample, at + id.length);
+      if (!size) return;
+      const body = at + id.length + size.length;
+      const bodyEnd = size.value === null ? end : Math.min(end, body + size.value);
+      if (CONTAINERS.has(id.value)) walk(body, bodyEnd, depth + 1);
+      else if (
+        id.value === 0x83 &&
+        size.value !== null &&
+        size.value >= 1 &&
+        size.value <= 8 &&
+        body + size.value <= end
+      ) {
+        types.push(sample.readUIntBE(body, size.value));
+      }
+      if (size.value === null) return;
+      at = body + size.value;
+    }
+  };
+  walk(0, sample.length, 0);
+  return types.length > 0 && types.every((t) => t === 2);
+}
+
+function readId(b: Buffer, at: number): { value: number; length: number } | null {
+  const first = b[at];
+  if (first === undefined || first === 0) return null;
+  const length = Math.clz32(first) - 23; // leading zeros within the byte, plus one
+  if (length > 4 || at + length > b.length) return null;
+  return { value: b.readUIntBE(at, length), length };
+}
+
+function readSize(b: Buffer, at: number): { value: number | null; length: number } | null {
+  const first = b[at];
+  if (first === undefined || first === 0) return null;
+  const length = Math.clz32(first) - 23;
+  if (length > 8 || at + length > b.length) return null;
+  let value = first & (0xff >> length);
+  let allOnes = value === 0xff >> length;
+  for (let i = 1; i < length; i++) {
+    const byte = b[at + i]!;
+    value = value * 256 + byte;
+    if (byte !== 0xff) allOnes = false;
+  }
+  // All ones means "unknown size" (live recordings, such as MediaRecorder's).
+  return { value: allOnes ? null : value, length };
+}

@@ -1,0 +1,44 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+
+/**
+ * Where stored objects (encrypted files and thumbnails) live. Objects are opaque bytes
+ * under random keys: a user's file name never reaches a path, and the backend never sees
+ * plaintext. Local disk is the default (./disk-storage.ts); an S3-style backend would
+ * implement the same interface.
+ */
+export interface FileStorage {
+  /** Stored size in bytes; throws ObjectNotFoundError. */
+  size(key: string): Promise<number>;
+  /** The stored bytes, or the inclusive range start..end of them. */
+  read(
+    key: string,
+    range?: { start: number; end: number },
+    options?: { highWaterMark?: number },
+  ): Readable;
+  /** Stores a new object; it becomes visible under `key` only once complete. */
+  write(key: string, source: Readable | Buffer): Promise<void>;
+  /** Takes over a finished local file (a completed upload) as object `key`. */
+  adopt(key: string, localPath: string): Promise<void>;
+  /** Removes an object; removing a missing one is not an error. */
+  remove(key: string): Promise<void>;
+  /** Every stored object, for the sweep that removes objects nothing refers to. */
+  list(): AsyncIterable<{ key: string; modifiedAt: Date }>;
+}
+
+export class ObjectNotFoundError extends Error {
+  constructor(key: string) {
+    super(`No stored object ${key}`);
+    this.name = "ObjectNotFoundError";
+  }
+}
+
+/** 128 random bits, hex: unguessable and safe as a file name on any backend. */
+export function newStorageKey(): string {
+  return randomBytes(16).toString("hex");
+}
+
+export function isStorageKey(key: string): boolean {
+  return /^[0-9a-f]{32}$/.test(key);
+}

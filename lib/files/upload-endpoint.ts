@@ -1,0 +1,183 @@
+import "server-only";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Server as TusServer } from "@tus/server";
+import type { SessionUser } from "@/lib/auth/schemas";
+import { AppError, type ErrorBody, notFound, toErrorBody, unauthorized } from "@/lib/errors";
+import { logger } from "@/lib/server/log";
+import type { Files } from "./service";
+import { checkUploadStart, doFinishUpload, formatLimit } from "./uploads";
+
+const log = logger("files");
+
+/** Where uploads go: POST to create, then HEAD/PATCH/DELETE on UPLOADS_PATH/<id>. */
+export const UPLOADS_PATH = "/api/files/uploads";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const COMPLETE = new RegExp(`^${UPLOADS_PATH}/([0-9a-f-]{36})/complete$`);
+
+export type Authenticate = (cookieHeader: string | undefined) => Promise<SessionUser | null>;
+
+/** The Request objects tus hands its hooks; only what is used here. */
+type HookRequest = { headers: Headers };
+
+/**
+ * The tus (resumable upload) endpoint, served as plain Node HTTP ahead of Next so request
+ * bodies stream straight into the encrypting store instead of being buffered.
+ *
+ * Every request is authenticated from the session cookie; an upload is reachable only by
+ * the user who created it (anyone else gets the same 404 as for a missing one). Errors are
+ * JSON `{ code, message }` bodies the client shows as they are.
+ */
+export function createUploadEndpoint(files: Files, authenticate: Authenticate) {
+  const users = new WeakMap<object, SessionUser>();
+  const requireUser = async (req: HookRequest): Promise<SessionUser> => {
+    const user = await authenticate(req.headers.get("cookie") ?? undefined);
+    if (!user) throw tusError(unauthorized("Sign in to share files"));
+    users.set(req, user);
+    return user;
+  };
+
+  const tus = new TusServer({
+    path: UPLOADS_PATH,
+    datastore: files.uploads,
+    maxSize: files.settings.maxBytes,
+    relativeLocation: true,
+    // Same origin only: no CORS headers for anyone.
+    allowedOrigins: [],
+    disableTerminationForFinishedUploads: true,
+    // Ids are UUIDs: the finished upload's attachment keeps it, so a client knows its
+    // attachment id as soon as the upload exists.
+    namingFunction: () => crypto.randomUUID(),
+    getFileIdFromRequest: (_req, lastPath) =>
+      lastPath && UUID.test(lastPath) ? lastPath : undefined,
+    async onIncomingRequest(req, uploadId) {
+      const user = await requireUser(req);
+      if (req.method === "POST") return;
+      const staged = await files.uploads.staged(uploadId);
+      if (!staged || staged.uploaderId !== user.id)
+        throw tusError(notFound("There is no such upload"));
+    },
+    async onUploadCreate(req, upload) {
+      const user = users.get(req) ?? (await requireUser(req));
+      try {
+        const binding = await checkUploadStart(files, user, upload.size, upload.metadata);
+        return { metadata: { ...binding } };
+      } catch (err) {
+        throw tusError(err);
+      }
+    },
+    async onUploadFinish(_req, upload) {
+      try {
+        const attachment = await doFinishUpload(files, upload.id);
+        return {
+          status_code: 200,
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ attachment }),
+        };
+      } catch (err) {
+        throw tusError(err);
+      }
+    },
+    onResponseError(_req, err) {
+      return {
+        status_code: statusOf(err),
+        body: JSON.stringify(explain(err, files.settings.maxBytes)),
+      };
+    },
+  });
+
+  /** POST UPLOADS_PATH/<id>/complete: finishes (again) an upload whose finishing response was lost. */
+  const complete = async (req: IncomingMessage, res: ServerResponse, id: string) => {
+    try {
+      const user = await authenticate(req.headers.cookie);
+      if (!user) throw unauthorized("Sign in to share files");
+      const staged = await files.uploads.staged(id);
+      if (!staged || staged.uploaderId !== user.id) throw notFound("There is no such upload");
+      sendJson(res, 200, { attachment: await doFinishUpload(files, id) });
+    } catch (err) {
+      if (!(err instanceof AppError)) log.error("finishing an upload failed", { err: String(err) });
+      sendJson(res, err instanceof AppError ? err.status : 500, toErrorBody(err));
+    }
+  };
+
+  return {
+    /** Takes the request when it is for the upload endpoint. */
+    handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+      const pathname = (req.url ?? "").split("?")[0] ?? "";
+      if (pathname !== UPLOADS_PATH && !pathname.startsWith(`${UPLOADS_PATH}/`)) return false;
+      const done = COMPLETE.exec(pathname);
+      if (done && req.method === "POST") {
+        void complete(req, res, done[1]!);
+        return true;
+      }
+      tus.handle(req, res).catch((err: unknown) => {
+        log.error("upload request failed", { err: String(err) });
+        if (!res.headersSent) sendJson(res, 500, toErrorBody(err));
+        else res.destroy();
+      });
+      return true;
+    },
+    /** Removes uploads older than the expiry. */
+    cleanUpExpired: () => tus.cleanUpExpiredUploads(),
+  };
+}
+
+/** tus's hooks refuse a request by throwing `{ status_code, body }`. */
+function tusError(err: unknown): { status_code: number; body: string } {
+  if (err instanceof AppError)
+    return { status_code: err.status, body: JSON.stringify(toErrorBody(err)) };
+  log.error("upload hook failed", {
+    err: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  });
+  return { status_code: 500, body: JSON.stringify(toErrorBody(err)) };
+}
+
+function statusOf(err: unknown): number {
+  const status = (err as { status_code?: unknown }).status_code;
+  return typeof status === "number" ? status : 500;
+}
+
+/** tus's own errors are plain text; clients get the same JSON shape as from the hooks. */
+function explain(err: unknown, maxBytes: number): ErrorBody {
+  const body = (err as { body?: unknown }).body;
+  if (typeof body === "string") {
+    try {
+      const parsed = JSON.parse(body) as ErrorBody;
+      if (typeof parsed.code === "string" && typeof parsed.message === "string") return parsed;
+    } catch {
+      // Not one of ours: described below.
+    }
+  }
+  switch (statusOf(err)) {
+    case 404:
+      return { code: "not_found", message: "There is no such upload" };
+    case 409:
+      return {
+        code: "conflict",
+        message: "The upload moved on elsewhere; resume from the server's offset",
+      };
+    case 410:
+      return { code: "not_found", message: "This upload expired; start it again" };
+    case 413:
+      return { code: "too_large", message: `Files can be at most ${formatLimit(maxBytes)}` };
+    case 500:
+      log.error("upload failed", {
+        err: err instanceof Error ? (err.stack ?? err.message) : String(body),
+      });
+      return { code: "internal", message: "Something went wrong on our side" };
+    default:
+      return {
+        code: "bad_request",
+        message: typeof body === "string" ? body.trim() : "Bad upload request",
+      };
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-store",
+  });
+  res.end(text);
+}

@@ -1,0 +1,333 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { DataStore, ERRORS, Upload } from "@tus/utils";
+import { z } from "zod";
+import { ByteQueue } from "./encrypted-streams";
+import {
+  CHUNK_SIZE,
+  chunkCount,
+  chunkOffset,
+  createFileKey,
+  type FileKey,
+  HEADER_LENGTH,
+  openFileKey,
+  openTail,
+  SEALED_CHUNK_SIZE,
+  sealChunk,
+  sealTail,
+  TAG_LENGTH,
+} from "./encryption";
+
+/**
+ * The tus data store: uploads in progress, staged under DATA_DIR/files/uploads/<id>/ and
+ * encrypted as they arrive, in the same format as stored objects (./encryption.ts), so a
+ * finished upload becomes an object by a rename. Plaintext never touches the disk.
+ *
+ *   info.json  who uploads what, to which room, under which storage key
+ *   data       header and every sealed chunk received so far
+ *   tail       the partial chunk an interrupted request left, sealed on its own
+ *
+ * The offset a client resumes from is always derived from `data` and `tail`, never kept
+ * separately, so a crash at any point leaves a consistent (if shorter) upload.
+ */
+
+const infoSchema = z.object({
+  id: z.string(),
+  size: z.number().int().positive(),
+  createdAt: z.string(),
+  roomId: z.string(),
+  uploaderId: z.string(),
+  name: z.string(),
+  storageKey: z.string(),
+  /** Set once the upload's data has been moved to storage. */
+  adopted: z.boolean().default(false),
+  /** Set once the attachment row exists; the folder is then only a marker until it expires. */
+  completed: z.boolean().default(false),
+});
+export type StagedUpload = z.infer<typeof infoSchema>;
+
+/** What the upload's creator binds to it (from onUploadCreate's metadata). */
+export interface NewUpload {
+  roomId: string;
+  uploaderId: string;
+  name: string;
+  storageKey: string;
+}
+
+/** Sealed output is written in batches of about this size. */
+const WRITE_BATCH = 1024 * 1024;
+
+export class EncryptedUploadStore extends DataStore {
+  constructor(
+    private readonly dir: string,
+    private readonly masterKey: Buffer,
+    private readonly expiryMs: number,
+  ) {
+    super();
+    this.extensions = ["creation", "creation-with-upload", "termination", "expiration"];
+  }
+
+  static async create(
+    dir: string,
+    masterKey: Buffer,
+    expiryMs: number,
+  ): Promise<EncryptedUploadStore> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return new EncryptedUploadStore(dir, masterKey, expiryMs);
+  }
+
+  private folder(id: string): string {
+    // Ids come from the tus handler's namingFunction (UUIDs) and are checked again here,
+    // because this one becomes a path.
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw ERRORS.FILE_NOT_FOUND;
+    return path.join(this.dir, id);
+  }
+
+  /** The path of an upload's encrypted data, for moving it into storage. */
+  dataPath(id: string): string {
+    return path.join(this.folder(id), "data");
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const binding = newUploadSchema.parse(upload.metadata);
+    if (!upload.size) throw ERRORS.INVALID_LENGTH;
+    const info: StagedUpload = {
+      id: upload.id,
+      size: upload.size,
+      createdAt: new Date().toISOString(),
+      ...binding,
+      adopted: false,
+      completed: false,
+    };
+    const folder = this.folder(upload.id);
+    await mkdir(folder, { mode: 0o700 });
+    const fileKey = createFileKey(this.masterKey, info.storageKey);
+    await writeFile(path.join(folder, "data"), fileKey.header, { mode: 0o600 });
+    await this.saveInfo(info);
+    upload.creation_date = info.createdAt;
+    upload.metadata = { name: info.name };
+    return upload;
+  }
+
+  /** The upload's binding and state, or null when there is no such upload. */
+  async staged(id: string): Promise<StagedUpload | null> {
+    try {
+      return infoSchema.parse(
+        JSON.parse(await readFile(path.join(this.folder(id), "info.json"), "utf8")),
+      );
+    } catch (err) {
+      if (err === ERRORS.FILE_NOT_FOUND || (err as NodeJS.ErrnoException).code === "ENOENT")
+        return null;
+      throw err;
+    }
+  }
+
+  async saveInfo(info: StagedUpload): Promise<void> {
+    const file = path.join(this.folder(info.id), "info.json");
+    const temp = `${file}.${randomBytes(4).toString("hex")}`;
+    await writeFile(temp, JSON.stringify(info), { mode: 0o600 });
+    await rename(temp, file);
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    const info = await this.staged(id);
+    if (!info) throw ERRORS.FILE_NOT_FOUND;
+    const offset = info.adopted ? info.size : (await this.progress(info)).offset;
+    return new Upload({
+      id,
+      size: info.size,
+      offset,
+      metadata: { name: info.name },
+      creation_date: info.createdAt,
+    });
+  }
+
+  override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    const info = await this.staged(id);
+    if (!info || info.adopted) throw ERRORS.FILE_NOT_FOUND;
+    const state = await this.progress(info);
+    if (state.offset !== offset) throw ERRORS.INVALID_OFFSET;
+
+    const lastIndex = chunkCount(info.size) - 1;
+    const plainLength = (i: number) =>
+      i < lastIndex ? CHUNK_SIZE : info.size - lastIndex * CHUNK_SIZE;
+    const queue = new ByteQueue();
+    if (state.tail) queue.push(state.tail);
+    let index = state.sealed;
+    let position = chunkOffset(index);
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+
+    const handle = await open(this.dataPath(id), "r+");
+    const flush = async () => {
+      if (batchBytes === 0) return;
+      const buffers = batch;
+      batch = [];
+      const bytes = batchBytes;
+      batchBytes = 0;
+      await writevAll(handle, buffers, position);
+      position += bytes;
+    };
+    try {
+      // Anything past the last sealed chunk is a write a crash cut short.
+      await handle.truncate(position);
+      for await (const piece of stream as AsyncIterable<Buffer>) {
+        if (index * CHUNK_SIZE + queue.length + piece.length > info.size)
+          throw ERRORS.ERR_SIZE_EXCEEDED;
+        queue.push(piece);
+        while (index <= lastIndex && queue.length >= plainLength(index)) {
+          const sealed = sealChunk(
+            state.fileKey,
+            index,
+            index === lastIndex,
+            queue.take(plainLength(index)),
+          );
+          index++;
+          for (const part of sealed) {
+            batch.push(part);
+            batchBytes += part.length;
+          }
+        }
+        if (batchBytes >= WRITE_BATCH) await flush();
+      }
+    } finally {
+      // Whatever arrived is kept, also when the request broke off, so the client resumes
+      // from the last byte received rather than the last full chunk.
+      try {
+        await flush();
+        await this.saveTail(id, state.fileKey, index, queue.drain());
+      } finally {
+        await handle.close();
+      }
+    }
+    return (await this.progress(info)).offset;
+  }
+
+  private async saveTail(
+    id: string,
+    fileKey: FileKey,
+    index: number,
+    pieces: Buffer[],
+  ): Promise<void> {
+    const file = path.join(this.folder(id), "tail");
+    if (pieces.length === 0) {
+      await rm(file, { force: true });
+      return;
+    }
+    const temp = `${file}.${randomBytes(4).toString("hex")}`;
+    await writeFile(temp, sealTail(fileKey, index, pieces), { mode: 0o600 });
+    await rename(temp, file);
+  }
+
+  /**
+   * How far an upload got: the whole chunks in `data`, plus the tail if it belongs right
+   * after them (a tail for an earlier chunk was left by a crash after that chunk was sealed).
+   */
+  private async progress(info: StagedUpload): Promise<{
+    fileKey: FileKey;
+    sealed: number;
+    tail: Buffer | null;
+    offset: number;
+  }> {
+    const folder = this.folder(info.id);
+    const dataFile = path.join(folder, "data");
+    const [header, dataSize] = await Promise.all([
+      readHeader(dataFile),
+      stat(dataFile).then((s) => s.size),
+    ]);
+    const fileKey = openFileKey(this.masterKey, header, info.storageKey);
+    const total = chunkCount(info.size);
+    let sealed = Math.min(total, Math.floor((dataSize - HEADER_LENGTH) / SEALED_CHUNK_SIZE));
+    const lastSealed = info.size - (total - 1) * CHUNK_SIZE + TAG_LENGTH;
+    if (sealed === total - 1 && dataSize - chunkOffset(sealed) >= lastSealed) sealed = total;
+    let tail: Buffer | null = null;
+    if (sealed < total) {
+      const raw = await readFile(path.join(folder, "tail")).catch(() => null);
+      tail = raw ? openTail(fileKey, sealed, raw) : null;
+    }
+    const offset = sealed === total ? info.size : sealed * CHUNK_SIZE + (tail?.length ?? 0);
+    return { fileKey, sealed, tail, offset };
+  }
+
+  override async remove(id: string): Promise<void> {
+    if (!(await this.staged(id))) throw ERRORS.FILE_NOT_FOUND;
+    await rm(this.folder(id), { recursive: true, force: true });
+  }
+
+  /** Removes an upload's folder, whatever its state. */
+  async discard(id: string): Promise<void> {
+    await rm(this.folder(id), { recursive: true, force: true });
+  }
+
+  override getExpiration(): number {
+    return this.expiryMs;
+  }
+
+  /** Removes every upload folder older than the expiry; returns how many. */
+  override async deleteExpired(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const id of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f-]{36}$/.test(id)) continue;
+      const info = await this.staged(id).catch(() => null);
+      const created = info
+        ? Date.parse(info.createdAt)
+        : (await stat(path.join(this.dir, id)).catch(() => null))?.mtimeMs;
+      if (created === undefined || now - created <= this.expiryMs) continue;
+      await this.discard(id);
+      removed++;
+    }
+    return removed;
+  }
+}
+
+const newUploadSchema = z.object({
+  roomId: z.string(),
+  uploaderId: z.string(),
+  name: z.string(),
+  storageKey: z.string(),
+});
+
+async function readHeader(file: string): Promise<Buffer> {
+  const handle = await open(file, "r");
+  try {
+    const header = Buffer.alloc(HEADER_LENGTH);
+    const { bytesRead } = await handle.read(header, 0, HEADER_LENGTH, 0);
+    return header.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** writev may write less than asked; keep going until it has all. */
+async function writevAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let rest = buffers;
+  let at = position;
+  while (rest.length) {
+    const { bytesWritten } = await handle.writev(rest, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      next.push(skip ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    rest = next;
+  }
+}
