@@ -136,10 +136,13 @@ function matches(ifNoneMatch: string | null, etag: string): boolean {
 }
 
 export function errorResponse(status: number, body: ErrorBody): Response {
-  return Response.json(body, {
-    status,
-    headers: { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" },
-  });
+  return Response.json(
+    { error: body },
+    {
+      status,
+      headers: { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" },
+    },
+  );
 }
 
 /** An unexpected failure, logged, as a JSON 500 (or 503 when the database is down). */

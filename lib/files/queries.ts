@@ -1,12 +1,28 @@
 import "server-only";
 import { and, count, desc, eq, isNotNull, isNull, lt, or, sum } from "drizzle-orm";
+import type { SessionUser } from "@/lib/auth/schemas";
 import type { Queryable } from "@/lib/db/client";
 import { attachments, messages, users } from "@/lib/db/schema";
 import { badRequest } from "@/lib/errors";
-import type { RoomFile } from "./schemas";
+import { accessRoomBySlug, canManageRoom } from "@/lib/rooms/access";
+import type { RoomFile, RoomFiles } from "./schemas";
 import { toAttachmentView } from "./views";
 
 const PAGE = 50;
+
+/** The room's Files view for `user`, or null when they may not see the room. */
+export async function queryRoomFiles(
+  db: Queryable,
+  user: SessionUser,
+  slug: string,
+  before: string | null,
+): Promise<RoomFiles | null> {
+  const access = await accessRoomBySlug(db, slug, user.id);
+  if (!access) return null;
+  const page = await listRoomFiles(db, access.room.id, before);
+  const usage = canManageRoom(access) ? await roomStorageUse(db, access.room.id) : null;
+  return { ...page, usage };
+}
 
 /**
  * The files shared in a room (sent in a message that still exists), newest first, paged

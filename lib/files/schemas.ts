@@ -36,8 +36,10 @@ export type UploadRequest = z.infer<typeof uploadRequestSchema>;
 /** What the upload endpoint answers when an upload completes. */
 export const uploadResultSchema = z.object({ attachment: attachmentViewSchema });
 
-/** An error from any files endpoint. */
-export const filesErrorSchema = z.object({ code: z.string(), message: z.string() });
+/** An error from any files endpoint (the app's usual `{ error: { code, message } }`). */
+export const filesErrorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
 
 /** A file in the room's Files view. */
 export const roomFileSchema = attachmentViewSchema.extend({
@@ -55,3 +57,11 @@ export const roomFilesSchema = z.object({
   usage: z.object({ bytes: z.number(), files: z.number() }).nullable(),
 });
 export type RoomFiles = z.infer<typeof roomFilesSchema>;
+
+export const attachmentIdSchema = z.uuid("That is not a file id");
+
+/** GET /api/files query. */
+export const roomFilesQuerySchema = z.object({
+  room: z.string().min(1).max(64),
+  before: z.string().max(80).optional(),
+});

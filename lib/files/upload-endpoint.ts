@@ -2,8 +2,9 @@ import "server-only";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Server as TusServer } from "@tus/server";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { AppError, type ErrorBody, notFound, toErrorBody, unauthorized } from "@/lib/errors";
+import { AppError, notFound, toErrorBody, unauthorized } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
+import { filesErrorSchema } from "./schemas";
 import type { Files } from "./service";
 import { checkUploadStart, doFinishUpload, formatLimit } from "./uploads";
 
@@ -80,7 +81,7 @@ export function createUploadEndpoint(files: Files, authenticate: Authenticate) {
     onResponseError(_req, err) {
       return {
         status_code: statusOf(err),
-        body: JSON.stringify(explain(err, files.settings.maxBytes)),
+        body: JSON.stringify({ error: explain(err, files.settings.maxBytes) }),
       };
     },
   });
@@ -95,7 +96,7 @@ export function createUploadEndpoint(files: Files, authenticate: Authenticate) {
       sendJson(res, 200, { attachment: await doFinishUpload(files, id) });
     } catch (err) {
       if (!(err instanceof AppError)) log.error("finishing an upload failed", { err: String(err) });
-      sendJson(res, err instanceof AppError ? err.status : 500, toErrorBody(err));
+      sendJson(res, err instanceof AppError ? err.status : 500, { error: toErrorBody(err) });
     }
   };
 
@@ -111,7 +112,7 @@ export function createUploadEndpoint(files: Files, authenticate: Authenticate) {
       }
       tus.handle(req, res).catch((err: unknown) => {
         log.error("upload request failed", { err: String(err) });
-        if (!res.headersSent) sendJson(res, 500, toErrorBody(err));
+        if (!res.headersSent) sendJson(res, 500, { error: toErrorBody(err) });
         else res.destroy();
       });
       return true;
@@ -123,12 +124,13 @@ export function createUploadEndpoint(files: Files, authenticate: Authenticate) {
 
 /** tus's hooks refuse a request by throwing `{ status_code, body }`. */
 function tusError(err: unknown): { status_code: number; body: string } {
-  if (err instanceof AppError)
-    return { status_code: err.status, body: JSON.stringify(toErrorBody(err)) };
+  if (err instanceof AppError) {
+    return { status_code: err.status, body: JSON.stringify({ error: toErrorBody(err) }) };
+  }
   log.error("upload hook failed", {
     err: err instanceof Error ? (err.stack ?? err.message) : String(err),
   });
-  return { status_code: 500, body: JSON.stringify(toErrorBody(err)) };
+  return { status_code: 500, body: JSON.stringify({ error: toErrorBody(err) }) };
 }
 
 function statusOf(err: unknown): number {
@@ -137,12 +139,12 @@ function statusOf(err: unknown): number {
 }
 
 /** tus's own errors are plain text; clients get the same JSON shape as from the hooks. */
-function explain(err: unknown, maxBytes: number): ErrorBody {
+function explain(err: unknown, maxBytes: number): { code: string; message: string } {
   const body = (err as { body?: unknown }).body;
   if (typeof body === "string") {
     try {
-      const parsed = JSON.parse(body) as ErrorBody;
-      if (typeof parsed.code === "string" && typeof parsed.message === "string") return parsed;
+      const parsed = filesErrorSchema.safeParse(JSON.parse(body));
+      if (parsed.success) return parsed.data.error;
     } catch {
       // Not one of ours: described below.
     }
