@@ -19,6 +19,9 @@ import { loadSecrets } from "@/lib/server/secrets";
 
 const log = logger("server");
 
+// No network here and nothing to report: keep Next from trying.
+process.env.NEXT_TELEMETRY_DISABLED ??= "1";
+
 async function main() {
   const config = env();
   const dataDir = path.resolve(config.DATA_DIR);

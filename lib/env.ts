@@ -50,17 +50,16 @@ let parsed: Env | undefined;
 
 /** The parsed environment. Throws a readable error naming every bad variable. */
 export function env(): Env {
-  if (parsed) return parsed;
-  const result = schema.safeParse(process.env);
+  parsed ??= parseEnv(process.env);
+  return parsed;
+}
+
+/** Parses a configuration from any source (tests build their own). */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = schema.safeParse(source);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
   }
-  parsed = result.data;
-  return parsed;
-}
-
-/** For tests that change process.env between cases. */
-export function resetEnvForTests(): void {
-  parsed = undefined;
+  return result.data;
 }

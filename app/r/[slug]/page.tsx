@@ -1,0 +1,59 @@
+import type { Metadata } from "next";
+import { notFound } from "next/navigation";
+import { RoomView } from "@/components/rooms/RoomView";
+import { requirePageUser } from "@/lib/auth/session";
+import { loadHistoryPage } from "@/lib/chat/views";
+import { env } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+import { channel } from "@/lib/realtime/protocol";
+import { SLUG_PATTERN } from "@/lib/rooms/schemas";
+import { doJoinRoomBySlug, inviteLinkPath } from "@/lib/rooms/service";
+import { db, runtime } from "@/lib/server/runtime";
+
+export const dynamic = "force-dynamic";
+export const metadata: Metadata = { title: "Room", referrer: "no-referrer" };
+
+/**
+ * A room's link is its invitation: opening it signs you in (as a guest if you like) and
+ * joins you. The page checks and prefetches on the server, then hands one client view the
+ * room and its newest history.
+ */
+export default async function RoomPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ slug: string }>;
+  searchParams: Promise<{ invite?: string }>;
+}) {
+  const { slug } = await params;
+  const { invite } = await searchParams;
+  if (!SLUG_PATTERN.test(slug)) notFound();
+  const returnTo = `/r/${slug}${invite ? `?invite=${encodeURIComponent(invite)}` : ""}`;
+  const user = await requirePageUser(returnTo);
+
+  let joined;
+  try {
+    joined = await doJoinRoomBySlug(db(), user, slug, invite);
+  } catch (err) {
+    if (err instanceof AppError && err.code === "not_found") notFound();
+    throw err;
+  }
+  const { access } = joined;
+  if (joined.joined) runtime().io.to(channel.user(user.id)).emit("rooms.changed");
+
+  const [history, invitePath] = await Promise.all([
+    loadHistoryPage(db(), access.room.id, { limit: 50 }),
+    inviteLinkPath(db(), access),
+  ]);
+
+  return (
+    <RoomView
+      me={user}
+      room={access.room}
+      role={access.role}
+      invitePath={invitePath}
+      initialHistory={history}
+      maxMessageLength={env().CHAT_MAX_MESSAGE_LENGTH}
+    />
+  );
+}

@@ -1,0 +1,128 @@
+"use client";
+
+import { useQueryClient } from "@tanstack/react-query";
+import { useCallback, useMemo, useRef, useState } from "react";
+import { type MessagePages, upsertMessage } from "@/lib/chat/cache";
+import { chatKeys } from "@/lib/chat/client/keys";
+import type { MessageView } from "@/lib/chat/schemas";
+import { command } from "@/lib/realtime/client";
+import { Composer } from "./Composer";
+import type { MessageActions } from "./MessageItem";
+import { MessageList } from "./MessageList";
+import type { RoomChat } from "./use-room-chat";
+import styles from "./Chat.module.css";
+
+const TYPING_EVERY_MS = 2500;
+const READ_MARK_DELAY_MS = 400;
+
+/** The room's `Chat` region: the conversation and the composer. */
+export function ChatPanel({
+  chat,
+  roomId,
+  meId,
+  meName,
+  canModerate,
+  maxMessageLength,
+  composerExtras,
+}: {
+  chat: RoomChat;
+  roomId: string;
+  meId: string;
+  meName: string;
+  canModerate: boolean;
+  maxMessageLength: number;
+  composerExtras?: React.ReactNode;
+}) {
+  const queryClient = useQueryClient();
+  const [replyTo, setReplyTo] = useState<MessageView | null>(null);
+  const lastTyping = useRef(0);
+  const readTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const readSent = useRef(0);
+
+  const applyAck = useCallback(
+    (message: MessageView) =>
+      queryClient.setQueryData<MessagePages>(chatKeys.messages(roomId), (data) =>
+        data ? upsertMessage(data, message) : data,
+      ),
+    [queryClient, roomId],
+  );
+
+  const actions: MessageActions = useMemo(
+    () => ({
+      reply: setReplyTo,
+      edit: async (message, body) => {
+        applyAck(await command("message.edit", { roomId, messageId: message.id, body }));
+      },
+      remove: async (message) => {
+        applyAck(await command("message.delete", { roomId, messageId: message.id }));
+      },
+      react: (message, emoji, on) => {
+        command("reaction.set", { roomId, messageId: message.id, emoji, on }).then(applyAck, () => undefined);
+      },
+    }),
+    [roomId, applyAck],
+  );
+
+  const newestSeq = chat.messages.at(-1)?.seq ?? 0;
+  const markRead = useCallback(() => {
+    if (document.visibilityState !== "visible" || newestSeq <= readSent.current) return;
+    if (readTimer.current) clearTimeout(readTimer.current);
+    readTimer.current = setTimeout(() => {
+      readSent.current = newestSeq;
+      command("read.mark", { roomId, seq: newestSeq }).catch(() => {
+        readSent.current = 0;
+      });
+    }, READ_MARK_DELAY_MS);
+  }, [roomId, newestSeq]);
+
+  return (
+    <section className={styles.panel} aria-label="Chat">
+      {chat.error && (
+        <p role="alert" className="alert">
+          {chat.error}
+        </p>
+      )}
+      <MessageList
+        messages={chat.messages}
+        pending={chat.pending}
+        meId={meId}
+        meName={meName}
+        canModerate={canModerate}
+        actions={actions}
+        hasOlder={chat.hasOlder}
+        loadingOlder={chat.loadingOlder}
+        loadOlder={chat.loadOlder}
+        retry={chat.retry}
+        discard={chat.discard}
+        onReachBottom={markRead}
+      />
+      <p className={styles.typing} aria-live="polite">
+        {typingText(chat.typing)}
+      </p>
+      <Composer
+        maxLength={maxMessageLength}
+        replyTo={replyTo}
+        clearReply={() => setReplyTo(null)}
+        onSend={(body) => {
+          chat.send(body, replyTo ? { replyToId: replyTo.id } : undefined);
+          setReplyTo(null);
+        }}
+        onTyping={() => {
+          const now = Date.now();
+          if (now - lastTyping.current < TYPING_EVERY_MS) return;
+          lastTyping.current = now;
+          command("typing.start", { roomId }).catch(() => undefined);
+        }}
+      >
+        {composerExtras}
+      </Composer>
+    </section>
+  );
+}
+
+function typingText(names: string[]): string {
+  if (names.length === 0) return "";
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return "Several people are typing…";
+}

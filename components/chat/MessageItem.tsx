@@ -1,0 +1,201 @@
+"use client";
+
+import { type KeyboardEvent, memo, useState } from "react";
+import type { MessageView } from "@/lib/chat/schemas";
+import { AttachmentList } from "@/components/files/AttachmentList";
+import { Markdown } from "./Markdown";
+import { QUICK_REACTIONS } from "./reactions";
+import styles from "./Chat.module.css";
+
+export interface MessageActions {
+  reply(message: MessageView): void;
+  edit(message: MessageView, body: string): Promise<void>;
+  remove(message: MessageView): Promise<void>;
+  react(message: MessageView, emoji: string, on: boolean): void;
+}
+
+/** One message: author, time, reply quote, text, files, reactions and its actions. */
+export const MessageItem = memo(function MessageItem({
+  message,
+  meId,
+  canModerate,
+  actions,
+  grouped,
+}: {
+  message: MessageView;
+  meId: string;
+  canModerate: boolean;
+  actions: MessageActions;
+  /** Follows a message by the same author shortly before: the header is not repeated visually. */
+  grouped: boolean;
+}) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(message.body);
+  const [picking, setPicking] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const mine = message.author.id === meId;
+  const deleted = message.deletedAt !== null;
+  const time = new Date(message.createdAt);
+
+  async function save() {
+    setError(null);
+    try {
+      await actions.edit(message, draft);
+      setEditing(false);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "Could not save the edit");
+    }
+  }
+
+  function onEditKey(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      void save();
+    } else if (e.key === "Escape") {
+      setEditing(false);
+    }
+  }
+
+  return (
+    <article
+      className={`${styles.message} ${grouped ? styles.grouped : ""}`}
+      aria-labelledby={`author-${message.id}`}
+      data-seq={message.seq}
+    >
+      <header className={styles.messageHeader}>
+        <span id={`author-${message.id}`} className={styles.author}>
+          {message.author.displayName}
+        </span>
+        <time className={styles.time} dateTime={message.createdAt} title={time.toLocaleString()}>
+          {time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
+        </time>
+        {message.editedAt && !deleted && <span className={styles.time}>(edited)</span>}
+      </header>
+
+      {message.replyTo && (
+        <blockquote className={styles.quote}>
+          <span className={styles.quoteAuthor}>{message.replyTo.authorName}</span>{" "}
+          {message.replyTo.deleted ? <em>deleted message</em> : message.replyTo.excerpt}
+        </blockquote>
+      )}
+
+      {deleted ? (
+        <p className={`${styles.body} muted`}>
+          <em>This message was deleted.</em>
+        </p>
+      ) : editing ? (
+        <div className={styles.editBox}>
+          <textarea
+            className="input"
+            aria-label="Edit message"
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={onEditKey}
+            rows={Math.min(8, draft.split("\n").length + 1)}
+            autoFocus
+          />
+          <div className={styles.editActions}>
+            <button type="button" className="btn btn-small btn-primary" onClick={() => void save()}>
+              Save
+            </button>
+            <button type="button" className="btn btn-small" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : (
+        message.body && (
+          <div className={styles.body}>
+            <Markdown text={message.body} />
+          </div>
+        )
+      )}
+
+      {!deleted && message.attachments.length > 0 && (
+        <AttachmentList attachments={message.attachments} />
+      )}
+
+      {error && (
+        <p role="alert" className={styles.inlineError}>
+          {error}
+        </p>
+      )}
+
+      {!deleted && message.reactions.length > 0 && (
+        <div className={styles.reactions}>
+          {message.reactions.map((r) => {
+            const mineToo = r.userIds.includes(meId);
+            return (
+              <button
+                key={r.emoji}
+                type="button"
+                className={`${styles.reaction} ${mineToo ? styles.reactionMine : ""}`}
+                aria-pressed={mineToo}
+                aria-label={`${r.emoji} ${r.count}`}
+                onClick={() => actions.react(message, r.emoji, !mineToo)}
+              >
+                {r.emoji} <span>{r.count}</span>
+              </button>
+            );
+          })}
+        </div>
+      )}
+
+      {!deleted && !editing && (
+        <div className={styles.actions} role="toolbar" aria-label="Message actions">
+          <button type="button" className="btn btn-ghost btn-small" onClick={() => setPicking((p) => !p)} aria-expanded={picking}>
+            React
+          </button>
+          <button type="button" className="btn btn-ghost btn-small" onClick={() => actions.reply(message)}>
+            Reply
+          </button>
+          {mine && (
+            <button
+              type="button"
+              className="btn btn-ghost btn-small"
+              onClick={() => {
+                setDraft(message.body);
+                setEditing(true);
+              }}
+            >
+              Edit
+            </button>
+          )}
+          {(mine || canModerate) && (
+            <button
+              type="button"
+              className="btn btn-ghost btn-small btn-danger"
+              onClick={() => {
+                if (window.confirm("Delete this message for everyone?")) {
+                  actions.remove(message).catch((err: unknown) =>
+                    setError(err instanceof Error ? err.message : "Could not delete"),
+                  );
+                }
+              }}
+            >
+              Delete
+            </button>
+          )}
+        </div>
+      )}
+      {picking && (
+        <div className={styles.picker} role="group" aria-label="Pick a reaction">
+          {QUICK_REACTIONS.map((emoji) => (
+            <button
+              key={emoji}
+              type="button"
+              className="btn btn-ghost btn-small"
+              onClick={() => {
+                setPicking(false);
+                const already = message.reactions.find((r) => r.emoji === emoji)?.userIds.includes(meId);
+                actions.react(message, emoji, !already);
+              }}
+            >
+              {emoji}
+            </button>
+          ))}
+        </div>
+      )}
+    </article>
+  );
+});

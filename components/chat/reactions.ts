@@ -1,0 +1,2 @@
+/** The quick reactions offered on every message. */
+export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];

@@ -1,0 +1,32 @@
+"use client";
+
+import Link from "next/link";
+import { signOut } from "next-auth/react";
+import type { ReactNode } from "react";
+import { ThemeToggle } from "./ThemeToggle";
+import styles from "./AppHeader.module.css";
+
+/** The bar along the top of signed-in pages. */
+export function AppHeader({ userName, children }: { userName: string; children?: ReactNode }) {
+  return (
+    <header className={styles.bar}>
+      <Link href="/" className={styles.brand}>
+        Parley
+      </Link>
+      <div className={styles.middle}>{children}</div>
+      <div className={styles.right}>
+        <span className={styles.user} title="Signed in as">
+          {userName}
+        </span>
+        <ThemeToggle />
+        <button
+          type="button"
+          className="btn btn-ghost btn-small"
+          onClick={() => void signOut({ callbackUrl: "/signin" })}
+        >
+          Sign out
+        </button>
+      </div>
+    </header>
+  );
+}

@@ -1,0 +1,121 @@
+import type { QueryClient } from "@tanstack/react-query";
+import { CommandError, command, getSocket } from "@/lib/realtime/client";
+import { type MessagePages, upsertMessage } from "../cache";
+import { chatKeys } from "./keys";
+import { type Outbox, type OutboxItem, getOutbox } from "./outbox";
+
+/**
+ * Sends what is in the outbox, oldest first, whenever there is something to send and a
+ * connection to send it on. A refused message is marked failed (the person sees `Not sent`
+ * and `Retry`); one the server never answered stays pending and goes again on the next
+ * connect, safely, since sends are idempotent. Only one tab flushes at a time (Web Locks).
+ */
+export class OutboxSender {
+  private running = false;
+  private rerun = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private users = 0;
+  private stopListening: (() => void) | null = null;
+
+  constructor(
+    private readonly queryClient: QueryClient,
+    private readonly userId: string,
+    private readonly outbox: Outbox = getOutbox(),
+  ) {}
+
+  /** Starts flushing on every connect; returns a release. Counted, so nested users share it. */
+  start(): () => void {
+    if (this.users++ === 0) {
+      const socket = getSocket();
+      const onConnect = () => void this.flush();
+      socket.on("connect", onConnect);
+      void this.outbox.loaded.then(() => this.flush());
+      this.stopListening = () => {
+        socket.off("connect", onConnect);
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+      };
+    }
+    return () => {
+      if (--this.users === 0) this.stopListening?.();
+    };
+  }
+
+  async send(item: Omit<OutboxItem, "status" | "createdAt" | "userId">): Promise<void> {
+    await this.outbox.put({
+      ...item,
+      userId: this.userId,
+      status: "pending",
+      createdAt: new Date().toISOString(),
+    });
+    void this.flush();
+  }
+
+  async retry(clientId: string): Promise<void> {
+    await this.outbox.update(clientId, { status: "pending", error: undefined });
+    void this.flush();
+  }
+
+  discard(clientId: string): Promise<void> {
+    return this.outbox.remove(clientId);
+  }
+
+  async flush(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.rerun = false;
+        await withLock(() => this.flushOnce());
+      } while (this.rerun);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async flushOnce(): Promise<void> {
+    for (const item of this.outbox.pending(this.userId)) {
+      if (!getSocket().connected) return;
+      try {
+        const message = await command("message.send", {
+          roomId: item.roomId,
+          clientId: item.clientId,
+          body: item.body,
+          replyToId: item.replyToId,
+          attachmentIds: item.attachmentIds,
+        });
+        this.queryClient.setQueryData<MessagePages>(chatKeys.messages(item.roomId), (data) =>
+          data ? upsertMessage(data, message) : data,
+        );
+        await this.outbox.remove(item.clientId);
+      } catch (err) {
+        if (err instanceof CommandError && !err.retryable) {
+          await this.outbox.update(item.clientId, { status: "failed", error: err.message });
+          continue;
+        }
+        // The server may or may not have it: keep it pending and try again shortly.
+        this.scheduleRetry();
+        return;
+      }
+    }
+  }
+
+  private scheduleRetry() {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.flush();
+    }, 3000);
+  }
+}
+
+async function withLock(fn: () => Promise<void>): Promise<void> {
+  if (typeof navigator !== "undefined" && navigator.locks) {
+    await navigator.locks.request("parley-outbox", fn);
+  } else {
+    await fn();
+  }
+}

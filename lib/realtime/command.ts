@@ -1,0 +1,63 @@
+import "server-only";
+import type { Socket } from "socket.io";
+import type { SessionUser } from "@/lib/auth/schemas";
+import { AppError, toErrorBody } from "@/lib/errors";
+import { logger } from "@/lib/server/log";
+import {
+  type Ack,
+  type ClientCommands,
+  type CommandName,
+  type CommandResults,
+  commands,
+  type ServerEvents,
+} from "./protocol";
+import type { z } from "zod";
+
+const log = logger("realtime");
+
+export interface SocketData {
+  user: SessionUser;
+}
+export type AppSocket = Socket<ClientCommands, ServerEvents, Record<string, never>, SocketData>;
+
+type Handler<N extends CommandName> = (
+  input: z.output<(typeof commands)[N]>,
+  socket: AppSocket,
+) => Promise<CommandResults[N]>;
+
+/**
+ * Registers a command: parses the payload with its schema, runs the handler, and answers
+ * with an envelope. A client that sends no ack callback is misbehaving: it is disconnected.
+ * Bad input gets a bad_request ack and changes nothing; a bug gets "internal" and a log
+ * line; nothing a client sends can throw out of here.
+ */
+export function onCommand<N extends CommandName>(
+  socket: AppSocket,
+  name: N,
+  handler: Handler<N>,
+): void {
+  const schema = commands[name];
+  socket.on(name, ((payload: unknown, ack: unknown) => {
+    if (typeof ack !== "function") {
+      socket.disconnect(true);
+      return;
+    }
+    const reply = ack as (result: Ack<CommandResults[N]>) => void;
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+      reply({ ok: false, error: { code: "bad_request", message: `${where}${issue?.message ?? "invalid"}` } });
+      return;
+    }
+    handler(parsed.data as z.output<(typeof commands)[N]>, socket).then(
+      (data) => reply({ ok: true, data }),
+      (err: unknown) => {
+        if (!(err instanceof AppError)) {
+          log.error(`${name} failed`, { user: socket.data.user.id, err: String(err) });
+        }
+        reply({ ok: false, error: toErrorBody(err) });
+      },
+    );
+  }) as never);
+}

@@ -1,0 +1,93 @@
+import { z } from "zod";
+import {
+  deleteMessageSchema,
+  editMessageSchema,
+  reactSchema,
+  sendMessageSchema,
+  type MessageView,
+  type RoomEvent,
+  type SyncPage,
+} from "@/lib/chat/schemas";
+import type { ErrorBody } from "@/lib/errors";
+import { roomNameSchema } from "@/lib/rooms/schemas";
+
+/**
+ * The Socket.IO protocol between browser and web node, declared once for both ends.
+ * Every client command carries a zod schema (the server parses every payload with it) and
+ * is answered through an ack callback with an envelope. Server events are typed here; the
+ * server is trusted to send them. Design: docs/architecture.md ("Realtime").
+ */
+
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
+
+const roomRef = z.object({ roomId: z.uuid() });
+
+/** Commands: name → [payload schema, ack data type]. */
+export const commands = {
+  /** Start receiving a room's live events and presence; answers who is there. */
+  "room.subscribe": roomRef,
+  "room.unsubscribe": roomRef,
+  /** The events after `afterSeq`, paged: catch-up after (re)connecting or a gap. */
+  "room.sync": z.object({ roomId: z.uuid(), afterSeq: z.number().int().min(0) }),
+  "room.rename": z.object({ roomId: z.uuid(), name: roomNameSchema }),
+  "message.send": sendMessageSchema,
+  "message.edit": editMessageSchema,
+  "message.delete": deleteMessageSchema,
+  "reaction.set": reactSchema,
+  "typing.start": roomRef,
+  /** Follow activity (not presence) in rooms shown in your room list, for unread counts. */
+  "rooms.watch": z.object({ roomIds: z.array(z.uuid()).max(500) }),
+  /** Moves your read position forward in every tab and device. */
+  "read.mark": z.object({ roomId: z.uuid(), seq: z.number().int().min(0) }),
+} as const;
+
+export type CommandName = keyof typeof commands;
+export type CommandInput<N extends CommandName> = z.input<(typeof commands)[N]>;
+
+export interface Participant {
+  userId: string;
+  displayName: string;
+  isGuest: boolean;
+}
+
+export interface CommandResults {
+  "room.subscribe": { participants: Participant[]; lastSeq: number };
+  "room.unsubscribe": null;
+  "room.sync": SyncPage;
+  "room.rename": { seq: number; name: string };
+  "message.send": MessageView;
+  "message.edit": MessageView;
+  "message.delete": MessageView;
+  "reaction.set": MessageView;
+  "typing.start": null;
+  "rooms.watch": { watching: number };
+  "read.mark": { lastReadSeq: number };
+}
+
+export interface ServerEvents {
+  /** An entry of a subscribed room's event log. */
+  "room.event": (event: RoomEvent) => void;
+  /** Who is in the room now (any tab or device), after each change. */
+  presence: (payload: { roomId: string; participants: Participant[] }) => void;
+  typing: (payload: { roomId: string; userId: string; displayName: string }) => void;
+  /** Your read position moved (on this or another device). */
+  "read.updated": (payload: { roomId: string; lastReadSeq: number }) => void;
+  /** A watched room has a new message or name. */
+  "room.activity": (payload: { roomId: string; seq: number }) => void;
+  /** Your list of rooms changed (joined or left elsewhere, or a new message): refetch it. */
+  "rooms.changed": () => void;
+}
+
+export type ClientCommands = {
+  [N in CommandName]: (payload: unknown, ack: (result: Ack<CommandResults[N]>) => void) => void;
+};
+
+/** Socket.IO room names: one per chat room and one per user (all their tabs and devices). */
+export const channel = {
+  room: (roomId: string) => `room:${roomId}`,
+  user: (userId: string) => `user:${userId}`,
+  watch: (roomId: string) => `watch:${roomId}`,
+};
+
+/** Largest frame the server accepts; messages are ≤ 100k chars, files go over HTTP. */
+export const MAX_SOCKET_PAYLOAD_BYTES = 512 * 1024;

@@ -1,0 +1,29 @@
+import type { RoomSummary, RoomView } from "./schemas";
+
+async function json<T>(res: Response): Promise<T> {
+  if (!res.ok) {
+    const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+    throw new Error(body?.error?.message ?? `Request failed (${res.status})`);
+  }
+  return (await res.json()) as T;
+}
+
+export async function fetchRooms(): Promise<RoomSummary[]> {
+  const { rooms } = await json<{ rooms: RoomSummary[] }>(await fetch("/api/rooms"));
+  return rooms;
+}
+
+export async function createRoom(input: { name?: string; kind?: "open" | "private" } = {}) {
+  const { room } = await json<{ room: RoomView }>(
+    await fetch("/api/rooms", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(input),
+    }),
+  );
+  return room;
+}
+
+export async function leaveRoom(slug: string): Promise<void> {
+  await json(await fetch(`/api/rooms/${encodeURIComponent(slug)}/membership`, { method: "DELETE" }));
+}

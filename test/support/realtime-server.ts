@@ -1,0 +1,116 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { encode } from "next-auth/jwt";
+import { io as connect, type Socket } from "socket.io-client";
+import type { SessionUser } from "@/lib/auth/schemas";
+import type { Database } from "@/lib/db/client";
+import { parseEnv } from "@/lib/env";
+import type { ClientCommands, ServerEvents } from "@/lib/realtime/protocol";
+import { createRealtime, type Realtime } from "@/lib/realtime/server";
+import { setRuntime } from "@/lib/server/runtime";
+import { openTestDatabase, type TestDbKind } from "./db";
+
+export type TestSocket = Socket<ServerEvents, ClientCommands>;
+
+const SECRET = "test-secret-test-secret-test-secret-0123";
+
+/**
+ * The web node's realtime half (Socket.IO + chat handlers + a real database) on a loopback
+ * port, without Next: what socket tests drive with a real socket.io-client.
+ */
+export async function startRealtimeServer(
+  kind: TestDbKind,
+  overrides: Record<string, string> = {},
+) {
+  process.env.AUTH_SECRET = SECRET;
+  const database: Database = await openTestDatabase(kind);
+  const httpServer = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  });
+  const env = parseEnv({ NODE_ENV: "test", ...overrides });
+  const realtime: Realtime = await createRealtime({ httpServer, env, database });
+  setRuntime({ database, io: realtime.io, readiness: new Map(), services: new Map() });
+  await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  const sockets: TestSocket[] = [];
+
+  return {
+    url,
+    database,
+    db: database.db,
+    realtime,
+    async cookieFor(user: SessionUser): Promise<string> {
+      const token = await encode({ token: { sub: user.id, name: user.displayName }, secret: SECRET });
+      return `next-auth.session-token=${token}`;
+    },
+    /** A connected client for that user (or with that raw cookie / headers). */
+    async client(
+      user: SessionUser | null,
+      options: { cookie?: string; origin?: string; autoConnect?: boolean } = {},
+    ): Promise<TestSocket> {
+      const cookie = options.cookie ?? (user ? await this.cookieFor(user) : undefined);
+      const headers: Record<string, string> = {};
+      if (cookie) headers.cookie = cookie;
+      if (options.origin) headers.origin = options.origin;
+      const socket: TestSocket = connect(url, {
+        path: "/socket.io/",
+        transports: ["websocket"],
+        extraHeaders: headers,
+        reconnection: false,
+        forceNew: true,
+        autoConnect: options.autoConnect ?? true,
+      });
+      sockets.push(socket);
+      if (options.autoConnect === false) return socket;
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", () => resolve());
+        socket.once("connect_error", reject);
+      });
+      return socket;
+    },
+    async close() {
+      for (const s of sockets) s.disconnect();
+      await realtime.close();
+      httpServer.closeAllConnections();
+      await new Promise((resolve) => httpServer.close(resolve));
+      await database.close();
+    },
+  };
+}
+
+export type RealtimeHarness = Awaited<ReturnType<typeof startRealtimeServer>>;
+
+/** Emits a command and resolves with its ack envelope. */
+export function ask(socket: TestSocket, name: string, payload: unknown): Promise<{
+  ok: boolean;
+  data?: unknown;
+  error?: { code: string; message: string };
+}> {
+  return (socket.timeout(5000).emitWithAck as (n: string, p: unknown) => Promise<never>)(
+    name,
+    payload,
+  );
+}
+
+/** Resolves with the next `event` the socket receives that passes `filter`. */
+export function nextEvent<T>(
+  socket: TestSocket,
+  event: keyof ServerEvents,
+  filter: (payload: T) => boolean = () => true,
+  timeoutMs = 5000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, handler as never);
+      reject(new Error(`no ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const handler = (payload: T) => {
+      if (!filter(payload)) return;
+      clearTimeout(timer);
+      socket.off(event, handler as never);
+      resolve(payload);
+    };
+    socket.on(event, handler as never);
+  });
+}
