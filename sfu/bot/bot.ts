@@ -1,0 +1,406 @@
+/**
+ * A headless call participant on werift: joins with a call token, publishes synthetic
+ * RTP (mic, camera with optional simulcast, screen), subscribes to everyone else and
+ * counts what arrives per track. Speaks exactly the protocol a browser speaks, so it serves
+ * the integration tests and the load benchmark. CLI: sfu/bot/cli.ts.
+ */
+import {
+  PictureLossIndication,
+  RTCPeerConnection,
+  type RTCRtpTransceiver,
+  RTP_EXTENSION_URI,
+  RtcpPayloadSpecificFeedback,
+  RtpHeader,
+  RtpPacket,
+  serializeAudioLevelIndication,
+  serializeSdesMid,
+  serializeSdesRTPStreamID,
+} from "werift";
+import { type MediaNetwork, peerConfig } from "../media";
+import {
+  type CommandResult,
+  type EventPayload,
+  kindOfSource,
+  type Participant,
+  SIMULCAST_LAYERS,
+  type SimulcastLayer,
+  type TrackInfo,
+  type TrackSource,
+} from "../protocol";
+import { SignalingClient, type SignalingOptions } from "../signaling-client";
+import { AudioSource, DEFAULT_VIDEO, type OutgoingPacket, VideoSource, type VideoShape } from "./rtp-source";
+
+export interface BotOptions extends SignalingOptions {
+  token: string;
+  roomId: string;
+  network: MediaNetwork;
+  /** Send our own ICE candidates over signaling too (they are also in the SDP). */
+  trickle?: boolean;
+}
+
+export interface PublishOptions {
+  mic?: boolean;
+  camera?: boolean | { simulcast?: boolean; shape?: Partial<VideoShape> };
+  screen?: boolean | { shape?: Partial<VideoShape> };
+  /** Mic level in -dBov (30 = speaking, 127 = silent). */
+  micLevel?: number;
+}
+
+/** What the bot knows of a track it receives. */
+export interface ReceivedTrack {
+  info?: TrackInfo;
+  mid: string;
+  packets: number;
+  bytes: number;
+  firstPacketAt?: number;
+  lastSequenceNumber?: number;
+  /** Sequence number gaps seen (loss or a switch that broke continuity). */
+  gaps: number;
+  /** Distinct SSRCs seen: more than one means the SFU changed SSRC mid-track. */
+  ssrcs: Set<number>;
+  layer: SimulcastLayer | null;
+  ended: boolean;
+}
+
+interface OutgoingTrack {
+  source: TrackSource;
+  transceiver: RTCRtpTransceiver;
+  video?: VideoSource;
+  audio?: AudioSource;
+  /** Per simulcast layer SSRC (raw sending); empty = werift's sender does it. */
+  layerSsrcs: number[];
+  trackId?: string;
+}
+
+export class Bot {
+  readonly signaling: SignalingClient;
+  self?: CommandResult<"join">["self"];
+  readonly participants = new Map<string, Participant>();
+  /** Tracks published by others, as announced. */
+  readonly announced = new Map<string, TrackInfo>();
+  /** Tracks received on the subscribe connection, by track id. */
+  readonly received = new Map<string, ReceivedTrack>();
+  readonly errors: EventPayload<"peerError">[] = [];
+  activeSpeaker: string | null = null;
+  closedReason?: string;
+  offersAnswered = 0;
+  keyFrameRequests = 0;
+
+  private publishPc?: RTCPeerConnection;
+  private readonly subscribePc: RTCPeerConnection;
+  private readonly outgoing = new Map<string, OutgoingTrack>();
+  private readonly trackIdByMid = new Map<string, string>();
+  /** `layerChanged` may come before the offer that carries the track. */
+  private readonly layerByTrack = new Map<string, SimulcastLayer | null>();
+  private subscribeChain: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly options: BotOptions) {
+    this.signaling = new SignalingClient(options);
+    this.subscribePc = new RTCPeerConnection(peerConfig(options.network));
+    this.subscribePc.onTrack.subscribe((track) => {
+      const transceiver = this.subscribePc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
+      if (!transceiver) return;
+      track.onReceiveRtp.subscribe((packet) => this.count(transceiver, packet));
+    });
+    this.listen();
+  }
+
+  /** Connects and joins; rejects with a CommandError when the SFU refuses. */
+  static async join(options: BotOptions): Promise<Bot> {
+    const bot = new Bot(options);
+    try {
+      await bot.signaling.connected();
+      const joined = await bot.signaling.request("join", { token: options.token, roomId: options.roomId });
+      bot.self = joined.self;
+      for (const participant of joined.participants) bot.participants.set(participant.peerId, participant);
+      for (const track of joined.tracks) bot.announced.set(track.trackId, track);
+      return bot;
+    } catch (err) {
+      await bot.close();
+      throw err;
+    }
+  }
+
+  get peerId(): string | undefined {
+    return this.self?.peerId;
+  }
+
+  /** Opens the publish connection with the given tracks and starts sending once connected. */
+  async publish(options: PublishOptions): Promise<CommandResult<"publishOffer">> {
+    if (this.publishPc) throw new Error("this bot already publishes");
+    const pc = new RTCPeerConnection(peerConfig(this.options.network));
+    this.publishPc = pc;
+    const wanted: Array<{ source: TrackSource; shape?: VideoShape; simulcast: boolean }> = [];
+    if (options.mic) wanted.push({ source: "mic", simulcast: false });
+    if (options.camera) {
+      const camera = typeof options.camera === "object" ? options.camera : {};
+      const simulcast = camera.simulcast ?? false;
+      wanted.push({ source: "camera", simulcast, shape: { ...DEFAULT_VIDEO, ...camera.shape, layers: simulcast ? 3 : 1 } });
+    }
+    if (options.screen) {
+      const screen = typeof options.screen === "object" ? options.screen : {};
+      wanted.push({ source: "screen", simulcast: false, shape: { ...DEFAULT_VIDEO, ...screen.shape, layers: 1 } });
+    }
+    for (const { source, simulcast, shape } of wanted) {
+      const transceiver = pc.addTransceiver(kindOfSource(source), {
+        direction: "sendonly",
+        ...(simulcast ? { simulcast: SIMULCAST_LAYERS.map((rid) => ({ rid, direction: "send" as const })) } : {}),
+      });
+      const track: OutgoingTrack = {
+        source,
+        transceiver,
+        layerSsrcs: simulcast ? SIMULCAST_LAYERS.map(() => Math.floor(Math.random() * 0xffffffff) >>> 0) : [],
+      };
+      if (shape) track.video = new VideoSource(shape, (packet) => this.sendPacket(track, packet));
+      else {
+        track.audio = new AudioSource((packet) => this.sendPacket(track, packet));
+        track.audio.level = options.micLevel ?? 127;
+      }
+      this.outgoing.set(source, track);
+    }
+    const candidates: unknown[] = [];
+    if (this.options.trickle) pc.onIceCandidate.subscribe((candidate) => candidates.push(candidate?.toJSON()));
+    await pc.setLocalDescription(await pc.createOffer());
+    const tracks = [...this.outgoing.values()].map((t) => ({ mid: t.transceiver.mid as string, source: t.source }));
+    const answer = this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
+    // Candidates follow the offer, as a browser's would; the SFU runs commands in order.
+    for (const candidate of candidates) void this.trickle(candidate);
+    const result = await answer;
+    await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
+    for (const published of result.tracks) {
+      const track = this.outgoing.get(published.source);
+      if (track) track.trackId = published.trackId;
+    }
+    // Simulcast layers are sent raw (werift's sender has one SSRC), so their PLIs are ours to read.
+    pc.dtlsTransports[0]?.onRtcp.subscribe((packet) => {
+      if (!(packet instanceof RtcpPayloadSpecificFeedback)) return;
+      if (packet.feedback.count !== PictureLossIndication.count) return;
+      this.keyFrameRequests++;
+      const mediaSsrc = (packet.feedback as PictureLossIndication).mediaSsrc;
+      for (const track of this.outgoing.values()) {
+        const layer = track.layerSsrcs.indexOf(mediaSsrc);
+        if (layer >= 0) track.video?.requestKeyFrame(layer);
+        else if (track.transceiver.sender.ssrc === mediaSsrc) track.video?.requestKeyFrame();
+      }
+    });
+    await waitForConnected(pc, 10_000);
+    for (const track of this.outgoing.values()) {
+      track.video?.start();
+      track.audio?.start();
+    }
+    return result;
+  }
+
+  /** The track id the SFU gave one of our published sources. */
+  publishedTrackId(source: TrackSource): string | undefined {
+    return this.outgoing.get(source)?.trackId;
+  }
+
+  keyFramesSent(source: TrackSource, layer = 0): number {
+    return this.outgoing.get(source)?.video?.keyFramesSent(layer) ?? 0;
+  }
+
+  setMicLevel(level: number): void {
+    const audio = this.outgoing.get("mic")?.audio;
+    if (audio) audio.level = level;
+  }
+
+  setPreferredLayer(trackId: string, layer: SimulcastLayer | null) {
+    return this.signaling.request("setPreferredLayer", { trackId, layer });
+  }
+
+  /** Sum of packets received on every track. */
+  totalPackets(): number {
+    let total = 0;
+    for (const track of this.received.values()) total += track.packets;
+    return total;
+  }
+
+  /** Resolves when `predicate` holds, polling every 50 ms; rejects after `timeoutMs`. */
+  async waitFor(predicate: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`bot ${this.self?.displayName ?? "?"}: timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Leaves politely (the SFU answers, then disconnects), then closes everything. */
+  async leave(): Promise<void> {
+    await this.signaling.request("leave", {}).catch(() => {});
+    await this.close();
+  }
+
+  /** Drops everything without a word, as a crashed tab would. */
+  async close(): Promise<void> {
+    for (const track of this.outgoing.values()) {
+      track.video?.stop();
+      track.audio?.stop();
+    }
+    this.signaling.close();
+    await Promise.all([
+      this.publishPc ? this.publishPc.close().catch(() => {}) : Promise.resolve(),
+      this.subscribePc.close().catch(() => {}),
+    ]);
+  }
+
+  private listen(): void {
+    const s = this.signaling;
+    s.on("participantJoined", ({ participant }) => this.participants.set(participant.peerId, participant));
+    s.on("participantLeft", ({ peerId }) => this.participants.delete(peerId));
+    s.on("trackPublished", ({ track }) => this.announced.set(track.trackId, track));
+    s.on("trackUnpublished", ({ trackId }) => {
+      this.announced.delete(trackId);
+      const received = this.received.get(trackId);
+      if (received) received.ended = true;
+    });
+    s.on("trackMuted", ({ trackId, muted }) => {
+      const track = this.announced.get(trackId);
+      if (track) track.muted = muted;
+    });
+    s.on("activeSpeaker", ({ peerId }) => (this.activeSpeaker = peerId));
+    s.on("layerChanged", ({ trackId, layer }) => {
+      this.layerByTrack.set(trackId, layer);
+      const track = this.received.get(trackId);
+      if (track) track.layer = layer;
+    });
+    s.on("peerError", (error) => this.errors.push(error));
+    s.on("closed", ({ reason }) => (this.closedReason = reason));
+    s.on("subscribeOffer", (offer) => {
+      // Offers are answered strictly in order, one at a time.
+      this.subscribeChain = this.subscribeChain.then(() => this.answer(offer)).catch((err: unknown) => {
+        this.errors.push({ code: "internal", message: `answering failed: ${String(err)}` });
+      });
+    });
+  }
+
+  private async answer(offer: EventPayload<"subscribeOffer">): Promise<void> {
+    const live = new Set(offer.tracks.map((t) => t.trackId));
+    for (const { mid, trackId } of offer.tracks) {
+      this.trackIdByMid.set(mid, trackId);
+      if (!this.received.has(trackId)) {
+        this.received.set(trackId, {
+          info: this.announced.get(trackId),
+          mid,
+          packets: 0,
+          bytes: 0,
+          gaps: 0,
+          ssrcs: new Set(),
+          layer: this.layerByTrack.get(trackId) ?? null,
+          ended: false,
+        });
+      }
+    }
+    // A track the SFU no longer offers has ended (its m-line is stopped).
+    for (const [trackId, track] of this.received) if (!live.has(trackId)) track.ended = true;
+    await this.subscribePc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    await this.subscribePc.setLocalDescription(await this.subscribePc.createAnswer());
+    await this.signaling.request("subscribeAnswer", {
+      revision: offer.revision,
+      sdp: this.subscribePc.localDescription!.sdp,
+    });
+    this.offersAnswered++;
+  }
+
+  private count(transceiver: RTCRtpTransceiver, packet: RtpPacket): void {
+    const trackId = transceiver.mid !== null ? this.trackIdByMid.get(transceiver.mid) : undefined;
+    const track = trackId ? this.received.get(trackId) : undefined;
+    if (!track || track.ended) return;
+    track.packets++;
+    track.bytes += packet.payload.length;
+    track.firstPacketAt ??= Date.now();
+    track.ssrcs.add(packet.header.ssrc);
+    const seq = packet.header.sequenceNumber;
+    if (track.lastSequenceNumber !== undefined && seq !== ((track.lastSequenceNumber + 1) & 0xffff)) track.gaps++;
+    track.lastSequenceNumber = seq;
+  }
+
+  private async trickle(candidate: unknown): Promise<void> {
+    if (!candidate || typeof candidate !== "object") return;
+    const { candidate: line, sdpMid, sdpMLineIndex } = candidate as Record<string, unknown>;
+    if (typeof line !== "string") return;
+    await this.signaling
+      .request("iceCandidate", {
+        connection: "publish",
+        candidate: {
+          candidate: line,
+          sdpMid: typeof sdpMid === "string" ? sdpMid : null,
+          sdpMLineIndex: typeof sdpMLineIndex === "number" ? sdpMLineIndex : null,
+        },
+      })
+      .catch((err: unknown) => this.errors.push({ code: "bad_candidate", message: String(err) }));
+  }
+
+  private sendPacket(track: OutgoingTrack, packet: OutgoingPacket): void {
+    const { transceiver } = track;
+    const sender = transceiver.sender;
+    const payloadType = sender.codec?.payloadType;
+    if (payloadType === undefined) return;
+    const ext = extensionIds(transceiver);
+    if (track.layerSsrcs.length > 0) {
+      const rid = SIMULCAST_LAYERS[packet.layer]!;
+      const header = new RtpHeader({
+        payloadType,
+        sequenceNumber: packet.sequenceNumber,
+        timestamp: packet.timestamp,
+        ssrc: track.layerSsrcs[packet.layer],
+        marker: packet.marker,
+        extensions: [
+          ...(ext.mid && transceiver.mid ? [{ id: ext.mid, payload: serializeSdesMid(transceiver.mid) }] : []),
+          ...(ext.rid ? [{ id: ext.rid, payload: serializeSdesRTPStreamID(rid) }] : []),
+        ],
+      });
+      void sender.dtlsTransport.sendRtp(packet.payload, header).catch(() => {});
+      return;
+    }
+    const header = new RtpHeader({
+      payloadType,
+      sequenceNumber: packet.sequenceNumber,
+      timestamp: packet.timestamp,
+      marker: packet.marker,
+      extensions:
+        packet.audioLevel !== undefined && ext.audioLevel
+          ? [{ id: ext.audioLevel, payload: serializeAudioLevelIndication(packet.audioLevel) }]
+          : [],
+    });
+    void sender.sendRtp(new RtpPacket(header, packet.payload)).catch(() => {});
+  }
+}
+
+const extensionCache = new WeakMap<RTCRtpTransceiver, { mid?: number; rid?: number; audioLevel?: number }>();
+
+/** The negotiated header extension ids of a transceiver, looked up once. */
+function extensionIds(transceiver: RTCRtpTransceiver) {
+  let ids = extensionCache.get(transceiver);
+  if (!ids) {
+    const find = (uri: string) => transceiver.headerExtensions.find((e) => e.uri === uri)?.id;
+    ids = {
+      mid: find(RTP_EXTENSION_URI.sdesMid),
+      rid: find(RTP_EXTENSION_URI.sdesRTPStreamID),
+      audioLevel: find(RTP_EXTENSION_URI.audioLevelIndication),
+    };
+    extensionCache.set(transceiver, ids);
+  }
+  return ids;
+}
+
+function waitForConnected(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+  if (pc.connectionState === "connected") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.unSubscribe();
+      reject(new Error("publish connection did not connect"));
+    }, timeoutMs);
+    const sub = pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected") {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve();
+      } else if (state === "failed" || state === "closed") {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        reject(new Error(`publish connection ${state}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,136 @@
+/**
+ * What the SFU's werift peer connections negotiate and how they reach the network:
+ * codecs, RTP header extensions, ICE options, and the SDP edits werift needs from us.
+ */
+import {
+  type PeerConfig,
+  type RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RTCIceServer,
+  // werift's extension factories are named like React hooks; they are not.
+  useAbsSendTime as absSendTime,
+  useAudioLevelIndication as audioLevelIndication,
+  useSdesMid as sdesMid,
+  useSdesRTPStreamId as sdesRtpStreamId,
+} from "werift";
+import { NegotiationError } from "./errors";
+import type { IceCandidate } from "./protocol";
+
+/** Where media sockets live; shared by the SFU and the bot. */
+export interface MediaNetwork {
+  /** Bind and advertise only this address (e.g. 127.0.0.1 in tests); unset = all interfaces. */
+  mediaIp?: string;
+  /** Written into candidates in place of the bound address (1:1 NAT). */
+  announcedIp?: string;
+  portRange?: [number, number];
+  iceTcp: boolean;
+  iceServers?: RTCIceServer[];
+}
+
+/**
+ * Opus and VP8 with the feedback the SFU relays (NACK, PLI, FIR) or will use for
+ * bandwidth estimation (REMB, transport-cc). No RTX yet: werift's receiver does not map
+ * RTX to simulcast layers (see docs/sfu.md, "werift notes").
+ */
+export function codecs(): Pick<PeerConfig, "codecs"> {
+  return {
+    codecs: {
+      audio: [
+        new RTCRtpCodecParameters({
+          mimeType: "audio/opus",
+          clockRate: 48000,
+          channels: 2,
+          parameters: "minptime=10;useinbandfec=1",
+        }),
+      ],
+      video: [
+        new RTCRtpCodecParameters({
+          mimeType: "video/VP8",
+          clockRate: 90000,
+          rtcpFeedback: [
+            { type: "nack" },
+            { type: "nack", parameter: "pli" },
+            { type: "ccm", parameter: "fir" },
+            { type: "goog-remb" },
+          ],
+        }),
+      ],
+    },
+  };
+}
+
+export function headerExtensions(): Pick<PeerConfig, "headerExtensions"> {
+  return {
+    headerExtensions: {
+      audio: [sdesMid(), audioLevelIndication()],
+      video: [sdesMid(), sdesRtpStreamId(), absSendTime()],
+    },
+  };
+}
+
+/** ICE options for one peer connection. */
+export function iceOptions(network: MediaNetwork): Partial<PeerConfig> {
+  const options: Partial<PeerConfig> = {
+    iceUseTcp: network.iceTcp,
+    iceTcpPassive: network.iceTcp,
+    iceServers: network.iceServers ?? [],
+    icePortRange: network.portRange,
+  };
+  if (network.mediaIp) {
+    // werift gathers every non-loopback interface address and only *filters* that list by
+    // iceInterfaceAddresses (falling back to all when nothing matches). Turning off
+    // interface discovery and adding the one address makes it gather exactly that one,
+    // and binding to it keeps sockets off every other interface.
+    const v6 = network.mediaIp.includes(":");
+    options.iceUseIpv4 = false;
+    options.iceUseIpv6 = false;
+    options.iceAdditionalHostAddresses = [network.mediaIp];
+    options.iceInterfaceAddresses = v6
+      ? { udp6: network.mediaIp }
+      : { udp4: network.mediaIp };
+  }
+  return options;
+}
+
+export function peerConfig(network: MediaNetwork): Partial<PeerConfig> {
+  return { ...codecs(), ...headerExtensions(), ...iceOptions(network), bundlePolicy: "max-bundle" };
+}
+
+/**
+ * werift answers as DTLS client (`a=setup:active`) and, as client, never completes the
+ * handshake with Firefox. Rewriting our answer to `passive` before setLocalDescription
+ * makes werift take the DTLS server role (it reads the role back from the applied SDP).
+ */
+export function asDtlsServer(answerSdp: string): string {
+  return answerSdp.replace(/^a=setup:(?:active|actpass)(\r?)$/gm, "a=setup:passive$1");
+}
+
+/** Rewrites the address of every host candidate line in an SDP or candidate string. */
+export function announceAddress(text: string, boundIp: string | undefined, announcedIp: string | undefined): string {
+  if (!announcedIp || !boundIp || boundIp === announcedIp) return text;
+  // candidate:<foundation> <component> <transport> <priority> <address> <port> typ ...
+  return text.replace(
+    /(candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ )/g,
+    (whole, head: string, address: string, tail: string) =>
+      address === boundIp ? `${head}${announcedIp}${tail}` : whole,
+  );
+}
+
+/** Adds a client's trickled candidate, turning werift's exceptions into `bad_candidate`. */
+export async function addCandidate(pc: RTCPeerConnection, candidate: IceCandidate | null): Promise<void> {
+  // Browsers signal end-of-candidates with null or an empty candidate string.
+  if (candidate === null || candidate.candidate === "") return;
+  if (!/^(a=)?candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( |$)/i.test(candidate.candidate)) {
+    throw new NegotiationError("bad_candidate", "the ICE candidate is malformed");
+  }
+  try {
+    await pc.addIceCandidate({
+      candidate: candidate.candidate,
+      sdpMid: candidate.sdpMid ?? undefined,
+      sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+      usernameFragment: candidate.usernameFragment ?? undefined,
+    });
+  } catch (err) {
+    throw new NegotiationError("bad_candidate", `the ICE candidate was refused: ${String((err as Error).message ?? err)}`);
+  }
+}

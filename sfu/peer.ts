@@ -1,0 +1,179 @@
+/**
+ * A Peer is one participant in a room's call: its socket, its publish connection (created
+ * on its first offer), its subscribe connection, and the commands it sends after `join`.
+ * It tells its Room what happened through typed events and never reaches into it.
+ */
+import { randomUUID } from "node:crypto";
+import { AwaitQueue } from "./await-queue";
+import { assertUnreachable, SfuError } from "./errors";
+import type { Logger } from "./log";
+import type { MediaNetwork } from "./media";
+import type { Producer } from "./producer";
+import type {
+  CommandName,
+  CommandPayload,
+  CommandResult,
+  EventName,
+  EventPayload,
+  Participant,
+} from "./protocol";
+import { PublishConnection } from "./publish-connection";
+import type { ParticipantSocket } from "./signaling";
+import { SubscribeConnection } from "./subscribe-connection";
+import type { CallGrant } from "./token";
+import { live } from "./stats";
+import { TypedEmitter } from "./typed-emitter";
+
+type PeerEvents = {
+  closed: [];
+  /** A new published track; the room offers it to the others. */
+  produced: [Producer];
+};
+
+export interface PeerOptions {
+  grant: CallGrant;
+  socket: ParticipantSocket;
+  network: MediaNetwork;
+  answerTimeoutMs: number;
+  log: Logger;
+}
+
+export class Peer extends TypedEmitter<PeerEvents> {
+  readonly id = randomUUID();
+  readonly participant: Participant;
+  readonly mayPublish: boolean;
+  readonly subscription: SubscribeConnection;
+  private publication: PublishConnection | undefined;
+  /** Commands run one at a time: an ICE candidate never overtakes the offer it belongs to. */
+  private readonly commands = new AwaitQueue();
+  private closed_ = false;
+
+  static async create(options: PeerOptions): Promise<Peer> {
+    return new Peer(options);
+  }
+
+  private constructor(private readonly options: PeerOptions) {
+    super();
+    live.peers++;
+    const { grant, socket, network, answerTimeoutMs } = options;
+    this.participant = { peerId: this.id, userId: grant.userId, displayName: grant.displayName };
+    this.mayPublish = grant.mayPublish;
+    this.subscription = new SubscribeConnection(network, answerTimeoutMs);
+    this.subscription.on("offer", (offer) => this.send("subscribeOffer", offer));
+    this.subscription.on("failed", (error) => {
+      this.send("peerError", error);
+      this.close(error.message);
+    });
+    this.subscription.on("consumerAdded", (consumer) => {
+      consumer.on("layerChanged", (layer) => this.send("layerChanged", { trackId: consumer.trackId, layer }));
+    });
+    socket.socket.once("disconnect", () => this.close("disconnected"));
+  }
+
+  get closed(): boolean {
+    return this.closed_;
+  }
+
+  get producers(): Producer[] {
+    return this.publication ? [...this.publication.producers.values()] : [];
+  }
+
+  /** Handles a parsed command (the socket's handler once joined). */
+  handle = <K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandResult<K>> =>
+    this.commands.push(() => {
+      if (this.closed_) throw new SfuError("closing", "you have left the call");
+      return this.dispatch(name, payload);
+    });
+
+  send<K extends EventName>(event: K, payload: EventPayload<K>): void {
+    if (!this.closed_) this.options.socket.send(event, payload);
+  }
+
+  /** Starts forwarding another participant's track to this one. */
+  subscribe(producer: Producer): void {
+    if (!this.closed_) this.subscription.addConsumer(producer, producer.peerId);
+  }
+
+  /** Idempotent: ends both connections, tells the client why, and emits `closed`. */
+  close(reason = "closed"): void {
+    if (this.closed_) return;
+    this.closed_ = true;
+    live.peers--;
+    this.options.log.debug("peer closed", { peerId: this.id, reason });
+    if (this.options.socket.connected) {
+      this.options.socket.send("closed", { reason });
+      this.options.socket.disconnect();
+    }
+    void this.publication?.close();
+    void this.subscription.close();
+    this.emit("closed");
+    this.removeAllListeners();
+  }
+
+  private async dispatch<K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandResult<K>> {
+    // Each case narrows by name; the casts only re-attach the per-name result type.
+    const command = { name, payload } as Command;
+    switch (command.name) {
+      case "join":
+        throw new SfuError("already_joined", "you have already joined");
+      case "publishOffer":
+        return (await this.publishOffer(command.payload)) as CommandResult<K>;
+      case "subscribeAnswer":
+        await this.subscription.applyAnswer(command.payload.revision, command.payload.sdp);
+        return {} as CommandResult<K>;
+      case "iceCandidate": {
+        const { connection, candidate } = command.payload;
+        if (connection === "publish") {
+          if (!this.publication) throw new SfuError("bad_candidate", "no publish connection yet");
+          await this.publication.addIceCandidate(candidate);
+        } else {
+          await this.subscription.addIceCandidate(candidate);
+        }
+        return {} as CommandResult<K>;
+      }
+      case "setTrackMuted": {
+        const producer = this.publication?.producerById(command.payload.trackId);
+        if (!producer) throw new SfuError("unknown_track", "you publish no track with that id");
+        producer.setMuted(command.payload.muted);
+        return {} as CommandResult<K>;
+      }
+      case "setPreferredLayer": {
+        this.consumer(command.payload.trackId).setPreferredLayer(command.payload.layer);
+        return {} as CommandResult<K>;
+      }
+      case "setTileSize": {
+        this.consumer(command.payload.trackId).setTileSize(command.payload.width, command.payload.height);
+        return {} as CommandResult<K>;
+      }
+      case "leave":
+        // Answer first, then close: the ack must reach the client before the disconnect.
+        setImmediate(() => this.close("left"));
+        return {} as CommandResult<K>;
+      default:
+        return assertUnreachable(command);
+    }
+  }
+
+  private async publishOffer(payload: CommandPayload<"publishOffer">): Promise<CommandResult<"publishOffer">> {
+    if (!this.mayPublish) throw new SfuError("forbidden", "your call token does not allow publishing");
+    if (!this.publication) {
+      const publication = new PublishConnection(this.id, this.options.network);
+      publication.on("produced", (producer) => this.emit("produced", producer));
+      publication.on("failed", () => {
+        this.send("peerError", { code: "internal", message: "publish connection failed" });
+        this.close("publish connection failed");
+      });
+      this.publication = publication;
+    }
+    return this.publication.applyOffer(payload.sdp, payload.tracks);
+  }
+
+  private consumer(trackId: string) {
+    const consumer = this.subscription.consumers.get(trackId);
+    if (!consumer) throw new SfuError("unknown_track", "you receive no track with that id");
+    return consumer;
+  }
+}
+
+/** The parsed commands as a discriminated union, for the exhaustive switch. */
+type Command = { [K in CommandName]: { name: K; payload: CommandPayload<K> } }[CommandName];

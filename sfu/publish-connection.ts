@@ -1,0 +1,173 @@
+/**
+ * The publish side of a participant: a werift peer connection the client offers, one
+ * receiving transceiver per published track. The SFU answers as DTLS server. Each offer
+ * comes with the list of tracks it carries (mid → source); the connection reconciles its
+ * producers with that list: new mids become producers, missing ones are closed.
+ */
+import { RTCPeerConnection, SessionDescription } from "werift";
+import { NegotiationError, SfuError } from "./errors";
+import { addCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
+import { Producer } from "./producer";
+import {
+  type CommandPayload,
+  type CommandResult,
+  type IceCandidate,
+  kindOfSource,
+  SIMULCAST_LAYERS,
+  type SimulcastLayer,
+} from "./protocol";
+import { live } from "./stats";
+import { TypedEmitter } from "./typed-emitter";
+
+type PublishEvents = {
+  produced: [Producer];
+  failed: [];
+};
+
+type DeclaredTrack = CommandPayload<"publishOffer">["tracks"][number];
+
+export class PublishConnection extends TypedEmitter<PublishEvents> {
+  readonly pc: RTCPeerConnection;
+  readonly producers = new Map<string, Producer>();
+  private closed_ = false;
+
+  constructor(
+    private readonly peerId: string,
+    private readonly network: MediaNetwork,
+  ) {
+    super();
+    this.pc = new RTCPeerConnection(peerConfig(network));
+    live.transports++;
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === "failed") this.emit("failed");
+    });
+  }
+
+  /** Applies an offer and returns the answer; callers serialize calls (the peer's queue). */
+  async applyOffer(sdp: string, declared: DeclaredTrack[]): Promise<CommandResult<"publishOffer">> {
+    const layersByMid = checkOffer(sdp, declared);
+    try {
+      await this.pc.setRemoteDescription({ type: "offer", sdp });
+    } catch (err) {
+      await this.rollback();
+      throw new NegotiationError("bad_sdp", `publish offer refused: ${messageOf(err)}`);
+    }
+    let answerSdp: string;
+    try {
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription({ type: "answer", sdp: asDtlsServer(answer.sdp) });
+      answerSdp = this.pc.localDescription?.sdp ?? answer.sdp;
+    } catch (err) {
+      await this.rollback();
+      throw new NegotiationError("bad_sdp", `could not answer the publish offer: ${messageOf(err)}`);
+    }
+    this.reconcile(declared, layersByMid);
+    return {
+      sdp: announceAddress(answerSdp, this.network.mediaIp, this.network.announcedIp),
+      tracks: [...this.producers.values()].map((p) => ({ mid: p.mid, trackId: p.id, source: p.source })),
+    };
+  }
+
+  async addIceCandidate(candidate: IceCandidate | null): Promise<void> {
+    await addCandidate(this.pc, candidate);
+  }
+
+  producerById(trackId: string): Producer | undefined {
+    for (const producer of this.producers.values()) if (producer.id === trackId) return producer;
+    return undefined;
+  }
+
+  /** Idempotent. Closes every producer (subscribers' consumers follow) and the connection. */
+  async close(): Promise<void> {
+    if (this.closed_) return;
+    this.closed_ = true;
+    live.transports--;
+    for (const producer of [...this.producers.values()]) producer.close();
+    this.producers.clear();
+    this.removeAllListeners();
+    await this.pc.close().catch(() => {});
+  }
+
+  private reconcile(declared: DeclaredTrack[], layersByMid: Map<string, SimulcastLayer[]>): void {
+    const wanted = new Map(declared.map((track) => [track.mid, track]));
+    for (const [mid, producer] of this.producers) {
+      const track = wanted.get(mid);
+      if (!track || track.source !== producer.source) {
+        this.producers.delete(mid);
+        producer.close();
+      } else {
+        producer.setMuted(track.muted);
+      }
+    }
+    for (const track of declared) {
+      if (this.producers.has(track.mid)) continue;
+      const transceiver = this.pc.getTransceivers().find((t) => t.mid === track.mid);
+      if (!transceiver) throw new SfuError("bad_sdp", `no m-line with mid ${track.mid}`);
+      const producer = new Producer(
+        this.peerId,
+        track.source,
+        track.mid,
+        transceiver,
+        layersByMid.get(track.mid) ?? [],
+        track.muted,
+      );
+      this.producers.set(track.mid, producer);
+      producer.on("closed", () => {
+        if (this.producers.get(track.mid) === producer) this.producers.delete(track.mid);
+      });
+      this.emit("produced", producer);
+    }
+  }
+
+  private async rollback(): Promise<void> {
+    if (this.pc.signalingState === "have-remote-offer") {
+      await this.pc.setLocalDescription({ type: "rollback" }).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Checks the offer against the declared tracks before werift sees it: every declared mid
+ * exists, sends, has the kind its source needs, and only a camera carries simulcast rids
+ * (named after the layers). Returns the simulcast layers per mid.
+ */
+function checkOffer(sdp: string, declared: DeclaredTrack[]): Map<string, SimulcastLayer[]> {
+  const mids = new Set(declared.map((t) => t.mid));
+  const sources = new Set(declared.map((t) => t.source));
+  if (mids.size !== declared.length) throw new NegotiationError("bad_request", "a mid is declared twice");
+  if (sources.size !== declared.length) throw new NegotiationError("bad_request", "a source is declared twice");
+  let parsed: SessionDescription;
+  try {
+    parsed = SessionDescription.parse(sdp);
+  } catch (err) {
+    throw new NegotiationError("bad_sdp", `unparsable SDP: ${messageOf(err)}`);
+  }
+  if (parsed.media.length === 0 || parsed.media.length > 16) {
+    throw new NegotiationError("bad_sdp", "the offer must have 1 to 16 m-lines");
+  }
+  const layersByMid = new Map<string, SimulcastLayer[]>();
+  for (const track of declared) {
+    const media = parsed.media.find((m) => m.rtp.muxId === track.mid);
+    if (!media) throw new NegotiationError("bad_sdp", `no m-line with mid ${track.mid}`);
+    if (media.kind !== kindOfSource(track.source)) {
+      throw new NegotiationError("bad_sdp", `mid ${track.mid} is ${media.kind}, but ${track.source} needs ${kindOfSource(track.source)}`);
+    }
+    if (media.port === 0 || !["sendonly", "sendrecv", undefined].includes(media.direction)) {
+      throw new NegotiationError("bad_sdp", `mid ${track.mid} does not send`);
+    }
+    const rids = media.simulcastParameters.filter((p) => p.direction === "send").map((p) => p.rid);
+    if (rids.length > 0) {
+      if (track.source !== "camera") throw new NegotiationError("bad_sdp", "only the camera may use simulcast");
+      const known = rids.filter((rid): rid is SimulcastLayer => (SIMULCAST_LAYERS as readonly string[]).includes(rid));
+      if (known.length !== rids.length) {
+        throw new NegotiationError("bad_sdp", `simulcast rids must be ${SIMULCAST_LAYERS.join(", ")}`);
+      }
+      layersByMid.set(track.mid, SIMULCAST_LAYERS.filter((layer) => known.includes(layer)));
+    }
+  }
+  return layersByMid;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
