@@ -5,6 +5,7 @@ import { type AddressInfo, connect, createServer as createTcpServer, type Socket
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
 import { serveFile } from "@/lib/files/download";
@@ -122,7 +123,7 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
     res.end();
     return;
   }
-  const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
+  const body = Readable.fromWeb(response.body as WebReadableStream);
   body.on("error", () => res.destroy());
   body.pipe(res);
   await new Promise((resolve) => res.on("close", resolve));
