@@ -84,6 +84,8 @@ export class Bot {
   activeSpeaker: string | null = null;
   closedReason?: string;
   offersAnswered = 0;
+  /** The SDPs the SFU sent (publish answer, subscribe offers), e.g. to find its media ports. */
+  readonly remoteSdps: string[] = [];
   keyFrameRequests = 0;
 
   private publishPc?: RTCPeerConnection;
@@ -166,6 +168,7 @@ export class Bot {
     // Candidates follow the offer, as a browser's would; the SFU runs commands in order.
     for (const candidate of candidates) void this.trickle(candidate);
     const result = await answer;
+    this.remoteSdps.push(result.sdp);
     await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
     for (const published of result.tracks) {
       const track = this.outgoing.get(published.source);
@@ -293,6 +296,7 @@ export class Bot {
     }
     // A track the SFU no longer offers has ended (its m-line is stopped).
     for (const [trackId, track] of this.received) if (!live.has(trackId)) track.ended = true;
+    this.remoteSdps.push(offer.sdp);
     await this.subscribePc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     await this.subscribePc.setLocalDescription(await this.subscribePc.createAnswer());
     await this.signaling.request("subscribeAnswer", {
