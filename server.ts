@@ -25,7 +25,11 @@ process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 async function main() {
   const config = env();
   const dataDir = path.resolve(config.DATA_DIR);
-  const secrets = loadSecrets(dataDir);
+  const secrets = loadSecrets(dataDir, {
+    authSecret: config.AUTH_SECRET,
+    callTokenSecret: config.CALL_TOKEN_SECRET,
+    filesMasterKey: config.FILES_MASTER_KEY,
+  });
   // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
   // it is told to trust it. Without a configured public URL, the Host header is the truth
   // (a laptop reached as localhost, a LAN address or a tunnel).

@@ -4,6 +4,10 @@ import { z } from "zod";
  * The web node's configuration, parsed once from the environment. Secrets that are not
  * set are generated into DATA_DIR by `lib/server/secrets.ts` before anything reads them.
  */
+/** An empty variable (FOO=) means unset, as shells and .env files usually intend. */
+const unsetIfEmpty = <T extends z.ZodType>(inner: T) =>
+  z.preprocess((v) => (v === "" ? undefined : v), inner);
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -11,11 +15,11 @@ const schema = z.object({
   /** Where everything the app keeps lives: embedded database, files, generated secrets. */
   DATA_DIR: z.string().min(1).default(".data"),
   /** node-postgres connection string; unset means embedded PGlite under DATA_DIR. */
-  DATABASE_URL: z.string().url().optional(),
+  DATABASE_URL: unsetIfEmpty(z.url().optional()),
   /** Redis for the Socket.IO adapter, rate limits and the SFU registry; unset means in-process. */
-  REDIS_URL: z.string().url().optional(),
+  REDIS_URL: unsetIfEmpty(z.url().optional()),
   /** The public origin (scheme://host[:port]); defaults to the request's own host. */
-  PUBLIC_URL: z.string().url().optional(),
+  PUBLIC_URL: unsetIfEmpty(z.url().optional()),
   /** Extra origins allowed to open a socket, comma separated. */
   ALLOWED_ORIGINS: z
     .string()
@@ -26,12 +30,14 @@ const schema = z.object({
         .map((o) => o.trim())
         .filter(Boolean),
     ),
-  AUTH_SECRET: z.string().min(32).optional(),
-  CALL_TOKEN_SECRET: z.string().min(32).optional(),
-  FILES_MASTER_KEY: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/i, "FILES_MASTER_KEY must be 64 hex characters (32 bytes)")
-    .optional(),
+  AUTH_SECRET: unsetIfEmpty(z.string().min(32).optional()),
+  CALL_TOKEN_SECRET: unsetIfEmpty(z.string().min(32).optional()),
+  FILES_MASTER_KEY: unsetIfEmpty(
+    z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i, "FILES_MASTER_KEY must be 64 hex characters (32 bytes)")
+      .optional(),
+  ),
   CHAT_MAX_MESSAGE_LENGTH: z.coerce.number().int().min(1).max(100_000).default(4000),
   /** Messages (sends, edits, reactions) a user may make per CHAT_RATE_WINDOW_S. */
   CHAT_RATE_POINTS: z.coerce.number().int().min(1).default(30),

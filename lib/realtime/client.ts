@@ -62,7 +62,8 @@ export async function command<N extends CommandName>(
   if (!s.connected) throw new CommandError("offline", "You are offline");
   let result: Ack<CommandResults[N]>;
   try {
-    const emit = s.timeout(timeoutMs).emitWithAck as unknown as (
+    const timed = s.timeout(timeoutMs);
+    const emit = timed.emitWithAck.bind(timed) as unknown as (
       event: N,
       payload: CommandInput<N>,
     ) => Promise<Ack<CommandResults[N]>>;

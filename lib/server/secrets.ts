@@ -17,7 +17,7 @@ export type Secrets = z.infer<typeof secretsSchema>;
  * and encrypted files survive restarts. The result is written back into process.env so
  * code that Next bundles (NextAuth, route handlers) and the SFU child read the same values.
  */
-export function loadSecrets(dataDir: string): Secrets {
+export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}): Secrets {
   const file = path.join(dataDir, "secrets.json");
   let stored: Partial<Secrets> = {};
   try {
@@ -41,9 +41,9 @@ export function loadSecrets(dataDir: string): Secrets {
     writeFileSync(file, JSON.stringify(generated, null, 2) + "\n", { mode: 0o600 });
   }
   const secrets: Secrets = {
-    authSecret: process.env.AUTH_SECRET ?? generated.authSecret,
-    callTokenSecret: process.env.CALL_TOKEN_SECRET ?? generated.callTokenSecret,
-    filesMasterKey: (process.env.FILES_MASTER_KEY ?? generated.filesMasterKey).toLowerCase(),
+    authSecret: configured.authSecret ?? generated.authSecret,
+    callTokenSecret: configured.callTokenSecret ?? generated.callTokenSecret,
+    filesMasterKey: (configured.filesMasterKey ?? generated.filesMasterKey).toLowerCase(),
   };
   process.env.AUTH_SECRET = secrets.authSecret;
   process.env.NEXTAUTH_SECRET = secrets.authSecret;

@@ -36,12 +36,17 @@ export class Outbox {
   readonly loaded: Promise<void>;
 
   constructor() {
-    this.idb = openDB(DB_NAME, 1, {
-      upgrade(db) {
-        db.createObjectStore(STORE, { keyPath: "clientId" });
-      },
-    }).catch(() => null);
-    this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("parley-outbox");
+    // On the server (while rendering) there is no IndexedDB: the outbox is simply empty.
+    this.idb =
+      typeof indexedDB === "undefined"
+        ? Promise.resolve(null)
+        : openDB(DB_NAME, 1, {
+            upgrade(db) {
+              db.createObjectStore(STORE, { keyPath: "clientId" });
+            },
+          }).catch(() => null);
+    this.channel =
+      typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("parley-outbox");
     this.channel?.addEventListener("message", () => void this.reload());
     this.loaded = this.reload();
   }

@@ -1,0 +1,63 @@
+import { defineConfig, devices } from "@playwright/test";
+
+/**
+ * End-to-end tests drive the production build (`npm run build` first) served by server.ts
+ * on a loopback port with a fresh DATA_DIR and every default embedded. Browsers come from
+ * scripts/ensure-browsers.mjs (CHROMIUM_PATH, FIREFOX_PATH); `npm test` sets them.
+ */
+const PORT = Number(process.env.E2E_PORT ?? 3210);
+const DATA_DIR = ".test-data/e2e";
+
+export const chromiumArgs = [
+  "--no-sandbox",
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export default defineConfig({
+  testDir: "e2e",
+  fullyParallel: false,
+  forbidOnly: true,
+  retries: 0,
+  workers: 1,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: process.env.CI ? [["list"]] : [["list"], ["html", { open: "never" }]],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    actionTimeout: 10_000,
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: { executablePath: process.env.CHROMIUM_PATH, args: chromiumArgs },
+        permissions: ["camera", "microphone", "clipboard-read", "clipboard-write"],
+      },
+    },
+  ],
+  webServer: {
+    command: `rm -rf ${DATA_DIR} && node --import ./scripts/node-hooks.mjs --import tsx server.ts`,
+    url: `http://127.0.0.1:${PORT}/api/health`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      NODE_ENV: "production",
+      PORT: String(PORT),
+      HOST: "127.0.0.1",
+      DATA_DIR,
+      LOG_LEVEL: "warn",
+      // The embedded defaults: no external database or Redis, whatever the shell has.
+      DATABASE_URL: "",
+      REDIS_URL: "",
+    },
+  },
+});
