@@ -13,7 +13,7 @@ import {
 import { chooseLayer } from "./layer-selection";
 import type { LayerKey, Producer, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
-import { live } from "./stats";
+import { live, rtp } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 
 /** RTCP payload-specific feedback format of a Full Intra Request (RFC 5104). */
@@ -113,6 +113,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       this.awaitingKeyFrame = false;
     }
     this.packetsForwarded++;
+    rtp.forwarded++;
     this.sender.sendRtp(packet).catch(() => {});
   }
 

@@ -120,6 +120,8 @@ export function announceAddress(text: string, boundIp: string | undefined, annou
 export async function addCandidate(pc: RTCPeerConnection, candidate: IceCandidate | null): Promise<void> {
   // Browsers signal end-of-candidates with null or an empty candidate string.
   if (candidate === null || candidate.candidate === "") return;
+  // werift would buffer it silently; a candidate for a connection never negotiated is a client bug.
+  if (!pc.remoteDescription) throw new NegotiationError("bad_candidate", "that connection has not been negotiated yet");
   if (!/^(a=)?candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( |$)/i.test(candidate.candidate)) {
     throw new NegotiationError("bad_candidate", "the ICE candidate is malformed");
   }

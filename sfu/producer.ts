@@ -14,7 +14,7 @@ import {
 } from "werift";
 import { isVp8KeyFrameStart } from "./vp8";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
-import { live } from "./stats";
+import { live, rtp } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 
 /** `null` is the one layer of a track without simulcast. */
@@ -159,6 +159,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
 
   private receive(key: LayerKey, layer: Layer, packet: RtpPacket, extensions?: Extensions): void {
     if (this.closed_) return;
+    rtp.received++;
     layer.ssrc = packet.header.ssrc;
     if (layer.packets++ === 0) this.emit("layerActive", key);
     if (this.source === "mic" && extensions) {

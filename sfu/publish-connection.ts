@@ -18,6 +18,7 @@ import {
 } from "./protocol";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
+import { hardenDtls } from "./werift-patches";
 
 type PublishEvents = {
   produced: [Producer];
@@ -57,6 +58,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription({ type: "answer", sdp: asDtlsServer(answer.sdp) });
       answerSdp = this.pc.localDescription?.sdp ?? answer.sdp;
+      hardenDtls(this.pc);
     } catch (err) {
       await this.rollback();
       throw new NegotiationError("bad_sdp", `could not answer the publish offer: ${messageOf(err)}`);

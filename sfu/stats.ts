@@ -14,14 +14,17 @@ export interface SfuStats {
   transports: number;
   producers: number;
   consumers: number;
+  rtp: { received: number; forwarded: number };
   memory: { rss: number; heapUsed: number; external: number };
   uptimeSeconds: number;
 }
 
 /** Live objects, maintained by their constructors and `close()`. */
 export const live = { rooms: 0, peers: 0, transports: 0, producers: 0, consumers: 0 };
+/** RTP packets received from publishers and forwarded to subscribers since start. */
+export const rtp = { received: 0, forwarded: 0 };
 
 export function snapshot(): SfuStats {
   const { rss, heapUsed, external } = process.memoryUsage();
-  return { ...live, memory: { rss, heapUsed, external }, uptimeSeconds: Math.round(process.uptime()) };
+  return { ...live, rtp: { ...rtp }, memory: { rss, heapUsed, external }, uptimeSeconds: Math.round(process.uptime()) };
 }

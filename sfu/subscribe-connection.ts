@@ -14,6 +14,7 @@ import type { Producer } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
+import { hardenDtls } from "./werift-patches";
 
 type SubscribeEvents = {
   offer: [EventPayload<"subscribeOffer">];
@@ -128,6 +129,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     this.dirty = false;
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    hardenDtls(this.pc);
     if (this.closed_) return;
     this.negotiated = true;
     const revision = ++this.revision;

@@ -1,0 +1,61 @@
+/**
+ * Workarounds for werift 0.25.2 bugs that matter to a server exposed to the internet.
+ * Each is applied from outside (no edits in node_modules) and documented in docs/sfu.md.
+ *
+ * DTLS record injection: werift hands every datagram whose first byte is 20–63 to its
+ * DTLS socket, whatever its source address, and that socket treats an unknown content type
+ * (24–63) or a plaintext alert as a fatal alert and closes the transport. One spoofed
+ * datagram to a media port therefore killed a running call. We only ever need three
+ * content types from a peer, so every other record is dropped before werift sees it.
+ * A real close_notify is dropped too; the peer's departure is noticed through signaling
+ * and ICE consent instead.
+ */
+import type { RTCDtlsTransport, RTCPeerConnection } from "werift";
+
+const CHANGE_CIPHER_SPEC = 20;
+const HANDSHAKE = 22;
+const APPLICATION_DATA = 23;
+const RECORD_HEADER = 13;
+
+const hardened = new WeakSet<RTCDtlsTransport>();
+
+/** Call after each setLocal/RemoteDescription: patches DTLS transports not yet patched. */
+export function hardenDtls(pc: RTCPeerConnection): void {
+  for (const transport of pc.dtlsTransports) {
+    if (hardened.has(transport)) continue;
+    hardened.add(transport);
+    if (transport.dtls) filterRecords(transport);
+    transport.onStateChange.subscribe((state) => {
+      // The DTLS socket is created synchronously right after the state turns "connecting".
+      if (state === "connecting") process.nextTick(() => filterRecords(transport));
+    });
+  }
+}
+
+/** True when every record in the datagram is well-formed and of a type we accept. */
+export function isAcceptableDtls(datagram: Buffer): boolean {
+  let offset = 0;
+  if (datagram.length < RECORD_HEADER) return false;
+  while (offset < datagram.length) {
+    if (datagram.length - offset < RECORD_HEADER) return false;
+    const type = datagram[offset]!;
+    if (type !== CHANGE_CIPHER_SPEC && type !== HANDSHAKE && type !== APPLICATION_DATA) return false;
+    offset += RECORD_HEADER + datagram.readUInt16BE(offset + 11);
+  }
+  return offset === datagram.length;
+}
+
+interface DataPort {
+  onData: (data: Buffer, address: unknown) => void;
+}
+
+function filterRecords(transport: RTCDtlsTransport): void {
+  const port = (transport.dtls as unknown as { transport?: { socket?: Partial<DataPort> } } | undefined)?.transport
+    ?.socket;
+  if (!port || typeof port.onData !== "function" || (port as { hardened?: boolean }).hardened) return;
+  const deliver = port.onData.bind(port);
+  port.onData = (data, address) => {
+    if (isAcceptableDtls(data)) deliver(data, address);
+  };
+  (port as { hardened?: boolean }).hardened = true;
+}
