@@ -10,6 +10,9 @@ const securityHeaders = [
 
 const nextConfig: NextConfig = {
   reactStrictMode: true,
+  // `npm run typecheck` (tsc over the whole project, server.ts and sfu/ included) gates
+  // every test run; checking again inside `next build` would only double the time.
+  typescript: { ignoreBuildErrors: true },
   poweredByHeader: false,
   // Native, WASM or process-owning packages stay plain Node modules, loaded from
   // node_modules at run time rather than bundled.

@@ -55,6 +55,9 @@ export default defineConfig({
       HOST: "127.0.0.1",
       DATA_DIR,
       LOG_LEVEL: "warn",
+      // Low enough that a test can hit it quickly (e2e/chat.spec.ts).
+      CHAT_RATE_POINTS: "15",
+      CHAT_RATE_WINDOW_S: "5",
       // The embedded defaults: no external database or Redis, whatever the shell has.
       DATABASE_URL: "",
       REDIS_URL: "",

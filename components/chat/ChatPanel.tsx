@@ -13,7 +13,8 @@ import type { RoomChat } from "./use-room-chat";
 import styles from "./Chat.module.css";
 
 const TYPING_EVERY_MS = 2500;
-const READ_MARK_DELAY_MS = 400;
+/** At most one read-position update per second while messages stream in. */
+const READ_MARK_EVERY_MS = 1000;
 
 /** The room's `Chat` region: the conversation and the composer. */
 export function ChatPanel({
@@ -36,8 +37,7 @@ export function ChatPanel({
   const queryClient = useQueryClient();
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
   const lastTyping = useRef(0);
-  const readTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const readSent = useRef(0);
+  const read = useRef({ sent: 0, at: 0, timer: null as ReturnType<typeof setTimeout> | null });
 
   const applyAck = useCallback(
     (message: MessageView) =>
@@ -63,16 +63,26 @@ export function ChatPanel({
     [roomId, applyAck],
   );
 
+  // Reading moves your read position (on every device): at once for the first message you
+  // see, then throttled while a conversation streams in.
   const newestSeq = chat.messages.at(-1)?.seq ?? 0;
   const markRead = useCallback(() => {
-    if (document.visibilityState !== "visible" || newestSeq <= readSent.current) return;
-    if (readTimer.current) clearTimeout(readTimer.current);
-    readTimer.current = setTimeout(() => {
-      readSent.current = newestSeq;
+    const state = read.current;
+    if (document.visibilityState !== "visible" || newestSeq <= state.sent) return;
+    const mark = () => {
+      state.timer = null;
+      state.at = Date.now();
+      state.sent = newestSeq;
       command("read.mark", { roomId, seq: newestSeq }).catch(() => {
-        readSent.current = 0;
+        state.sent = 0;
       });
-    }, READ_MARK_DELAY_MS);
+    };
+    const wait = state.at + READ_MARK_EVERY_MS - Date.now();
+    if (wait <= 0) mark();
+    else {
+      if (state.timer) clearTimeout(state.timer);
+      state.timer = setTimeout(mark, wait);
+    }
   }, [roomId, newestSeq]);
 
   return (

@@ -105,7 +105,7 @@ export const MessageItem = memo(function MessageItem({
         </div>
       ) : (
         message.body && (
-          <div className={styles.body}>
+          <div className={styles.body} data-message-body>
             <Markdown text={message.body} />
           </div>
         )

@@ -135,7 +135,7 @@ export function MessageList({
                 <span className={`${styles.status} ${styles.failed}`}>Not sent</span>
               )}
             </header>
-            <div className={styles.body}>
+            <div className={styles.body} data-message-body>
               <Markdown text={item.body} />
             </div>
             {item.status === "failed" && (

@@ -32,6 +32,8 @@ export function HomeView({ user, initialRooms }: { user: SessionUser; initialRoo
     const refresh = () => void queryClient.invalidateQueries({ queryKey: chatKeys.rooms });
     const watch = () => {
       command("rooms.watch", { roomIds: roomIds ? roomIds.split(",") : [] }).catch(() => undefined);
+      // Whatever changed before this connection (read elsewhere, new messages) shows now.
+      refresh();
     };
     socket.on("connect", watch);
     socket.on("room.activity", refresh);

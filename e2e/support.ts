@@ -1,0 +1,69 @@
+import { type Browser, type BrowserContext, expect, type Page } from "@playwright/test";
+
+let counter = 0;
+
+/** A fresh account, signed in, on the home page. */
+export async function signUp(page: Page, displayName: string): Promise<{ email: string; password: string }> {
+  counter += 1;
+  const email = `${displayName.toLowerCase()}-${Date.now()}-${counter}@example.test`;
+  const password = "correct horse battery";
+  await page.goto("/signin");
+  await page.getByLabel("Display name").fill(displayName);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("button", { name: "New room" })).toBeVisible();
+  return { email, password };
+}
+
+/** Creates a room from the home page and returns its path. */
+export async function newRoom(page: Page): Promise<string> {
+  await page.getByRole("button", { name: "New room" }).click();
+  await page.waitForURL(/\/r\/[0-9a-z-]+$/);
+  await expect(page.getByRole("region", { name: "Chat" })).toBeVisible();
+  await expectConnected(page);
+  return new URL(page.url()).pathname;
+}
+
+/** Opens a room link in a fresh browser context as a guest. */
+export async function joinAsGuest(
+  browser: Browser,
+  path: string,
+  displayName: string,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(path);
+  await expect(page).toHaveURL(/\/signin/);
+  await page.getByLabel("Display name").fill(displayName);
+  await page.getByRole("button", { name: "Continue as guest" }).click();
+  await page.waitForURL((url) => url.pathname === path);
+  await expectConnected(page);
+  return { context, page };
+}
+
+/** Waits until the room's live connection is up: you appear among its participants. */
+export async function expectConnected(page: Page) {
+  await expect(page.getByRole("region", { name: "Participants" }).getByRole("listitem").first()).toBeVisible();
+}
+
+export function messages(page: Page) {
+  return page.getByRole("log", { name: "Messages" }).getByRole("article");
+}
+
+export async function send(page: Page, text: string) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+/** The texts of the room's messages, in order, as "Author: text". */
+export async function transcript(page: Page): Promise<string[]> {
+  return messages(page).evaluateAll((articles) =>
+    articles.map((a) => {
+      const author = a.querySelector("header span")?.textContent ?? "";
+      const body = a.querySelector("[data-message-body]")?.textContent ?? "";
+      return `${author}: ${body.trim()}`;
+    }),
+  );
+}
