@@ -1,7 +1,7 @@
 import "server-only";
 import type { Socket } from "socket.io";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { AppError, toErrorBody } from "@/lib/errors";
+import { AppError, isDatabaseUnavailable, toErrorBody } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
 import {
   type Ack,
@@ -53,7 +53,9 @@ export function onCommand<N extends CommandName>(
     handler(parsed.data as z.output<(typeof commands)[N]>, socket).then(
       (data) => reply({ ok: true, data }),
       (err: unknown) => {
-        if (!(err instanceof AppError)) {
+        if (isDatabaseUnavailable(err)) {
+          log.warn(`${name}: the database is unavailable`);
+        } else if (!(err instanceof AppError)) {
           log.error(`${name} failed`, { user: socket.data.user.id, err: String(err) });
         }
         reply({ ok: false, error: toErrorBody(err) });

@@ -23,7 +23,10 @@ export function testDbKinds(): TestDbKind[] {
  * server named by TEST_DATABASE_URL and dropped by `close()`, so test files never share
  * state and can run in parallel.
  */
-export async function openTestDatabase(kind: TestDbKind): Promise<Database> {
+export async function openTestDatabase(
+  kind: TestDbKind,
+  options: { connectVia?: (url: URL) => URL } = {},
+): Promise<Database> {
   if (kind === "pglite") {
     const database = await openDatabase({ kind: "pglite" });
     await migrateDatabase(database);
@@ -39,8 +42,9 @@ export async function openTestDatabase(kind: TestDbKind): Promise<Database> {
   } finally {
     await admin.end();
   }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
+  const direct = new URL(adminUrl);
+  direct.pathname = `/${name}`;
+  const url = options.connectVia ? options.connectVia(direct) : direct;
   const database = await openDatabase({ kind: "postgres", url: url.toString(), max: 20 });
   await migrateDatabase(database);
   return {

@@ -21,9 +21,11 @@ const SECRET = "test-secret-test-secret-test-secret-0123";
 export async function startRealtimeServer(
   kind: TestDbKind,
   overrides: Record<string, string> = {},
+  options: { database?: Database } = {},
 ) {
   process.env.AUTH_SECRET = SECRET;
-  const database: Database = await openTestDatabase(kind);
+  const ownsDatabase = !options.database;
+  const database: Database = options.database ?? (await openTestDatabase(kind));
   const httpServer = createServer((_req, res) => {
     res.statusCode = 404;
     res.end();
@@ -74,7 +76,7 @@ export async function startRealtimeServer(
       await realtime.close();
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));
-      await database.close();
+      if (ownsDatabase) await database.close();
     },
   };
 }
