@@ -72,7 +72,7 @@ const schema = z
 export type SfuConfig = z.infer<typeof schema>;
 
 /** Parses the environment; throws one readable error naming every bad variable. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): SfuConfig {
+export function loadConfig(source: Record<string, string | undefined> = process.env): SfuConfig {
   // An empty variable means unset (as `VAR= npm run sfu` or a blank .env line intends).
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = schema.safeParse(present);
