@@ -42,11 +42,11 @@ export async function openObject(
       const end = range?.end ?? size - 1;
       if (end < start) return Readable.from([]);
       const plan = planRange(size, start, end, HEADER_LENGTH);
-      // Reads a whole number of sealed chunks at a time, so most chunks open without a copy.
+      // Reads one sealed chunk at a time, so chunks open without being copied together.
       const source = storage.read(
         key,
         { start: plan.storedStart, end: plan.storedEnd },
-        { highWaterMark: 4 * SEALED_CHUNK_SIZE },
+        { highWaterMark: SEALED_CHUNK_SIZE },
       );
       const plain = decryptingStream(fileKey, size, plan);
       source.on("error", (err) => plain.destroy(err));
