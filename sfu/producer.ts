@@ -42,6 +42,7 @@ interface Layer {
   ssrc?: number;
   sinks: Set<RtpSink>;
   lastKeyFrameRequest: number;
+  deferredRequest?: NodeJS.Timeout;
   packets: number;
 }
 
@@ -118,14 +119,26 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     else for (const entry of this.layers.values()) entry.sinks.delete(sink);
   }
 
-  /** Asks the publisher for a key frame on a layer, at most every 500 ms per layer. */
+  /**
+   * Asks the publisher for a key frame on a layer, at most every 500 ms per layer. A request
+   * inside that window is not dropped but coalesced into one sent when the window ends, so
+   * a subscriber that connects just after another's request still gets its key frame soon.
+   */
   requestKeyFrame(layer: LayerKey): void {
     const entry = this.layers.get(layer);
-    if (this.closed_ || this.kind !== "video" || !entry?.ssrc) return;
-    const now = Date.now();
-    if (now - entry.lastKeyFrameRequest < KEY_FRAME_REQUEST_INTERVAL_MS) return;
-    entry.lastKeyFrameRequest = now;
-    void this.transceiver.receiver.sendRtcpPLI(entry.ssrc).catch(() => {});
+    if (this.closed_ || this.kind !== "video" || !entry?.ssrc || entry.deferredRequest) return;
+    const wait = entry.lastKeyFrameRequest + KEY_FRAME_REQUEST_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      entry.deferredRequest = setTimeout(() => {
+        entry.deferredRequest = undefined;
+        this.requestKeyFrame(layer);
+      }, wait);
+      entry.deferredRequest.unref();
+      return;
+    }
+    entry.lastKeyFrameRequest = Date.now();
+    const ssrc = entry.ssrc;
+    void this.transceiver.receiver.sendRtcpPLI(ssrc).catch(() => {});
   }
 
   /** Idempotent. Consumers and the room learn of it through `closed`. */
@@ -134,7 +147,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.closed_ = true;
     live.producers--;
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
-    for (const layer of this.layers.values()) layer.sinks.clear();
+    for (const layer of this.layers.values()) {
+      layer.sinks.clear();
+      clearTimeout(layer.deferredRequest);
+    }
     this.emit("closed");
     this.removeAllListeners();
   }
