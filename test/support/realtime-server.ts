@@ -36,22 +36,23 @@ export async function startRealtimeServer(
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const sockets: TestSocket[] = [];
+  const cookieFor = async (user: SessionUser): Promise<string> => {
+    const token = await encode({ token: { sub: user.id, name: user.displayName }, secret: SECRET });
+    return `next-auth.session-token=${token}`;
+  };
 
   return {
     url,
     database,
     db: database.db,
     realtime,
-    async cookieFor(user: SessionUser): Promise<string> {
-      const token = await encode({ token: { sub: user.id, name: user.displayName }, secret: SECRET });
-      return `next-auth.session-token=${token}`;
-    },
+    cookieFor,
     /** A connected client for that user (or with that raw cookie / headers). */
     async client(
       user: SessionUser | null,
       options: { cookie?: string; origin?: string; autoConnect?: boolean } = {},
     ): Promise<TestSocket> {
-      const cookie = options.cookie ?? (user ? await this.cookieFor(user) : undefined);
+      const cookie = options.cookie ?? (user ? await cookieFor(user) : undefined);
       const headers: Record<string, string> = {};
       if (cookie) headers.cookie = cookie;
       if (options.origin) headers.origin = options.origin;
