@@ -26,6 +26,7 @@ export type AppServer = Server<ClientCommands, ServerEvents, Record<string, neve
 
 export interface Realtime extends Feature {
   io: AppServer;
+  close(): Promise<void>;
 }
 
 /**
