@@ -5,6 +5,7 @@ import { useCallback, useMemo, useRef, useState } from "react";
 import { type MessagePages, upsertMessage } from "@/lib/chat/cache";
 import { chatKeys } from "@/lib/chat/client/keys";
 import type { MessageView } from "@/lib/chat/schemas";
+import { useChatFiles } from "@/components/files/use-chat-files";
 import { command } from "@/lib/realtime/client";
 import { Composer } from "./Composer";
 import type { MessageActions } from "./MessageItem";
@@ -36,6 +37,7 @@ export function ChatPanel({
 }) {
   const queryClient = useQueryClient();
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
+  const files = useChatFiles(roomId);
   const lastTyping = useRef(0);
   const read = useRef({ sent: 0, at: 0, timer: null as ReturnType<typeof setTimeout> | null });
 
@@ -86,7 +88,12 @@ export function ChatPanel({
   }, [roomId, newestSeq]);
 
   return (
-    <section className={styles.panel} aria-label="Chat">
+    <section
+      className={`${styles.panel} ${files.dropZoneClass}`}
+      aria-label="Chat"
+      {...files.dropTarget}
+    >
+      {files.overlay}
       {chat.error && (
         <p role="alert" className="alert">
           {chat.error}
@@ -109,12 +116,14 @@ export function ChatPanel({
       <p className={styles.typing} aria-live="polite">
         {typingText(chat.typing)}
       </p>
+      {files.draftView}
       <Composer
         maxLength={maxMessageLength}
         replyTo={replyTo}
         clearReply={() => setReplyTo(null)}
+        {...files.composerProps}
         onSend={(body) => {
-          chat.send(body, replyTo ? { replyToId: replyTo.id } : undefined);
+          files.send(body, replyTo ? { replyToId: replyTo.id } : {}, chat.send);
           setReplyTo(null);
         }}
         onTyping={() => {
@@ -124,6 +133,7 @@ export function ChatPanel({
           command("typing.start", { roomId }).catch(() => undefined);
         }}
       >
+        {files.controls}
         {composerExtras}
       </Composer>
     </section>

@@ -1,6 +1,7 @@
 "use client";
 
 import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
+import { filesFromClipboard } from "@/components/files/use-file-drop";
 import type { MessageView } from "@/lib/chat/schemas";
 import styles from "./Chat.module.css";
 
@@ -15,6 +16,8 @@ export function Composer({
   replyTo,
   clearReply,
   maxLength,
+  canSendEmpty = false,
+  onPasteFiles,
   children,
 }: {
   onSend(body: string): void;
@@ -22,6 +25,10 @@ export function Composer({
   replyTo: MessageView | null;
   clearReply(): void;
   maxLength: number;
+  /** Files are attached, so a caption is optional. */
+  canSendEmpty?: boolean;
+  /** Files pasted into the box (an image from the clipboard) are attached. */
+  onPasteFiles?(files: File[]): void;
   /** Extra controls beside the box (attachments). */
   children?: React.ReactNode;
 }) {
@@ -33,7 +40,7 @@ export function Composer({
 
   function send(e?: FormEvent) {
     e?.preventDefault();
-    if (!body.trim()) return;
+    if (!body.trim() && !canSendEmpty) return;
     if (over) {
       setError(`A message is at most ${maxLength} characters (this one has ${length})`);
       return;
@@ -76,7 +83,7 @@ export function Composer({
           ref={box}
           className={`input ${styles.textbox}`}
           aria-label="Message"
-          placeholder="Write a message…"
+          placeholder={canSendEmpty ? "Add a caption (optional)…" : "Write a message…"}
           rows={1}
           value={body}
           onChange={(e) => {
@@ -85,8 +92,14 @@ export function Composer({
             if (e.target.value) onTyping();
           }}
           onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            const files = onPasteFiles ? filesFromClipboard(e.clipboardData) : [];
+            if (files.length === 0) return;
+            e.preventDefault();
+            onPasteFiles?.(files);
+          }}
         />
-        <button type="submit" className="btn btn-primary" disabled={!body.trim()}>
+        <button type="submit" className="btn btn-primary" disabled={!body.trim() && !canSendEmpty}>
           Send
         </button>
       </div>

@@ -1,12 +1,13 @@
 "use client";
 
-import { useEffect } from "react";
+import { useEffect, useMemo } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { HistoryPage } from "@/lib/chat/schemas";
 import type { MemberRole, RoomView as Room } from "@/lib/rooms/schemas";
 import { CallPanel } from "@/components/call/CallPanel";
 import { ChatPanel } from "@/components/chat/ChatPanel";
 import { useRoomChat } from "@/components/chat/use-room-chat";
+import { FilesPanel } from "@/components/files/FilesPanel";
 import { AppHeader } from "@/components/ui/AppHeader";
 import { Participants } from "./Participants";
 import { RoomHeader } from "./RoomHeader";
@@ -39,6 +40,11 @@ export function RoomView({
   useEffect(() => {
     document.title = `${chat.roomName} · Parley`;
   }, [chat.roomName]);
+  // Changes whenever a file is shared or a message with files is deleted.
+  const sharedIds = useMemo(
+    () => chat.messages.flatMap((m) => m.attachments.map((a) => a.id)).join(","),
+    [chat.messages],
+  );
 
   return (
     <div className={styles.shell}>
@@ -64,6 +70,7 @@ export function RoomView({
         </div>
         <aside className={styles.side}>
           <Participants participants={chat.participants} meId={me.id} />
+          <FilesPanel slug={room.slug} sharedIds={sharedIds} />
         </aside>
       </div>
     </div>
