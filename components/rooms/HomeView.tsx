@@ -48,11 +48,11 @@ export function HomeView({ user, initialRooms }: { user: SessionUser; initialRoo
     };
   }, [roomIds, queryClient]);
 
-  async function onNewRoom() {
+  async function onNewRoom(kind: "open" | "private") {
     setCreating(true);
     setError(null);
     try {
-      const room = await createRoom();
+      const room = await createRoom({ kind });
       router.push(`/r/${room.slug}`);
     } catch (err) {
       setError(err instanceof Error ? err.message : "Could not create a room");
@@ -66,9 +66,25 @@ export function HomeView({ user, initialRooms }: { user: SessionUser; initialRoo
       <main className={styles.main}>
         <div className={styles.top}>
           <h1 className={styles.title}>Your rooms</h1>
-          <button type="button" className="btn btn-primary" onClick={() => void onNewRoom()} disabled={creating}>
-            New room
-          </button>
+          <div className={styles.actions}>
+            <button
+              type="button"
+              className="btn"
+              onClick={() => void onNewRoom("private")}
+              disabled={creating}
+              title="Only people with its invite link can join"
+            >
+              New private room
+            </button>
+            <button
+              type="button"
+              className="btn btn-primary"
+              onClick={() => void onNewRoom("open")}
+              disabled={creating}
+            >
+              New room
+            </button>
+          </div>
         </div>
         {error && (
           <p role="alert" className="alert">
@@ -77,30 +93,46 @@ export function HomeView({ user, initialRooms }: { user: SessionUser; initialRoo
         )}
         {rooms.length === 0 ? (
           <div className={`card ${styles.empty}`}>
-            <p>No rooms yet. Start one with <strong>New room</strong> and share its link.</p>
+            <p>
+              No rooms yet. Start one with <strong>New room</strong> and share its link.
+            </p>
           </div>
         ) : (
-          <ul className={styles.list} aria-label="Rooms">
-            {rooms.map((room) => (
-              <li key={room.id} className={`card ${styles.item}`}>
-                <Link href={`/r/${room.slug}`} className={styles.link}>
-                  {room.name}
-                </Link>
-                <span className={styles.meta}>
-                  {room.unreadCount > 0 ? (
-                    <span className={styles.badge}>
-                      {room.unreadCount} unread
-                    </span>
-                  ) : (
-                    <span className="muted">{room.lastMessageAt ? formatWhen(room.lastMessageAt) : "No messages yet"}</span>
-                  )}
-                </span>
-              </li>
-            ))}
-          </ul>
+          <>
+            <RoomList label="Rooms" rooms={rooms.filter((r) => r.kind !== "direct")} />
+            <RoomList label="Direct messages" rooms={rooms.filter((r) => r.kind === "direct")} />
+          </>
         )}
       </main>
     </>
+  );
+}
+
+function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
+  if (rooms.length === 0) return null;
+  return (
+    <section className={styles.section}>
+      <h2 className={styles.sectionTitle}>{label}</h2>
+      <ul className={styles.list} aria-label={label}>
+        {rooms.map((room) => (
+          <li key={room.id} className={`card ${styles.item}`}>
+            <Link href={`/r/${room.slug}`} className={styles.link}>
+              {room.name}
+            </Link>
+            <span className={styles.meta}>
+              {room.kind === "private" && <span className={styles.kind}>private</span>}
+              {room.unreadCount > 0 ? (
+                <span className={styles.badge}>{room.unreadCount} unread</span>
+              ) : (
+                <span className="muted">
+                  {room.lastMessageAt ? formatWhen(room.lastMessageAt) : "No messages yet"}
+                </span>
+              )}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 

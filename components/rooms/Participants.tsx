@@ -1,10 +1,26 @@
 "use client";
 
+import { useRouter } from "next/navigation";
+import { useState } from "react";
 import type { Participant } from "@/lib/realtime/protocol";
+import { openDirectRoom } from "@/lib/rooms/client";
 import styles from "./Room.module.css";
 
 /** The `Participants` region: who has the room open now, on any device. */
 export function Participants({ participants, meId }: { participants: Participant[]; meId: string }) {
+  const router = useRouter();
+  const [error, setError] = useState<string | null>(null);
+
+  async function message(p: Participant) {
+    setError(null);
+    try {
+      const room = await openDirectRoom(p.userId);
+      router.push(`/r/${room.slug}`);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "Could not open the conversation");
+    }
+  }
+
   return (
     <section className={styles.participants} aria-label="Participants">
       <h2 className={styles.sideTitle}>
@@ -14,12 +30,28 @@ export function Participants({ participants, meId }: { participants: Participant
         {participants.map((p) => (
           <li key={p.userId} className={styles.person}>
             <span className={styles.dot} aria-hidden="true" />
-            <span>{p.displayName}</span>
+            <span className={styles.personName}>{p.displayName}</span>
             {p.userId === meId && <span className="muted"> (you)</span>}
             {p.isGuest && <span className={styles.tag}>guest</span>}
+            {p.userId !== meId && (
+              <button
+                type="button"
+                className={`btn btn-ghost btn-small ${styles.dm}`}
+                onClick={() => void message(p)}
+                aria-label={`Message ${p.displayName}`}
+                title={`Message ${p.displayName} privately`}
+              >
+                Message
+              </button>
+            )}
           </li>
         ))}
       </ul>
+      {error && (
+        <p role="alert" className="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

@@ -27,3 +27,14 @@ export async function createRoom(input: { name?: string; kind?: "open" | "privat
 export async function leaveRoom(slug: string): Promise<void> {
   await json(await fetch(`/api/rooms/${encodeURIComponent(slug)}/membership`, { method: "DELETE" }));
 }
+
+export async function openDirectRoom(userId: string): Promise<RoomView> {
+  const { room } = await json<{ room: RoomView }>(
+    await fetch("/api/direct", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId }),
+    }),
+  );
+  return room;
+}

@@ -1,12 +1,12 @@
 import "server-only";
-import { and, asc, desc, eq, ne, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Db } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
-import { AppError, forbidden, notFound } from "@/lib/errors";
+import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
-import type { CreateRoomInput, MemberRole, RoomSummary } from "./schemas";
+import type { MemberRole, RoomSummary } from "./schemas";
 import { newInviteToken, newRoomSlug } from "./slug";
 
 /**
@@ -40,8 +40,6 @@ export async function doCreateRoom(
     };
   });
 }
-
-export type CreateRoomOptions = CreateRoomInput;
 
 /**
  * Opening a room's link joins it: anyone may join an open room, a private room needs its
@@ -165,13 +163,79 @@ export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSumm
     })
     .from(roomMembers)
     .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
-    .where(and(eq(roomMembers.userId, userId), ne(rooms.kind, "direct")))
-    .orderBy(desc(rooms.lastSeq), desc(roomMembers.joinedAt));
+    .where(eq(roomMembers.userId, userId))
+    // Most recently active first: the last message, or when you joined if there is none.
+    .orderBy(
+      sql`greatest(${roomMembers.joinedAt}, (select max(m.created_at) from messages m where m.room_id = ${rooms.id})) desc`,
+    );
   return rows.map((r) => ({
     ...r,
     unreadCount: Number(r.unreadCount),
     lastMessageAt: r.lastMessageAt ? new Date(r.lastMessageAt).toISOString() : null,
   }));
+}
+
+/**
+ * Opens the direct conversation between two people, creating it the first time. Only
+ * people who share a room can start one, so a user id alone reaches nobody.
+ */
+export async function doOpenDirectRoom(
+  db: Db,
+  me: SessionUser,
+  otherUserId: string,
+): Promise<RoomAccess> {
+  if (otherUserId === me.id) throw badRequest("Pick someone other than yourself");
+  const [shared] = await queryRows<{ id: string; display_name: string }>(
+    db,
+    sql`select u.id, u.display_name from users u
+        where u.id = ${otherUserId} and exists (
+          select 1 from room_members a join room_members b on a.room_id = b.room_id
+          where a.user_id = ${me.id} and b.user_id = u.id)`,
+  );
+  if (!shared) throw notFound("There is no such person in your rooms");
+
+  return db.transaction(async (tx) => {
+    // One conversation per pair: serialise concurrent opens of the same pair.
+    const pair = [me.id, otherUserId].sort().join(":");
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${"direct:" + pair}))`);
+    const [existing] = await queryRows<{ id: string }>(
+      tx,
+      sql`select r.id from rooms r
+          where r.kind = 'direct'
+            and exists (select 1 from room_members m where m.room_id = r.id and m.user_id = ${me.id})
+            and exists (select 1 from room_members m where m.room_id = r.id and m.user_id = ${otherUserId})
+          limit 1`,
+    );
+    let roomId = existing?.id;
+    if (!roomId) {
+      const [room] = await tx
+        .insert(rooms)
+        .values({
+          slug: newRoomSlug(),
+          name: `${me.displayName} & ${shared.display_name}`,
+          kind: "direct",
+          createdBy: me.id,
+        })
+        .returning({ id: rooms.id });
+      roomId = room!.id;
+      await tx.insert(roomMembers).values([
+        { roomId, userId: me.id, role: "member" },
+        { roomId, userId: otherUserId, role: "member" },
+      ]);
+    }
+    const access = await accessRoomById(tx, roomId, me.id);
+    if (!access) throw new Error("direct room without its member");
+    return access;
+  });
+}
+
+/** The members of a room, for notifying them all. */
+export async function memberIds(db: Db, roomId: string): Promise<string[]> {
+  const rows = await db
+    .select({ userId: roomMembers.userId })
+    .from(roomMembers)
+    .where(eq(roomMembers.roomId, roomId));
+  return rows.map((r) => r.userId);
 }
 
 /** For the owner of a private room: the link that lets others in. */
