@@ -39,6 +39,12 @@ export const commands = {
   "rooms.watch": z.object({ roomIds: z.array(z.uuid()).max(500) }),
   /** Moves your read position forward in every tab and device. */
   "read.mark": z.object({ roomId: z.uuid(), seq: z.number().int().min(0) }),
+  /** This tab is now in the room's call (sent on joining and again after every reconnect). */
+  "call.join": roomRef,
+  /** This tab left the room's call. */
+  "call.leave": roomRef,
+  /** Who is in the room's call now, for people who have not joined it. */
+  "call.roster": roomRef,
 } as const;
 
 export type CommandName = keyof typeof commands;
@@ -62,6 +68,15 @@ export interface CommandResults {
   "typing.start": null;
   "rooms.watch": { watching: number };
   "read.mark": { lastReadSeq: number };
+  "call.join": CallRoster;
+  "call.leave": CallRoster;
+  "call.roster": CallRoster;
+}
+
+/** The distinct people with a tab in a room's call (lib/realtime/call-handlers.ts). */
+export interface CallRoster {
+  roomId: string;
+  participants: Participant[];
 }
 
 export interface ServerEvents {
@@ -76,6 +91,8 @@ export interface ServerEvents {
   "room.activity": (payload: { roomId: string; seq: number }) => void;
   /** Your list of rooms changed (joined or left elsewhere, or a new message): refetch it. */
   "rooms.changed": () => void;
+  /** Who is in the room's call, after each change; sent to everyone in the room. */
+  "call.roster": (payload: CallRoster) => void;
 }
 
 export type ClientCommands = {
@@ -87,6 +104,7 @@ export const channel = {
   room: (roomId: string) => `room:${roomId}`,
   user: (userId: string) => `user:${userId}`,
   watch: (roomId: string) => `watch:${roomId}`,
+  call: (roomId: string) => `call:${roomId}`,
 };
 
 /** Largest frame the server accepts; messages are ≤ 100k chars, files go over HTTP. */

@@ -8,6 +8,7 @@ import type { Database } from "@/lib/db/client";
 import type { Env } from "@/lib/env";
 import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
+import { registerCallHandlers, rosterBroadcaster } from "./call-handlers";
 import { registerChatHandlers } from "./chat-handlers";
 import type { AppSocket, SocketData } from "./command";
 import { isAllowedOrigin } from "./origin";
@@ -98,9 +99,11 @@ export async function createRealtime(options: {
     broadcastPresence: presenceBroadcaster(io),
   };
 
+  const broadcastRoster = rosterBroadcaster(io);
   io.on("connection", (socket: AppSocket) => {
     void socket.join(channel.user(socket.data.user.id));
     registerChatHandlers(socket, deps);
+    registerCallHandlers(socket, { io, db: deps.db, broadcastRoster });
   });
 
   return {

@@ -1,0 +1,87 @@
+import "server-only";
+import type { Server } from "socket.io";
+import type { Db } from "@/lib/db/client";
+import { notFound } from "@/lib/errors";
+import { accessRoomById } from "@/lib/rooms/access";
+import { type AppSocket, onCommand } from "./command";
+import { type CallRoster, channel, type Participant } from "./protocol";
+
+/**
+ * Who is in a room's call, for everyone in the room — including people who have not joined
+ * it. Kept on the web node, not the SFU: the SFU knows nothing of rooms' members, and the
+ * room page already has this socket. Like presence (presence.ts), the roster is computed,
+ * not tracked: the distinct users with a socket in the channel `call:<roomId>` on any node,
+ * so a closed tab or a crashed node simply stops counting. Design: docs/calls.md.
+ */
+export interface CallHandlerDeps {
+  io: Server;
+  db: () => Db;
+  /** One per server, so a burst of joins in a room makes one roster update. */
+  broadcastRoster: (roomId: string) => void;
+}
+
+export async function callRoster(io: Server, roomId: string): Promise<CallRoster> {
+  const sockets = await io.in(channel.call(roomId)).fetchSockets();
+  const byUser = new Map<string, Participant>();
+  for (const s of sockets) {
+    const user = (s.data as { user?: { id: string; displayName: string; isGuest: boolean } }).user;
+    if (user && !byUser.has(user.id)) {
+      byUser.set(user.id, { userId: user.id, displayName: user.displayName, isGuest: user.isGuest });
+    }
+  }
+  const participants = [...byUser.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
+  return { roomId, participants };
+}
+
+/** Sends a room's call roster to everyone in the room and in the call, at most once per tick. */
+export function rosterBroadcaster(io: Server) {
+  const pending = new Set<string>();
+  return (roomId: string) => {
+    if (pending.has(roomId)) return;
+    pending.add(roomId);
+    setImmediate(() => {
+      pending.delete(roomId);
+      callRoster(io, roomId).then(
+        (roster) => io.to([channel.room(roomId), channel.call(roomId)]).emit("call.roster", roster),
+        (err: unknown) => console.warn(`[realtime] call roster for ${roomId} failed: ${String(err)}`),
+      );
+    });
+  };
+}
+
+/** `call.join`, `call.leave` and `call.roster` for one connected socket. */
+export function registerCallHandlers(socket: AppSocket, deps: CallHandlerDeps): void {
+  const { io, broadcastRoster } = deps;
+  const user = socket.data.user;
+
+  const member = async (roomId: string) => {
+    const access = await accessRoomById(deps.db(), roomId, user.id);
+    if (!access) throw notFound("There is no such room");
+  };
+
+  onCommand(socket, "call.join", async ({ roomId }) => {
+    await member(roomId);
+    await socket.join(channel.call(roomId));
+    broadcastRoster(roomId);
+    return callRoster(io, roomId);
+  });
+
+  onCommand(socket, "call.leave", async ({ roomId }) => {
+    await socket.leave(channel.call(roomId));
+    broadcastRoster(roomId);
+    return callRoster(io, roomId);
+  });
+
+  onCommand(socket, "call.roster", async ({ roomId }) => {
+    await member(roomId);
+    return callRoster(io, roomId);
+  });
+
+  socket.on("disconnecting", () => {
+    const calls = [...socket.rooms].filter((r) => r.startsWith("call:"));
+    // The roster is recomputed once the socket has actually left its channels.
+    socket.once("disconnect", () => {
+      for (const call of calls) broadcastRoster(call.slice("call:".length));
+    });
+  });
+}
