@@ -67,3 +67,25 @@ export async function transcript(page: Page): Promise<string[]> {
     }),
   );
 }
+
+/**
+ * A guest session made over HTTP, as NextAuth's sign-in form would: for tests that need
+ * extra people sending messages without a browser each. Returns its Cookie header.
+ */
+export async function apiGuestCookie(baseURL: string, displayName: string): Promise<string> {
+  const csrf = await fetch(`${baseURL}/api/auth/csrf`);
+  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
+  const csrfCookie = csrf.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const res = await fetch(`${baseURL}/api/auth/callback/guest`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie },
+    body: new URLSearchParams({ csrfToken, displayName, json: "true" }),
+  });
+  const session = res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0]!)
+    .find((c) => c.startsWith("next-auth.session-token="));
+  if (!session) throw new Error(`guest sign-in failed: ${res.status}`);
+  return session;
+}
