@@ -1,0 +1,142 @@
+/**
+ * SRTP with AEAD_AES_128_GCM (RFC 7714) for the forwarding path, without a cipher object
+ * per packet. node:crypto cannot re-key an AES-GCM cipher with a new IV, and making one
+ * costs 12–40 µs with OpenSSL 3 on our machines, more than everything else a forwarded
+ * packet costs. So: one long-lived AES-128-ECB cipher per session key encrypts the counter
+ * blocks (the CTR keystream, one native call per packet, AES-NI inside), and a small
+ * WebAssembly module (`ghash-wat.ts`) XORs the keystream and computes GHASH from a
+ * 64 KiB table per key. Session keys and salts come from werift's DTLS-SRTP key
+ * derivation (`srtp-keys.ts`). See docs/sfu.md, "The fast forwarding path".
+ *
+ * A packet is sealed in the module's scratch area: write the RTP header and payload into
+ * {@link AesGcmSrtp.scratch}, call `sealScratch`, copy the result out.
+ */
+import { type Cipheriv, createCipheriv } from "node:crypto";
+import { Ghash, readWord } from "./ghash";
+import { GHASH_WASM } from "./ghash-wasm";
+
+export const GCM_TAG_LENGTH = 16;
+const BLOCK = 16;
+/** Largest RTP packet we handle (an Ethernet MTU and then some). */
+export const MAX_RTP_LENGTH = 1500;
+const MAX_BLOCKS = Math.ceil(MAX_RTP_LENGTH / BLOCK) + 1;
+const PAGE = 65536;
+/** Scratch page layout: packet, keystream, one padding block. */
+const PACKET_AT = 0;
+const KEYSTREAM_AT = 2048;
+const TMP_AT = 4096;
+
+interface GcmCore {
+  memory: WebAssembly.Memory;
+  seal(table: number, pkt: number, hlen: number, plen: number, ks: number, tmp: number): void;
+  open(table: number, pkt: number, hlen: number, plen: number, ks: number, tmp: number): number;
+}
+
+const core = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GHASH_WASM, "base64"))).exports as unknown as GcmCore;
+let bytes = new Uint8Array(core.memory.buffer);
+/** Table pages given back by collected contexts. */
+const freePages: number[] = [];
+let nextPage = 1;
+const pages = new FinalizationRegistry<number>((page) => freePages.push(page));
+
+function allocatePage(): number {
+  const reused = freePages.pop();
+  if (reused !== undefined) return reused;
+  const page = nextPage++;
+  if ((page + 1) * PAGE > core.memory.buffer.byteLength) {
+    core.memory.grow(page + 1 - core.memory.buffer.byteLength / PAGE);
+    bytes = new Uint8Array(core.memory.buffer);
+  }
+  return page;
+}
+
+/** The packet area of the scratch page (valid until the next context is created). */
+export function scratch(): Uint8Array {
+  return bytes.subarray(PACKET_AT, PACKET_AT + MAX_RTP_LENGTH + GCM_TAG_LENGTH);
+}
+
+export class AesGcmSrtp {
+  private readonly ecb: Cipheriv;
+  private readonly table: number;
+  /** Salt as three words: IV = (0x0000 ‖ SSRC ‖ ROC ‖ SEQ) ⊕ salt. */
+  private readonly salt0: number;
+  private readonly salt1: number;
+  private readonly salt2: number;
+  /** Counter blocks for one packet; the words are stored byte-swapped (little-endian view). */
+  private readonly counterWords = new Int32Array(MAX_BLOCKS * 4);
+  private readonly counters = Buffer.from(this.counterWords.buffer);
+
+  constructor(sessionKey: Uint8Array, sessionSalt: Uint8Array) {
+    if (sessionKey.length !== 16 || sessionSalt.length !== 12) throw new Error("AES-128-GCM SRTP needs a 16-byte key and 12-byte salt");
+    this.ecb = createCipheriv("aes-128-ecb", sessionKey, null);
+    this.ecb.setAutoPadding(false);
+    const page = allocatePage();
+    this.table = page * PAGE;
+    pages.register(this, page);
+    writeTable(new Ghash(this.ecb.update(Buffer.alloc(BLOCK))), bytes, this.table);
+    this.salt0 = readWord(sessionSalt, 0);
+    this.salt1 = readWord(sessionSalt, 4);
+    this.salt2 = readWord(sessionSalt, 8);
+  }
+
+  /**
+   * Encrypts the RTP packet in {@link scratch} (`headerLength` + `payloadLength` bytes) in
+   * place and writes the tag after it. Returns the SRTP length.
+   */
+  sealScratch(headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): number {
+    bytes.set(this.keystream(ssrc, roc, seq, payloadLength), KEYSTREAM_AT);
+    core.seal(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT);
+    return headerLength + payloadLength + GCM_TAG_LENGTH;
+  }
+
+  /** Encrypts a plaintext RTP packet held in `packet` (with room for the tag) in place. */
+  protect(packet: Uint8Array, headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): number {
+    bytes.set(packet.subarray(0, headerLength + payloadLength), PACKET_AT);
+    const length = this.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
+    packet.set(bytes.subarray(PACKET_AT, PACKET_AT + length));
+    return length;
+  }
+
+  /**
+   * Checks the tag of an SRTP packet of `length` bytes and decrypts its payload in place.
+   * Returns the plaintext RTP length, or -1 when authentication fails.
+   */
+  unprotect(packet: Uint8Array, length: number, headerLength: number, ssrc: number, roc: number, seq: number): number {
+    const payloadLength = length - headerLength - GCM_TAG_LENGTH;
+    if (payloadLength < 0 || length > MAX_RTP_LENGTH + GCM_TAG_LENGTH) return -1;
+    bytes.set(packet.subarray(0, length), PACKET_AT);
+    bytes.set(this.keystream(ssrc, roc, seq, payloadLength), KEYSTREAM_AT);
+    if (!core.open(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT)) return -1;
+    packet.set(bytes.subarray(PACKET_AT + headerLength, PACKET_AT + headerLength + payloadLength), headerLength);
+    return headerLength + payloadLength;
+  }
+
+  /** E(K, J0) followed by the keystream for `length` bytes, in one native call. */
+  private keystream(ssrc: number, roc: number, seq: number, length: number): Buffer {
+    const iv0 = swap(this.salt0 ^ (ssrc >>> 16));
+    const iv1 = swap(this.salt1 ^ (((ssrc & 0xffff) << 16) | (roc >>> 16)));
+    const iv2 = swap(this.salt2 ^ (((roc & 0xffff) << 16) | (seq & 0xffff)));
+    const blocks = Math.ceil(length / BLOCK) + 1;
+    if (blocks > MAX_BLOCKS) throw new RangeError("RTP packet too large");
+    const w = this.counterWords;
+    for (let b = 0, o = 0; b < blocks; b++, o += 4) {
+      w[o] = iv0;
+      w[o + 1] = iv1;
+      w[o + 2] = iv2;
+      w[o + 3] = swap(b + 1); // J0 has counter 1; the payload starts at 2
+    }
+    return this.ecb.update(this.counters.subarray(0, blocks * BLOCK));
+  }
+}
+
+/** Byte-swaps a 32-bit word (the counter blocks are written through a little-endian view). */
+function swap(x: number): number {
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+/** Copies the JavaScript table into WebAssembly memory as GCM byte strings. */
+function writeTable(ghash: Ghash, target: Uint8Array, at: number): void {
+  const words = ghash.tableWords();
+  const view = new DataView(target.buffer, target.byteOffset + at, PAGE);
+  for (let i = 0; i < words.length; i++) view.setInt32(i * 4, words[i]!, false);
+}

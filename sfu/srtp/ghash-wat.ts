@@ -1,0 +1,127 @@
+/**
+ * Generates the WebAssembly text of the GHASH/CTR core used by `aes-gcm.ts` and, when run,
+ * assembles it with wabt's `wat2wasm` (Debian package `wabt`) into `ghash-wasm.ts`.
+ * Only needed when this file changes:
+ *   node --import ./scripts/node-hooks.mjs --import tsx sfu/srtp/ghash-wat.ts
+ *
+ * Why WebAssembly: GHASH is 16 table lookups per block; in JavaScript each typed-array load
+ * carries a bounds check and 32-bit halves, in WebAssembly it is two unchecked i64 loads.
+ *
+ * Byte order trick: the state Y, the table entries and the data are all kept as the byte
+ * strings GCM defines, loaded as little-endian i64. XOR is bytewise, so no byte swapping is
+ * needed; byte i of Y is `(half >> 8·(i mod 8)) & 255`.
+ *
+ * Memory: one 64 KiB table per hash key (16 byte positions × 256 values × 16 bytes) at a
+ * page the caller chooses; the caller places packet, keystream and a 16-byte scratch block.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+function mulBlock(): string {
+  const lines: string[] = ["(local.set $z0 (i64.const 0)) (local.set $z1 (i64.const 0))"];
+  for (let i = 0; i < 16; i++) {
+    const half = i < 8 ? "$a" : "$b";
+    const shift = (i % 8) * 8;
+    lines.push(
+      `(local.set $e (i32.add (local.get $table) (i32.add (i32.const ${i << 12}) (i32.shl (i32.wrap_i64 (i64.and (i64.shr_u (local.get ${half}) (i64.const ${shift})) (i64.const 255))) (i32.const 4)))))`,
+      `(local.set $z0 (i64.xor (local.get $z0) (i64.load (local.get $e))))`,
+      `(local.set $z1 (i64.xor (local.get $z1) (i64.load offset=8 (local.get $e))))`,
+    );
+  }
+  lines.push("(global.set $y0 (local.get $z0)) (global.set $y1 (local.get $z1))");
+  return lines.join("\n      ");
+}
+
+export const WAT = `(module
+  (memory (export "memory") 2)
+  (global $y0 (mut i64) (i64.const 0))
+  (global $y1 (mut i64) (i64.const 0))
+
+  ;; Y = (Y xor block) * H for the 16 bytes at $p.
+  (func $block (param $table i32) (param $p i32)
+    (local $a i64) (local $b i64) (local $z0 i64) (local $z1 i64) (local $e i32)
+    (local.set $a (i64.xor (global.get $y0) (i64.load (local.get $p))))
+    (local.set $b (i64.xor (global.get $y1) (i64.load offset=8 (local.get $p))))
+      ${mulBlock()})
+
+  ;; Absorbs $len bytes at $p, the last block zero-padded through the scratch block $tmp.
+  (func $absorb (param $table i32) (param $p i32) (param $len i32) (param $tmp i32)
+    (local $end i32) (local $rest i32)
+    (local.set $end (i32.add (local.get $p) (i32.and (local.get $len) (i32.const -16))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (call $block (local.get $table) (local.get $p))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $next)))
+    (local.set $rest (i32.and (local.get $len) (i32.const 15)))
+    (if (local.get $rest) (then
+      (i64.store (local.get $tmp) (i64.const 0))
+      (i64.store offset=8 (local.get $tmp) (i64.const 0))
+      (memory.copy (local.get $tmp) (local.get $p) (local.get $rest))
+      (call $block (local.get $table) (local.get $tmp)))))
+
+  (func $bswap (param $x i64) (result i64)
+    (local.set $x (i64.or (i64.shl (i64.and (local.get $x) (i64.const 0x00ff00ff00ff00ff)) (i64.const 8))
+                          (i64.and (i64.shr_u (local.get $x) (i64.const 8)) (i64.const 0x00ff00ff00ff00ff))))
+    (local.set $x (i64.or (i64.shl (i64.and (local.get $x) (i64.const 0x0000ffff0000ffff)) (i64.const 16))
+                          (i64.and (i64.shr_u (local.get $x) (i64.const 16)) (i64.const 0x0000ffff0000ffff))))
+    (i64.rotl (local.get $x) (i64.const 32)))
+
+  ;; XORs $len bytes at $p with the keystream at $ks (may touch up to 7 bytes past $len).
+  (func $xor (param $p i32) (param $ks i32) (param $len i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $p) (local.get $len)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (i64.store (local.get $p) (i64.xor (i64.load (local.get $p)) (i64.load (local.get $ks))))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $ks (i32.add (local.get $ks) (i32.const 8)))
+      (br $next))))
+
+  ;; GHASH over header and payload at $pkt, then the length block; Y is left in the globals.
+  (func $hash (param $table i32) (param $pkt i32) (param $hlen i32) (param $plen i32) (param $tmp i32)
+    (global.set $y0 (i64.const 0)) (global.set $y1 (i64.const 0))
+    (call $absorb (local.get $table) (local.get $pkt) (local.get $hlen) (local.get $tmp))
+    (call $absorb (local.get $table) (i32.add (local.get $pkt) (local.get $hlen)) (local.get $plen) (local.get $tmp))
+    (i64.store (local.get $tmp) (call $bswap (i64.shl (i64.extend_i32_u (local.get $hlen)) (i64.const 3))))
+    (i64.store offset=8 (local.get $tmp) (call $bswap (i64.shl (i64.extend_i32_u (local.get $plen)) (i64.const 3))))
+    (call $block (local.get $table) (local.get $tmp)))
+
+  ;; Encrypts the payload in place with keystream $ks (E(J0) first) and writes the tag after it.
+  (func (export "seal") (param $table i32) (param $pkt i32) (param $hlen i32) (param $plen i32) (param $ks i32) (param $tmp i32)
+    (local $tag i32)
+    (call $xor (i32.add (local.get $pkt) (local.get $hlen)) (i32.add (local.get $ks) (i32.const 16)) (local.get $plen))
+    (call $hash (local.get $table) (local.get $pkt) (local.get $hlen) (local.get $plen) (local.get $tmp))
+    (local.set $tag (i32.add (local.get $pkt) (i32.add (local.get $hlen) (local.get $plen))))
+    (i64.store (local.get $tag) (i64.xor (global.get $y0) (i64.load (local.get $ks))))
+    (i64.store offset=8 (local.get $tag) (i64.xor (global.get $y1) (i64.load offset=8 (local.get $ks)))))
+
+  ;; Checks the tag after the payload; when it matches decrypts in place and returns 1.
+  (func (export "open") (param $table i32) (param $pkt i32) (param $hlen i32) (param $plen i32) (param $ks i32) (param $tmp i32) (result i32)
+    (local $tag i32)
+    (call $hash (local.get $table) (local.get $pkt) (local.get $hlen) (local.get $plen) (local.get $tmp))
+    (local.set $tag (i32.add (local.get $pkt) (i32.add (local.get $hlen) (local.get $plen))))
+    (if (i64.ne (i64.or
+          (i64.xor (i64.xor (global.get $y0) (i64.load (local.get $ks))) (i64.load (local.get $tag)))
+          (i64.xor (i64.xor (global.get $y1) (i64.load offset=8 (local.get $ks))) (i64.load offset=8 (local.get $tag))))
+        (i64.const 0))
+      (then (return (i32.const 0))))
+    (call $xor (i32.add (local.get $pkt) (local.get $hlen)) (i32.add (local.get $ks) (i32.const 16)) (local.get $plen))
+    (i32.const 1))
+)
+`;
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  const dir = mkdtempSync(path.join(tmpdir(), "ghash-"));
+  writeFileSync(path.join(dir, "ghash.wat"), WAT);
+  execFileSync("wat2wasm", ["-o", path.join(dir, "ghash.wasm"), path.join(dir, "ghash.wat")]);
+  const base64 = readFileSync(path.join(dir, "ghash.wasm")).toString("base64");
+  const target = path.join(import.meta.dirname, "ghash-wasm.ts");
+  writeFileSync(
+    target,
+    `/** Generated by ghash-wat.ts (wat2wasm); do not edit. The WebAssembly GHASH/CTR core. */\nexport const GHASH_WASM = "${base64}";\n`,
+  );
+  console.info(`wrote ${target} (${base64.length} base64 chars)`);
+}
