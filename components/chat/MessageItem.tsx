@@ -61,6 +61,8 @@ export const MessageItem = memo(function MessageItem({
       className={`${styles.message} ${grouped ? styles.grouped : ""}`}
       aria-labelledby={`author-${message.id}`}
       data-seq={message.seq}
+      // Focusable by click or tap (not by Tab), so touch screens can reveal the actions.
+      tabIndex={-1}
     >
       <header className={styles.messageHeader}>
         <span id={`author-${message.id}`} className={styles.author}>
