@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq } from "drizzle-orm";
+import { and, eq, type SQL } from "drizzle-orm";
 import type { Queryable } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import type { MemberRole, RoomView } from "./schemas";
@@ -25,30 +25,32 @@ const columns = {
   lastReadSeq: roomMembers.lastReadSeq,
 };
 
-export async function accessRoomById(
+export function accessRoomById(
   db: Queryable,
   roomId: string,
   userId: string,
 ): Promise<RoomAccess | null> {
-  const [row] = await db
-    .select(columns)
-    .from(rooms)
-    .innerJoin(roomMembers, eq(roomMembers.roomId, rooms.id))
-    .where(and(eq(rooms.id, roomId), eq(roomMembers.userId, userId)))
-    .limit(1);
-  return row ? toAccess(row) : null;
+  return accessRoomWhere(db, eq(rooms.id, roomId), userId);
 }
 
-export async function accessRoomBySlug(
+export function accessRoomBySlug(
   db: Queryable,
   slug: string,
+  userId: string,
+): Promise<RoomAccess | null> {
+  return accessRoomWhere(db, eq(rooms.slug, slug), userId);
+}
+
+async function accessRoomWhere(
+  db: Queryable,
+  which: SQL,
   userId: string,
 ): Promise<RoomAccess | null> {
   const [row] = await db
     .select(columns)
     .from(rooms)
     .innerJoin(roomMembers, eq(roomMembers.roomId, rooms.id))
-    .where(and(eq(rooms.slug, slug), eq(roomMembers.userId, userId)))
+    .where(and(which, eq(roomMembers.userId, userId)))
     .limit(1);
   return row ? toAccess(row) : null;
 }
