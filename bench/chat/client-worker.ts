@@ -1,0 +1,277 @@
+/**
+ * A client worker of `npm run bench:chat`: a child process holding a share of the bots
+ * (whole rooms, so every delivery of a message it sends is counted here too), driven over
+ * IPC by bench/chat.ts (protocol: worker-protocol.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { io, type Socket } from "socket.io-client";
+import { Samples } from "./stats";
+import type {
+  BotSpec,
+  ConnectCommand,
+  ParentMessage,
+  RunCommand,
+  StepResult,
+  WorkerMessage,
+} from "./worker-protocol";
+
+interface Bot {
+  socket: Socket;
+  roomId: string;
+}
+
+type Ack = { ok: true; data: unknown } | { ok: false; error: { code: string } };
+
+const TICK_MS = 5;
+
+let bots: Bot[] = [];
+/** Subscribed bots per room: the deliveries each message in that room should make. */
+const subscribers = new Map<string, number>();
+let disconnects = 0;
+let current: StepState | undefined;
+
+/** One load step's counters; late events of an earlier step are ignored. */
+interface StepState {
+  command: RunCommand;
+  /** Deliveries per message index, and how many each should get. */
+  received: Uint16Array;
+  expected: Uint16Array;
+  sent: number;
+  sentInWindow: number;
+  acksOk: number;
+  acksOkInWindow: number;
+  acksFailed: number;
+  ackErrors: Record<string, number>;
+  receivedDeliveries: number;
+  deliveriesInWindow: number;
+  duplicateDeliveries: number;
+  fanout: Samples;
+  ack: Samples;
+  maxTickLagMs: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+process.on("message", (raw: ParentMessage) => {
+  const done = (p: Promise<void>) =>
+    p.catch((err: unknown) => send({ type: "error", message: String(err) }));
+  if (raw.type === "connect") void done(connectAll(raw));
+  else if (raw.type === "run") void done(runStep(raw));
+  else if (raw.type === "close") close();
+});
+// The parent went away (crashed or was killed): do not linger with 2,000 sockets.
+process.on("disconnect", () => close());
+
+function close(): void {
+  for (const bot of bots) bot.socket.disconnect();
+  process.exit(0);
+}
+
+async function connectAll(command: ConnectCommand): Promise<void> {
+  const startedAt = performance.now();
+  const errors = new Map<string, number>();
+  let failed = 0;
+  const queue = [...command.bots];
+  const connected: Bot[] = [];
+  const next = async (): Promise<void> => {
+    for (let spec = queue.shift(); spec; spec = queue.shift()) {
+      try {
+        connected.push(await connectBot(command, spec));
+      } catch (err) {
+        failed += 1;
+        const key = err instanceof Error ? err.message : String(err);
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: command.concurrency }, next));
+  // Interleave rooms, so consecutive sends go to different rooms as real traffic would.
+  const byRoom = new Map<string, Bot[]>();
+  for (const bot of connected) {
+    const list = byRoom.get(bot.roomId) ?? [];
+    list.push(bot);
+    byRoom.set(bot.roomId, list);
+    subscribers.set(bot.roomId, (subscribers.get(bot.roomId) ?? 0) + 1);
+  }
+  const rooms = [...byRoom.values()];
+  const longest = Math.max(0, ...rooms.map((r) => r.length));
+  bots = [];
+  for (let i = 0; i < longest; i++) for (const room of rooms) if (room[i]) bots.push(room[i]!);
+  for (const bot of bots) {
+    bot.socket.on("disconnect", () => {
+      disconnects += 1;
+    });
+  }
+  send({
+    type: "connected",
+    connected: bots.length,
+    subscribed: bots.length,
+    failed,
+    errors: [...errors].map(([message, count]) => `${count}× ${message}`),
+    seconds: (performance.now() - startedAt) / 1000,
+  });
+}
+
+function connectBot(command: ConnectCommand, spec: BotSpec): Promise<Bot> {
+  return new Promise((resolve, reject) => {
+    const socket = io(command.url, {
+      path: "/socket.io/",
+      transports: ["websocket"],
+      // Each bot is its own browser: its own connection, not a namespace on a shared one.
+      forceNew: true,
+      reconnection: false,
+      timeout: command.timeoutMs,
+      extraHeaders: spec.cookie ? { cookie: spec.cookie } : {},
+    });
+    const timer = setTimeout(() => fail(new Error("connect/subscribe timed out")), command.timeoutMs);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.disconnect();
+      reject(err);
+    };
+    socket.once("connect_error", (err: Error) => fail(new Error(`connect_error: ${err.message}`)));
+    socket.once("connect", () => {
+      socket.emit("room.subscribe", { roomId: spec.roomId }, (result: Ack) => {
+        if (!result.ok) return fail(new Error(`room.subscribe: ${result.error.code}`));
+        clearTimeout(timer);
+        socket.on("room.event", onRoomEvent);
+        resolve({ socket, roomId: spec.roomId });
+      });
+    });
+  });
+}
+
+/**
+ * A message's body is `<step> <index> <sent at> <padding>`. The server is ours and trusted,
+ * and this runs for every delivery, so it is checked by shape rather than with zod.
+ */
+function onRoomEvent(event: { type?: string; message?: { body?: unknown } }): void {
+  const receivedAt = now();
+  const state = current;
+  const body = event?.message?.body;
+  if (!state || event.type !== "message.created" || typeof body !== "string") return;
+  const [step, index, sentAt] = body.split(" ", 3).map(Number) as [number, number, number];
+  if (step !== state.command.step || !(index < state.sent)) return;
+  const count = ++state.received[index]!;
+  if (count > state.expected[index]!) {
+    state.duplicateDeliveries += 1;
+    return;
+  }
+  state.receivedDeliveries += 1;
+  if (receivedAt >= state.command.warmupEnd && receivedAt < state.command.windowEnd) {
+    state.deliveriesInWindow += 1;
+  }
+  if (sentAt >= state.command.warmupEnd && sentAt < state.command.windowEnd) {
+    state.fanout.push(receivedAt - sentAt);
+  }
+}
+
+async function runStep(command: RunCommand): Promise<void> {
+  const capacity = Math.ceil((command.rate * (command.windowEnd - command.startAt)) / 1000) + 16;
+  const state: StepState = {
+    command,
+    received: new Uint16Array(capacity),
+    expected: new Uint16Array(capacity),
+    sent: 0,
+    sentInWindow: 0,
+    acksOk: 0,
+    acksOkInWindow: 0,
+    acksFailed: 0,
+    ackErrors: {},
+    receivedDeliveries: 0,
+    deliveriesInWindow: 0,
+    duplicateDeliveries: 0,
+    fanout: new Samples(),
+    ack: new Samples(),
+    maxTickLagMs: 0,
+  };
+  current = state;
+  const padding = "x".repeat(command.bodyChars);
+  let nextBot = 0;
+  let lastTick = now();
+
+  // Sends are due at a steady rate from startAt; a late tick catches up, so the offered
+  // load is the target unless this process cannot keep up (then sent/s shows it).
+  const tick = () => {
+    const t = now();
+    state.maxTickLagMs = Math.max(state.maxTickLagMs, t - lastTick - TICK_MS);
+    lastTick = t;
+    if (t < command.startAt || bots.length === 0) return;
+    const due = Math.min(
+      capacity - 16,
+      Math.floor((command.rate * (Math.min(t, command.windowEnd) - command.startAt)) / 1000),
+    );
+    while (state.sent < due) {
+      const bot = bots[nextBot]!;
+      nextBot = (nextBot + 1) % bots.length;
+      const index = state.sent++;
+      state.expected[index] = subscribers.get(bot.roomId) ?? 0;
+      const sentAt = now();
+      const inWindow = sentAt >= command.warmupEnd && sentAt < command.windowEnd;
+      if (inWindow) state.sentInWindow += 1;
+      const body = `${command.step} ${index} ${sentAt.toFixed(3)} ${padding}`.slice(
+        0,
+        Math.max(40, command.bodyChars),
+      );
+      bot.socket.emit(
+        "message.send",
+        { roomId: bot.roomId, clientId: randomUUID(), body },
+        (result: Ack) => {
+          const ackedAt = now();
+          if (result.ok) {
+            state.acksOk += 1;
+            if (ackedAt >= command.warmupEnd && ackedAt < command.windowEnd) state.acksOkInWindow += 1;
+          } else {
+            state.acksFailed += 1;
+            state.ackErrors[result.error.code] = (state.ackErrors[result.error.code] ?? 0) + 1;
+            // A refused message makes no deliveries; count it as failed, not also as lost.
+            state.expected[index] = 0;
+          }
+          if (inWindow) state.ack.push(ackedAt - sentAt);
+        },
+      );
+    }
+  };
+  const timer = setInterval(tick, TICK_MS);
+  await sleepUntil(command.windowEnd);
+  tick();
+  clearInterval(timer);
+  await sleepUntil(command.drainEnd);
+
+  let expectedDeliveries = 0;
+  let messagesLost = 0;
+  for (let i = 0; i < state.sent; i++) {
+    expectedDeliveries += state.expected[i]!;
+    if (state.received[i]! < state.expected[i]!) messagesLost += 1;
+  }
+  const acksMissing = state.sent - state.acksOk - state.acksFailed;
+  const result: StepResult = {
+    type: "result",
+    step: command.step,
+    sent: state.sent,
+    sentInWindow: state.sentInWindow,
+    acksOk: state.acksOk,
+    acksOkInWindow: state.acksOkInWindow,
+    acksFailed: state.acksFailed,
+    acksMissing,
+    ackErrors: state.ackErrors,
+    expectedDeliveries,
+    receivedDeliveries: state.receivedDeliveries,
+    deliveriesInWindow: state.deliveriesInWindow,
+    duplicateDeliveries: state.duplicateDeliveries,
+    messagesLost,
+    fanoutMs: state.fanout.toArray(),
+    ackMs: state.ack.toArray(),
+    disconnects,
+    maxTickLagMs: state.maxTickLagMs,
+  };
+  send(result);
+}
+
+function sleepUntil(absoluteMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, absoluteMs - now())));
+}

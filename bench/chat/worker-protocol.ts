@@ -1,0 +1,74 @@
+/**
+ * IPC between `bench/chat.ts` and its client workers (`client-worker.ts`). Times are
+ * absolute milliseconds (`performance.timeOrigin + performance.now()`), comparable across
+ * the processes of one machine.
+ */
+
+export interface BotSpec {
+  /** `Cookie` header for the handshake (Parley); empty for the bare server. */
+  cookie: string;
+  roomId: string;
+}
+
+export interface ConnectCommand {
+  type: "connect";
+  url: string;
+  bots: BotSpec[];
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export interface RunCommand {
+  type: "run";
+  step: number;
+  /** Messages per second this worker sends (its share of the total). */
+  rate: number;
+  startAt: number;
+  /** Latency samples and throughput count from here… */
+  warmupEnd: number;
+  /** …to here, when sending stops. */
+  windowEnd: number;
+  /** Deliveries and acks still missing here are counted as lost. */
+  drainEnd: number;
+  bodyChars: number;
+}
+
+export type ParentMessage = ConnectCommand | RunCommand | { type: "close" };
+
+export interface ConnectResult {
+  type: "connected";
+  connected: number;
+  subscribed: number;
+  failed: number;
+  errors: string[];
+  seconds: number;
+}
+
+export interface StepResult {
+  type: "result";
+  step: number;
+  sent: number;
+  sentInWindow: number;
+  acksOk: number;
+  acksOkInWindow: number;
+  acksFailed: number;
+  /** Sends with no ack by the end of the drain. */
+  acksMissing: number;
+  ackErrors: Record<string, number>;
+  expectedDeliveries: number;
+  receivedDeliveries: number;
+  /** Deliveries that arrived between warmupEnd and windowEnd (any message). */
+  deliveriesInWindow: number;
+  duplicateDeliveries: number;
+  /** Messages that some subscriber of the room never received by the end of the drain. */
+  messagesLost: number;
+  /** Send → delivery, ms, for messages sent in the window. */
+  fanoutMs: Float64Array;
+  /** Send → ack, ms, for messages sent in the window. */
+  ackMs: Float64Array;
+  disconnects: number;
+  /** Longest the scheduler tick ran late: the worker's event loop was this busy. */
+  maxTickLagMs: number;
+}
+
+export type WorkerMessage = ConnectResult | StepResult | { type: "error"; message: string };
