@@ -26,10 +26,16 @@ export async function callRoster(io: Server, roomId: string): Promise<CallRoster
   for (const s of sockets) {
     const user = (s.data as { user?: { id: string; displayName: string; isGuest: boolean } }).user;
     if (user && !byUser.has(user.id)) {
-      byUser.set(user.id, { userId: user.id, displayName: user.displayName, isGuest: user.isGuest });
+      byUser.set(user.id, {
+        userId: user.id,
+        displayName: user.displayName,
+        isGuest: user.isGuest,
+      });
     }
   }
-  const participants = [...byUser.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
+  const participants = [...byUser.values()].sort((a, b) =>
+    a.displayName.localeCompare(b.displayName),
+  );
   return { roomId, participants };
 }
 
@@ -43,7 +49,8 @@ export function rosterBroadcaster(io: Server) {
       pending.delete(roomId);
       callRoster(io, roomId).then(
         (roster) => io.to([channel.room(roomId), channel.call(roomId)]).emit("call.roster", roster),
-        (err: unknown) => console.warn(`[realtime] call roster for ${roomId} failed: ${String(err)}`),
+        (err: unknown) =>
+          console.warn(`[realtime] call roster for ${roomId} failed: ${String(err)}`),
       );
     });
   };

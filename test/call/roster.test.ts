@@ -3,7 +3,12 @@ import type { SessionUser } from "@/lib/auth/schemas";
 import type { CallRoster } from "@/lib/realtime/protocol";
 import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
 import { createGuest, createUser } from "@/test/support/fixtures";
-import { ask, nextEvent, type RealtimeHarness, startRealtimeServer } from "@/test/support/realtime-server";
+import {
+  ask,
+  nextEvent,
+  type RealtimeHarness,
+  startRealtimeServer,
+} from "@/test/support/realtime-server";
 
 /** Who is in a room's call, seen by everyone in the room, joined or not (call-handlers.ts). */
 describe("call roster", () => {
@@ -36,16 +41,24 @@ describe("call roster", () => {
 
     const tab1 = await h.client(ada);
     const tab2 = await h.client(ada);
-    const joined = nextEvent<CallRoster>(watcher, "call.roster", (r) => r.participants.length === 1);
+    const joined = nextEvent<CallRoster>(
+      watcher,
+      "call.roster",
+      (r) => r.participants.length === 1,
+    );
     const ack = await ask(tab1, "call.join", { roomId });
     expect(names(ack.data as CallRoster)).toEqual(["Ada"]);
     expect(names(await joined)).toEqual(["Ada"]);
     expect((await ask(tab2, "call.join", { roomId })).ok).toBe(true);
-    expect(names((await ask(watcher, "call.roster", { roomId })).data as CallRoster)).toEqual(["Ada"]);
+    expect(names((await ask(watcher, "call.roster", { roomId })).data as CallRoster)).toEqual([
+      "Ada",
+    ]);
 
     // One tab leaves: Ada is still in the call through the other.
     await ask(tab1, "call.leave", { roomId });
-    expect(names((await ask(watcher, "call.roster", { roomId })).data as CallRoster)).toEqual(["Ada"]);
+    expect(names((await ask(watcher, "call.roster", { roomId })).data as CallRoster)).toEqual([
+      "Ada",
+    ]);
 
     // The other tab dies: its disconnect empties the roster.
     const gone = nextEvent<CallRoster>(watcher, "call.roster", (r) => r.participants.length === 0);

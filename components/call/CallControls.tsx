@@ -1,0 +1,81 @@
+"use client";
+
+import type { Call } from "@/lib/call/client/call";
+import type { CallSnapshot } from "@/lib/call/client/state";
+import { DeviceMenu } from "./DeviceMenu";
+import { Icon } from "./icons";
+import styles from "./Call.module.css";
+
+/** Microphone, Camera and Share screen toggles (aria-pressed), devices, and Leave call. */
+export function CallControls({
+  call,
+  state,
+  inCall,
+}: {
+  call: Call;
+  state: CallSnapshot;
+  inCall: boolean;
+}) {
+  const micOn = state.microphone.on && state.microphone.track !== null;
+  const cameraOn = state.camera.track !== null;
+  const sharing = state.screen.track !== null;
+  const canShare =
+    typeof navigator !== "undefined" &&
+    typeof navigator.mediaDevices?.getDisplayMedia === "function";
+
+  return (
+    <div className={styles.controls}>
+      <button
+        type="button"
+        className={`btn ${styles.control} ${micOn ? "" : styles.off}`}
+        aria-label="Microphone"
+        aria-pressed={micOn}
+        title={micOn ? "Turn off microphone" : "Turn on microphone"}
+        onClick={() => void call.setMicrophone(!micOn)}
+      >
+        <Icon name={micOn ? "mic" : "micOff"} />
+      </button>
+      <button
+        type="button"
+        className={`btn ${styles.control} ${cameraOn ? "" : styles.off}`}
+        aria-label="Camera"
+        aria-pressed={cameraOn}
+        title={cameraOn ? "Turn off camera" : "Turn on camera"}
+        onClick={() => void call.setCamera(!cameraOn)}
+      >
+        <Icon name={cameraOn ? "camera" : "cameraOff"} />
+      </button>
+      {inCall && (
+        <button
+          type="button"
+          className={`btn ${styles.control} ${sharing ? styles.on : ""}`}
+          aria-label="Share screen"
+          aria-pressed={sharing}
+          disabled={!canShare}
+          title={
+            !canShare
+              ? "This browser can't share its screen"
+              : sharing
+                ? "Stop sharing"
+                : "Share your screen"
+          }
+          onClick={() => void call.setScreenShare(!sharing)}
+        >
+          <Icon name="screen" />
+        </button>
+      )}
+      <DeviceMenu call={call} state={state} />
+      {inCall && (
+        <button
+          type="button"
+          className={`btn ${styles.leave}`}
+          aria-label="Leave call"
+          onClick={() => void call.leave()}
+        >
+          <Icon name="leave" />
+          <span>Leave call</span>
+        </button>
+      )}
+    </div>
+  );
+}

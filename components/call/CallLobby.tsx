@@ -1,0 +1,114 @@
+"use client";
+
+import type { Call } from "@/lib/call/client/call";
+import { useAudioLevel } from "@/lib/call/client/hooks";
+import type { CallSnapshot } from "@/lib/call/client/state";
+import type { Participant } from "@/lib/realtime/protocol";
+import { CallControls } from "./CallControls";
+import { Tile } from "./Tile";
+import styles from "./Call.module.css";
+
+/** Before joining: who is in the call, an optional preview of your camera and mic, Join call. */
+export function CallLobby(props: {
+  call: Call;
+  state: CallSnapshot;
+  roster: Participant[];
+  meName: string;
+}) {
+  const { call, state, roster } = props;
+  const level = useAudioLevel(
+    state.previewing && state.microphone.on ? state.microphone.track : null,
+  );
+
+  return (
+    <div className={styles.lobby}>
+      <div className={styles.lobbyBar}>
+        <div className={styles.lobbyInfo}>
+          <span className={styles.title}>Call</span>
+          <span className={styles.roster}>
+            <RosterFaces roster={roster} />
+            {rosterText(roster)}
+          </span>
+        </div>
+        <div className={styles.lobbyActions}>
+          <button
+            type="button"
+            className="btn"
+            aria-expanded={state.previewing}
+            onClick={() => (state.previewing ? call.stopPreview() : void call.startPreview())}
+          >
+            {state.previewing ? "Hide preview" : "Check camera and mic"}
+          </button>
+          <button
+            type="button"
+            className="btn btn-primary"
+            disabled={state.status !== "idle"}
+            onClick={() => call.join()}
+          >
+            Join call
+          </button>
+        </div>
+      </div>
+      {state.error && (
+        <p role="alert" className={`alert ${styles.joinError}`}>
+          {state.error}
+        </p>
+      )}
+      {state.previewing && (
+        <div className={styles.preview}>
+          <div className={styles.previewTile}>
+            <Tile
+              call={call}
+              name="Preview"
+              caption={props.meName}
+              kind="camera"
+              video={state.camera.track}
+              videoOn={state.camera.track !== null}
+              micMuted={!state.microphone.on || state.microphone.track === null}
+              mirrored
+              speakerId={null}
+            />
+          </div>
+          <div className={styles.previewSide}>
+            <div
+              className={styles.meter}
+              role="meter"
+              aria-label="Microphone level"
+              aria-valuemin={0}
+              aria-valuemax={100}
+              aria-valuenow={Math.round(level * 100)}
+            >
+              <div className={styles.meterFill} style={{ width: `${Math.round(level * 100)}%` }} />
+            </div>
+            <CallControls call={call} state={state} inCall={false} />
+            <p className="muted">Your choices carry into the call.</p>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function rosterText(roster: Participant[]): string {
+  if (roster.length === 0) return "No one is in the call yet";
+  const names = roster.map((p) => p.displayName);
+  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
+  const list =
+    shown.length === 1
+      ? shown[0]
+      : `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
+  return `${list} ${roster.length === 1 ? "is" : "are"} in the call`;
+}
+
+function RosterFaces({ roster }: { roster: Participant[] }) {
+  if (roster.length === 0) return null;
+  return (
+    <span className={styles.faces} aria-hidden="true">
+      {roster.slice(0, 4).map((p) => (
+        <span key={p.userId} className={styles.face}>
+          {p.displayName.trim()[0]?.toUpperCase() ?? "?"}
+        </span>
+      ))}
+    </span>
+  );
+}

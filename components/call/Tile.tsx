@@ -1,0 +1,87 @@
+"use client";
+
+import { useRef } from "react";
+import type { Call } from "@/lib/call/client/call";
+import { useMediaTrack, useSpeaker, useTileSize } from "@/lib/call/client/hooks";
+import { Icon } from "./icons";
+import styles from "./Call.module.css";
+
+export interface TileProps {
+  call: Call;
+  /** The accessible name: the participant's display name, `You`, or `… (screen)`. */
+  name: string;
+  /** Shown on the name plate (the display name, even on your own tile). */
+  caption: string;
+  kind: "camera" | "screen";
+  video: MediaStreamTrack | null;
+  /** The SFU's id of a received video, to report the tile's size; none for your own. */
+  videoTrackId?: string;
+  /** Whether video is coming (a camera switched off shows the initials instead). */
+  videoOn: boolean;
+  /** Received sound to play (microphone or screen audio); never your own. */
+  audio?: MediaStreamTrack | null;
+  micMuted?: boolean;
+  speaking?: boolean;
+  mirrored?: boolean;
+  speakerId: string | null;
+}
+
+/** One video tile: a `group` named for whom it shows, holding its `video`. */
+export function Tile(props: TileProps) {
+  const videoRef = useRef<HTMLVideoElement>(null);
+  const audioRef = useRef<HTMLAudioElement>(null);
+  useMediaTrack(videoRef, props.video);
+  useMediaTrack(audioRef, props.audio ?? null);
+  useSpeaker(audioRef, props.speakerId);
+  useTileSize(props.call, props.videoOn ? props.videoTrackId : undefined, videoRef);
+
+  const classes = [
+    styles.tile,
+    props.kind === "screen" ? styles.screenTile : "",
+    props.speaking ? styles.speaking : "",
+  ].join(" ");
+
+  return (
+    <div
+      role="group"
+      aria-label={props.name}
+      className={classes}
+      data-speaking={props.speaking || undefined}
+    >
+      <video
+        ref={videoRef}
+        className={`${styles.video} ${props.mirrored ? styles.mirrored : ""}`}
+        autoPlay
+        playsInline
+        // Sound plays through the audio element below (and never your own).
+        muted
+        hidden={!props.videoOn}
+      />
+      {!props.videoOn && (
+        <div className={styles.avatar} aria-hidden="true">
+          <span>{initials(props.caption)}</span>
+        </div>
+      )}
+      {props.audio !== undefined && <audio ref={audioRef} autoPlay />}
+      <div className={styles.nameplate}>
+        {props.micMuted && (
+          <span
+            className={styles.mutedBadge}
+            role="img"
+            aria-label="Microphone off"
+            title="Microphone off"
+          >
+            <Icon name="micOff" size={14} />
+          </span>
+        )}
+        <span className={styles.caption}>{props.caption}</span>
+      </div>
+    </div>
+  );
+}
+
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0]![0], words[words.length - 1]![0]] : [name.trim()[0]];
+  return letters.join("").toUpperCase() || "?";
+}

@@ -1,0 +1,141 @@
+/**
+ * The publish connection: the browser offers, the SFU answers (as DTLS server). One
+ * transceiver per source, made on first use and kept: turning the camera off or muting the
+ * microphone only swaps the sent track (`replaceTrack`) and tells the SFU `setTrackMuted`,
+ * without renegotiating; starting or stopping a screen share re-offers. Design: docs/calls.md.
+ */
+import { kindOfSource, type TrackSource, TRACK_SOURCES } from "@/sfu/protocol";
+import type { SignalingClient } from "@/sfu/signaling-client";
+import { TrickleBuffer } from "./trickle";
+
+/**
+ * The camera's three simulcast layers; rids are the SFU's layer names. The SFU forwards
+ * one per subscriber, picked from the tile size each reports and its bandwidth.
+ */
+export const CAMERA_LAYERS: RTCRtpEncodingParameters[] = [
+  { rid: "low", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "medium", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "high", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/** What to do with one source: send `track` (null = muted/off) while `publish` is true. */
+export interface SourceWish {
+  publish: boolean;
+  track: MediaStreamTrack | null;
+}
+
+export class Publisher {
+  readonly pc: RTCPeerConnection;
+  private readonly transceivers = new Map<TrackSource, RTCRtpTransceiver>();
+  private readonly wishes = new Map<TrackSource, SourceWish>();
+  /** The SFU's track id per published source, from the last answer. */
+  private readonly trackIds = new Map<TrackSource, string>();
+  /** The muted state the SFU last heard, per source. */
+  private readonly mutedSent = new Map<TrackSource, boolean>();
+  private readonly trickle: TrickleBuffer;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly signaling: SignalingClient,
+    iceServers: RTCIceServer[],
+  ) {
+    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+    this.trickle = new TrickleBuffer(signaling, "publish");
+    this.pc.addEventListener("icecandidate", (event) => this.trickle.add(event.candidate));
+  }
+
+  /** The SFU's id for a source you publish (for matching active-speaker and mute events). */
+  trackIdOf(source: TrackSource): string | undefined {
+    return this.trackIds.get(source);
+  }
+
+  /** Sets what each given source should send and brings the connection there, in order. */
+  update(wishes: Partial<Record<TrackSource, SourceWish>>): Promise<void> {
+    for (const [source, wish] of Object.entries(wishes) as [TrackSource, SourceWish][]) {
+      this.wishes.set(source, wish);
+    }
+    const next = this.chain.then(() => this.apply());
+    // The chain goes on after a failure; the caller still sees this update's error.
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Local tracks belong to the Call (they outlive a reconnect); only the connection goes.
+    this.pc.close();
+  }
+
+  private async apply(): Promise<void> {
+    if (this.closed) return;
+    let negotiate = false;
+    for (const source of TRACK_SOURCES) {
+      const wish = this.wishes.get(source);
+      let transceiver = this.transceivers.get(source);
+      if (wish?.publish) {
+        if (!transceiver) {
+          transceiver = this.pc.addTransceiver(wish.track ?? kindOfSource(source), {
+            direction: "sendonly",
+            ...(source === "camera"
+              ? { sendEncodings: CAMERA_LAYERS.map((layer) => ({ ...layer })) }
+              : {}),
+          });
+          this.transceivers.set(source, transceiver);
+          negotiate = true;
+        } else if (transceiver.direction !== "sendonly") {
+          transceiver.direction = "sendonly";
+          negotiate = true;
+        }
+        if (transceiver.sender.track !== wish.track)
+          await transceiver.sender.replaceTrack(wish.track);
+      } else if (transceiver && transceiver.direction !== "inactive") {
+        await transceiver.sender.replaceTrack(null);
+        transceiver.direction = "inactive";
+        this.trackIds.delete(source);
+        negotiate = true;
+      }
+    }
+    if (negotiate) await this.negotiate();
+    await this.sendMuted();
+  }
+
+  private published(): { source: TrackSource; mid: string; muted: boolean }[] {
+    const tracks: { source: TrackSource; mid: string; muted: boolean }[] = [];
+    for (const [source, transceiver] of this.transceivers) {
+      if (transceiver.direction !== "sendonly" || !transceiver.mid) continue;
+      tracks.push({ source, mid: transceiver.mid, muted: !this.wishes.get(source)?.track });
+    }
+    return tracks;
+  }
+
+  private async negotiate(): Promise<void> {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    if (this.closed) return;
+    const tracks = this.published();
+    // Candidates gathered for this offer must reach the SFU after it: emitting the offer
+    // first (commands run in order per participant), then releasing them keeps that order.
+    const answer = this.signaling.request("publishOffer", {
+      sdp: this.pc.localDescription!.sdp,
+      tracks,
+    });
+    this.trickle.release();
+    const result = await answer;
+    if (this.closed) return;
+    await this.pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
+    this.trackIds.clear();
+    for (const track of result.tracks) this.trackIds.set(track.source, track.trackId);
+    for (const track of tracks) this.mutedSent.set(track.source, track.muted);
+  }
+
+  private async sendMuted(): Promise<void> {
+    for (const [source, trackId] of this.trackIds) {
+      const muted = !this.wishes.get(source)?.track;
+      if (this.mutedSent.get(source) === muted) continue;
+      this.mutedSent.set(source, muted);
+      await this.signaling.request("setTrackMuted", { trackId, muted });
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * One session with the SFU: a fresh ticket, the signaling socket (through the web node's
+ * proxy), `join`, and the two peer connections. A session never recovers by itself: when
+ * anything underneath dies it reports `lost` once and the Call opens a new one (the SFU
+ * has already dropped the old peer by then, or will when its socket closes).
+ */
+import type { CommandResult, EventName, EventPayload } from "@/sfu/protocol";
+import { SignalingClient } from "@/sfu/signaling-client";
+import { Publisher } from "./publisher";
+import { type ReceivedTracks, Subscriber } from "./subscriber";
+import { fetchCallTicket } from "./ticket";
+
+/** How long a connection may stay `disconnected` before the session counts as lost. */
+const DISCONNECTED_GRACE_MS = 4_000;
+/** Tile sizes go to the SFU at most this often (resizes come in bursts). */
+const TILE_SIZE_INTERVAL_MS = 250;
+
+export type JoinResult = CommandResult<"join">;
+
+/** What the session tells its Call. Server events arrive already parsed (sfu/protocol.ts). */
+export interface SessionHandlers {
+  event<K extends EventName>(name: K, payload: EventPayload<K>): void;
+  tracks(tracks: ReceivedTracks): void;
+  lost(reason: string): void;
+}
+
+const FORWARDED_EVENTS = [
+  "participantJoined",
+  "participantLeft",
+  "trackPublished",
+  "trackUnpublished",
+  "trackMuted",
+  "activeSpeaker",
+] as const satisfies readonly EventName[];
+
+export class CallSession {
+  readonly publisher: Publisher;
+  private readonly subscriber: Subscriber;
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly tileSizes = new Map<string, { width: number; height: number }>();
+  private readonly sentSizes = new Map<string, string>();
+  private tileTimer: ReturnType<typeof setTimeout> | undefined;
+  private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+  private ended = false;
+
+  /** Fetches a ticket, connects and joins; rejects (and cleans up) if any step fails. */
+  static async open(
+    slug: string,
+    handlers: SessionHandlers,
+  ): Promise<{ session: CallSession; joined: JoinResult }> {
+    const ticket = await fetchCallTicket(slug);
+    const signaling = new SignalingClient({
+      url: window.location.origin,
+      path: ticket.signalingPath,
+    });
+    const session = new CallSession(signaling, ticket.iceServers, handlers);
+    try {
+      await signaling.connected();
+      const joined = await signaling.request("join", {
+        token: ticket.token,
+        roomId: ticket.roomId,
+      });
+      session.watch();
+      return { session, joined };
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+  }
+
+  private constructor(
+    readonly signaling: SignalingClient,
+    iceServers: RTCIceServer[],
+    private readonly handlers: SessionHandlers,
+  ) {
+    this.publisher = new Publisher(signaling, iceServers);
+    this.subscriber = new Subscriber(
+      signaling,
+      iceServers,
+      (tracks) => {
+        handlers.tracks(tracks);
+        this.scheduleTileSizes();
+      },
+      (err) => this.lose(`subscribe connection: ${String(err)}`),
+    );
+    // Listen before `join`: the first subscribe offer may follow its answer immediately.
+    this.unsubscribe.push(
+      signaling.on("subscribeOffer", (offer) => this.subscriber.handleOffer(offer)),
+    );
+    for (const name of FORWARDED_EVENTS) {
+      this.unsubscribe.push(
+        signaling.on(name, (payload: EventPayload<typeof name>) => handlers.event(name, payload)),
+      );
+    }
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Remembers the size a received video is shown at and tells the SFU (coalesced). */
+  setTileSize(trackId: string, width: number, height: number): void {
+    this.tileSizes.set(trackId, { width: Math.round(width), height: Math.round(height) });
+    this.scheduleTileSizes();
+  }
+
+  forgetTile(trackId: string): void {
+    this.tileSizes.delete(trackId);
+    this.sentSizes.delete(trackId);
+  }
+
+  /** Leaves politely (the SFU frees everything at once), then closes. */
+  async leave(): Promise<void> {
+    if (this.ended) return;
+    const ack = this.signaling.socket.connected
+      ? this.signaling.request("leave", {}).catch(() => undefined)
+      : Promise.resolve();
+    // A slow SFU must not hold the person in the call: closing the socket frees it too.
+    await Promise.race([ack, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    this.close();
+  }
+
+  /** Drops everything at once, without telling the SFU (its socket closing tells it). */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.tileTimer);
+    clearTimeout(this.disconnectedTimer);
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.publisher.close();
+    this.subscriber.close();
+    this.signaling.close();
+  }
+
+  private watch(): void {
+    const socket = this.signaling.socket;
+    const onDisconnect = (reason: string) => this.lose(`signaling ${reason}`);
+    socket.on("disconnect", onDisconnect);
+    this.unsubscribe.push(() => socket.off("disconnect", onDisconnect));
+    this.unsubscribe.push(
+      this.signaling.on("closed", ({ reason }) => this.lose(`closed by the SFU: ${reason}`)),
+    );
+    for (const pc of [this.publisher.pc, this.subscriber.pc]) {
+      const onState = () => {
+        if (pc.connectionState === "failed") this.lose("media connection failed");
+        else if (pc.connectionState === "disconnected") {
+          clearTimeout(this.disconnectedTimer);
+          this.disconnectedTimer = setTimeout(() => {
+            if (pc.connectionState === "disconnected") this.lose("media connection lost");
+          }, DISCONNECTED_GRACE_MS);
+        }
+      };
+      pc.addEventListener("connectionstatechange", onState);
+      this.unsubscribe.push(() => pc.removeEventListener("connectionstatechange", onState));
+    }
+  }
+
+  private lose(reason: string): void {
+    if (this.ended) return;
+    this.close();
+    this.handlers.lost(reason);
+  }
+
+  private scheduleTileSizes(): void {
+    if (this.tileTimer !== undefined || this.ended) return;
+    this.tileTimer = setTimeout(() => {
+      this.tileTimer = undefined;
+      this.sendTileSizes();
+    }, TILE_SIZE_INTERVAL_MS);
+  }
+
+  private sendTileSizes(): void {
+    for (const [trackId, { width, height }] of this.tileSizes) {
+      // The SFU knows the track once it has offered it; until then the size waits here.
+      if (!this.subscriber.has(trackId)) continue;
+      const key = `${width}x${height}`;
+      if (this.sentSizes.get(trackId) === key) continue;
+      this.sentSizes.set(trackId, key);
+      this.signaling.request("setTileSize", { trackId, width, height }).catch(() => {
+        // The track went away meanwhile; nothing to size.
+        this.sentSizes.delete(trackId);
+      });
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The subscribe connection: the SFU offers one m-line per track you receive and
+ * re-offers as tracks come and go; the browser answers. Offers are applied one at a time,
+ * in the order they come. After each, the received tracks are handed to the Call by the
+ * SFU's track id. Design: docs/calls.md.
+ */
+import type { EventPayload } from "@/sfu/protocol";
+import type { SignalingClient } from "@/sfu/signaling-client";
+import { TrickleBuffer } from "./trickle";
+
+export type ReceivedTracks = Map<string, MediaStreamTrack>;
+
+export class Subscriber {
+  readonly pc: RTCPeerConnection;
+  private readonly trickle: TrickleBuffer;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** Track ids carried by the last applied offer. */
+  private current = new Set<string>();
+
+  constructor(
+    private readonly signaling: SignalingClient,
+    iceServers: RTCIceServer[],
+    private readonly onTracks: (tracks: ReceivedTracks) => void,
+    private readonly onFailure: (err: unknown) => void,
+  ) {
+    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+    this.trickle = new TrickleBuffer(signaling, "subscribe");
+    this.pc.addEventListener("icecandidate", (event) => this.trickle.add(event.candidate));
+  }
+
+  /** Whether the last applied offer carries this track (its consumer exists on the SFU). */
+  has(trackId: string): boolean {
+    return this.current.has(trackId);
+  }
+
+  handleOffer(offer: EventPayload<"subscribeOffer">): void {
+    this.chain = this.chain
+      .then(() => this.apply(offer))
+      .catch((err: unknown) => {
+        if (!this.closed) this.onFailure(err);
+      });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close();
+  }
+
+  private async apply(offer: EventPayload<"subscribeOffer">): Promise<void> {
+    if (this.closed) return;
+    await this.pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    if (this.closed) return;
+    const acked = this.signaling.request("subscribeAnswer", {
+      revision: offer.revision,
+      sdp: this.pc.localDescription!.sdp,
+    });
+    this.trickle.release();
+    // Receivers exist once the offer is applied: hand their tracks over without waiting
+    // for the ack, so tiles can attach while the SFU finishes.
+    const byMid = new Map(this.pc.getTransceivers().map((t) => [t.mid, t]));
+    const tracks: ReceivedTracks = new Map();
+    for (const { mid, trackId } of offer.tracks) {
+      const transceiver = byMid.get(mid);
+      if (transceiver) tracks.set(trackId, transceiver.receiver.track);
+    }
+    this.current = new Set(tracks.keys());
+    this.onTracks(tracks);
+    await acked;
+  }
+}
