@@ -2,6 +2,7 @@
 
 import { useRef } from "react";
 import styles from "./Files.module.css";
+import { PaperclipIcon } from "./icons";
 
 /**
  * `Attach file`: a button that opens the file chooser, over a hidden file input with the
@@ -24,7 +25,7 @@ export function AttachButton({
         disabled={disabled}
         title="Attach files"
       >
-        <span aria-hidden="true">📎</span>
+        <PaperclipIcon />
         <span className="visually-hidden">Attach file</span>
       </button>
       <input

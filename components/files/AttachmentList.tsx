@@ -4,6 +4,7 @@ import { useState } from "react";
 import { attachmentKind } from "@/lib/files/media-types";
 import type { AttachmentView } from "@/lib/files/schemas";
 import { formatBytes, typeLabel } from "./format";
+import { FileIcon } from "./icons";
 import { ImageViewer } from "./ImageViewer";
 import { downloadUrl, fileUrl, thumbnailUrl } from "./urls";
 import styles from "./Files.module.css";
@@ -79,8 +80,8 @@ function Preview({ attachment: a, open }: { attachment: AttachmentView; open(): 
 function FileLink({ attachment: a }: { attachment: AttachmentView }) {
   return (
     <div className={styles.fileRow}>
-      <span aria-hidden="true" className={styles.fileIcon}>
-        {iconFor(a.mimeType)}
+      <span className={styles.fileIcon}>
+        <FileIcon />
       </span>
       <a className={styles.fileName} href={downloadUrl(a.id)} download={a.name}>
         {a.name}
@@ -90,21 +91,6 @@ function FileLink({ attachment: a }: { attachment: AttachmentView }) {
       </span>
     </div>
   );
-}
-
-function iconFor(mimeType: string): string {
-  switch (attachmentKind(mimeType)) {
-    case "image":
-      return "🖼";
-    case "video":
-      return "🎞";
-    case "audio":
-      return "🎵";
-    case "pdf":
-      return "📄";
-    case "file":
-      return "📎";
-  }
 }
 
 /** The size that fits `width`×`height` inside max×max, keeping its shape (no layout jump). */

@@ -40,7 +40,13 @@ export function ImageViewer({
         </button>
       </div>
       {/* eslint-disable-next-line @next/next/no-img-element -- access-checked API route */}
-      <img className={styles.viewerImage} src={fileUrl(attachment.id)} alt={attachment.name} />
+      <img
+        className={styles.viewerImage}
+        src={fileUrl(attachment.id)}
+        alt={attachment.name}
+        width={attachment.width ?? undefined}
+        height={attachment.height ?? undefined}
+      />
     </dialog>
   );
 }

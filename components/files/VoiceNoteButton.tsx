@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "react";
 import { VoiceRecorder } from "./voice-recorder";
 import styles from "./Files.module.css";
+import { MicrophoneIcon } from "./icons";
 
 /**
  * Records a voice note in the composer: `Record voice note` starts, `Stop recording`
@@ -71,7 +72,7 @@ export function VoiceNoteButton({ onRecorded }: { onRecorded(file: File): void }
         onClick={() => void start()}
         title="Record a voice note"
       >
-        <span aria-hidden="true">🎤</span>
+        <MicrophoneIcon />
         <span className="visually-hidden">Record voice note</span>
       </button>
       {error && (

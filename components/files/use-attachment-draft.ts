@@ -65,9 +65,10 @@ export function useAttachmentDraft(roomId: string): AttachmentDraft {
           previewUrl: file.type.startsWith("image/") ? URL.createObjectURL(file) : null,
           state: upload.current,
         });
-        upload.start();
       }
       setFiles((list) => [...list, ...added]);
+      // Only now: a file refused at once (empty) updates an item that is already listed.
+      for (const { key } of added) uploads.current.get(key)?.start();
     },
     [roomId, update],
   );
