@@ -1,20 +1,35 @@
 /**
  * A Consumer is one subscriber's copy of one Producer: a sending transceiver on the
- * subscriber's connection, fed one layer of the producer. Layer switches happen on a key
- * frame of the new layer; werift's sender keeps SSRC, sequence numbers and timestamps
- * continuous across the switch (`replaceRTP`).
+ * subscriber's connection, fed one layer of the producer (docs/sfu.md, "Layer selection"
+ * and "The fast forwarding path").
+ *
+ * It writes its own RTP: the subscriber sees one SSRC, one payload type, continuous
+ * sequence numbers, timestamps and VP8 picture ids across layer switches and pauses. A
+ * switch waits for a key frame of the new layer and then rebases every field (the
+ * timestamp by the wall-clock time since the last forwarded packet). Packets go out
+ * through the connection's {@link FastTransport} (our SRTP, straight to the socket); werift's
+ * sender is only the fallback and the receiver of the subscriber's RTCP.
  */
 import {
+  type GenericNack,
   RtcpPayloadSpecificFeedback,
+  RtcpSenderInfo,
+  RtcpSrPacket,
+  RtpHeader,
+  RtpPacket,
   type RTCRtpSender,
   type RTCRtpTransceiver,
-  type RtpPacket,
+  RTP_EXTENSION_URI,
 } from "werift";
 import { chooseLayer } from "./layer-selection";
+import type { MediaPacket } from "./media-packet";
 import type { LayerKey, Producer, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
+import { scratch } from "./srtp/aes-gcm";
+import type { FastTransport } from "./srtp/fast-transport";
 import { live, rtp } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
+import { readPictureId, writePictureId } from "./vp8";
 
 /** RTCP payload-specific feedback format of a Full Intra Request (RFC 5104). */
 const FIR_FORMAT = 4;
@@ -24,17 +39,49 @@ type ConsumerEvents = {
   layerChanged: [LayerKey];
 };
 
+/** The parts of the outgoing header that only change with negotiation. */
+interface HeaderTemplate {
+  bytes: Uint8Array;
+  payloadType: number;
+  /** Offset of the 3-byte abs-send-time value, or -1. */
+  absSendTimeAt: number;
+}
+
 export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private current: LayerKey | undefined;
   private pending: LayerKey | undefined;
-  /** Video starts (and restarts after a stall) on a key frame, or decoders show garbage. */
+  private paused = false;
+  /** Video starts (and resumes) on a key frame, or decoders show garbage. */
   private awaitingKeyFrame: boolean;
   private preferred: SimulcastLayer | null = null;
   private tile: { width: number; height: number } | null = null;
+  /** Highest layer the subscriber's bandwidth allows (set by its connection). */
+  private cap: SimulcastLayer | undefined;
   private closed_ = false;
   private readonly unsubscribers: Array<() => void> = [];
   private readonly sender: RTCRtpSender;
+  private readonly clockRate: number;
+  private fast: FastTransport | undefined;
+  private template: HeaderTemplate | undefined;
+
+  // Rewriting: out = in + offset, fixed from the first packet after a switch ("epoch").
+  private rebase = true;
+  private epochFirstSeq = 0;
+  private seqOffset = 0;
+  private timestampOffset = 0;
+  private pictureIdOffset = 0;
+  private tl0Offset = 0;
+  private lastSeq = -1;
+  private lastTimestamp = 0;
+  private lastPictureId = -1;
+  private lastTl0 = -1;
+  private lastSentAt = 0;
+  /** SRTP rollover counter of our outgoing sequence numbers. */
+  private roc = 0;
+
   packetsForwarded = 0;
+  octetsForwarded = 0;
+  retransmissions = 0;
 
   constructor(
     readonly producer: Producer,
@@ -43,6 +90,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     super();
     live.consumers++;
     this.sender = transceiver.sender;
+    this.clockRate = producer.kind === "audio" ? 48_000 : 90_000;
     this.awaitingKeyFrame = producer.kind === "video";
     const onLayer = () => this.reselect();
     const onClosed = () => this.close();
@@ -51,15 +99,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     // Key-frame requests from the subscriber go to the publisher (rate-limited there).
     const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyFrame());
     const fir = this.sender.onRtcp.subscribe((packet) => {
-      if (
-        packet.type === RtcpPayloadSpecificFeedback.type &&
-        packet instanceof RtcpPayloadSpecificFeedback &&
-        packet.feedback.count === FIR_FORMAT
-      ) {
-        this.requestKeyFrame();
-      }
+      if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback.count === FIR_FORMAT) this.requestKeyFrame();
     });
-    this.unsubscribers.push(pli.unSubscribe, fir.unSubscribe);
+    const nack = this.sender.onGenericNack.subscribe((feedback: GenericNack) => this.retransmit(feedback.lost));
+    this.unsubscribers.push(pli.unSubscribe, fir.unSubscribe, nack.unSubscribe);
     this.reselect();
   }
 
@@ -75,8 +118,33 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     return this.current;
   }
 
+  /** The cap the subscriber's bandwidth puts on this track, if any. */
+  get capLayer(): SimulcastLayer | undefined {
+    return this.cap;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   get closed(): boolean {
     return this.closed_;
+  }
+
+  get ssrc(): number {
+    return this.sender.ssrc;
+  }
+
+  /** What this track's tile asks for, before bandwidth: for the connection's allocation. */
+  wantedLayer(): SimulcastLayer | undefined {
+    if (this.paused || this.producer.simulcastLayers.length === 0) return undefined;
+    const choice = chooseLayer({ active: this.producer.layerKeys(), preferred: this.preferred, tile: this.tile, current: this.current });
+    return choice === "paused" || choice === null || choice === undefined ? undefined : choice;
+  }
+
+  /** Tile area in pixels, the allocation's priority (unknown tiles count as small). */
+  get tileArea(): number {
+    return this.tile ? this.tile.width * this.tile.height : 0;
   }
 
   setPreferredLayer(layer: SimulcastLayer | null): void {
@@ -89,6 +157,22 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.reselect();
   }
 
+  setCap(cap: SimulcastLayer | undefined): void {
+    if (cap === this.cap) return;
+    this.cap = cap;
+    this.reselect();
+  }
+
+  /** The connection's SRTP fast path (undefined: werift's sender, e.g. ICE-TCP or not GCM). */
+  setTransport(fast: FastTransport | undefined): void {
+    this.fast = fast;
+  }
+
+  /** The subscribe connection was (re)negotiated: payload type or extension ids may differ. */
+  negotiated(): void {
+    this.template = undefined;
+  }
+
   /** Called when the subscriber's connection is (re)connected: start from a fresh key frame. */
   restart(): void {
     if (this.producer.kind === "video") this.awaitingKeyFrame = true;
@@ -97,24 +181,94 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
 
   requestKeyFrame(): void {
     const layer = this.pending !== undefined ? this.pending : this.current;
-    if (layer !== undefined) this.producer.requestKeyFrame(layer);
+    if (layer !== undefined && !this.paused) this.producer.requestKeyFrame(layer);
   }
 
-  forward(packet: RtpPacket, layer: LayerKey, keyFrame: boolean): void {
+  /** Re-evaluates the layer (the producer's flowing layers change over time). */
+  reselect(): void {
+    if (this.closed_) return;
+    const choice = chooseLayer({
+      active: this.producer.activeLayers(),
+      preferred: this.preferred,
+      tile: this.tile,
+      current: this.pending ?? this.current,
+      cap: this.cap,
+    });
+    if (choice === undefined) return;
+    if (choice === "paused") {
+      if (this.paused) return;
+      // A hidden tile costs nothing: stop taking packets until it is shown again.
+      this.paused = true;
+      this.producer.detach(this);
+      this.pending = undefined;
+      return;
+    }
+    if (this.paused) {
+      this.paused = false;
+      this.producer.attach(this, choice);
+      this.awaitingKeyFrame = this.producer.kind === "video";
+      if (choice !== this.current) {
+        this.current = choice;
+        this.emit("layerChanged", choice);
+      }
+      this.requestKeyFrame();
+      return;
+    }
+    if (choice === this.current) {
+      if (this.pending !== undefined) this.producer.detach(this, this.pending);
+      this.pending = undefined;
+      return;
+    }
+    if (this.current === undefined || this.producer.kind === "audio") {
+      // Nothing forwarded yet: take the target at once (video waits for its key frame).
+      if (this.current !== undefined) this.producer.detach(this, this.current);
+      this.current = choice;
+      this.producer.attach(this, choice);
+      this.emit("layerChanged", choice);
+      this.requestKeyFrame();
+      return;
+    }
+    if (choice === this.pending) return;
+    if (this.pending !== undefined) this.producer.detach(this, this.pending);
+    this.pending = choice;
+    this.producer.attach(this, choice);
+    this.producer.requestKeyFrame(choice);
+  }
+
+  forward(packet: MediaPacket, layer: LayerKey): void {
     if (this.closed_) return;
     if (layer === this.pending && this.pending !== undefined) {
-      if (!keyFrame) return;
-      this.switchTo(layer, packet);
+      if (!packet.keyFrame) return;
+      this.switchTo(layer);
     }
     if (layer !== this.current) return;
     if (this.awaitingKeyFrame) {
       // Only a key frame the subscriber actually receives ends the wait.
-      if (!keyFrame || !this.canSend()) return;
+      if (!packet.keyFrame || !this.canSend()) return;
       this.awaitingKeyFrame = false;
+      this.rebase = true;
     }
-    this.packetsForwarded++;
-    rtp.forwarded++;
-    this.sender.sendRtp(packet).catch(() => {});
+    if (this.rebase) {
+      this.rebaseOn(packet);
+    } else if (((packet.sequenceNumber - this.epochFirstSeq) & 0xffff) >= 0x8000) {
+      return; // older than this epoch: its outgoing number would collide with the last one's
+    }
+    this.send(packet, false);
+  }
+
+  /** An RTCP sender report for this stream, or undefined before anything was sent. */
+  senderReport(ntpTimestamp: bigint, now: number): RtcpSrPacket | undefined {
+    if (this.lastSeq < 0) return undefined;
+    const elapsed = Math.round(((now - this.lastSentAt) * this.clockRate) / 1000);
+    return new RtcpSrPacket({
+      ssrc: this.sender.ssrc,
+      senderInfo: new RtcpSenderInfo({
+        ntpTimestamp,
+        rtpTimestamp: (this.lastTimestamp + elapsed) >>> 0,
+        packetCount: this.packetsForwarded >>> 0,
+        octetCount: this.octetsForwarded >>> 0,
+      }),
+    });
   }
 
   /** Idempotent; the subscribe connection drops the transceiver on `closed`. */
@@ -132,41 +286,146 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     return !this.sender.stopped && this.sender.dtlsTransport?.state === "connected" && !!this.sender.codec;
   }
 
-  private reselect(): void {
-    if (this.closed_) return;
-    const target = chooseLayer({
-      active: this.producer.activeLayers(),
-      preferred: this.preferred,
-      tile: this.tile,
-    });
-    if (target === undefined || target === this.current) {
-      if (this.pending !== undefined && target === this.current) {
-        this.producer.detach(this, this.pending);
-        this.pending = undefined;
-      }
-      return;
-    }
-    if (this.current === undefined || this.producer.kind === "audio") {
-      // Nothing forwarded yet: take the target at once (video waits for its key frame).
-      if (this.current !== undefined) this.producer.detach(this, this.current);
-      this.current = target;
-      this.producer.attach(this, target);
-      this.emit("layerChanged", target);
-      this.requestKeyFrame();
-      return;
-    }
-    if (this.pending !== undefined) this.producer.detach(this, this.pending);
-    this.pending = target;
-    this.producer.attach(this, target);
-    this.producer.requestKeyFrame(target);
-  }
-
-  private switchTo(layer: LayerKey, firstPacket: RtpPacket): void {
+  private switchTo(layer: LayerKey): void {
     if (this.current !== undefined) this.producer.detach(this, this.current);
     this.current = layer;
     this.pending = undefined;
-    // The new layer has its own sequence numbers and timestamps; the sender rebases them.
-    this.sender.replaceRTP(firstPacket.header);
+    this.rebase = true;
     this.emit("layerChanged", layer);
   }
+
+  /** Fixes the offsets so this packet follows the last one sent, whatever layer it came from. */
+  private rebaseOn(packet: MediaPacket): void {
+    this.rebase = false;
+    this.epochFirstSeq = packet.sequenceNumber;
+    const pictureId = packet.pictureIdAt >= 0 ? readPictureId(packet.payload, packet) : -1;
+    const tl0 = packet.tl0PicIdxAt >= 0 ? packet.payload[packet.tl0PicIdxAt]! : -1;
+    if (this.lastSeq < 0) {
+      this.seqOffset = this.timestampOffset = this.pictureIdOffset = this.tl0Offset = 0;
+      return;
+    }
+    this.seqOffset = (this.lastSeq + 1 - packet.sequenceNumber) & 0xffff;
+    // The new layer's clock is unrelated: continue ours by the time that passed.
+    const elapsed = Math.max(1, Math.round(((performance.now() - this.lastSentAt) * this.clockRate) / 1000));
+    this.timestampOffset = (this.lastTimestamp + elapsed - packet.timestamp) >>> 0;
+    if (pictureId >= 0 && this.lastPictureId >= 0) this.pictureIdOffset = (this.lastPictureId + 1 - pictureId) & 0x7fff;
+    if (tl0 >= 0 && this.lastTl0 >= 0) this.tl0Offset = (this.lastTl0 + 1 - tl0) & 0xff;
+  }
+
+  private send(packet: MediaPacket, retransmission: boolean): void {
+    const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
+    const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
+    const roc = this.rocFor(seq, retransmission);
+    const template = this.template ?? this.buildTemplate();
+    if (!template) return;
+    const payload = packet.payload;
+    let sent = false;
+    if (this.fast) {
+      const out = scratch();
+      const headerLength = template.bytes.length;
+      out.set(template.bytes, 0);
+      out[1] = (packet.marker ? 0x80 : 0) | template.payloadType;
+      out[2] = seq >>> 8;
+      out[3] = seq & 0xff;
+      out[4] = timestamp >>> 24;
+      out[5] = (timestamp >>> 16) & 0xff;
+      out[6] = (timestamp >>> 8) & 0xff;
+      out[7] = timestamp & 0xff;
+      if (template.absSendTimeAt >= 0) writeAbsSendTime(out, template.absSendTimeAt, performance.now());
+      out.set(payload, headerLength);
+      this.rewriteVp8(out, headerLength, packet);
+      sent = this.fast.sendScratch(headerLength, payload.length, this.sender.ssrc, roc, seq);
+    }
+    if (!sent) this.sendThroughWerift(packet, template.payloadType, seq, timestamp);
+    if (retransmission) {
+      this.retransmissions++;
+      rtp.retransmitted++;
+      return;
+    }
+    this.lastSeq = seq;
+    this.lastTimestamp = timestamp;
+    this.lastSentAt = performance.now();
+    if (packet.pictureIdAt >= 0) this.lastPictureId = (readPictureId(payload, packet) + this.pictureIdOffset) & 0x7fff;
+    if (packet.tl0PicIdxAt >= 0) this.lastTl0 = (payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
+    this.packetsForwarded++;
+    this.octetsForwarded += payload.length;
+    rtp.forwarded++;
+  }
+
+  /** Writes the rebased picture id and TL0PICIDX into the outgoing copy of the payload. */
+  private rewriteVp8(out: Uint8Array, payloadAt: number, packet: MediaPacket): void {
+    if (packet.pictureIdAt >= 0 && this.pictureIdOffset !== 0) {
+      const view = out.subarray(payloadAt);
+      writePictureId(view, packet, (readPictureId(packet.payload, packet) + this.pictureIdOffset) & 0x7fff);
+    }
+    if (packet.tl0PicIdxAt >= 0 && this.tl0Offset !== 0) {
+      out[payloadAt + packet.tl0PicIdxAt] = (packet.payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
+    }
+  }
+
+  /** The slow path: werift serialises and encrypts (ICE-TCP, or a client without GCM). */
+  private sendThroughWerift(packet: MediaPacket, payloadType: number, seq: number, timestamp: number): void {
+    if (!this.canSend()) return;
+    rtp.throughWerift++;
+    const payload = Buffer.from(packet.payload);
+    this.rewriteVp8(payload, 0, packet);
+    const header = new RtpHeader({ marker: packet.marker, payloadType, sequenceNumber: seq, timestamp, ssrc: this.sender.ssrc, padding: false });
+    this.sender.sendRtp(new RtpPacket(header, payload)).catch(() => {});
+  }
+
+  /** The rollover counter for an outgoing sequence number (retransmissions may predate a wrap). */
+  private rocFor(seq: number, retransmission: boolean): number {
+    if (this.lastSeq < 0) return this.roc;
+    if (retransmission) return seq > this.lastSeq && seq - this.lastSeq > 0x8000 ? Math.max(0, this.roc - 1) : this.roc;
+    if (seq < this.lastSeq && this.lastSeq - seq > 0x8000) this.roc = (this.roc + 1) >>> 0;
+    return this.roc;
+  }
+
+  /** Answers a subscriber's NACK from the producer's cache, in the original stream. */
+  private retransmit(lost: number[]): void {
+    if (this.closed_ || this.paused || this.rebase || this.current === undefined) return;
+    for (const seq of lost) {
+      const upstream = (seq - this.seqOffset) & 0xffff;
+      if (((upstream - this.epochFirstSeq) & 0xffff) >= 0x8000) continue; // before this epoch
+      const packet = this.producer.cached(this.current, upstream);
+      if (packet) this.send(packet, true);
+    }
+  }
+
+  private buildTemplate(): HeaderTemplate | undefined {
+    const payloadType = this.sender.codec?.payloadType;
+    if (payloadType === undefined) return undefined;
+    const ids = new Map(this.transceiver.headerExtensions.map((e) => [e.uri, e.id]));
+    const mid = this.transceiver.mid;
+    const midId = ids.get(RTP_EXTENSION_URI.sdesMid);
+    const absId = this.producer.kind === "video" ? ids.get(RTP_EXTENSION_URI.absSendTime) : undefined;
+    const elements: number[] = [];
+    if (midId !== undefined && mid) elements.push((midId << 4) | (mid.length - 1), ...Buffer.from(mid));
+    let absSendTimeAt = -1;
+    if (absId !== undefined) {
+      absSendTimeAt = 12 + 4 + elements.length + 1;
+      elements.push((absId << 4) | 2, 0, 0, 0);
+    }
+    while (elements.length % 4 !== 0) elements.push(0);
+    const bytes = new Uint8Array(12 + (elements.length ? 4 + elements.length : 0));
+    bytes[0] = elements.length ? 0x90 : 0x80;
+    new DataView(bytes.buffer).setUint32(8, this.sender.ssrc);
+    if (elements.length) {
+      bytes[12] = 0xbe;
+      bytes[13] = 0xde;
+      bytes[14] = (elements.length / 4) >> 8;
+      bytes[15] = (elements.length / 4) & 0xff;
+      bytes.set(elements, 16);
+    }
+    this.template = { bytes, payloadType, absSendTimeAt };
+    return this.template;
+  }
+}
+
+/** abs-send-time: 24-bit seconds in 6.18 fixed point; any epoch works (only differences count). */
+function writeAbsSendTime(out: Uint8Array, at: number, nowMs: number): void {
+  const value = Math.floor((nowMs * 262.144) % 0x1000000);
+  out[at] = value >>> 16;
+  out[at + 1] = (value >>> 8) & 0xff;
+  out[at + 2] = value & 0xff;
 }

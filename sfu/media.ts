@@ -12,6 +12,7 @@ import {
   useAudioLevelIndication as audioLevelIndication,
   useSdesMid as sdesMid,
   useSdesRTPStreamId as sdesRtpStreamId,
+  useTransportWideCC as transportWideCC,
 } from "werift";
 import { NegotiationError } from "./errors";
 import type { IceCandidate } from "./protocol";
@@ -28,11 +29,22 @@ export interface MediaNetwork {
 }
 
 /**
- * Opus and VP8 with the feedback the SFU relays (NACK, PLI, FIR) or will use for
- * bandwidth estimation (REMB, transport-cc). No RTX yet: werift's receiver does not map
- * RTX to simulcast layers (see docs/sfu.md, "werift notes").
+ * Which side of a participant a connection is: the publisher's uplink or the subscriber's
+ * downlink. They differ in congestion control (docs/sfu.md, "Bandwidth"):
+ * - publish: transport-wide congestion control. The SFU answers with transport-cc feedback
+ *   (`transport-feedback.ts`), so the browser's send-side estimator probes up within seconds.
+ * - subscribe: REMB. The SFU stamps abs-send-time on what it forwards and the browser's
+ *   receive-side estimator reports what it can take.
  */
-export function codecs(): Pick<PeerConfig, "codecs"> {
+export type ConnectionSide = "publish" | "subscribe";
+
+/**
+ * Opus and VP8 with the feedback the SFU relays (NACK, PLI, FIR) and the bandwidth
+ * feedback of each side. No RTX yet: werift's receiver does not map RTX to simulcast
+ * layers, and the SFU retransmits in the original stream (see docs/sfu.md, "NACK").
+ */
+export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "codecs"> {
+  const congestion = side === "publish" ? [{ type: "transport-cc" }] : [{ type: "goog-remb" }];
   return {
     codecs: {
       audio: [
@@ -41,29 +53,26 @@ export function codecs(): Pick<PeerConfig, "codecs"> {
           clockRate: 48000,
           channels: 2,
           parameters: "minptime=10;useinbandfec=1",
+          rtcpFeedback: side === "publish" ? [{ type: "transport-cc" }] : [],
         }),
       ],
       video: [
         new RTCRtpCodecParameters({
           mimeType: "video/VP8",
           clockRate: 90000,
-          rtcpFeedback: [
-            { type: "nack" },
-            { type: "nack", parameter: "pli" },
-            { type: "ccm", parameter: "fir" },
-            { type: "goog-remb" },
-          ],
+          rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }, ...congestion],
         }),
       ],
     },
   };
 }
 
-export function headerExtensions(): Pick<PeerConfig, "headerExtensions"> {
+export function headerExtensions(side: ConnectionSide = "publish"): Pick<PeerConfig, "headerExtensions"> {
+  const congestion = side === "publish" ? transportWideCC() : absSendTime();
   return {
     headerExtensions: {
-      audio: [sdesMid(), audioLevelIndication()],
-      video: [sdesMid(), sdesRtpStreamId(), absSendTime()],
+      audio: [sdesMid(), audioLevelIndication(), ...(side === "publish" ? [transportWideCC()] : [])],
+      video: [sdesMid(), sdesRtpStreamId(), congestion],
     },
   };
 }
@@ -92,8 +101,8 @@ export function iceOptions(network: MediaNetwork): Partial<PeerConfig> {
   return options;
 }
 
-export function peerConfig(network: MediaNetwork): Partial<PeerConfig> {
-  return { ...codecs(), ...headerExtensions(), ...iceOptions(network), bundlePolicy: "max-bundle" };
+export function peerConfig(network: MediaNetwork, side: ConnectionSide = "publish"): Partial<PeerConfig> {
+  return { ...codecs(side), ...headerExtensions(side), ...iceOptions(network), bundlePolicy: "max-bundle" };
 }
 
 /**

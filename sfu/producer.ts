@@ -4,17 +4,11 @@
  * currently take each layer. It fans RTP out without decoding it.
  */
 import { randomUUID } from "node:crypto";
-import {
-  type Extensions,
-  RTP_EXTENSION_URI,
-  RtpHeader,
-  RtpPacket,
-  type MediaStreamTrack,
-  type RTCRtpTransceiver,
-} from "werift";
-import { isVp8KeyFrameStart } from "./vp8";
+import { type Extensions, RTP_EXTENSION_URI, type MediaStreamTrack, type RTCRtpTransceiver, type RtpPacket } from "werift";
+import { type MediaPacket, PacketCache } from "./media-packet";
+import { isVp8KeyFrameStart, readVp8Fields } from "./vp8";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
-import { live, rtp } from "./stats";
+import { live, producers, rtp } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 
 /** `null` is the one layer of a track without simulcast. */
@@ -22,8 +16,11 @@ export type LayerKey = SimulcastLayer | null;
 
 /** What a producer hands each packet to: a consumer, for the layer it takes. */
 export interface RtpSink {
-  forward(packet: RtpPacket, layer: LayerKey, keyFrame: boolean): void;
+  forward(packet: MediaPacket, layer: LayerKey): void;
 }
+
+/** Receive rates are measured over windows of this length. */
+const RATE_WINDOW_MS = 1_000;
 
 /** Key-frame requests per layer are forwarded upstream at most this often. */
 const KEY_FRAME_REQUEST_INTERVAL_MS = 500;
@@ -44,6 +41,24 @@ interface Layer {
   lastKeyFrameRequest: number;
   deferredRequest?: NodeJS.Timeout;
   packets: number;
+  bytes: number;
+  /** Recent packets, for retransmission on a subscriber's NACK (video only). */
+  cache: PacketCache;
+  lastPacketAt: number;
+  windowStart: number;
+  windowBytes: number;
+  windowPackets: number;
+  /** Bits/s and packets/s over the last complete window. */
+  bitrate: number;
+  packetRate: number;
+}
+
+/** What /stats shows of one layer. */
+export interface LayerStats {
+  layer: LayerKey;
+  packets: number;
+  bitrate: number;
+  packetRate: number;
 }
 
 export class Producer extends TypedEmitter<ProducerEvents> {
@@ -68,7 +83,22 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.kind = transceiver.kind === "audio" ? "audio" : "video";
     this.muted_ = muted;
     const keys: LayerKey[] = simulcastLayers.length > 0 ? simulcastLayers : [null];
-    for (const key of keys) this.layers.set(key, { sinks: new Set(), lastKeyFrameRequest: 0, packets: 0 });
+    for (const key of keys) {
+      this.layers.set(key, {
+        sinks: new Set(),
+        lastKeyFrameRequest: 0,
+        packets: 0,
+        bytes: 0,
+        cache: new PacketCache(),
+        lastPacketAt: 0,
+        windowStart: 0,
+        windowBytes: 0,
+        windowPackets: 0,
+        bitrate: 0,
+        packetRate: 0,
+      });
+    }
+    producers.add(this);
     // Tracks may have arrived while the offer was applied, before this producer existed.
     for (const track of transceiver.receiver.tracks) this.adoptTrack(track);
     const { unSubscribe } = transceiver.onTrack.subscribe((track) => this.adoptTrack(track));
@@ -94,9 +124,33 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     };
   }
 
-  /** Layers that have received at least one packet, lowest first. */
+  /**
+   * Layers flowing now (a packet in the last 1.5 s), lowest first. A publisher drops its
+   * upper layers when its own bandwidth shrinks; consumers then move down.
+   */
   activeLayers(): LayerKey[] {
-    return [...this.layers].filter(([, layer]) => layer.packets > 0).map(([key]) => key);
+    const since = performance.now() - 1_500;
+    return [...this.layers].filter(([, layer]) => layer.packets > 0 && layer.lastPacketAt >= since).map(([key]) => key);
+  }
+
+  /** Receive rate of a layer in bits/s (0 when it stopped flowing). */
+  bitrate(layer: LayerKey): number {
+    const entry = this.layers.get(layer);
+    if (!entry || performance.now() - entry.lastPacketAt > 2 * RATE_WINDOW_MS) return 0;
+    return entry.bitrate;
+  }
+
+  layerStats(): LayerStats[] {
+    return [...this.layers.keys()].map((layer) => {
+      const entry = this.layers.get(layer)!;
+      const stale = performance.now() - entry.lastPacketAt > 2 * RATE_WINDOW_MS;
+      return { layer, packets: entry.packets, bitrate: stale ? 0 : entry.bitrate, packetRate: stale ? 0 : entry.packetRate };
+    });
+  }
+
+  /** A recent packet of a layer, for retransmission. */
+  cached(layer: LayerKey, sequenceNumber: number): MediaPacket | undefined {
+    return this.layers.get(layer)?.cache.get(sequenceNumber);
   }
 
   /** Every layer key this producer can ever have, lowest first. */
@@ -138,6 +192,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     }
     entry.lastKeyFrameRequest = Date.now();
     const ssrc = entry.ssrc;
+    rtp.keyFrameRequests++;
     void this.transceiver.receiver.sendRtcpPLI(ssrc).catch(() => {});
   }
 
@@ -146,9 +201,11 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (this.closed_) return;
     this.closed_ = true;
     live.producers--;
+    producers.delete(this);
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
     for (const layer of this.layers.values()) {
       layer.sinks.clear();
+      layer.cache.clear();
       clearTimeout(layer.deferredRequest);
     }
     this.emit("closed");
@@ -176,32 +233,52 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   private receive(key: LayerKey, layer: Layer, packet: RtpPacket, extensions?: Extensions): void {
     if (this.closed_) return;
     rtp.received++;
-    layer.ssrc = packet.header.ssrc;
+    const now = performance.now();
+    const { header, payload } = packet;
+    layer.ssrc = header.ssrc;
+    layer.bytes += payload.length;
+    this.measure(layer, payload.length, now);
     if (layer.packets++ === 0) this.emit("layerActive", key);
     if (this.source === "mic" && extensions) {
       const level = extensions[RTP_EXTENSION_URI.audioLevelIndication] as { level: number } | undefined;
       if (level) this.emit("audioLevel", level.level);
     }
-    if (layer.sinks.size === 0) return;
-    const keyFrame = this.kind === "video" && isVp8KeyFrameStart(packet.payload);
-    const forwarded = withoutExtensions(packet);
-    for (const sink of layer.sinks) sink.forward(forwarded, key, keyFrame);
+    const video = this.kind === "video";
+    // Header extensions are not carried over: their ids are per connection, and each
+    // consumer writes its own.
+    const media: MediaPacket = {
+      payload,
+      sequenceNumber: header.sequenceNumber,
+      timestamp: header.timestamp,
+      marker: header.marker,
+      keyFrame: video && isVp8KeyFrameStart(payload),
+      receivedAt: now,
+      pictureIdAt: -1,
+      pictureIdLong: false,
+      tl0PicIdxAt: -1,
+    };
+    if (video) {
+      readVp8Fields(payload, media);
+      layer.cache.add(media);
+    }
+    for (const sink of layer.sinks) sink.forward(media, key);
   }
-}
 
-/**
- * The publisher's header extension ids mean nothing on a subscriber's connection (each
- * negotiates its own), so forwarded packets carry none; the sender adds its own.
- */
-function withoutExtensions(packet: RtpPacket): RtpPacket {
-  const h = packet.header;
-  const header = new RtpHeader({
-    marker: h.marker,
-    payloadType: h.payloadType,
-    sequenceNumber: h.sequenceNumber,
-    timestamp: h.timestamp,
-    ssrc: h.ssrc,
-    padding: false,
-  });
-  return new RtpPacket(header, packet.payload);
+  private measure(layer: Layer, bytes: number, now: number): void {
+    layer.lastPacketAt = now;
+    if (now - layer.windowStart >= RATE_WINDOW_MS) {
+      const elapsed = now - layer.windowStart;
+      if (layer.windowStart > 0 && elapsed < 2 * RATE_WINDOW_MS) {
+        layer.bitrate = Math.round((layer.windowBytes * 8 * 1000) / elapsed);
+        layer.packetRate = Math.round((layer.windowPackets * 1000) / elapsed);
+      } else {
+        layer.bitrate = layer.packetRate = 0;
+      }
+      layer.windowStart = now;
+      layer.windowBytes = 0;
+      layer.windowPackets = 0;
+    }
+    layer.windowBytes += bytes;
+    layer.windowPackets++;
+  }
 }

@@ -4,7 +4,8 @@
  * comes with the list of tracks it carries (mid → source); the connection reconciles its
  * producers with that list: new mids become producers, missing ones are closed.
  */
-import { RTCPeerConnection, SessionDescription } from "werift";
+import { randomBytes } from "node:crypto";
+import { RTCPeerConnection, RTP_EXTENSION_URI, SessionDescription } from "werift";
 import { NegotiationError, SfuError } from "./errors";
 import { addCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
 import { Producer } from "./producer";
@@ -16,9 +17,14 @@ import {
   SIMULCAST_LAYERS,
   type SimulcastLayer,
 } from "./protocol";
+import { FastTransport } from "./srtp/fast-transport";
 import { live } from "./stats";
+import { readTransportSequence, TransportFeedback } from "./transport-feedback";
 import { TypedEmitter } from "./typed-emitter";
-import { hardenDtls } from "./werift-patches";
+import { disableWeriftTransportFeedback, hardenDtls } from "./werift-patches";
+
+/** How often transport-wide feedback goes back to the publisher (Chromium sends it at 20/s too). */
+const FEEDBACK_INTERVAL_MS = 50;
 
 type PublishEvents = {
   produced: [Producer];
@@ -31,17 +37,54 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   readonly pc: RTCPeerConnection;
   readonly producers = new Map<string, Producer>();
   private closed_ = false;
+  private fast: FastTransport | undefined;
+  private feedbackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly peerId: string,
     private readonly network: MediaNetwork,
   ) {
     super();
-    this.pc = new RTCPeerConnection(peerConfig(network));
+    this.pc = new RTCPeerConnection(peerConfig(network, "publish"));
     live.transports++;
     this.pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected") this.takeOverSrtp();
       if (state === "failed") this.emit("failed");
     });
+  }
+
+  /** Whether packets are decrypted by our own SRTP (false: werift's). */
+  get fastPath(): boolean {
+    return this.fast !== undefined;
+  }
+
+  /**
+   * Once DTLS is up: decrypt with our own SRTP, and answer every packet's transport-wide
+   * sequence number with congestion control feedback.
+   */
+  private takeOverSrtp(): void {
+    const dtls = this.pc.dtlsTransports[0];
+    if (!dtls || this.fast?.dtls === dtls) return;
+    this.fast = FastTransport.create(dtls);
+    const extensionId = this.pc
+      .getTransceivers()
+      .flatMap((t) => t.headerExtensions)
+      .find((e) => e.uri === RTP_EXTENSION_URI.transportWideCC)?.id;
+    if (!this.fast || extensionId === undefined) return;
+    const feedback = new TransportFeedback(randomBytes(4).readUInt32BE(0), (packet) => {
+      // werift's SRTCP path only needs something it can serialise.
+      void dtls.sendRtcp([{ serialize: () => packet } as never]).catch(() => {});
+    });
+    let mediaSsrc = 0;
+    this.fast.listen((packet, headerLength, arrivalMs) => {
+      const seq = readTransportSequence(packet, headerLength, extensionId);
+      if (seq < 0) return;
+      mediaSsrc = (packet[8]! << 24 | packet[9]! << 16 | packet[10]! << 8 | packet[11]!) >>> 0;
+      feedback.record(seq, arrivalMs);
+    });
+    clearInterval(this.feedbackTimer);
+    this.feedbackTimer = setInterval(() => feedback.flush(mediaSsrc), FEEDBACK_INTERVAL_MS);
+    this.feedbackTimer.unref();
   }
 
   /** Applies an offer and returns the answer; callers serialize calls (the peer's queue). */
@@ -49,6 +92,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     const layersByMid = checkOffer(sdp, declared);
     try {
       await this.pc.setRemoteDescription({ type: "offer", sdp });
+      disableWeriftTransportFeedback(this.pc);
     } catch (err) {
       await this.rollback();
       throw new NegotiationError("bad_sdp", `publish offer refused: ${messageOf(err)}`);
@@ -84,6 +128,8 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     if (this.closed_) return;
     this.closed_ = true;
     live.transports--;
+    clearInterval(this.feedbackTimer);
+    this.fast?.listen(undefined);
     for (const producer of [...this.producers.values()]) producer.close();
     this.producers.clear();
     this.removeAllListeners();

@@ -5,9 +5,21 @@
  * arrives. Only the SFU offers on this connection, so there is no glare to resolve; an
  * answer for any other revision is refused as stale.
  */
-import { MediaStream, RTCPeerConnection } from "werift";
+import {
+  MediaStream,
+  ntpTime,
+  ReceiverEstimatedMaxBitrate,
+  RTCPeerConnection,
+  type RtcpPacket,
+  RtcpPayloadSpecificFeedback,
+  RtcpRrPacket,
+  RtcpSrPacket,
+} from "werift";
 import { AwaitQueue } from "./await-queue";
+import { allocate, DownlinkEstimate, NOMINAL_BITRATE, type VideoDemand } from "./bandwidth-allocation";
 import { Consumer } from "./consumer";
+import { rank } from "./layer-selection";
+import { FastTransport } from "./srtp/fast-transport";
 import { ClosedError, NegotiationError } from "./errors";
 import { addCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { Producer } from "./producer";
@@ -34,18 +46,33 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   /** Whether any offer was ever made (removing the last track still needs one). */
   private negotiated = false;
   private closed_ = false;
+  private fast: FastTransport | undefined;
+  readonly downlink = new DownlinkEstimate();
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly network: MediaNetwork,
     private readonly answerTimeoutMs: number,
   ) {
     super();
-    this.pc = new RTCPeerConnection(peerConfig(network));
+    this.pc = new RTCPeerConnection(peerConfig(network, "subscribe"));
     live.transports++;
     this.pc.connectionStateChange.subscribe((state) => {
-      if (state === "connected") for (const consumer of this.consumers.values()) consumer.restart();
+      if (state === "connected") {
+        this.takeOverSrtp();
+        for (const consumer of this.consumers.values()) consumer.restart();
+      }
       if (state === "failed") this.emit("failed", { code: "internal", message: "subscribe connection failed" });
     });
+    // Sender reports let receivers sync audio with video and measure the round trip.
+    this.timers.push(setInterval(() => this.sendReports(), 1_000));
+    this.timers.push(setInterval(() => this.allocate(), 500));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  /** Whether packets go out through our own SRTP (false: werift's sender). */
+  get fastPath(): boolean {
+    return this.fast !== undefined;
   }
 
   get closed(): boolean {
@@ -61,6 +88,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       streams: [new MediaStream({ id: peerId })],
     });
     const consumer = new Consumer(producer, transceiver);
+    consumer.setTransport(this.fast);
     this.consumers.set(producer.id, consumer);
     consumer.on("closed", () => {
       this.consumers.delete(producer.id);
@@ -98,7 +126,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       }
       clearTimeout(this.outstanding.timer);
       this.outstanding = undefined;
-      for (const consumer of this.consumers.values()) consumer.requestKeyFrame();
+      for (const consumer of this.consumers.values()) {
+        consumer.negotiated();
+        consumer.requestKeyFrame();
+      }
     });
     if (this.dirty) {
       this.dirty = false;
@@ -115,12 +146,89 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     if (this.closed_) return;
     this.closed_ = true;
     live.transports--;
+    for (const timer of this.timers) clearInterval(timer);
     if (this.outstanding) clearTimeout(this.outstanding.timer);
     this.outstanding = undefined;
     for (const consumer of [...this.consumers.values()]) consumer.close();
     this.consumers.clear();
     this.removeAllListeners();
     await this.pc.close().catch(() => {});
+  }
+
+  /** Once DTLS is up: our own SRTP for sending, and the subscriber's RTCP for bandwidth. */
+  private takeOverSrtp(): void {
+    const dtls = this.pc.dtlsTransports[0];
+    if (!dtls || this.fast?.dtls === dtls) return;
+    this.fast = FastTransport.create(dtls);
+    for (const consumer of this.consumers.values()) consumer.setTransport(this.fast);
+    dtls.onRtcp.subscribe((packet) => this.onRtcp(packet));
+  }
+
+  private onRtcp(packet: RtcpPacket): void {
+    const now = performance.now();
+    if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
+      this.downlink.onRemb(Number(packet.feedback.bitrate), now);
+      this.allocate();
+    } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
+      for (const report of packet.reports) this.downlink.onLoss(report.fractionLost / 256, now);
+    }
+  }
+
+  /**
+   * Shares the downlink among the video tracks (bandwidth-allocation.ts), then lets every
+   * consumer re-evaluate its layer (publishers' layers come and go too).
+   */
+  private allocate(): void {
+    if (this.closed_) return;
+    const now = performance.now();
+    const demands: VideoDemand[] = [];
+    const simulcast: Consumer[] = [];
+    let usage = 0;
+    let fixed = 0;
+    for (const consumer of this.consumers.values()) {
+      const layer = consumer.layer;
+      const rate = consumer.isPaused || layer === undefined ? 0 : consumer.producer.bitrate(layer);
+      usage += rate;
+      const wanted = consumer.wantedLayer();
+      if (!wanted) {
+        fixed += rate;
+        continue;
+      }
+      const bitrate = (l: "low" | "medium" | "high") => consumer.producer.bitrate(l) || NOMINAL_BITRATE[l];
+      demands.push({
+        id: consumer.trackId,
+        wanted,
+        current: layer ?? undefined,
+        bitrates: { low: bitrate("low"), medium: bitrate("medium"), high: bitrate("high") },
+        priority: consumer.tileArea,
+      });
+      simulcast.push(consumer);
+    }
+    if (demands.length > 0) {
+      const constrained = simulcast.some((c) => c.capLayer !== undefined && rank(c.capLayer) < rank(c.wantedLayer()!));
+      const budget = this.downlink.budget(now, usage, constrained);
+      const caps = allocate(demands, budget, fixed);
+      for (const consumer of simulcast) {
+        const cap = Number.isFinite(budget) ? caps.get(consumer.trackId) : undefined;
+        const before = consumer.capLayer;
+        if (cap !== undefined && (before === undefined || rank(cap) < rank(before))) this.downlink.onDowngrade(now);
+        consumer.setCap(cap);
+      }
+    }
+    for (const consumer of this.consumers.values()) consumer.reselect();
+  }
+
+  private sendReports(): void {
+    const dtls = this.pc.dtlsTransports[0];
+    if (this.closed_ || dtls?.state !== "connected") return;
+    const ntp = ntpTime();
+    const now = performance.now();
+    const reports: RtcpSrPacket[] = [];
+    for (const consumer of this.consumers.values()) {
+      const report = consumer.senderReport(ntp, now);
+      if (report) reports.push(report);
+    }
+    if (reports.length > 0) void dtls.sendRtcp(reports).catch(() => {});
   }
 
   private async offer(): Promise<void> {

@@ -60,3 +60,52 @@ export function writeVp8FrameHeader(target: Uint8Array, offset: number, keyFrame
   target[offset + 9] = 0;
   return offset + 10;
 }
+
+/**
+ * Where the fields an SFU rewrites across a layer switch sit in a VP8 payload descriptor
+ * (RFC 7741 §4.2): the picture id (7 or 15 bits) and TL0PICIDX. Offsets are -1 when absent.
+ */
+export interface Vp8Fields {
+  pictureIdAt: number;
+  /** 15-bit picture id (M bit set) rather than 7-bit. */
+  pictureIdLong: boolean;
+  tl0PicIdxAt: number;
+}
+
+/** Fills `out` from `payload`; returns false when the descriptor is truncated. */
+export function readVp8Fields(payload: Uint8Array, out: Vp8Fields): boolean {
+  out.pictureIdAt = -1;
+  out.pictureIdLong = false;
+  out.tl0PicIdxAt = -1;
+  if (payload.length < 1) return false;
+  if (!(payload[0]! & 0x80)) return true;
+  if (payload.length < 2) return false;
+  const x = payload[1]!;
+  let offset = 2;
+  if (x & 0x80) {
+    if (payload.length <= offset) return false;
+    out.pictureIdAt = offset;
+    out.pictureIdLong = (payload[offset]! & 0x80) !== 0;
+    offset += out.pictureIdLong ? 2 : 1;
+  }
+  if (x & 0x40) {
+    if (payload.length <= offset) return false;
+    out.tl0PicIdxAt = offset;
+  }
+  return true;
+}
+
+export function readPictureId(payload: Uint8Array, fields: Vp8Fields): number {
+  const at = fields.pictureIdAt;
+  return fields.pictureIdLong ? ((payload[at]! & 0x7f) << 8) | payload[at + 1]! : payload[at]! & 0x7f;
+}
+
+export function writePictureId(payload: Uint8Array, fields: Vp8Fields, pictureId: number): void {
+  const at = fields.pictureIdAt;
+  if (fields.pictureIdLong) {
+    payload[at] = 0x80 | ((pictureId >> 8) & 0x7f);
+    payload[at + 1] = pictureId & 0xff;
+  } else {
+    payload[at] = pictureId & 0x7f;
+  }
+}

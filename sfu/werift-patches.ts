@@ -59,3 +59,16 @@ function filterRecords(transport: RTCDtlsTransport): void {
   };
   (port as { hardened?: boolean }).hardened = true;
 }
+
+/**
+ * werift 0.25.2's transport-cc feedback is wrong in ways that keep Chromium's estimate at
+ * its 300 kbps start (see transport-feedback.ts); the SFU sends its own. This keeps werift's
+ * receivers from also sending theirs: its `twccEnabled` getter is shadowed per instance.
+ */
+export function disableWeriftTransportFeedback(pc: RTCPeerConnection): void {
+  for (const transceiver of pc.getTransceivers()) {
+    const receiver = transceiver.receiver as unknown as { twccEnabled?: unknown };
+    if (Object.prototype.hasOwnProperty.call(receiver, "twccEnabled")) continue;
+    Object.defineProperty(receiver, "twccEnabled", { get: () => false });
+  }
+}

@@ -98,7 +98,7 @@ export class Bot {
 
   private constructor(private readonly options: BotOptions) {
     this.signaling = new SignalingClient(options);
-    this.subscribePc = new RTCPeerConnection(peerConfig(options.network));
+    this.subscribePc = new RTCPeerConnection(peerConfig(options.network, "subscribe"));
     this.subscribePc.onTrack.subscribe((track) => {
       const transceiver = this.subscribePc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
       if (!transceiver) return;
@@ -130,7 +130,7 @@ export class Bot {
   /** Opens the publish connection with the given tracks and starts sending once connected. */
   async publish(options: PublishOptions): Promise<CommandResult<"publishOffer">> {
     if (this.publishPc) throw new Error("this bot already publishes");
-    const pc = new RTCPeerConnection(peerConfig(this.options.network));
+    const pc = new RTCPeerConnection(peerConfig(this.options.network, "publish"));
     this.publishPc = pc;
     const wanted: Array<{ source: TrackSource; shape?: VideoShape; simulcast: boolean }> = [];
     if (options.mic) wanted.push({ source: "mic", simulcast: false });

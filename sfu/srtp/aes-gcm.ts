@@ -50,9 +50,12 @@ function allocatePage(): number {
   return page;
 }
 
-/** The packet area of the scratch page (valid until the next context is created). */
+/**
+ * The scratch area: a packet to seal is written at offset 0. The view is replaced when the
+ * memory grows (a new context), so fetch it per packet rather than keeping it.
+ */
 export function scratch(): Uint8Array {
-  return bytes.subarray(PACKET_AT, PACKET_AT + MAX_RTP_LENGTH + GCM_TAG_LENGTH);
+  return bytes;
 }
 
 export class AesGcmSrtp {
@@ -67,7 +70,8 @@ export class AesGcmSrtp {
   private readonly counters = Buffer.from(this.counterWords.buffer);
 
   constructor(sessionKey: Uint8Array, sessionSalt: Uint8Array) {
-    if (sessionKey.length !== 16 || sessionSalt.length !== 12) throw new Error("AES-128-GCM SRTP needs a 16-byte key and 12-byte salt");
+    // werift derives 14 salt bytes for either profile; GCM uses the first 12 (RFC 7714 §12).
+    if (sessionKey.length !== 16 || sessionSalt.length < 12) throw new Error("AES-128-GCM SRTP needs a 16-byte key and a 12-byte salt");
     this.ecb = createCipheriv("aes-128-ecb", sessionKey, null);
     this.ecb.setAutoPadding(false);
     const page = allocatePage();

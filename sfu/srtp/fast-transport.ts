@@ -1,0 +1,137 @@
+/**
+ * The SFU's own SRTP on top of a werift DTLS transport, for the hot path (docs/sfu.md,
+ * "The fast forwarding path"). werift keeps doing ICE, DTLS, SRTCP and RTCP; this class
+ * takes over SRTP once DTLS has negotiated AEAD_AES_128_GCM:
+ *
+ * - **Receive**: werift's `srtp.decrypt` (a new decipher per packet) is replaced with
+ *   {@link AesGcmSrtp.unprotect}; every plaintext packet is also shown to `onRtp` with its
+ *   arrival time (transport-wide congestion control feedback reads it there).
+ * - **Send**: a packet assembled in the scratch area is sealed and written straight to the
+ *   nominated ICE pair's UDP socket, skipping werift's sender, its re-serialisation and its
+ *   promise per packet.
+ *
+ * With the other SRTP profile (AES_CM_128_HMAC_SHA1_80, for a client without GCM) `create`
+ * returns undefined and callers use werift's own path.
+ */
+import type { Socket } from "node:dgram";
+import { type RTCDtlsTransport, SrtpAuthenticationError } from "werift";
+import { AesGcmSrtp, scratch } from "./aes-gcm";
+
+/** RFC 7714's profile number, as werift reports it. */
+const AEAD_AES_128_GCM = 0x0007;
+
+interface SrtpContextKeys {
+  srtpSessionKey: Buffer;
+  srtpSessionSalt: Buffer;
+  profile: number;
+}
+
+interface NominatedPair {
+  remoteAddr: [string, number];
+  protocol: { transport: { type?: string; socket?: Socket; closed?: boolean } };
+}
+
+/** Per incoming SSRC: RFC 3711 §3.3.1 rollover counter estimation state. */
+interface ReceiveState {
+  roc: number;
+  lastSeq: number;
+}
+
+export type RtpListener = (packet: Buffer, headerLength: number, arrivalMs: number) => void;
+
+export class FastTransport {
+  private readonly sender: AesGcmSrtp;
+  private readonly receiver: AesGcmSrtp;
+  private readonly receiveStates = new Map<number, ReceiveState>();
+  private onRtp: RtpListener | undefined;
+  packetsSent = 0;
+  bytesSent = 0;
+
+  private constructor(
+    readonly dtls: RTCDtlsTransport,
+    local: SrtpContextKeys,
+    remote: SrtpContextKeys,
+  ) {
+    this.sender = new AesGcmSrtp(local.srtpSessionKey, local.srtpSessionSalt);
+    this.receiver = new AesGcmSrtp(remote.srtpSessionKey, remote.srtpSessionSalt);
+  }
+
+  /** Takes over SRTP of a connected DTLS transport, or returns undefined (not GCM, not ready). */
+  static create(dtls: RTCDtlsTransport): FastTransport | undefined {
+    const session = dtls.srtp as unknown as
+      | { localContext?: SrtpContextKeys; remoteContext?: SrtpContextKeys; decrypt: (data: Buffer) => Buffer }
+      | undefined;
+    const local = session?.localContext;
+    const remote = session?.remoteContext;
+    if (!session || !local || !remote || local.profile !== AEAD_AES_128_GCM) return undefined;
+    let transport: FastTransport;
+    try {
+      transport = new FastTransport(dtls, local, remote);
+    } catch {
+      return undefined; // werift's own SRTP keeps working
+    }
+    session.decrypt = (data) => transport.decrypt(data);
+    return transport;
+  }
+
+  /** Sees every incoming plaintext RTP packet (one listener). */
+  listen(listener: RtpListener | undefined): void {
+    this.onRtp = listener;
+  }
+
+  /**
+   * Seals the RTP packet in the scratch area and sends it. Returns false when there is no
+   * UDP path (not connected, or ICE-TCP: then the caller falls back to werift).
+   */
+  sendScratch(headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): boolean {
+    const pair = (this.dtls.iceTransport.connection as unknown as { nominated?: NominatedPair }).nominated;
+    const transport = pair?.protocol.transport;
+    const socket = transport?.socket;
+    if (!pair || !socket || transport.type !== "udp" || transport.closed) return false;
+    const length = this.sender.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
+    // The datagram needs its own bytes: the scratch area is reused by the next packet.
+    const datagram = Buffer.copyBytesFrom(scratch(), 0, length);
+    socket.send(datagram, pair.remoteAddr[1], pair.remoteAddr[0]);
+    this.packetsSent++;
+    this.bytesSent += length;
+    return true;
+  }
+
+  private decrypt(data: Buffer): Buffer {
+    const headerLength = rtpHeaderLength(data);
+    if (headerLength < 0) throw new SrtpAuthenticationError("malformed SRTP packet");
+    const ssrc = data.readUInt32BE(8);
+    const seq = data.readUInt16BE(2);
+    let state = this.receiveStates.get(ssrc);
+    const roc = state ? estimateRoc(state, seq) : 0;
+    const length = this.receiver.unprotect(data, data.length, headerLength, ssrc, roc, seq);
+    if (length < 0) throw new SrtpAuthenticationError("SRTP authentication failed");
+    if (!state) {
+      state = { roc, lastSeq: seq };
+      this.receiveStates.set(ssrc, state);
+    } else if (roc > state.roc || (roc === state.roc && seq > state.lastSeq)) {
+      state.roc = roc;
+      state.lastSeq = seq;
+    }
+    const packet = data.subarray(0, length);
+    this.onRtp?.(packet, headerLength, performance.now());
+    return packet;
+  }
+}
+
+/** RFC 3711 §3.3.1: the index's ROC guessed from the highest sequence number seen. */
+function estimateRoc(state: ReceiveState, seq: number): number {
+  if (state.lastSeq < 0x8000) return seq - state.lastSeq > 0x8000 && state.roc > 0 ? state.roc - 1 : state.roc;
+  return state.lastSeq - 0x8000 > seq ? state.roc + 1 : state.roc;
+}
+
+/** Length of the RTP header (fixed part, CSRCs, extension), or -1 when it does not fit. */
+export function rtpHeaderLength(packet: Uint8Array): number {
+  if (packet.length < 12 || packet[0]! >> 6 !== 2) return -1;
+  let length = 12 + (packet[0]! & 0x0f) * 4;
+  if (packet[0]! & 0x10) {
+    if (packet.length < length + 4) return -1;
+    length += 4 + ((packet[length + 2]! << 8) | packet[length + 3]!) * 4;
+  }
+  return length <= packet.length ? length : -1;
+}
