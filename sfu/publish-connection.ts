@@ -5,7 +5,7 @@
  * producers with that list: new mids become producers, missing ones are closed.
  */
 import { randomBytes } from "node:crypto";
-import { RTCPeerConnection, RTP_EXTENSION_URI, SessionDescription } from "werift";
+import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI, SessionDescription } from "werift";
 import { NegotiationError, SfuError } from "./errors";
 import { addCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
 import { Producer } from "./producer";
@@ -17,7 +17,7 @@ import {
   SIMULCAST_LAYERS,
   type SimulcastLayer,
 } from "./protocol";
-import { FastTransport } from "./srtp/fast-transport";
+import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
 import { TypedEmitter } from "./typed-emitter";
@@ -38,6 +38,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   readonly producers = new Map<string, Producer>();
   private closed_ = false;
   private fast: FastTransport | undefined;
+  private srtpDtls: RTCDtlsTransport | undefined;
   private feedbackTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -62,9 +63,9 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
    * Once DTLS is up: decrypt with our own SRTP, and answer every packet's transport-wide
    * sequence number with congestion control feedback.
    */
-  private takeOverSrtp(): void {
-    const dtls = this.pc.dtlsTransports[0];
-    if (!dtls || this.fast?.dtls === dtls) return;
+  private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
+    if (!dtls || this.srtpDtls === dtls) return;
+    this.srtpDtls = dtls;
     this.fast = FastTransport.create(dtls);
     const extensionId = this.pc
       .getTransceivers()
@@ -103,6 +104,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       await this.pc.setLocalDescription({ type: "answer", sdp: asDtlsServer(answer.sdp) });
       answerSdp = this.pc.localDescription?.sdp ?? answer.sdp;
       hardenDtls(this.pc);
+      whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     } catch (err) {
       await this.rollback();
       throw new NegotiationError("bad_sdp", `could not answer the publish offer: ${messageOf(err)}`);

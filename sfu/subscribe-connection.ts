@@ -9,6 +9,7 @@ import {
   MediaStream,
   ntpTime,
   ReceiverEstimatedMaxBitrate,
+  type RTCDtlsTransport,
   RTCPeerConnection,
   type RtcpPacket,
   RtcpPayloadSpecificFeedback,
@@ -19,7 +20,7 @@ import { AwaitQueue } from "./await-queue";
 import { allocate, DownlinkEstimate, NOMINAL_BITRATE, type VideoDemand } from "./bandwidth-allocation";
 import { Consumer } from "./consumer";
 import { rank } from "./layer-selection";
-import { FastTransport } from "./srtp/fast-transport";
+import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { ClosedError, NegotiationError } from "./errors";
 import { addCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { Producer } from "./producer";
@@ -47,6 +48,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   private negotiated = false;
   private closed_ = false;
   private fast: FastTransport | undefined;
+  private srtpDtls: RTCDtlsTransport | undefined;
   readonly downlink = new DownlinkEstimate();
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -156,9 +158,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   }
 
   /** Once DTLS is up: our own SRTP for sending, and the subscriber's RTCP for bandwidth. */
-  private takeOverSrtp(): void {
-    const dtls = this.pc.dtlsTransports[0];
-    if (!dtls || this.fast?.dtls === dtls) return;
+  private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
+    if (!dtls || this.srtpDtls === dtls) return;
+    this.srtpDtls = dtls;
     this.fast = FastTransport.create(dtls);
     for (const consumer of this.consumers.values()) consumer.setTransport(this.fast);
     dtls.onRtcp.subscribe((packet) => this.onRtcp(packet));
@@ -238,6 +240,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     hardenDtls(this.pc);
+    whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     if (this.closed_) return;
     this.negotiated = true;
     const revision = ++this.revision;

@@ -14,7 +14,7 @@
  * returns undefined and callers use werift's own path.
  */
 import type { Socket } from "node:dgram";
-import { type RTCDtlsTransport, SrtpAuthenticationError } from "werift";
+import { type RTCDtlsTransport, type RTCPeerConnection, SrtpAuthenticationError } from "werift";
 import { AesGcmSrtp, scratch } from "./aes-gcm";
 
 /** RFC 7714's profile number, as werift reports it. */
@@ -134,4 +134,23 @@ export function rtpHeaderLength(packet: Uint8Array): number {
     length += 4 + ((packet[length + 2]! << 8) | packet[length + 3]!) * 4;
   }
   return length <= packet.length ? length : -1;
+}
+
+const watched = new WeakSet<RTCDtlsTransport>();
+
+/**
+ * Calls `ready` synchronously when a DTLS transport of `pc` connects, i.e. right after
+ * werift made its SRTP session and before any SRTP packet is handled: a browser starts
+ * its bandwidth probes at once, and feedback that misses them makes the probes fail.
+ * Call after each setLocal/RemoteDescription (new transports appear there).
+ */
+export function whenSrtpReady(pc: RTCPeerConnection, ready: (dtls: RTCDtlsTransport) => void): void {
+  for (const dtls of pc.dtlsTransports) {
+    if (watched.has(dtls)) continue;
+    watched.add(dtls);
+    if (dtls.state === "connected") ready(dtls);
+    dtls.onStateChange.subscribe((state) => {
+      if (state === "connected") ready(dtls);
+    });
+  }
 }
