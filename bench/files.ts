@@ -43,7 +43,8 @@ async function main() {
     ],
     {
       env: { ...process.env, BENCH_DATA_DIR: path.join(dir, "data"), LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "inherit"],
+      // The server exits when its stdin closes, so it never outlives this process.
+      stdio: ["pipe", "pipe", "inherit"],
     },
   );
   try {
@@ -354,6 +355,8 @@ async function serve() {
     const ready = { port: address.port, cookie: `bench-session=${token}`, roomId: room.room.id };
     process.stdout.write(`${JSON.stringify(ready)}\n`);
   });
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
   process.on("SIGTERM", () => {
     server.closeAllConnections();
     server.close();

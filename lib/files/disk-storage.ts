@@ -1,11 +1,11 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, opendir, rename, rm, stat, unlink } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { type FileHandle, mkdir, open, opendir, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type FileStorage, isStorageKey, ObjectNotFoundError } from "./storage";
+import { type FileStorage, isStorageKey, ObjectNotFoundError, type StoredObject } from "./storage";
 
 /**
  * Objects as files under `root` (DATA_DIR/files/objects), fanned out by the key's first
@@ -26,24 +26,33 @@ export class DiskStorage implements FileStorage {
     return path.join(this.root, key.slice(0, 2), key);
   }
 
-  async size(key: string): Promise<number> {
+  async open(key: string): Promise<StoredObject> {
+    let handle: FileHandle;
     try {
-      return (await stat(this.pathOf(key))).size;
+      handle = await open(this.pathOf(key), "r");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectNotFoundError(key);
       throw err;
     }
-  }
-
-  read(
-    key: string,
-    range?: { start: number; end: number },
-    options?: { highWaterMark?: number },
-  ): Readable {
-    return createReadStream(this.pathOf(key), {
-      ...(range ? { start: range.start, end: range.end } : {}),
-      highWaterMark: options?.highWaterMark ?? 256 * 1024,
-    });
+    const { size } = await handle.stat();
+    return {
+      size,
+      async read(position, length, target) {
+        let filled = 0;
+        while (filled < length) {
+          const { bytesRead } = await handle.read(
+            target,
+            filled,
+            length - filled,
+            position + filled,
+          );
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return target.subarray(0, filled);
+      },
+      close: () => handle.close(),
+    };
   }
 
   async write(key: string, source: Readable | Buffer): Promise<void> {

@@ -1,15 +1,6 @@
 import "server-only";
 import { Transform, type TransformCallback } from "node:stream";
-import {
-  CHUNK_SIZE,
-  chunkCount,
-  type FileKey,
-  openChunk,
-  SEALED_CHUNK_SIZE,
-  sealChunk,
-  TAG_LENGTH,
-  TamperedError,
-} from "./encryption";
+import { CHUNK_SIZE, type FileKey, sealChunk } from "./encryption";
 
 /**
  * Byte queue that hands out exact lengths without copying when the pieces allow it.
@@ -43,12 +34,6 @@ export class ByteQueue {
     }
     this.length -= n;
     return out;
-  }
-
-  /** Removes the first n bytes as one buffer (copies only if they span pieces). */
-  takeContiguous(n: number): Buffer {
-    const parts = this.take(n);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
   /** Removes everything. */
@@ -88,87 +73,6 @@ export function encryptingStream(fileKey: FileKey): Transform {
       start(this);
       for (const part of sealChunk(fileKey, index, true, queue.drain())) this.push(part);
       cb();
-    },
-  });
-}
-
-/** Which plaintext bytes to decrypt, and the stored bytes that hold them. */
-export interface DecryptPlan {
-  firstChunk: number;
-  /** Plaintext bytes to drop from the first chunk. */
-  skip: number;
-  /** Plaintext bytes to emit. */
-  length: number;
-  /** Stored byte range (inclusive) to read. */
-  storedStart: number;
-  storedEnd: number;
-}
-
-/** Plans decrypting plaintext bytes start..end (inclusive) of an object of plainSize bytes. */
-export function planRange(
-  plainSize: number,
-  start: number,
-  end: number,
-  headerLength: number,
-): DecryptPlan {
-  const lastIndex = chunkCount(plainSize) - 1;
-  const firstChunk = Math.floor(start / CHUNK_SIZE);
-  const lastChunk = Math.min(lastIndex, Math.floor(end / CHUNK_SIZE));
-  const lastSealed =
-    lastChunk === lastIndex ? plainSize - lastIndex * CHUNK_SIZE + TAG_LENGTH : SEALED_CHUNK_SIZE;
-  return {
-    firstChunk,
-    skip: start - firstChunk * CHUNK_SIZE,
-    length: end - start + 1,
-    storedStart: headerLength + firstChunk * SEALED_CHUNK_SIZE,
-    storedEnd: headerLength + lastChunk * SEALED_CHUNK_SIZE + lastSealed - 1,
-  };
-}
-
-/**
- * Decrypts stored chunks (starting at plan.firstChunk) into the planned plaintext range.
- * A chunk that fails its tag errors the stream: nothing unauthenticated is ever emitted.
- */
-export function decryptingStream(
-  fileKey: FileKey,
-  plainSize: number,
-  plan: DecryptPlan,
-): Transform {
-  const lastIndex = chunkCount(plainSize) - 1;
-  const lastSealed = plainSize - lastIndex * CHUNK_SIZE + TAG_LENGTH;
-  const queue = new ByteQueue();
-  let index = plan.firstChunk;
-  let skip = plan.skip;
-  let remaining = plan.length;
-  const unit = () => (index === lastIndex ? lastSealed : SEALED_CHUNK_SIZE);
-
-  const emit = (self: Transform) => {
-    while (remaining > 0 && queue.length >= unit()) {
-      const plain = openChunk(fileKey, index, index === lastIndex, queue.takeContiguous(unit()));
-      index++;
-      const part = plain.subarray(skip, Math.min(plain.length, skip + remaining));
-      skip = 0;
-      remaining -= part.length;
-      if (part.length) self.push(part);
-    }
-  };
-  return new Transform({
-    transform(data: Buffer, _enc, cb: TransformCallback) {
-      queue.push(data);
-      try {
-        emit(this);
-        cb();
-      } catch (err) {
-        cb(err as Error);
-      }
-    },
-    flush(cb: TransformCallback) {
-      try {
-        emit(this);
-        cb(remaining > 0 ? new TamperedError("object ends early") : null);
-      } catch (err) {
-        cb(err as Error);
-      }
     },
   });
 }

@@ -1,13 +1,19 @@
 import "server-only";
 import { Readable } from "node:stream";
-import { buffer } from "node:stream/consumers";
-import { decryptingStream, encryptingStream, planRange } from "./encrypted-streams";
+import { encryptingStream } from "./encrypted-streams";
 import {
+  CHUNK_SIZE,
+  chunkCount,
+  chunkOffset,
   createFileKey,
+  type FileKey,
   HEADER_LENGTH,
+  openChunk,
   openFileKey,
   plainSizeOf,
   SEALED_CHUNK_SIZE,
+  TAG_LENGTH,
+  TamperedError,
 } from "./encryption";
 import type { FileStorage } from "./storage";
 
@@ -32,28 +38,61 @@ export async function openObject(
   masterKey: Buffer,
   key: string,
 ): Promise<EncryptedObject> {
-  const size = plainSizeOf(await storage.size(key));
-  const header = await buffer(storage.read(key, { start: 0, end: HEADER_LENGTH - 1 }));
-  const fileKey = openFileKey(masterKey, header, key);
+  const stored = await storage.open(key);
+  let size: number;
+  let fileKey: FileKey;
+  try {
+    size = plainSizeOf(stored.size);
+    const header = await stored.read(0, HEADER_LENGTH, Buffer.alloc(HEADER_LENGTH));
+    fileKey = openFileKey(masterKey, header, key);
+  } finally {
+    await stored.close();
+  }
   return {
     size,
     read(range) {
       const start = range?.start ?? 0;
       const end = range?.end ?? size - 1;
-      if (end < start) return Readable.from([]);
-      const plan = planRange(size, start, end, HEADER_LENGTH);
-      // Reads one sealed chunk at a time, so chunks open without being copied together.
-      const source = storage.read(
-        key,
-        { start: plan.storedStart, end: plan.storedEnd },
-        { highWaterMark: SEALED_CHUNK_SIZE },
-      );
-      const plain = decryptingStream(fileKey, size, plan);
-      source.on("error", (err) => plain.destroy(err));
-      plain.on("close", () => source.destroy());
-      return source.pipe(plain);
+      // Chunks of 1 MiB in an object-mode stream: each is pushed as one piece.
+      return Readable.from(decryptRange(storage, key, fileKey, size, start, end), {
+        objectMode: false,
+        highWaterMark: CHUNK_SIZE,
+      });
     },
   };
+}
+
+/**
+ * Yields plaintext start..end, opening only the chunks that hold it. Each sealed chunk is
+ * read into one reused buffer; only the decrypted output is new memory, which matters at
+ * gigabytes per download (fewer garbage collections, flatter RSS).
+ */
+async function* decryptRange(
+  storage: FileStorage,
+  key: string,
+  fileKey: FileKey,
+  size: number,
+  start: number,
+  end: number,
+): AsyncGenerator<Buffer> {
+  if (end < start) return;
+  const lastIndex = chunkCount(size) - 1;
+  const stored = await storage.open(key);
+  try {
+    const scratch = Buffer.allocUnsafe(SEALED_CHUNK_SIZE);
+    for (let index = Math.floor(start / CHUNK_SIZE); index * CHUNK_SIZE <= end; index++) {
+      const last = index === lastIndex;
+      const sealedLength = last ? size - index * CHUNK_SIZE + TAG_LENGTH : SEALED_CHUNK_SIZE;
+      const sealed = await stored.read(chunkOffset(index), sealedLength, scratch);
+      if (sealed.length !== sealedLength) throw new TamperedError("object ends early");
+      const plain = openChunk(fileKey, index, last, sealed);
+      const from = Math.max(0, start - index * CHUNK_SIZE);
+      const to = Math.min(plain.length, end - index * CHUNK_SIZE + 1);
+      yield from === 0 && to === plain.length ? plain : plain.subarray(from, to);
+    }
+  } finally {
+    await stored.close();
+  }
 }
 
 /** Encrypts `plaintext` into a new object under `key` (server-made objects such as thumbnails). */

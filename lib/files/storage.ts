@@ -9,14 +9,8 @@ import type { Readable } from "node:stream";
  * implement the same interface.
  */
 export interface FileStorage {
-  /** Stored size in bytes; throws ObjectNotFoundError. */
-  size(key: string): Promise<number>;
-  /** The stored bytes, or the inclusive range start..end of them. */
-  read(
-    key: string,
-    range?: { start: number; end: number },
-    options?: { highWaterMark?: number },
-  ): Readable;
+  /** Opens an object for reading at any position; throws ObjectNotFoundError. */
+  open(key: string): Promise<StoredObject>;
   /** Stores a new object; it becomes visible under `key` only once complete. */
   write(key: string, source: Readable | Buffer): Promise<void>;
   /** Takes over a finished local file (a completed upload) as object `key`. */
@@ -25,6 +19,15 @@ export interface FileStorage {
   remove(key: string): Promise<void>;
   /** Every stored object, for the sweep that removes objects nothing refers to. */
   list(): AsyncIterable<{ key: string; modifiedAt: Date }>;
+}
+
+/** An object open for reading. Reads fill a buffer the caller reuses, to spare the GC. */
+export interface StoredObject {
+  /** Stored size in bytes. */
+  readonly size: number;
+  /** Reads `length` bytes at `position` into `target`; returns the filled part of it. */
+  read(position: number, length: number, target: Buffer): Promise<Buffer>;
+  close(): Promise<void>;
 }
 
 export class ObjectNotFoundError extends Error {
