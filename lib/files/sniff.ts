@@ -11,20 +11,22 @@ export const SNIFF_BYTES = 256 * 1024;
  */
 export async function sniffType(sample: Buffer): Promise<string> {
   const detected = await fileTypeFromBuffer(sample);
-  if (detected) {
+  // file-type calls any document starting `<?xml` XML; an SVG is one, and is named below.
+  if (detected && detected.mime !== "application/xml") {
     // file-type calls every WebM video/webm; a recorded voice note has only audio.
     if (detected.mime === "video/webm" && webmHasOnlyAudio(sample)) return "audio/webm";
     return detected.mime;
   }
   const text = asText(sample);
-  if (text === null) return "application/octet-stream";
+  if (text === null) return detected?.mime ?? "application/octet-stream";
   // Neither is ever served inline; naming them lets the download say what they are.
   if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(text)) {
     return "image/svg+xml";
   }
-  if (/^\s*(<!--[\s\S]*?-->\s*)*(<!doctype html|<html|<head|<body|<script)/i.test(text))
+  if (/^\s*(<!--[\s\S]*?-->\s*)*(<!doctype html|<html|<head|<body|<script)/i.test(text)) {
     return "text/html";
-  return "text/plain";
+  }
+  return detected?.mime ?? "text/plain";
 }
 
 function asText(sample: Buffer): string | null {
