@@ -133,6 +133,54 @@ test.describe("file sharing", () => {
     await expect(message.getByRole("link", { name: "slow.bin" })).toHaveCount(0);
   });
 
+  test("downloads are for room members only, with safe headers and byte ranges", async ({
+    page,
+    browser,
+    playwright,
+  }) => {
+    await signUp(page, "Ada");
+    await newRoom(page);
+    const content = Buffer.from("<!doctype html><script>alert(document.cookie)</script>");
+    await page.getByLabel("Attach file").setInputFiles({
+      name: "innocent.png",
+      mimeType: "image/png",
+      buffer: content,
+    });
+    await expect(attachedFiles(page)).toContainText("ready");
+    await page.getByRole("button", { name: "Send" }).click();
+    const link = messages(page).last().getByRole("link", { name: "innocent.png" });
+    const href = (await link.getAttribute("href"))!;
+    const url = new URL(href, page.url());
+    url.search = "";
+
+    // Sniffed as HTML whatever it claimed: downloaded, sandboxed, never rendered.
+    const whole = await page.request.get(url.href);
+    expect(whole.status()).toBe(200);
+    expect(whole.headers()["content-type"]).toBe("text/html");
+    expect(whole.headers()["content-disposition"]).toMatch(/^attachment;/);
+    expect(whole.headers()["x-content-type-options"]).toBe("nosniff");
+    expect(whole.headers()["content-security-policy"]).toContain("sandbox");
+    expect(await whole.body()).toEqual(content);
+    const part = await page.request.get(url.href, { headers: { Range: "bytes=2-8" } });
+    expect(part.status()).toBe(206);
+    expect((await part.body()).toString()).toBe("doctype");
+
+    // Someone signed in but not in the room, and someone not signed in, get nothing.
+    const outsider = await browser.newContext();
+    const outsiderPage = await outsider.newPage();
+    await outsiderPage.goto("/signin");
+    await outsiderPage.getByLabel("Display name").fill("Eve");
+    await outsiderPage.getByRole("button", { name: "Continue as guest" }).click();
+    await expect(outsiderPage.getByRole("button", { name: "New room" })).toBeVisible();
+    expect((await outsiderPage.request.get(url.href)).status()).toBe(404);
+    const guessed = url.href.replace(/[0-9a-f]{12}$/, "000000000000");
+    expect((await page.request.get(guessed)).status()).toBe(404);
+    const anonymous = await playwright.request.newContext({ baseURL: url.origin });
+    expect((await anonymous.get(url.pathname)).status()).toBe(401);
+    await anonymous.dispose();
+    await outsider.close();
+  });
+
   test("files dropped on the chat or pasted into the message box are attached", async ({
     page,
   }) => {
