@@ -241,14 +241,13 @@ async function runStep(command: RunCommand): Promise<void> {
   tick();
   clearInterval(timer);
   await sleepUntil(command.drainEnd);
-
-  let expectedDeliveries = 0;
-  let messagesLost = 0;
-  for (let i = 0; i < state.sent; i++) {
-    expectedDeliveries += state.expected[i]!;
-    if (state.received[i]! < state.expected[i]!) messagesLost += 1;
+  const atDrain = missing(state);
+  // A server that fell behind may still deliver; wait (bounded) to tell late from lost.
+  let atEnd = atDrain;
+  while ((atEnd.acks > 0 || atEnd.messages > 0) && now() < command.graceEnd) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    atEnd = missing(state);
   }
-  const acksMissing = state.sent - state.acksOk - state.acksFailed;
   const result: StepResult = {
     type: "result",
     step: command.step,
@@ -257,19 +256,32 @@ async function runStep(command: RunCommand): Promise<void> {
     acksOk: state.acksOk,
     acksOkInWindow: state.acksOkInWindow,
     acksFailed: state.acksFailed,
-    acksMissing,
+    acksMissingAtDrain: atDrain.acks,
+    acksMissing: atEnd.acks,
     ackErrors: state.ackErrors,
-    expectedDeliveries,
+    expectedDeliveries: atEnd.expectedDeliveries,
     receivedDeliveries: state.receivedDeliveries,
     deliveriesInWindow: state.deliveriesInWindow,
     duplicateDeliveries: state.duplicateDeliveries,
-    messagesLost,
+    messagesUndeliveredAtDrain: atDrain.messages,
+    messagesLost: atEnd.messages,
     fanoutMs: state.fanout.toArray(),
     ackMs: state.ack.toArray(),
     disconnects,
     maxTickLagMs: state.maxTickLagMs,
   };
   send(result);
+}
+
+/** Acks not yet received, and messages some subscriber has not yet received. */
+function missing(state: StepState) {
+  let expectedDeliveries = 0;
+  let messages = 0;
+  for (let i = 0; i < state.sent; i++) {
+    expectedDeliveries += state.expected[i]!;
+    if (state.received[i]! < state.expected[i]!) messages += 1;
+  }
+  return { acks: state.sent - state.acksOk - state.acksFailed, messages, expectedDeliveries };
 }
 
 function sleepUntil(absoluteMs: number): Promise<void> {

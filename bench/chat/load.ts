@@ -21,6 +21,8 @@ export interface StepTiming {
   warmupS: number;
   windowS: number;
   drainS: number;
+  /** After the drain, how long to keep waiting for late deliveries before calling them lost. */
+  graceS: number;
 }
 
 export interface StepReport {
@@ -28,13 +30,22 @@ export interface StepReport {
   sent_msgs_per_s: number;
   /** Acks (after commit) received per second during the window: what the server sustained. */
   achieved_msgs_per_s: number;
-  acks: { ok: number; failed: number; missing: number; errors: Record<string, number> };
+  acks: {
+    ok: number;
+    failed: number;
+    missing_at_drain: number;
+    missing: number;
+    errors: Record<string, number>;
+  };
   deliveries: {
     expected: number;
     received: number;
     duplicates: number;
     per_s_in_window: number;
   };
+  /** Not delivered to every subscriber by the end of the drain: the server fell behind. */
+  messages_late: number;
+  /** Not delivered to every subscriber even after the grace period. */
   messages_lost: number;
   fanout_latency_ms: Record<string, number | null>;
   ack_latency_ms: Record<string, number | null>;
@@ -46,6 +57,8 @@ export interface StepReport {
     /** Postgres backends serving the web node's pool (postgres mode only). */
     database_cpu_percent?: number;
     database_cpu_us_per_message?: number | null;
+    /** pg_stat_database deltas over the whole step, per message sent. */
+    database_per_message?: Record<string, number>;
   };
   clients: { processes: number; cpu_percent: number; max_tick_lag_ms: number; disconnects: number };
   machine: { busy_percent: number; load_average_1m: number };
@@ -158,8 +171,10 @@ export class ClientFleet {
     const warmupEnd = startAt + timing.warmupS * 1000;
     const windowEnd = warmupEnd + timing.windowS * 1000;
     const drainEnd = windowEnd + timing.drainS * 1000;
+    const graceEnd = drainEnd + timing.graceS * 1000;
 
     const databasePids = await server.extraPids();
+    const statsBefore = await server.databaseStats?.();
     const serverCpu = cpuWindow(() => [server.pid]);
     const databaseCpu = cpuWindow(() => databasePids);
     const clientCpu = cpuWindow(() => this.pids());
@@ -194,9 +209,10 @@ export class ClientFleet {
               warmupEnd,
               windowEnd,
               drainEnd,
+              graceEnd,
               bodyChars: options.bodyChars,
             },
-            drainEnd - now() + 60_000,
+            graceEnd - now() + 60_000,
           ),
         ),
       )) as StepResult[];
@@ -205,6 +221,7 @@ export class ClientFleet {
       clearTimeout(stopTimer);
     }
     const rssPeak = rss.stop();
+    const statsAfter = statsBefore && (await server.databaseStats?.());
     const m = measured as Measured | null;
     if (!m) throw new Error("the measurement window never closed");
 
@@ -215,6 +232,13 @@ export class ClientFleet {
     }
     const deliveriesInWindow = sum((r) => r.deliveriesInWindow);
     const sentInWindow = sum((r) => r.sentInWindow);
+    const sentTotal = sum((r) => r.sent);
+    let databasePerMessage: Record<string, number> | undefined;
+    if (statsBefore && statsAfter && sentTotal) {
+      databasePerMessage = Object.fromEntries(
+        Object.keys(statsAfter).map((k) => [k, round(((statsAfter[k] ?? 0) - (statsBefore[k] ?? 0)) / sentTotal, 2)]),
+      );
+    }
     const fanout = percentiles(results.map((r) => r.fanoutMs), [50, 95, 99, 100]);
     const ack = percentiles(results.map((r) => r.ackMs), [50, 99]);
     const report: StepReport = {
@@ -224,6 +248,7 @@ export class ClientFleet {
       acks: {
         ok: sum((r) => r.acksOk),
         failed: sum((r) => r.acksFailed),
+        missing_at_drain: sum((r) => r.acksMissingAtDrain),
         missing: sum((r) => r.acksMissing),
         errors,
       },
@@ -233,6 +258,7 @@ export class ClientFleet {
         duplicates: sum((r) => r.duplicateDeliveries),
         per_s_in_window: round(deliveriesInWindow / timing.windowS, 1),
       },
+      messages_late: sum((r) => r.messagesUndeliveredAtDrain),
       messages_lost: sum((r) => r.messagesLost),
       fanout_latency_ms: fanout,
       ack_latency_ms: ack,
@@ -251,6 +277,7 @@ export class ClientFleet {
                 : null,
             }
           : {}),
+        ...(databasePerMessage ? { database_per_message: databasePerMessage } : {}),
       },
       clients: {
         processes: this.workers.length,
@@ -265,8 +292,11 @@ export class ClientFleet {
     };
     const failures = report.failures;
     if (report.messages_lost > 0) failures.push(`${report.messages_lost} messages lost`);
-    if (report.acks.failed + report.acks.missing > 0) {
-      failures.push(`${report.acks.failed} acks failed, ${report.acks.missing} missing`);
+    if (report.messages_late > report.messages_lost) {
+      failures.push(`${report.messages_late - report.messages_lost} messages delivered only after the drain`);
+    }
+    if (report.acks.failed + report.acks.missing_at_drain > 0) {
+      failures.push(`${report.acks.failed} acks failed, ${report.acks.missing_at_drain} missing at the drain`);
     }
     if (report.achieved_msgs_per_s < 0.95 * rate) failures.push("achieved < 95 % of target");
     const p99 = fanout.p99 ?? Infinity;

@@ -27,7 +27,7 @@ const flagsSchema = z
     "ramp-window": z.coerce.number().positive().max(120).optional(),
     /** Characters in each message body (the event on the wire is ~450 bytes more). */
     body: z.coerce.number().int().min(40).max(4000).default(100),
-    /** Profile the web node during the steady load (node --cpu-prof); true or a directory. */
+    /** Profile each server during the steady load (node --cpu-prof); true or a directory. */
     profile: z.union([z.literal(true), z.string().min(1)]).optional(),
   })
   .strict();
@@ -64,6 +64,7 @@ export function parseOptions(argv: string[]) {
       warmupS: f.warmup ?? (quick ? 1 : 3),
       windowS: f.window ?? (quick ? 3 : 15),
       drainS: f.drain ?? (quick ? 1 : 3),
+      graceS: quick ? 5 : 30,
     },
     runSteady: f.ramp !== true,
     runRamp: f["no-ramp"] !== true,
@@ -73,6 +74,7 @@ export function parseOptions(argv: string[]) {
         warmupS: quick ? 1 : 2,
         windowS: f["ramp-window"] ?? (quick ? 2 : 6),
         drainS: quick ? 1 : 3,
+        graceS: quick ? 5 : 20,
       },
       maxP99Ms: 100,
     },

@@ -54,6 +54,23 @@ function whereOf(frame: Frame): string {
   return `app ${app}`;
 }
 
+/** Broad phases of the chat pipeline, by the package or file a frame belongs to. */
+const PHASES: Array<[RegExp, string]> = [
+  [/^wasm|pkg @electric-sql\/pglite|pkg (pg|pg-protocol|pg-pool|pg-types|postgres-array)$|pkg drizzle-orm|^app lib\/db\//, "database (driver, Drizzle, PGlite engine)"],
+  [/pkg (socket\.io|socket\.io-parser|socket\.io-adapter|engine\.io|engine\.io-parser|ws)$|^node:(net|internal\/stream_base_commons|internal\/streams|buffer)/, "Socket.IO / WebSocket / sockets"],
+  [/pkg zod$/, "validation (zod)"],
+  [/pkg (jose|next-auth)$|^app lib\/auth\//, "auth (session, JWT)"],
+  [/pkg rate-limiter-flexible$/, "rate limit"],
+  [/pkg next$|next build output/, "Next.js"],
+  [/^app /, "app code (lib/, server.ts)"],
+  [/^\(garbage collector\)$/, "garbage collector"],
+];
+
+function phaseOf(where: string): string {
+  for (const [pattern, phase] of PHASES) if (pattern.test(where)) return phase;
+  return "other (Node internals, task queues, unattributed)";
+}
+
 function keyOf(frame: Frame): string {
   const where = whereOf(frame);
   return `${frame.functionName || "(anonymous)"} — ${where}${frame.url ? `:${frame.lineNumber + 1}` : ""}`;
@@ -69,6 +86,7 @@ export function summarizeProfile(file: string, window: [bigint, bigint], top = 2
 
   const self = new Map<string, number>();
   const where = new Map<string, number>();
+  const phase = new Map<string, number>();
   const inclusive = new Map<string, number>();
   let total = 0;
   let idle = 0;
@@ -86,6 +104,15 @@ export function summarizeProfile(file: string, window: [bigint, bigint], top = 2
     const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
     add(self, keyOf(node.callFrame));
     add(where, whereOf(node.callFrame));
+    // A native function (JSON.stringify, a socket write, a file write) belongs to the phase
+    // of the nearest JavaScript or wasm frame above it.
+    let owner: number | undefined = node.id;
+    while (owner !== undefined && byId.get(owner)!.callFrame.url === "" && parent.has(owner)) {
+      const name = byId.get(owner)!.callFrame.functionName;
+      if (name === "(garbage collector)" || name === "(program)") break;
+      owner = parent.get(owner);
+    }
+    add(phase, phaseOf(whereOf(byId.get(owner ?? node.id)!.callFrame)));
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const frame = byId.get(id)!.callFrame;
@@ -107,6 +134,7 @@ export function summarizeProfile(file: string, window: [bigint, bigint], top = 2
     file,
     samples_in_window: total,
     busy_percent_of_samples: round((busy / Math.max(1, total)) * 100, 1),
+    self_by_phase: list(phase),
     self_by_where: list(where),
     self_by_function: list(self),
     inclusive_by_function: list(inclusive),

@@ -19,6 +19,8 @@ export interface RunningServer {
   pid: number;
   /** Other processes whose CPU is the server's too (Postgres backends), found on demand. */
   extraPids: () => Promise<number[]>;
+  /** Counters of the database server (Postgres only): statements and rows per message. */
+  databaseStats?: () => Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,24 @@ export async function createBenchDatabase(adminUrl: string) {
           [name],
         );
         return rows.map((r) => r.pid);
+      } finally {
+        await client.end();
+      }
+    },
+    /** Transactions and row counts of this database since it was made (pg_stat_database). */
+    async stats(): Promise<Record<string, number>> {
+      const client = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+      await client.connect();
+      try {
+        // Backends report their counters when idle, at most once a second: let them.
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        const { rows } = await client.query<Record<string, string>>(
+          `select xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated,
+                  blks_read, blks_hit
+           from pg_stat_database where datname = $1`,
+          [name],
+        );
+        return Object.fromEntries(Object.entries(rows[0] ?? {}).map(([k, v]) => [k, Number(v)]));
       } finally {
         await client.end();
       }
@@ -125,6 +145,7 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 export async function startParley(options: {
   databaseUrl?: string;
   backendPids?: () => Promise<number[]>;
+  databaseStats?: () => Promise<Record<string, number>>;
   profileDir?: string;
   log: (line: string) => void;
 }): Promise<RunningServer> {
@@ -178,12 +199,20 @@ export async function startParley(options: {
     url,
     pid: child.pid!,
     extraPids: options.backendPids ?? (() => Promise.resolve([])),
+    databaseStats: options.databaseStats,
     stop,
   };
 }
 
-export async function startBare(log: (line: string) => void): Promise<RunningServer> {
-  const child = spawn(process.execPath, [...NODE_HOOKS, "bench/bare-socketio-server.ts"], {
+export async function startBare(options: {
+  profileDir?: string;
+  log: (line: string) => void;
+}): Promise<RunningServer> {
+  const { log } = options;
+  const profile = options.profileDir
+    ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, ...NODE_HOOKS, "bench/bare-socketio-server.ts"], {
     env: { ...process.env, PORT: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -28,8 +28,10 @@ export interface RunCommand {
   warmupEnd: number;
   /** …to here, when sending stops. */
   windowEnd: number;
-  /** Deliveries and acks still missing here are counted as lost. */
+  /** Deliveries and acks still missing here are late: the server fell behind… */
   drainEnd: number;
+  /** …and those still missing here are lost. The wait ends early once nothing is missing. */
+  graceEnd: number;
   bodyChars: number;
 }
 
@@ -52,7 +54,8 @@ export interface StepResult {
   acksOk: number;
   acksOkInWindow: number;
   acksFailed: number;
-  /** Sends with no ack by the end of the drain. */
+  /** Sends with no ack by the end of the drain, and by the end of the grace period. */
+  acksMissingAtDrain: number;
   acksMissing: number;
   ackErrors: Record<string, number>;
   expectedDeliveries: number;
@@ -60,7 +63,9 @@ export interface StepResult {
   /** Deliveries that arrived between warmupEnd and windowEnd (any message). */
   deliveriesInWindow: number;
   duplicateDeliveries: number;
-  /** Messages that some subscriber of the room never received by the end of the drain. */
+  /** Messages that some subscriber had not received by the end of the drain… */
+  messagesUndeliveredAtDrain: number;
+  /** …and by the end of the grace period: lost. */
   messagesLost: number;
   /** Send → delivery, ms, for messages sent in the window. */
   fanoutMs: Float64Array;
