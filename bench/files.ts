@@ -10,12 +10,12 @@
  * node, with PGlite in memory and a bench session instead of NextAuth; Next's own response
  * piping is not in the measurement.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type Server as HttpServer, request } from "node:http";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -24,40 +24,23 @@ import { pipeline } from "node:stream/promises";
 const SIZE = Number(process.env.BENCH_FILES_BYTES ?? 1024 ** 3);
 const MB = 1024 * 1024;
 
-if (process.argv[2] === "serve") {
-  await serve();
-} else {
-  await main();
+if (process.argv[2] === "serve") await serve();
+else if (process.argv[2] === "raw") await serveRaw();
+else await main();
+
+interface Server {
+  kind: "app" | "handlers";
+  child: ChildProcess;
+  port: number;
+  cookie: string;
+  roomId: string;
 }
 
 async function main() {
   const dir = await mkdtemp(path.join(process.env.BENCH_DIR ?? tmpdir(), "parley-bench-files-"));
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_PROFILE_DIR
-        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-        : []),
-      ...(process.env.BENCH_TRACE_GC ? ["--trace-gc"] : []),
-      ...["--import", "./scripts/node-hooks.mjs", "--import", "tsx", "bench/files.ts", "serve"],
-    ],
-    {
-      env: { ...process.env, BENCH_DATA_DIR: path.join(dir, "data"), LOG_LEVEL: "warn" },
-      // The server exits when its stdin closes, so it never outlives this process.
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
+  const children: ChildProcess[] = [];
+  process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")));
   try {
-    const server = await new Promise<{ port: number; cookie: string; roomId: string }>(
-      (resolve, reject) => {
-        child.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
-        // The first JSON line is the server's address; anything else (--trace-gc) passes through.
-        createInterface({ input: child.stdout! }).on("line", (line) => {
-          if (line.startsWith("{")) resolve(JSON.parse(line));
-          else console.error(line);
-        });
-      },
-    );
     const source = path.join(dir, "source.bin");
     await writeRandomFile(source, SIZE);
     const sourceHash = await sha256(source);
@@ -69,37 +52,43 @@ async function main() {
     const copyCpu = cpuSeconds(process.cpuUsage(copyCpuStart));
     await rm(path.join(dir, "copy.bin"));
 
+    // The transport alone: the same bytes over the same loopback HTTP, nothing else.
+    const raw = await startHelper(dir, "raw", children);
     const rawUpload = await timed(() =>
       send(
-        server.port,
+        raw.port,
         { method: "PUT", path: "/raw", headers: { "Content-Length": String(SIZE) } },
         source,
       ),
     );
-    const rawDownload = await timed(() =>
-      fetchTo(server.port, "/raw", "", path.join(dir, "raw.bin")),
-    );
+    const rawDownload = await timed(() => fetchTo(raw.port, "/raw", "", path.join(dir, "raw.bin")));
     await rm(path.join(dir, "raw.bin"));
+    await stop(raw.child);
 
-    const rss = rssSampler(child.pid!);
+    const server = await startServer(dir, children);
+    const rss = rssSampler(server.child.pid!);
     const baseline = rss.current();
-    const cpu0 = serverCpuSeconds(child.pid!);
+    const cpu0 = serverCpuSeconds(server.child.pid!);
     const upload = await timed(() => uploadThroughApp(server, source));
-    const cpu1 = serverCpuSeconds(child.pid!);
+    const cpu1 = serverCpuSeconds(server.child.pid!);
     const afterUpload = rss.peak();
     const target = path.join(dir, "downloaded.bin");
     const download = await timed(() =>
       fetchTo(server.port, `/api/files/${upload.result}`, server.cookie, target),
     );
-    const cpu2 = serverCpuSeconds(child.pid!);
+    const cpu2 = serverCpuSeconds(server.child.pid!);
     const peak = rss.stop();
+    await stop(server.child);
     const identical = (await sha256(target)) === sourceHash;
 
     const rate = (seconds: number) => Math.round((SIZE / MB / seconds) * 10) / 10;
     const report = {
       benchmark: "files",
       file_bytes: SIZE,
-      // On a shared machine wall time depends on the neighbours; CPU seconds do much less.
+      // "app": server.ts with the production build (Next route handlers serve downloads);
+      // "handlers": the same upload endpoint and download function without Next (no build).
+      server: server.kind,
+      // On a shared machine wall time depends on the neighbours; CPU seconds much less.
       load_average_1m: round(loadavg()[0] ?? 0),
       plain_copy: {
         seconds: round(copy.seconds),
@@ -138,10 +127,135 @@ async function main() {
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((resolve) => child.once("exit", resolve));
+    for (const child of children) await stop(child);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The app if it has a production build (`npm run build`), else the files handlers alone. */
+async function startServer(dir: string, children: ChildProcess[]): Promise<Server> {
+  const hasBuild = existsSync(path.join(process.cwd(), ".next", "BUILD_ID"));
+  if (process.env.BENCH_FILES_SERVER === "handlers" || !hasBuild) {
+    return { kind: "handlers", ...(await startHelper(dir, "serve", children)) };
+  }
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags(), "--import", "./scripts/node-hooks.mjs", "--import", "tsx", "server.ts"],
+    {
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        DATA_DIR: path.join(dir, "app-data"),
+        DATABASE_URL: "",
+        REDIS_URL: "",
+        FILES_MAX_BYTES: String(2 * SIZE),
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
+  children.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/api/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 600 || child.exitCode !== null) throw new Error("the app did not become healthy");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // Sign in as a guest the way the browser does (NextAuth credentials), then make a room.
+  const jar = new Map<string, string>();
+  const keep = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair = ""] = c.split(";");
+      const eq = pair.indexOf("=");
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  const csrf = await fetch(`${base}/api/auth/csrf`);
+  keep(csrf);
+  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
+  const signIn = await fetch(`${base}/api/auth/callback/guest`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", cookie: cookie() },
+    body: new URLSearchParams({ csrfToken, displayName: "Bench", json: "true" }),
+    redirect: "manual",
+  });
+  keep(signIn);
+  const created = await fetch(`${base}/api/rooms`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", cookie: cookie() },
+    body: "{}",
+  });
+  if (!created.ok) throw new Error(`could not sign in and make a room: ${created.status}`);
+  const { room } = (await created.json()) as { room: { id: string } };
+  return { kind: "app", child, port, cookie: cookie(), roomId: room.id };
+}
+
+/** This file in another mode: "serve" (files handlers) or "raw" (transport only). */
+async function startHelper(dir: string, mode: "serve" | "raw", children: ChildProcess[]) {
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeFlags(),
+      "--import",
+      "./scripts/node-hooks.mjs",
+      "--import",
+      "tsx",
+      "bench/files.ts",
+      mode,
+    ],
+    {
+      env: { ...process.env, BENCH_DATA_DIR: path.join(dir, `${mode}-data`), LOG_LEVEL: "warn" },
+      // The helper exits when its stdin closes, so it never outlives this process.
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  children.push(child);
+  const ready = await new Promise<{ port: number; cookie: string; roomId: string }>(
+    (resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`bench ${mode} server exited with ${code}`)));
+      // The first JSON line is the address; anything else (--trace-gc) passes through.
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        if (line.startsWith("{")) resolve(JSON.parse(line));
+        else console.error(line);
+      });
+    },
+  );
+  return { child, ...ready };
+}
+
+function nodeFlags(): string[] {
+  return [
+    ...(process.env.BENCH_PROFILE_DIR
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : []),
+    ...(process.env.BENCH_TRACE_GC ? ["--trace-gc"] : []),
+  ];
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** POST to create, then one streamed PATCH: what tus-js-client does with an unlimited chunk size. */
@@ -328,16 +442,7 @@ async function serve() {
   const authenticate = async (cookie: string | undefined) =>
     cookie?.includes(`bench-session=${token}`) ? user : null;
   const feature = startFilesFeature(files, authenticate);
-  const rawFile = path.join(process.env.BENCH_DATA_DIR!, "raw.bin");
   const server = createServer((req, res) => {
-    // The transport alone, for reference: the same bytes over the same HTTP, to and from
-    // disk, with no tus, no encryption and no database.
-    if (req.url === "/raw") {
-      const done = () => res.writeHead(200).end();
-      if (req.method === "PUT") void pipeline(req, createWriteStream(rawFile)).then(done);
-      else void pipeline(createReadStream(rawFile, { highWaterMark: MB }), res).catch(() => {});
-      return;
-    }
     if (feature.handleRequest?.(req, res)) return;
     const id = /^\/api\/files\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "";
     void authenticate(req.headers.cookie)
@@ -350,16 +455,32 @@ async function serve() {
       )
       .then((response) => sendResponse(res, response));
   });
+  announce(server, { cookie: `bench-session=${token}`, roomId: room.room.id });
+}
+
+/** The transport alone, for reference: bytes over loopback HTTP to and from disk, nothing else. */
+async function serveRaw() {
+  const { createServer } = await import("node:http");
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(process.env.BENCH_DATA_DIR!, { recursive: true });
+  const rawFile = path.join(process.env.BENCH_DATA_DIR!, "raw.bin");
+  const server = createServer((req, res) => {
+    if (req.method === "PUT") {
+      void pipeline(req, createWriteStream(rawFile)).then(() => res.writeHead(200).end());
+    } else {
+      void pipeline(createReadStream(rawFile, { highWaterMark: MB }), res).catch(() => {});
+    }
+  });
+  announce(server, { cookie: "", roomId: "" });
+}
+
+/** Listens on a free loopback port and tells the parent, then lives as long as its stdin. */
+function announce(server: HttpServer, extra: { cookie: string; roomId: string }) {
   server.listen(0, "127.0.0.1", () => {
-    const address = server.address() as AddressInfo;
-    const ready = { port: address.port, cookie: `bench-session=${token}`, roomId: room.room.id };
-    process.stdout.write(`${JSON.stringify(ready)}\n`);
+    const { port } = server.address() as AddressInfo;
+    process.stdout.write(`${JSON.stringify({ port, ...extra })}\n`);
   });
   process.stdin.on("end", () => process.exit(0));
   process.stdin.resume();
-  process.on("SIGTERM", () => {
-    server.closeAllConnections();
-    server.close();
-    void database.close().finally(() => process.exit(0));
-  });
+  process.on("SIGTERM", () => process.exit(0));
 }
