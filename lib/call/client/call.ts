@@ -27,6 +27,8 @@ import { TicketError } from "./ticket";
 
 /** Waits between attempts to (re)open a session: quick first, then every few seconds. */
 const RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 3_000];
+/** Losses closer together than this count as one streak. */
+const LOSS_WINDOW_MS = 30_000;
 
 export class Call {
   private snapshot: CallSnapshot = initialSnapshot;
@@ -41,6 +43,8 @@ export class Call {
   /** Once a device has been sent in this call it stays published, muted when off. */
   private published = { microphone: false, camera: false };
   private wake: (() => void) | null = null;
+  /** When recent sessions were lost, to slow down rejoining one that keeps failing. */
+  private losses: number[] = [];
   private disposed = false;
 
   constructor(private readonly room: { roomId: string; slug: string }) {}
@@ -223,6 +227,14 @@ export class Call {
 
   private async connect(media?: Promise<void>): Promise<void> {
     const generation = ++this.generation;
+    // A session that keeps dying right after joining must not become a tight loop.
+    const now = Date.now();
+    this.losses = this.losses.filter((at) => now - at < LOSS_WINDOW_MS);
+    if (this.losses.length > 1) {
+      await this.pause(
+        RETRY_DELAYS_MS[Math.min(this.losses.length - 2, RETRY_DELAYS_MS.length - 1)]!,
+      );
+    }
     for (let attempt = 0; this.wantInCall && generation === this.generation; attempt++) {
       if (!navigator.onLine) {
         await this.pause(60_000);
@@ -294,6 +306,7 @@ export class Call {
     if (session !== this.session) return;
     console.warn(`[call] connection lost (${reason}); rejoining`);
     this.session = null;
+    this.losses.push(Date.now());
     session.close();
     if (!this.wantInCall) return;
     this.set({ status: "reconnecting", activeSpeaker: null });

@@ -13,12 +13,20 @@ export interface MediaProblem {
   message: string;
 }
 
-/** What the camera captures: 720p when the camera has it; simulcast derives the smaller layers. */
-const CAMERA: MediaTrackConstraints = {
-  width: { ideal: 1280 },
-  height: { ideal: 720 },
-  frameRate: { ideal: 30, max: 30 },
-};
+/**
+ * What the camera captures; simulcast derives the two smaller layers from it. 720p where
+ * the machine can encode three layers of it and decode the others; 360p on two cores or
+ * fewer, where 720p would leave the call starved for CPU (the encoder would scale down
+ * anyway, after seconds of stutter).
+ */
+function cameraConstraints(): MediaTrackConstraints {
+  const strong = (navigator.hardwareConcurrency ?? 4) >= 4;
+  return {
+    width: { ideal: strong ? 1280 : 640 },
+    height: { ideal: strong ? 720 : 360 },
+    frameRate: { ideal: 30, max: 30 },
+  };
+}
 
 const MICROPHONE: MediaTrackConstraints = {
   echoCancellation: true,
@@ -35,7 +43,7 @@ export async function openMicrophone(deviceId?: string): Promise<MediaStreamTrac
 
 export async function openCamera(deviceId?: string): Promise<MediaStreamTrack> {
   const stream = await navigator.mediaDevices.getUserMedia({
-    video: { ...CAMERA, ...exact(deviceId) },
+    video: { ...cameraConstraints(), ...exact(deviceId) },
   });
   const track = stream.getVideoTracks()[0]!;
   track.contentHint = "motion";
@@ -64,7 +72,7 @@ export async function openDevices(wanted: {
     try {
       const stream = await navigator.mediaDevices.getUserMedia({
         audio: { ...MICROPHONE, ...exact(idOf(wanted.microphone)) },
-        video: { ...CAMERA, ...exact(idOf(wanted.camera)) },
+        video: { ...cameraConstraints(), ...exact(idOf(wanted.camera)) },
       });
       opened.microphone = stream.getAudioTracks()[0] ?? null;
       opened.camera = stream.getVideoTracks()[0] ?? null;

@@ -40,7 +40,10 @@ export class Publisher {
     private readonly signaling: SignalingClient,
     iceServers: RTCIceServer[],
   ) {
-    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+    // The default bundle policy, not max-bundle: with max-bundle Firefox offers every m-line
+    // after the first as `bundle-only` with port 0, which reads as "not sending". The SFU
+    // answers with one bundle either way.
+    this.pc = new RTCPeerConnection({ iceServers });
     this.trickle = new TrickleBuffer(signaling, "publish");
     this.pc.addEventListener("icecandidate", (event) => this.trickle.add(event.candidate));
   }

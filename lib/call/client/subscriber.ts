@@ -24,7 +24,9 @@ export class Subscriber {
     private readonly onTracks: (tracks: ReceivedTracks) => void,
     private readonly onFailure: (err: unknown) => void,
   ) {
-    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+    // The default bundle policy: an offer whose m-lines are all stopped has no BUNDLE group,
+    // which max-bundle refuses.
+    this.pc = new RTCPeerConnection({ iceServers });
     this.trickle = new TrickleBuffer(signaling, "subscribe");
     this.pc.addEventListener("icecandidate", (event) => this.trickle.add(event.candidate));
   }

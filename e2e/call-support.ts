@@ -1,0 +1,161 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { type BrowserContext, expect, type Locator, type Page } from "@playwright/test";
+import type { Page as PuppeteerPage } from "puppeteer-core";
+import { expectConnected } from "./support";
+
+/** Opens a room link as a guest in a context the test prepared (e.g. with a refused camera). */
+export async function guestIn(
+  context: BrowserContext,
+  path: string,
+  displayName: string,
+): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(path);
+  await expect(page).toHaveURL(/\/signin/);
+  await page.getByLabel("Display name").fill(displayName);
+  await page.getByRole("button", { name: "Continue as guest" }).click();
+  await page.waitForURL((url) => url.pathname === path);
+  await expectConnected(page);
+  return page;
+}
+
+/** The `Call` region of a room page. */
+export function callRegion(page: Page): Locator {
+  return page.getByRole("region", { name: "Call" });
+}
+
+/** A video tile by its accessible name (`Ada`, `Ada (screen)`, `You`). */
+export function tile(page: Page, name: string): Locator {
+  return callRegion(page).getByRole("group", { name, exact: true });
+}
+
+export async function joinCall(page: Page): Promise<void> {
+  await callRegion(page).getByRole("button", { name: "Join call" }).click();
+  await expect(callRegion(page).getByRole("button", { name: "Leave call" })).toBeVisible();
+}
+
+/**
+ * A page of either driver: Playwright's, or puppeteer-core's driving Firefox over WebDriver
+ * BiDi (e2e/firefox.ts). The checks below work on both.
+ */
+export type PageLike = Page | PuppeteerPage;
+
+/** Runs `fn(arg)` in the page. Both drivers do exactly this; only their typings differ. */
+function run<R, A>(page: PageLike, fn: (arg: A) => R | Promise<R>, arg: A): Promise<R> {
+  const evaluate = page.evaluate as unknown as (f: typeof fn, a: A) => Promise<R>;
+  return evaluate.call(page, fn, arg);
+}
+
+/**
+ * Frames the named tile's video has presented so far, counted with
+ * requestVideoFrameCallback (Firefox reports no totalVideoFrames for a MediaStream).
+ * -1 when the tile or its video is missing.
+ */
+function tileFrames(name: string): number {
+  const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
+  const video = [...tiles]
+    .find((t) => t.getAttribute("aria-label") === name)
+    ?.querySelector("video");
+  if (!video) return -1;
+  const counted = video as HTMLVideoElement & { framesSeen?: number };
+  if (counted.framesSeen === undefined) {
+    counted.framesSeen = 0;
+    const count = () => {
+      counted.framesSeen! += 1;
+      video.requestVideoFrameCallback(count);
+    };
+    video.requestVideoFrameCallback(count);
+  }
+  return counted.framesSeen;
+}
+
+/** The loudest sample over a second of the named tile's received sound (0 when silent). */
+async function tilePeak(name: string): Promise<number> {
+  const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
+  const audio = [...tiles]
+    .find((t) => t.getAttribute("aria-label") === name)
+    ?.querySelector("audio");
+  const stream = audio?.srcObject;
+  if (!(stream instanceof MediaStream) || stream.getAudioTracks().length === 0) return 0;
+  const context = new AudioContext();
+  await context.resume();
+  const analyser = context.createAnalyser();
+  const source = context.createMediaStreamSource(stream);
+  source.connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  let peak = 0;
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    analyser.getFloatTimeDomainData(samples);
+    for (const sample of samples) peak = Math.max(peak, Math.abs(sample));
+  }
+  source.disconnect();
+  await context.close();
+  return peak;
+}
+
+/** The named tile's video is live: frames keep coming (not one frozen frame). */
+export async function expectMovingVideo(
+  page: PageLike,
+  name: string,
+  timeout = 20_000,
+): Promise<void> {
+  await expect.poll(() => run(page, tileFrames, name), { timeout }).toBeGreaterThanOrEqual(0);
+  const start = await run(page, tileFrames, name);
+  await expect
+    .poll(() => run(page, tileFrames, name), { timeout, message: `${name}'s video moves` })
+    .toBeGreaterThan(start + 10);
+}
+
+/** The named tile plays live sound: an analyser on its stream hears the fake microphone. */
+export async function expectLiveAudio(
+  page: PageLike,
+  name: string,
+  timeout = 20_000,
+): Promise<void> {
+  await expect
+    .poll(() => run(page, tilePeak, name), { timeout, message: `${name} is heard` })
+    .toBeGreaterThan(0.01);
+}
+
+/**
+ * The pid of the SFU child of the web node serving `port`: found through the socket
+ * listening on the port (/proc/net/tcp → inode → the process holding it) and that
+ * process's children. Only for killing the SFU this test run started.
+ */
+export function sfuChildPid(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // local_address is "ADDR:PORT"; state 0A is LISTEN; inode is column 10.
+      if (cols[1]?.endsWith(`:${hexPort}`) && cols[3] === "0A") inodes.add(cols[9]!);
+    }
+  }
+  let server: number | undefined;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
+        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+        if (inode && inodes.has(inode)) server = Number(entry);
+      }
+    } catch {
+      // Not ours to read, or gone.
+    }
+    if (server) break;
+  }
+  if (!server) throw new Error(`no process listens on port ${port}`);
+  for (const task of readdirSync(`/proc/${server}/task`)) {
+    const children = readFileSync(`/proc/${server}/task/${task}/children`, "utf8")
+      .trim()
+      .split(/\s+/);
+    for (const child of children.filter(Boolean)) {
+      const cmdline = readFileSync(`/proc/${child}/cmdline`, "utf8");
+      if (cmdline.includes("sfu/main.ts")) return Number(child);
+    }
+  }
+  throw new Error(`the web node ${server} has no SFU child`);
+}

@@ -1,0 +1,133 @@
+import { expect, test } from "@playwright/test";
+import {
+  callRegion,
+  expectLiveAudio,
+  expectMovingVideo,
+  guestIn,
+  joinCall,
+  sfuChildPid,
+  tile,
+} from "./call-support";
+import { joinAsGuest, newRoom, signUp } from "./support";
+
+/**
+ * Calls as people use them (issue 3), in Chromium with fake camera and microphone: every
+ * check is on what a person sees and hears — tiles by name, frames advancing, sound.
+ */
+test.describe("calls", () => {
+  test("three people see and hear each other, share a screen, and leave", async ({
+    page: ada,
+    browser,
+  }) => {
+    test.setTimeout(150_000);
+    await signUp(ada, "Ada");
+    const path = await newRoom(ada);
+    const grace = await joinAsGuest(browser, path, "Grace");
+    const linus = await joinAsGuest(browser, path, "Linus");
+
+    // Who is in the call shows before joining.
+    await expect(callRegion(grace.page)).toContainText("No one is in the call yet");
+    await joinCall(ada);
+    await expect(callRegion(grace.page)).toContainText("Ada is in the call");
+    await joinCall(grace.page);
+    await joinCall(linus.page);
+    await expect(callRegion(ada)).toContainText("Grace");
+
+    const people = { Ada: ada, Grace: grace.page, Linus: linus.page };
+    await Promise.all(
+      Object.entries(people).map(async ([me, page]) => {
+        await expectMovingVideo(page, "You");
+        for (const other of Object.keys(people).filter((name) => name !== me)) {
+          await expectMovingVideo(page, other);
+          await expectLiveAudio(page, other);
+        }
+      }),
+    );
+
+    // A screen share appears large for the others and goes away when stopped.
+    const share = callRegion(ada).getByRole("button", { name: "Share screen" });
+    await share.click();
+    await expect(share).toHaveAttribute("aria-pressed", "true");
+    await expect(tile(ada, "You (screen)")).toBeVisible();
+    await expectMovingVideo(grace.page, "Ada (screen)");
+    await expectMovingVideo(linus.page, "Ada (screen)");
+    await share.click();
+    await expect(share).toHaveAttribute("aria-pressed", "false");
+    await expect(tile(grace.page, "Ada (screen)")).toHaveCount(0);
+    await expect(tile(linus.page, "Ada (screen)")).toHaveCount(0);
+
+    // Muting shows on the tiles of the others.
+    const mic = callRegion(grace.page).getByRole("button", { name: "Microphone" });
+    await mic.click();
+    await expect(mic).toHaveAttribute("aria-pressed", "false");
+    await expect(tile(ada, "Grace").getByRole("img", { name: "Microphone off" })).toBeVisible();
+
+    // A leaver's tile goes away for everyone.
+    await callRegion(linus.page).getByRole("button", { name: "Leave call" }).click();
+    await expect(callRegion(linus.page).getByRole("button", { name: "Join call" })).toBeVisible();
+    await expect(tile(ada, "Linus")).toHaveCount(0);
+    await expect(tile(grace.page, "Linus")).toHaveCount(0);
+
+    // A tab that dies disappears within seconds, from the grid and from the roster.
+    await grace.context.close();
+    await expect(tile(ada, "Grace")).toHaveCount(0, { timeout: 10_000 });
+    await expect(callRegion(linus.page)).toContainText("Ada is in the call", { timeout: 10_000 });
+    await linus.context.close();
+  });
+
+  test("a dropped network and an SFU restart recover without a reload", async ({
+    page: ada,
+    browser,
+  }) => {
+    test.setTimeout(120_000);
+    await signUp(ada, "Ada");
+    const path = await newRoom(ada);
+    const grace = await joinAsGuest(browser, path, "Grace");
+    await joinCall(ada);
+    await joinCall(grace.page);
+    await expectMovingVideo(ada, "Grace");
+
+    await grace.context.setOffline(true);
+    await expect(callRegion(grace.page).getByRole("status")).toContainText("Reconnecting");
+    await grace.context.setOffline(false);
+    await expectMovingVideo(grace.page, "Ada");
+    await expectMovingVideo(ada, "Grace");
+    await expectLiveAudio(ada, "Grace");
+
+    // The web node restarts its SFU child; both clients rejoin on their own.
+    const port = Number(new URL(ada.url()).port);
+    process.kill(sfuChildPid(port), "SIGKILL");
+    await expect(callRegion(ada).getByRole("status")).toContainText("Reconnecting");
+    await expectMovingVideo(ada, "Grace", 30_000);
+    await expectMovingVideo(grace.page, "Ada", 30_000);
+    await grace.context.close();
+  });
+
+  test("a refused camera is named in an alert and the call goes on with the microphone", async ({
+    page: ada,
+    browser,
+  }) => {
+    await signUp(ada, "Ada");
+    const path = await newRoom(ada);
+    const context = await browser.newContext();
+    // The person says no to the camera (the fake-media flags would otherwise allow it).
+    await context.addInitScript(() => {
+      const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = (constraints) =>
+        constraints?.video
+          ? Promise.reject(new DOMException("Permission denied", "NotAllowedError"))
+          : original(constraints);
+    });
+    const grace = await guestIn(context, path, "Grace");
+    await joinCall(ada);
+    await joinCall(grace);
+    await expect(callRegion(grace).getByRole("alert")).toContainText(/camera/i);
+    await expect(callRegion(grace).getByRole("button", { name: "Camera" })).toHaveAttribute(
+      "aria-pressed",
+      "false",
+    );
+    await expectLiveAudio(ada, "Grace");
+    await expectMovingVideo(grace, "Ada");
+    await context.close();
+  });
+});

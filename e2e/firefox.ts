@@ -1,0 +1,67 @@
+import { accessSync, constants } from "node:fs";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+/**
+ * Stock Firefox (Debian's firefox-esr) for the cross-engine call tests, driven over
+ * WebDriver BiDi by puppeteer-core: Playwright's BiDi Firefox needs commands this ESR
+ * lacks, and Playwright's own Firefox build cannot be downloaded here.
+ */
+export function firefoxPath(): string | null {
+  for (const path of [process.env.FIREFOX_PATH, "/usr/bin/firefox-esr", "/usr/bin/firefox"]) {
+    if (!path) continue;
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // Try the next.
+    }
+  }
+  return null;
+}
+
+/** Firefox with a fake camera and microphone that needs no permission prompt. */
+export function launchFirefox(executablePath: string): Promise<Browser> {
+  return puppeteer.launch({
+    browser: "firefox",
+    executablePath,
+    headless: true,
+    extraPrefsFirefox: {
+      "media.navigator.streams.fake": true,
+      "media.navigator.permission.disabled": true,
+      "media.autoplay.default": 0,
+      // The SFU's candidates are 127.0.0.1 in tests; Firefox only reaches them from real
+      // host addresses (it pairs nothing with its mDNS names, which the SFU cannot resolve).
+      "media.peerconnection.ice.obfuscate_host_addresses": false,
+      "media.peerconnection.ice.loopback": true,
+    },
+  });
+}
+
+/** The element with that ARIA role and accessible name (puppeteer's ARIA query). */
+export function byRole(page: Page, role: string, name: string) {
+  return page.locator(`::-p-aria([name="${name}"][role="${role}"])`);
+}
+
+/** Opens a room link in a fresh Firefox context as a guest; resolves on the room page. */
+export async function firefoxGuest(
+  browser: Browser,
+  url: string,
+  displayName: string,
+): Promise<Page> {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const path = new URL(url).pathname;
+  await page.goto(url);
+  await page.waitForSelector("#displayName");
+  await page.type("#displayName", displayName);
+  await byRole(page, "button", "Continue as guest").click();
+  await page.waitForFunction((p: string) => location.pathname === p, {}, path);
+  await page.waitForSelector('section[aria-label="Participants"] li');
+  return page;
+}
+
+export async function firefoxJoinCall(page: Page): Promise<void> {
+  await byRole(page, "button", "Join call").click();
+  await byRole(page, "button", "Leave call").wait();
+}
