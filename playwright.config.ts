@@ -61,6 +61,8 @@ export default defineConfig({
       // The embedded defaults: no external database or Redis, whatever the shell has.
       DATABASE_URL: "",
       REDIS_URL: "",
+      // Call media stays on loopback (browsers reach 127.0.0.1 candidates as peer-reflexive).
+      SFU_MEDIA_IP: "127.0.0.1",
     },
   },
 });
