@@ -231,13 +231,9 @@ async function startHelper(dir: string, mode: "serve" | "raw", children: ChildPr
   return { child, ...ready };
 }
 
+/** Extra Node flags for the servers, for investigating (e.g. "--cpu-prof --trace-gc"). */
 function nodeFlags(): string[] {
-  return [
-    ...(process.env.BENCH_PROFILE_DIR
-      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-      : []),
-    ...(process.env.BENCH_TRACE_GC ? ["--trace-gc"] : []),
-  ];
+  return (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
 }
 
 async function stop(child: ChildProcess): Promise<void> {
