@@ -27,7 +27,7 @@ import type { LayerKey, Producer, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
 import { scratch } from "./srtp/aes-gcm";
 import type { FastTransport } from "./srtp/fast-transport";
-import { live, rtp } from "./stats";
+import { live, recordForwardDelay, rtp } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 import { readPictureId, writePictureId } from "./vp8";
 
@@ -319,6 +319,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     const template = this.template ?? this.buildTemplate();
     if (!template) return;
     const payload = packet.payload;
+    const now = performance.now();
     let sent = false;
     if (this.fast) {
       const out = scratch();
@@ -331,7 +332,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       out[5] = (timestamp >>> 16) & 0xff;
       out[6] = (timestamp >>> 8) & 0xff;
       out[7] = timestamp & 0xff;
-      if (template.absSendTimeAt >= 0) writeAbsSendTime(out, template.absSendTimeAt, performance.now());
+      if (template.absSendTimeAt >= 0) writeAbsSendTime(out, template.absSendTimeAt, now);
       out.set(payload, headerLength);
       this.rewriteVp8(out, headerLength, packet);
       sent = this.fast.sendScratch(headerLength, payload.length, this.sender.ssrc, roc, seq);
@@ -344,7 +345,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     }
     this.lastSeq = seq;
     this.lastTimestamp = timestamp;
-    this.lastSentAt = performance.now();
+    this.lastSentAt = now;
+    recordForwardDelay(performance.now() - packet.receivedAt);
     if (packet.pictureIdAt >= 0) this.lastPictureId = (readPictureId(payload, packet) + this.pictureIdOffset) & 0x7fff;
     if (packet.tl0PicIdxAt >= 0) this.lastTl0 = (payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
     this.packetsForwarded++;

@@ -25,6 +25,12 @@ export interface SfuStats {
   producers: number;
   consumers: number;
   rtp: { received: number; forwarded: number; retransmitted: number; keyFrameRequests: number; throughWerift: number };
+  /**
+   * Cumulative histogram of the SFU's own forwarding delay (packet decrypted → sent to one
+   * subscriber), {@link DELAY_BUCKET_MS} per bucket, the last bucket open-ended. Clients
+   * take differences between two reads.
+   */
+  forwardDelay: number[];
   /** Per published track: packets and receive rates of each simulcast layer. */
   tracks: TrackStats[];
   memory: { rss: number; heapUsed: number; external: number };
@@ -38,11 +44,20 @@ export const live = { rooms: 0, peers: 0, transports: 0, producers: 0, consumers
  * key frames requested upstream, and forwarded through werift's slow path (no GCM / TCP).
  */
 export const rtp = { received: 0, forwarded: 0, retransmitted: 0, keyFrameRequests: 0, throughWerift: 0 };
+export const DELAY_BUCKET_MS = 0.05;
+/** See {@link SfuStats.forwardDelay}: 50 µs buckets up to 50 ms. */
+export const forwardDelay = new Uint32Array(1000);
+
+export function recordForwardDelay(ms: number): void {
+  const bucket = Math.floor(ms / DELAY_BUCKET_MS);
+  forwardDelay[bucket < forwardDelay.length ? (bucket > 0 ? bucket : 0) : forwardDelay.length - 1]!++;
+}
+
 /** Live producers, for per-track stats. */
 export const producers = new Set<Producer>();
 
 export function snapshot(): SfuStats {
   const { rss, heapUsed, external } = process.memoryUsage();
   const tracks = [...producers].map((p) => ({ trackId: p.id, peerId: p.peerId, source: p.source, layers: p.layerStats() }));
-  return { ...live, rtp: { ...rtp }, tracks, memory: { rss, heapUsed, external }, uptimeSeconds: Math.round(process.uptime()) };
+  return { ...live, rtp: { ...rtp }, forwardDelay: [...forwardDelay], tracks, memory: { rss, heapUsed, external }, uptimeSeconds: Math.round(process.uptime()) };
 }

@@ -67,7 +67,13 @@ function filterRecords(transport: RTCDtlsTransport): void {
  */
 export function disableWeriftTransportFeedback(pc: RTCPeerConnection): void {
   for (const transceiver of pc.getTransceivers()) {
-    const receiver = transceiver.receiver as unknown as { twccEnabled?: unknown };
+    const receiver = transceiver.receiver as unknown as {
+      twccEnabled?: unknown;
+      receiverTWCC?: { twccRunning: boolean };
+    };
+    // setRemoteDescription may already have made one (werift's resyncCodecs).
+    if (receiver.receiverTWCC) receiver.receiverTWCC.twccRunning = false;
+    receiver.receiverTWCC = undefined;
     if (Object.prototype.hasOwnProperty.call(receiver, "twccEnabled")) continue;
     Object.defineProperty(receiver, "twccEnabled", { get: () => false });
   }

@@ -17,6 +17,7 @@ import {
   serializeSdesRTPStreamID,
 } from "werift";
 import { type MediaNetwork, peerConfig } from "../media";
+import { FastTransport, whenSrtpReady } from "../srtp/fast-transport";
 import {
   type CommandResult,
   type EventPayload,
@@ -36,6 +37,12 @@ export interface BotOptions extends SignalingOptions {
   network: MediaNetwork;
   /** Send our own ICE candidates over signaling too (they are also in the SDP). */
   trickle?: boolean;
+  /**
+   * Decrypt received media with the SFU's own SRTP (sfu/srtp) instead of werift's, so a
+   * load run spends its CPU on the SFU rather than on the bots. Off in tests, where werift's
+   * implementation checks ours.
+   */
+  fastSrtp?: boolean;
 }
 
 export interface PublishOptions {
@@ -87,6 +94,8 @@ export class Bot {
   /** The SDPs the SFU sent (publish answer, subscribe offers), e.g. to find its media ports. */
   readonly remoteSdps: string[] = [];
   keyFrameRequests = 0;
+  /** Sees every received packet with its track (e.g. for latency probes). */
+  onRtp: ((track: ReceivedTrack, packet: RtpPacket) => void) | undefined;
 
   private publishPc?: RTCPeerConnection;
   private readonly subscribePc: RTCPeerConnection;
@@ -212,6 +221,13 @@ export class Bot {
     return this.signaling.request("setPreferredLayer", { trackId, layer });
   }
 
+  /** Packets our sources have produced, all tracks and layers. */
+  packetsSent(): number {
+    let total = 0;
+    for (const track of this.outgoing.values()) total += (track.video?.packetsSent ?? 0) + (track.audio?.packetsSent ?? 0);
+    return total;
+  }
+
   /** Sum of packets received on every track. */
   totalPackets(): number {
     let total = 0;
@@ -299,6 +315,7 @@ export class Bot {
     this.remoteSdps.push(offer.sdp);
     await this.subscribePc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     await this.subscribePc.setLocalDescription(await this.subscribePc.createAnswer());
+    if (this.options.fastSrtp) whenSrtpReady(this.subscribePc, (dtls) => void FastTransport.create(dtls));
     await this.signaling.request("subscribeAnswer", {
       revision: offer.revision,
       sdp: this.subscribePc.localDescription!.sdp,
@@ -317,6 +334,7 @@ export class Bot {
     const seq = packet.header.sequenceNumber;
     if (track.lastSequenceNumber !== undefined && seq !== ((track.lastSequenceNumber + 1) & 0xffff)) track.gaps++;
     track.lastSequenceNumber = seq;
+    this.onRtp?.(track, packet);
   }
 
   private async trickle(candidate: unknown): Promise<void> {

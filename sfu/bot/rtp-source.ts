@@ -30,7 +30,15 @@ export interface VideoShape {
   payloadSize: number;
   keyFrameInterval: number;
   layers: number;
+  /**
+   * Write the send time (ms, performance.timeOrigin + performance.now(), float64) at
+   * {@link STAMP_OFFSET} of every packet, for latency measurements.
+   */
+  stamp?: boolean;
 }
+
+/** Where a stamped packet carries its send time: after the VP8 descriptor and frame header. */
+export const STAMP_OFFSET = 16;
 
 export const DEFAULT_VIDEO: VideoShape = {
   fps: 15,
@@ -56,6 +64,10 @@ export class VideoSource {
   private readonly layers: LayerState[];
   private timer: NodeJS.Timeout | undefined;
   private timestamp = randomU32();
+  private startedAt = 0;
+  private frames = 0;
+  /** Packets handed to the sink, all layers. */
+  packetsSent = 0;
 
   constructor(
     private readonly shape: VideoShape,
@@ -76,7 +88,14 @@ export class VideoSource {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.frame(), 1000 / this.shape.fps);
+    this.startedAt = performance.now();
+    this.frames = 0;
+    // Timers fire late on a busy machine; catching up keeps the packet rate true to the shape.
+    this.timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - this.startedAt) * this.shape.fps) / 1000) + 1 - this.frames;
+      for (let i = 0; i < Math.min(due, 5); i++) this.frame();
+      if (due > 5) this.frames += due - 5; // hopelessly late: skip rather than burst
+    }, 1000 / this.shape.fps);
   }
 
   stop(): void {
@@ -96,6 +115,7 @@ export class VideoSource {
   }
 
   private frame(): void {
+    this.frames++;
     this.timestamp = (this.timestamp + Math.round(90_000 / this.shape.fps)) >>> 0;
     for (const [index, state] of this.layers.entries()) {
       const keyFrame = state.keyFrameRequested || state.frames % this.shape.keyFrameInterval === 0;
@@ -108,7 +128,11 @@ export class VideoSource {
         const payload = state.payloads[i]!;
         writeVp8Descriptor(payload, state.pictureId, i === 0);
         if (i === 0) writeVp8FrameHeader(payload, VP8_DESCRIPTOR_LENGTH, keyFrame, payload.length * count);
+        if (this.shape.stamp && payload.length >= STAMP_OFFSET + 8) {
+          payload.writeDoubleLE(performance.timeOrigin + performance.now(), STAMP_OFFSET);
+        }
         state.seq = (state.seq + 1) & 0xffff;
+        this.packetsSent++;
         this.sink({
           layer: index,
           sequenceNumber: state.seq,
@@ -126,6 +150,7 @@ export class AudioSource {
   private seq = randomU16();
   private timestamp = randomU32();
   private readonly payload = Buffer.alloc(80, 0x33);
+  packetsSent = 0;
   /** -dBov: 30 is clear speech, 127 silence. */
   level = 127;
 
@@ -139,6 +164,7 @@ export class AudioSource {
     this.timer = setInterval(() => {
       this.seq = (this.seq + 1) & 0xffff;
       this.timestamp = (this.timestamp + 960) >>> 0;
+      this.packetsSent++;
       this.sink({
         layer: 0,
         sequenceNumber: this.seq,

@@ -4,8 +4,8 @@
  * costs 12–40 µs with OpenSSL 3 on our machines, more than everything else a forwarded
  * packet costs. So: one long-lived AES-128-ECB cipher per session key encrypts the counter
  * blocks (the CTR keystream, one native call per packet, AES-NI inside), and a small
- * WebAssembly module (`ghash-wat.ts`) XORs the keystream and computes GHASH from a
- * 64 KiB table per key. Session keys and salts come from werift's DTLS-SRTP key
+ * WebAssembly module (`ghash-wat.ts`) XORs the keystream and computes GHASH from an
+ * 8 KiB table per key. Session keys and salts come from werift's DTLS-SRTP key
  * derivation (`srtp-keys.ts`). See docs/sfu.md, "The fast forwarding path".
  *
  * A packet is sealed in the module's scratch area: write the RTP header and payload into
@@ -21,6 +21,8 @@ const BLOCK = 16;
 export const MAX_RTP_LENGTH = 1500;
 const MAX_BLOCKS = Math.ceil(MAX_RTP_LENGTH / BLOCK) + 1;
 const PAGE = 65536;
+/** One GHASH table; slot 0 is the scratch area. */
+const SLOT = 8192;
 /** Scratch page layout: packet, keystream, one padding block. */
 const PACKET_AT = 0;
 const KEYSTREAM_AT = 2048;
@@ -34,20 +36,24 @@ interface GcmCore {
 
 const core = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GHASH_WASM, "base64"))).exports as unknown as GcmCore;
 let bytes = new Uint8Array(core.memory.buffer);
-/** Table pages given back by collected contexts. */
-const freePages: number[] = [];
-let nextPage = 1;
-const pages = new FinalizationRegistry<number>((page) => freePages.push(page));
+/** The same memory as a Buffer, for native copies without allocating views. */
+let memory = Buffer.from(core.memory.buffer);
+/** Table slots given back by collected contexts. */
+const freeSlots: number[] = [];
+let nextSlot = 1;
+const slots = new FinalizationRegistry<number>((slot) => freeSlots.push(slot));
 
-function allocatePage(): number {
-  const reused = freePages.pop();
+function allocateSlot(): number {
+  const reused = freeSlots.pop();
   if (reused !== undefined) return reused;
-  const page = nextPage++;
-  if ((page + 1) * PAGE > core.memory.buffer.byteLength) {
-    core.memory.grow(page + 1 - core.memory.buffer.byteLength / PAGE);
+  const slot = nextSlot++;
+  const needed = (slot + 1) * SLOT;
+  if (needed > core.memory.buffer.byteLength) {
+    core.memory.grow(Math.ceil((needed - core.memory.buffer.byteLength) / PAGE));
     bytes = new Uint8Array(core.memory.buffer);
+    memory = Buffer.from(core.memory.buffer);
   }
-  return page;
+  return slot;
 }
 
 /**
@@ -58,6 +64,32 @@ export function scratch(): Uint8Array {
   return bytes;
 }
 
+/** Copies `length` bytes of the scratch area into a new (pooled) Buffer. */
+export function copyScratch(length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  memory.copy(out, 0, PACKET_AT, PACKET_AT + length);
+  return out;
+}
+
+/** Packets per keystream batch: one native AES call serves this many packets of a stream. */
+const BATCH = 16;
+/** Counter blocks for one batch; the words are stored byte-swapped (little-endian view). */
+const counterWords = new Int32Array(BATCH * MAX_BLOCKS * 4);
+const counterBytes = Buffer.from(counterWords.buffer);
+
+/**
+ * Keystream made ahead for the next packets of one SSRC. Streams are sequential, so one
+ * ECB call per {@link BATCH} packets replaces one per packet (each call costs a few µs of
+ * fixed overhead and allocates its output).
+ */
+interface KeystreamBatch {
+  /** Packet index (ROC · 65536 + SEQ) of the first packet in the batch. */
+  first: number;
+  /** Blocks per packet: E(K, J0) plus the payload's. */
+  blocks: number;
+  data: Buffer;
+}
+
 export class AesGcmSrtp {
   private readonly ecb: Cipheriv;
   private readonly table: number;
@@ -65,18 +97,16 @@ export class AesGcmSrtp {
   private readonly salt0: number;
   private readonly salt1: number;
   private readonly salt2: number;
-  /** Counter blocks for one packet; the words are stored byte-swapped (little-endian view). */
-  private readonly counterWords = new Int32Array(MAX_BLOCKS * 4);
-  private readonly counters = Buffer.from(this.counterWords.buffer);
+  private readonly batches = new Map<number, KeystreamBatch>();
 
   constructor(sessionKey: Uint8Array, sessionSalt: Uint8Array) {
     // werift derives 14 salt bytes for either profile; GCM uses the first 12 (RFC 7714 §12).
     if (sessionKey.length !== 16 || sessionSalt.length < 12) throw new Error("AES-128-GCM SRTP needs a 16-byte key and a 12-byte salt");
     this.ecb = createCipheriv("aes-128-ecb", sessionKey, null);
     this.ecb.setAutoPadding(false);
-    const page = allocatePage();
-    this.table = page * PAGE;
-    pages.register(this, page);
+    const slot = allocateSlot();
+    this.table = slot * SLOT;
+    slots.register(this, slot);
     writeTable(new Ghash(this.ecb.update(Buffer.alloc(BLOCK))), bytes, this.table);
     this.salt0 = readWord(sessionSalt, 0);
     this.salt1 = readWord(sessionSalt, 4);
@@ -88,7 +118,7 @@ export class AesGcmSrtp {
    * place and writes the tag after it. Returns the SRTP length.
    */
   sealScratch(headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): number {
-    bytes.set(this.keystream(ssrc, roc, seq, payloadLength), KEYSTREAM_AT);
+    this.keystream(ssrc, roc, seq, payloadLength);
     core.seal(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT);
     return headerLength + payloadLength + GCM_TAG_LENGTH;
   }
@@ -109,27 +139,52 @@ export class AesGcmSrtp {
     const payloadLength = length - headerLength - GCM_TAG_LENGTH;
     if (payloadLength < 0 || length > MAX_RTP_LENGTH + GCM_TAG_LENGTH) return -1;
     bytes.set(packet.subarray(0, length), PACKET_AT);
-    bytes.set(this.keystream(ssrc, roc, seq, payloadLength), KEYSTREAM_AT);
+    this.keystream(ssrc, roc, seq, payloadLength);
     if (!core.open(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT)) return -1;
     packet.set(bytes.subarray(PACKET_AT + headerLength, PACKET_AT + headerLength + payloadLength), headerLength);
     return headerLength + payloadLength;
   }
 
-  /** E(K, J0) followed by the keystream for `length` bytes, in one native call. */
-  private keystream(ssrc: number, roc: number, seq: number, length: number): Buffer {
-    const iv0 = swap(this.salt0 ^ (ssrc >>> 16));
-    const iv1 = swap(this.salt1 ^ (((ssrc & 0xffff) << 16) | (roc >>> 16)));
-    const iv2 = swap(this.salt2 ^ (((roc & 0xffff) << 16) | (seq & 0xffff)));
+  /** Forgets the keystream made ahead for a stream (e.g. its sender went away). */
+  forget(ssrc: number): void {
+    this.batches.delete(ssrc);
+  }
+
+  /** Puts E(K, J0) followed by the keystream for `length` bytes at KEYSTREAM_AT. */
+  private keystream(ssrc: number, roc: number, seq: number, length: number): void {
     const blocks = Math.ceil(length / BLOCK) + 1;
     if (blocks > MAX_BLOCKS) throw new RangeError("RTP packet too large");
-    const w = this.counterWords;
-    for (let b = 0, o = 0; b < blocks; b++, o += 4) {
-      w[o] = iv0;
-      w[o + 1] = iv1;
-      w[o + 2] = iv2;
-      w[o + 3] = swap(b + 1); // J0 has counter 1; the payload starts at 2
+    const index = roc * 0x10000 + seq;
+    let batch = this.batches.get(ssrc);
+    const k = batch ? index - batch.first : -1;
+    if (!batch || k < 0 || k >= BATCH || blocks > batch.blocks) {
+      // Video packets of a stream are about the same size; leave room for a little more.
+      const size = Math.min(MAX_BLOCKS, Math.max(blocks, batch && k >= 0 ? batch.blocks : 0, blocks + 2));
+      batch = this.makeBatch(ssrc, index, size);
+      this.batches.set(ssrc, batch);
     }
-    return this.ecb.update(this.counters.subarray(0, blocks * BLOCK));
+    const offset = (index - batch.first) * batch.blocks * BLOCK;
+    batch.data.copy(memory, KEYSTREAM_AT, offset, offset + blocks * BLOCK);
+  }
+
+  private makeBatch(ssrc: number, first: number, blocks: number): KeystreamBatch {
+    const w = counterWords;
+    let o = 0;
+    for (let k = 0; k < BATCH; k++) {
+      const index = first + k;
+      const roc = Math.floor(index / 0x10000) >>> 0;
+      const seq = index & 0xffff;
+      const iv0 = swap(this.salt0 ^ (ssrc >>> 16));
+      const iv1 = swap(this.salt1 ^ (((ssrc & 0xffff) << 16) | (roc >>> 16)));
+      const iv2 = swap(this.salt2 ^ (((roc & 0xffff) << 16) | seq));
+      for (let b = 0; b < blocks; b++, o += 4) {
+        w[o] = iv0;
+        w[o + 1] = iv1;
+        w[o + 2] = iv2;
+        w[o + 3] = swap(b + 1); // J0 has counter 1; the payload starts at 2
+      }
+    }
+    return { first, blocks, data: this.ecb.update(counterBytes.subarray(0, o * 4)) };
   }
 }
 
@@ -141,6 +196,6 @@ function swap(x: number): number {
 /** Copies the JavaScript table into WebAssembly memory as GCM byte strings. */
 function writeTable(ghash: Ghash, target: Uint8Array, at: number): void {
   const words = ghash.tableWords();
-  const view = new DataView(target.buffer, target.byteOffset + at, PAGE);
+  const view = new DataView(target.buffer, target.byteOffset + at, SLOT);
   for (let i = 0; i < words.length; i++) view.setInt32(i * 4, words[i]!, false);
 }

@@ -15,7 +15,8 @@
  */
 import type { Socket } from "node:dgram";
 import { type RTCDtlsTransport, type RTCPeerConnection, SrtpAuthenticationError } from "werift";
-import { AesGcmSrtp, scratch } from "./aes-gcm";
+import { AesGcmSrtp, copyScratch } from "./aes-gcm";
+import { sendDatagram } from "./udp-send";
 
 /** RFC 7714's profile number, as werift reports it. */
 const AEAD_AES_128_GCM = 0x0007;
@@ -90,8 +91,8 @@ export class FastTransport {
     if (!pair || !socket || transport.type !== "udp" || transport.closed) return false;
     const length = this.sender.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
     // The datagram needs its own bytes: the scratch area is reused by the next packet.
-    const datagram = Buffer.copyBytesFrom(scratch(), 0, length);
-    socket.send(datagram, pair.remoteAddr[1], pair.remoteAddr[0]);
+    const datagram = copyScratch(length);
+    sendDatagram(socket, datagram, pair.remoteAddr[1], pair.remoteAddr[0]);
     this.packetsSent++;
     this.bytesSent += length;
     return true;
@@ -148,9 +149,17 @@ export function whenSrtpReady(pc: RTCPeerConnection, ready: (dtls: RTCDtlsTransp
   for (const dtls of pc.dtlsTransports) {
     if (watched.has(dtls)) continue;
     watched.add(dtls);
-    if (dtls.state === "connected") ready(dtls);
+    // An exception here would fail werift's connect(): keep it to ourselves.
+    const safely = () => {
+      try {
+        ready(dtls);
+      } catch (err) {
+        console.error("sfu: taking over SRTP failed; werift's SRTP stays in use", err);
+      }
+    };
+    if (dtls.state === "connected") safely();
     dtls.onStateChange.subscribe((state) => {
-      if (state === "connected") ready(dtls);
+      if (state === "connected") safely();
     });
   }
 }

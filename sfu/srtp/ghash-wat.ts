@@ -11,8 +11,9 @@
  * strings GCM defines, loaded as little-endian i64. XOR is bytewise, so no byte swapping is
  * needed; byte i of Y is `(half >> 8·(i mod 8)) & 255`.
  *
- * Memory: one 64 KiB table per hash key (16 byte positions × 256 values × 16 bytes) at a
- * page the caller chooses; the caller places packet, keystream and a 16-byte scratch block.
+ * Memory: one 8 KiB table per hash key (32 nibble positions × 16 values × 16 bytes, see
+ * ghash.ts) where the caller chooses; the caller places packet, keystream and a 16-byte
+ * scratch block.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,14 +22,17 @@ import path from "node:path";
 
 function mulBlock(): string {
   const lines: string[] = ["(local.set $z0 (i64.const 0)) (local.set $z1 (i64.const 0))"];
-  for (let i = 0; i < 16; i++) {
-    const half = i < 8 ? "$a" : "$b";
-    const shift = (i % 8) * 8;
-    lines.push(
-      `(local.set $e (i32.add (local.get $table) (i32.add (i32.const ${i << 12}) (i32.shl (i32.wrap_i64 (i64.and (i64.shr_u (local.get ${half}) (i64.const ${shift})) (i64.const 255))) (i32.const 4)))))`,
-      `(local.set $z0 (i64.xor (local.get $z0) (i64.load (local.get $e))))`,
-      `(local.set $z1 (i64.xor (local.get $z1) (i64.load offset=8 (local.get $e))))`,
-    );
+  for (let byte = 0; byte < 16; byte++) {
+    const half = byte < 8 ? "$a" : "$b";
+    const shift = (byte % 8) * 8;
+    // High nibble of the byte is position 2·byte, low nibble 2·byte + 1; 256 bytes per position.
+    for (const [position, nibbleShift] of [[2 * byte, shift + 4], [2 * byte + 1, shift]] as const) {
+      lines.push(
+        `(local.set $e (i32.add (local.get $table) (i32.add (i32.const ${position << 8}) (i32.shl (i32.wrap_i64 (i64.and (i64.shr_u (local.get ${half}) (i64.const ${nibbleShift})) (i64.const 15))) (i32.const 4)))))`,
+        `(local.set $z0 (i64.xor (local.get $z0) (i64.load (local.get $e))))`,
+        `(local.set $z1 (i64.xor (local.get $z1) (i64.load offset=8 (local.get $e))))`,
+      );
+    }
   }
   lines.push("(global.set $y0 (local.get $z0)) (global.set $y1 (local.get $z1))");
   return lines.join("\n      ");

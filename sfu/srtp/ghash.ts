@@ -1,20 +1,24 @@
 /**
- * GHASH (NIST SP 800-38D), the authentication half of AES-GCM, in plain JavaScript.
+ * GHASH (NIST SP 800-38D), the authentication half of AES-GCM: the multiplication tables
+ * for one hash key, and a plain JavaScript reference of the multiply that the WebAssembly
+ * core (`ghash-wat.ts`) runs on the same tables.
  *
- * Why not node:crypto: Node has no GHASH primitive and no way to re-key an AES-GCM cipher
+ * Why tables of our own: Node has no GHASH primitive and no way to re-key an AES-GCM cipher
  * with a new IV, so SRTP over node:crypto makes a cipher object per packet, and with
- * OpenSSL 3 that costs 12–40 µs here (docs/sfu.md, "The fast forwarding path"). With a
- * table per hash key, one 16-byte block costs 16 lookups of 4 words each.
+ * OpenSSL 3 that costs 12–40 µs here (docs/sfu.md, "The fast forwarding path").
  *
- * Layout: 128-bit values are four big-endian 32-bit words, word 0 holding bytes 0–3.
- * `table[(position << 10) | (byte << 2) + word]` is (byte at that position) · H.
+ * Layout: 4-bit tables, one per nibble position (32 × 16 entries × 16 bytes = 8 KiB per
+ * key, small enough that a server with dozens of subscribers keeps them in cache; 8-bit
+ * tables were 64 KiB per key and tripled the cost at 50 keys). 128-bit values are four
+ * big-endian 32-bit words, word 0 holding bytes 0–3; `table[(position << 6) | (nibble << 2)
+ * + word]` is (nibble at that position) · H, position 0 being the high nibble of byte 0.
  */
 
-const POSITIONS = 16;
+const POSITIONS = 32;
 const ENTRY = 4;
 
 export class Ghash {
-  private readonly table = new Int32Array(POSITIONS * 256 * ENTRY);
+  private readonly table = new Int32Array(POSITIONS * 16 * ENTRY);
   /** Running state Y, one word each. */
   private y0 = 0;
   private y1 = 0;
@@ -40,21 +44,18 @@ export class Ghash {
     }
     const t = this.table;
     for (let position = 0; position < POSITIONS; position++) {
-      const base = position << 10;
-      for (let byte = 1; byte < 256; byte++) {
-        const low = byte & -byte; // lowest set bit; its MSB-first index in the byte is 7 - log2(low)
-        const bit = position * 8 + 7 - Math.log2(low);
-        const rest = base | ((byte ^ low) << 2);
-        const at = base | (byte << 2);
-        t[at] = t[rest]! ^ p[bit * ENTRY]!;
-        t[at + 1] = t[rest + 1]! ^ p[bit * ENTRY + 1]!;
-        t[at + 2] = t[rest + 2]! ^ p[bit * ENTRY + 2]!;
-        t[at + 3] = t[rest + 3]! ^ p[bit * ENTRY + 3]!;
+      const base = position << 6;
+      for (let nibble = 1; nibble < 16; nibble++) {
+        const low = nibble & -nibble; // lowest set bit; its MSB-first index in the nibble is 3 - log2(low)
+        const bit = (position * 4 + 3 - Math.log2(low)) * ENTRY;
+        const rest = base | ((nibble ^ low) << 2);
+        const at = base | (nibble << 2);
+        for (let w = 0; w < ENTRY; w++) t[at + w] = t[rest + w]! ^ p[bit + w]!;
       }
     }
   }
 
-  /** The multiplication table (for the WebAssembly core, which uses the same layout). */
+  /** The multiplication tables (the WebAssembly core uses the same layout). */
   tableWords(): Int32Array {
     return this.table;
   }
@@ -83,66 +84,32 @@ export class Ghash {
     this.block(0, aadBytes * 8, 0, textBytes * 8);
   }
 
-  /** Writes Y XOR `mask[maskOffset..+16]` (the tag: GHASH ⊕ E(K, J0)) to `out`. */
-  writeTag(out: Uint8Array, outOffset: number, mask: Uint8Array, maskOffset: number): void {
-    writeWord(out, outOffset, this.y0 ^ readWord(mask, maskOffset));
-    writeWord(out, outOffset + 4, this.y1 ^ readWord(mask, maskOffset + 4));
-    writeWord(out, outOffset + 8, this.y2 ^ readWord(mask, maskOffset + 8));
-    writeWord(out, outOffset + 12, this.y3 ^ readWord(mask, maskOffset + 12));
+  /** The state as 16 bytes. */
+  digest(): Buffer {
+    const out = Buffer.alloc(16);
+    writeWord(out, 0, this.y0);
+    writeWord(out, 4, this.y1);
+    writeWord(out, 8, this.y2);
+    writeWord(out, 12, this.y3);
+    return out;
   }
 
-  /** True when the tag at `tag[tagOffset..+16]` matches Y ⊕ mask. */
-  checkTag(tag: Uint8Array, tagOffset: number, mask: Uint8Array, maskOffset: number): boolean {
-    const diff =
-      (this.y0 ^ readWord(mask, maskOffset) ^ readWord(tag, tagOffset)) |
-      (this.y1 ^ readWord(mask, maskOffset + 4) ^ readWord(tag, tagOffset + 4)) |
-      (this.y2 ^ readWord(mask, maskOffset + 8) ^ readWord(tag, tagOffset + 8)) |
-      (this.y3 ^ readWord(mask, maskOffset + 12) ^ readWord(tag, tagOffset + 12));
-    return diff === 0;
-  }
-
-  /** Y = (Y ⊕ block) · H. */
+  /** Y = (Y ⊕ block) · H, one table lookup per nibble. */
   block(w0: number, w1: number, w2: number, w3: number): void {
     const t = this.table;
-    const a = this.y0 ^ w0;
-    const b = this.y1 ^ w1;
-    const c = this.y2 ^ w2;
-    const d = this.y3 ^ w3;
-    let i = ((a >>> 24) << 2) | 0;
-    let z0 = t[i]!;
-    let z1 = t[i + 1]!;
-    let z2 = t[i + 2]!;
-    let z3 = t[i + 3]!;
-    i = (1 << 10) | (((a >>> 16) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (2 << 10) | (((a >>> 8) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (3 << 10) | ((a & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (4 << 10) | ((b >>> 24) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (5 << 10) | (((b >>> 16) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (6 << 10) | (((b >>> 8) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (7 << 10) | ((b & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (8 << 10) | ((c >>> 24) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (9 << 10) | (((c >>> 16) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (10 << 10) | (((c >>> 8) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (11 << 10) | ((c & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (12 << 10) | ((d >>> 24) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (13 << 10) | (((d >>> 16) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (14 << 10) | (((d >>> 8) & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
-    i = (15 << 10) | ((d & 255) << 2);
-    z0 ^= t[i]!; z1 ^= t[i + 1]!; z2 ^= t[i + 2]!; z3 ^= t[i + 3]!;
+    const x = [this.y0 ^ w0, this.y1 ^ w1, this.y2 ^ w2, this.y3 ^ w3];
+    let z0 = 0;
+    let z1 = 0;
+    let z2 = 0;
+    let z3 = 0;
+    for (let position = 0; position < POSITIONS; position++) {
+      const nibble = (x[position >> 3]! >>> (28 - 4 * (position & 7))) & 15;
+      const i = (position << 6) | (nibble << 2);
+      z0 ^= t[i]!;
+      z1 ^= t[i + 1]!;
+      z2 ^= t[i + 2]!;
+      z3 ^= t[i + 3]!;
+    }
     this.y0 = z0;
     this.y1 = z1;
     this.y2 = z2;

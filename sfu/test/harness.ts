@@ -25,11 +25,12 @@ export interface TestSfu {
   stop(): Promise<void>;
 }
 
-export async function startSfu(env: Record<string, string> = {}): Promise<TestSfu> {
+/** `nodeArgs` go before the script (e.g. `--cpu-prof` for the benchmark). */
+export async function startSfu(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<TestSfu> {
   const secret = randomBytes(32).toString("base64url");
   const child = spawn(
     process.execPath,
-    ["--import", "./scripts/node-hooks.mjs", "--import", "tsx", "sfu/main.ts"],
+    [...nodeArgs, "--import", "./scripts/node-hooks.mjs", "--import", "tsx", "sfu/main.ts"],
     {
       cwd: root,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
