@@ -127,6 +127,13 @@ describe.each(testDbKinds())("downloads on %s", (kind) => {
     const stale = await download(harness, bob, url, { range: "bytes=0-9", "if-range": '"other"' });
     expect(stale.status).toBe(200);
     await stale.arrayBuffer();
+    const head = await fetch(`${harness.url}${url}`, {
+      method: "HEAD",
+      headers: { cookie: harness.cookie(bob), range: "bytes=0-9" },
+    });
+    expect(head.status).toBe(206);
+    expect(head.headers.get("content-length")).toBe("10");
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
     const etag = stale.headers.get("etag")!;
     expect((await download(harness, bob, url, { "if-none-match": etag })).status).toBe(304);
   });
