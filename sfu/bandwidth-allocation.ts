@@ -85,7 +85,7 @@ export class DownlinkEstimate {
   private lossAt = 0;
   private probeBackoffMs = PROBE_BACKOFF_MIN_MS;
   private lastDowngradeAt = 0;
-  private probeStartedAt = 0;
+  private probeStartedAt = -Infinity;
 
   /** REMB from the subscriber (bits/s). */
   onRemb(bps: number, now: number): void {

@@ -5,7 +5,10 @@
  * the integration tests and the load benchmark. CLI: sfu/bot/cli.ts.
  */
 import {
+  GenericNack,
   PictureLossIndication,
+  ReceiverEstimatedMaxBitrate,
+  RtcpTransportLayerFeedback,
   RTCPeerConnection,
   type RTCRtpTransceiver,
   RTP_EXTENSION_URI,
@@ -18,6 +21,7 @@ import {
 } from "werift";
 import { type MediaNetwork, peerConfig } from "../media";
 import { FastTransport, whenSrtpReady } from "../srtp/fast-transport";
+import { isVp8KeyFrameStart, readPictureId, readVp8Fields, type Vp8Fields } from "../vp8";
 import {
   type CommandResult,
   type EventPayload,
@@ -63,6 +67,16 @@ export interface ReceivedTrack {
   lastSequenceNumber?: number;
   /** Sequence number gaps seen (loss or a switch that broke continuity). */
   gaps: number;
+  /** Packets older than the newest seen (retransmissions, reordering). */
+  late: number;
+  lastTimestamp?: number;
+  /** RTP timestamps that went backwards between consecutive packets. */
+  timestampRegressions: number;
+  /** VP8 picture ids of consecutive frames that did not follow each other. */
+  pictureIdJumps: number;
+  lastPictureId?: number;
+  /** VP8 key frames received. */
+  keyFrames: number;
   /** Distinct SSRCs seen: more than one means the SFU changed SSRC mid-track. */
   ssrcs: Set<number>;
   layer: SimulcastLayer | null;
@@ -304,6 +318,10 @@ export class Bot {
           packets: 0,
           bytes: 0,
           gaps: 0,
+          late: 0,
+          timestampRegressions: 0,
+          pictureIdJumps: 0,
+          keyFrames: 0,
           ssrcs: new Set(),
           layer: this.layerByTrack.get(trackId) ?? null,
           ended: false,
@@ -332,9 +350,63 @@ export class Bot {
     track.firstPacketAt ??= Date.now();
     track.ssrcs.add(packet.header.ssrc);
     const seq = packet.header.sequenceNumber;
-    if (track.lastSequenceNumber !== undefined && seq !== ((track.lastSequenceNumber + 1) & 0xffff)) track.gaps++;
-    track.lastSequenceNumber = seq;
+    const last = track.lastSequenceNumber;
+    if (last !== undefined && ((seq - last) & 0xffff) >= 0x8000) {
+      track.late++;
+    } else {
+      if (last !== undefined && seq !== ((last + 1) & 0xffff)) track.gaps++;
+      track.lastSequenceNumber = seq;
+      const timestamp = packet.header.timestamp;
+      if (track.lastTimestamp !== undefined && ((timestamp - track.lastTimestamp) >>> 0) >= 0x80000000) track.timestampRegressions++;
+      track.lastTimestamp = timestamp;
+      if (track.info?.kind === "video") this.checkPictureId(track, packet.payload);
+    }
     this.onRtp?.(track, packet);
+  }
+
+  /** Frames must carry consecutive picture ids, across layer switches too. */
+  private checkPictureId(track: ReceivedTrack, payload: Buffer): void {
+    if (payload.length < 1 || !(payload[0]! & 0x10) || (payload[0]! & 0x07) !== 0) return; // not a frame's first packet
+    if (isVp8KeyFrameStart(payload)) track.keyFrames++;
+    const fields: Vp8Fields = { pictureIdAt: -1, pictureIdLong: false, tl0PicIdxAt: -1 };
+    if (!readVp8Fields(payload, fields) || fields.pictureIdAt < 0) return;
+    const pictureId = readPictureId(payload, fields);
+    const modulo = fields.pictureIdLong ? 0x8000 : 0x80;
+    if (track.lastPictureId !== undefined && pictureId !== (track.lastPictureId + 1) % modulo) track.pictureIdJumps++;
+    track.lastPictureId = pictureId;
+  }
+
+  /** Tells the SFU our receive-side bandwidth estimate (REMB), as a browser would. */
+  async sendRemb(bitsPerSecond: number): Promise<void> {
+    let mantissa = Math.round(bitsPerSecond);
+    let exponent = 0;
+    while (mantissa >= 1 << 18) {
+      mantissa = Math.floor(mantissa / 2);
+      exponent++;
+    }
+    const ssrcs = [...this.received.values()].flatMap((t) => [...t.ssrcs]);
+    const remb = new ReceiverEstimatedMaxBitrate({
+      senderSsrc: 1,
+      mediaSsrc: 0,
+      brExp: exponent,
+      brMantissa: mantissa,
+      ssrcNum: ssrcs.length,
+      ssrcFeedbacks: ssrcs,
+    });
+    await this.subscribePc.dtlsTransports[0]?.sendRtcp([new RtcpPayloadSpecificFeedback({ feedback: remb })]);
+  }
+
+  /** Asks the SFU to retransmit packets of a received track (a generic NACK). */
+  async sendNack(trackId: string, sequenceNumbers: number[]): Promise<void> {
+    const track = this.received.get(trackId);
+    const ssrc = track ? [...track.ssrcs][0] : undefined;
+    if (ssrc === undefined) throw new Error("no packets received on that track yet");
+    const nack = new GenericNack({ senderSsrc: 1, mediaSourceSsrc: ssrc, lost: sequenceNumbers });
+    await this.subscribePc.dtlsTransports[0]?.sendRtcp([new RtcpTransportLayerFeedback({ feedback: nack })]);
+  }
+
+  setTileSize(trackId: string, width: number, height: number) {
+    return this.signaling.request("setTileSize", { trackId, width, height });
   }
 
   private async trickle(candidate: unknown): Promise<void> {

@@ -1,0 +1,106 @@
+import { RtcpPacketConverter, type RtcpTransportLayerFeedback, type TransportWideCC } from "werift";
+import { describe, expect, it } from "vitest";
+import { allocate, DownlinkEstimate, type VideoDemand } from "../bandwidth-allocation";
+import { chooseLayer, layerForTile } from "../layer-selection";
+import { readTransportSequence, TransportFeedback } from "../transport-feedback";
+
+const all = ["low", "medium", "high"] as const;
+const rates = { low: 150_000, medium: 500_000, high: 1_500_000 };
+
+describe("layer selection", () => {
+  it("picks the smallest layer that covers the tile, with a band of hysteresis", () => {
+    expect(layerForTile({ width: 1280, height: 720 }, null)).toBe("high");
+    expect(layerForTile({ width: 640, height: 360 }, null)).toBe("medium");
+    expect(layerForTile({ width: 320, height: 180 }, null)).toBe("low");
+    // A 360-px tile keeps the high layer it has; it must shrink clearly to step down.
+    expect(layerForTile({ width: 640, height: 360 }, "high")).toBe("high");
+    expect(layerForTile({ width: 480, height: 270 }, "high")).toBe("medium");
+    // Going up is immediate once the tile outgrows the layer.
+    expect(layerForTile({ width: 800, height: 450 }, "medium")).toBe("high");
+  });
+
+  it("pauses hidden tiles, honours preferences and caps, and falls back to flowing layers", () => {
+    expect(chooseLayer({ active: [...all], preferred: null, tile: { width: 0, height: 0 }, current: "high" })).toBe("paused");
+    expect(chooseLayer({ active: [...all], preferred: null, tile: null, current: undefined })).toBe("low");
+    expect(chooseLayer({ active: [...all], preferred: "medium", tile: { width: 1920, height: 1080 }, current: undefined })).toBe("medium");
+    expect(chooseLayer({ active: [...all], preferred: null, tile: { width: 1920, height: 1080 }, current: undefined, cap: "low" })).toBe("low");
+    // The publisher stopped its high layer: take the best that flows.
+    expect(chooseLayer({ active: ["low", "medium"], preferred: null, tile: { width: 1920, height: 1080 }, current: "high" })).toBe("medium");
+    expect(chooseLayer({ active: [null], preferred: null, tile: { width: 100, height: 100 }, current: undefined })).toBe(null);
+    expect(chooseLayer({ active: [], preferred: null, tile: null, current: undefined })).toBeUndefined();
+  });
+});
+
+describe("bandwidth allocation", () => {
+  const demand = (id: string, wanted: VideoDemand["wanted"], current: VideoDemand["current"], priority: number): VideoDemand => ({
+    id,
+    wanted,
+    current,
+    bitrates: rates,
+    priority,
+  });
+
+  it("steps the smallest tiles down first until the total fits", () => {
+    const caps = allocate([demand("big", "high", "high", 1000), demand("small", "high", "high", 10)], 2_200_000);
+    expect(caps.get("big")).toBe("high");
+    expect(caps.get("small")).toBe("medium");
+    const tight = allocate([demand("big", "high", "high", 1000), demand("small", "high", "high", 10)], 400_000);
+    expect([tight.get("big"), tight.get("small")]).toEqual(["low", "low"]);
+  });
+
+  it("goes up only with 15 % headroom", () => {
+    expect(allocate([demand("a", "high", "medium", 1)], 1_600_000).get("a")).toBe("medium");
+    expect(allocate([demand("a", "high", "medium", 1)], 1_800_000).get("a")).toBe("high");
+    // …but keeps what it has while it fits.
+    expect(allocate([demand("a", "high", "high", 1)], 1_600_000).get("a")).toBe("high");
+  });
+
+  it("limits by REMB and by loss, and probes upward after a back-off", () => {
+    const downlink = new DownlinkEstimate();
+    expect(downlink.budget(0, 1_000_000, false)).toBe(Infinity);
+    downlink.onRemb(800_000, 1_000);
+    expect(downlink.budget(1_000, 600_000, false)).toBe(800_000);
+    downlink.onLoss(0.2, 1_100);
+    expect(downlink.budget(1_200, 600_000, false)).toBe(510_000);
+    // An old estimate no longer limits.
+    expect(downlink.budget(20_000, 600_000, false)).toBe(Infinity);
+    const probing = new DownlinkEstimate();
+    probing.onRemb(300_000, 0);
+    probing.onDowngrade(0);
+    expect(probing.budget(1_000, 150_000, true)).toBe(300_000);
+    probing.onRemb(300_000, 9_000);
+    expect(probing.budget(9_000, 150_000, true)).toBe(Infinity); // try one step up
+  });
+});
+
+describe("transport-wide feedback", () => {
+  it("reports arrivals and losses in a message werift parses back", () => {
+    const sent: Buffer[] = [];
+    const feedback = new TransportFeedback(0x1234, (packet) => sent.push(packet));
+    let at = 100_000.3;
+    for (let seq = 65530; seq < 65550; seq++) {
+      if (seq % 5 !== 0) feedback.record(seq & 0xffff, at);
+      at += 1.1;
+    }
+    feedback.flush(0x5678);
+    expect(sent).toHaveLength(1);
+    const [packet] = RtcpPacketConverter.deSerialize(sent[0]!) as RtcpTransportLayerFeedback[];
+    const twcc = packet!.feedback as TransportWideCC;
+    expect(twcc.baseSequenceNumber).toBe(65531);
+    expect(twcc.packetStatusCount).toBe(19);
+    expect(twcc.mediaSourceSsrc).toBe(0x5678);
+    expect(twcc.recvDeltas).toHaveLength(16); // 65535, 65540 and 65545 are lost
+    // Deltas after the first are the 1.1 ms spacing, in 250 µs units, without drift.
+    const later = twcc.recvDeltas.slice(1).map((d) => d.delta);
+    expect(later.every((d) => d === 1000 || d === 1250 || d === 2250 || d === 2500)).toBe(true);
+    feedback.flush(0x5678);
+    expect(sent).toHaveLength(1); // nothing new, nothing sent
+  });
+
+  it("reads the transport-wide sequence number from a one-byte header extension", () => {
+    // V=2, X=1; extension BEDE, 2 words: id 2 (1 byte), id 3 (2 bytes) = 0x1234, padding.
+    const packet = Buffer.from([0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0, 2, 0x20, 0xaa, 0x31, 0x12, 0x34, 0, 0, 0, 1, 2]);
+    expect(readTransportSequence(packet, 24, 3)).toBe(0x1234);
+    expect(readTransportSequence(packet, 24, 5)).toBe(-1);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Simulcast through a real SFU process with bots: the layer follows the subscriber's tile
+ * size and its bandwidth estimate (REMB), hidden tiles are paused, every switch keeps
+ * one SSRC and continuous sequence numbers, timestamps and VP8 picture ids, and NACKed
+ * packets are retransmitted from the producer's cache.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Bot, ReceivedTrack } from "../bot/bot";
+import { eventually, startSfu, type TestSfu } from "./harness";
+
+let sfu: TestSfu;
+beforeAll(async () => {
+  sfu = await startSfu();
+});
+afterAll(async () => {
+  await sfu?.stop();
+});
+
+/** A simulcasting publisher and one subscriber receiving its camera. */
+async function simulcastCall(roomId: string): Promise<{ pub: Bot; sub: Bot; track: ReceivedTrack; trackId: string }> {
+  const pub = await sfu.bot(roomId, "Simulcaster");
+  await pub.publish({ camera: { simulcast: true } });
+  const sub = await sfu.bot(roomId, "Viewer");
+  await sub.waitFor(() => [...sub.received.values()].some((t) => t.packets > 10), 10_000, "video");
+  const [track] = [...sub.received.values()];
+  // Every layer has been measured by the SFU (rates need a full second).
+  await eventually(async () => {
+    const stats = (await sfu.stats()).tracks.find((t) => t.trackId === track!.info!.trackId);
+    return !!stats && stats.layers.every((l) => l.bitrate > 0);
+  }, 5_000, "layer rates");
+  return { pub, sub, track: track!, trackId: track!.info!.trackId };
+}
+
+/** Packets arriving now, over `ms`. */
+async function packetsDuring(track: ReceivedTrack, ms: number): Promise<number> {
+  const before = track.packets;
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return track.packets - before;
+}
+
+function expectContinuous(track: ReceivedTrack): void {
+  expect(track.ssrcs.size).toBe(1);
+  expect(track.gaps).toBe(0);
+  expect(track.timestampRegressions).toBe(0);
+  expect(track.pictureIdJumps).toBe(0);
+  expect(track.keyFrames).toBeGreaterThan(0); // the picture id check saw frames
+}
+
+describe("simulcast layer selection", () => {
+  it("follows the tile size, pauses a hidden tile, and keeps numbering continuous across switches", async () => {
+    const { pub, sub, track, trackId } = await simulcastCall("room-tiles");
+    expect(track.layer).toBe("low"); // nothing reported yet: the cheap layer
+
+    let requests = pub.keyFrameRequests;
+    const keyFrames = track.keyFrames;
+    await sub.setTileSize(trackId, 1280, 720);
+    await sub.waitFor(() => track.layer === "high", 5_000, "high for a large tile");
+    expect(pub.keyFrameRequests).toBeGreaterThan(requests);
+    const packets = track.packets;
+    await sub.waitFor(() => track.packets > packets + 10, 5_000, "high layer packets");
+    // The switch happened on a key frame of the new layer, asked for by the SFU.
+    expect(track.keyFrames).toBeGreaterThan(keyFrames);
+
+    requests = pub.keyFrameRequests;
+    await sub.setTileSize(trackId, 400, 225);
+    await sub.waitFor(() => track.layer === "medium", 5_000, "medium for a mid-size tile");
+    await sub.setTileSize(trackId, 160, 90);
+    await sub.waitFor(() => track.layer === "low", 5_000, "low for a thumbnail");
+    expect(pub.keyFrameRequests).toBeGreaterThan(requests);
+
+    // Hidden: nothing flows. Shown again: it resumes on a key frame, numbering continuous.
+    await sub.setTileSize(trackId, 0, 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await packetsDuring(track, 700)).toBe(0);
+    await sub.setTileSize(trackId, 1280, 720);
+    await sub.waitFor(() => track.layer === "high", 5_000, "high again");
+    expect(await packetsDuring(track, 700)).toBeGreaterThan(5);
+
+    expectContinuous(track);
+    expect(sub.errors).toEqual([]);
+    await sub.leave();
+    await pub.leave();
+  });
+
+  it("steps down when the subscriber's REMB shrinks and up again only with headroom", async () => {
+    const { pub, sub, track, trackId } = await simulcastCall("room-remb");
+    await sub.setTileSize(trackId, 1280, 720);
+    await sub.waitFor(() => track.layer === "high", 5_000, "high");
+
+    // The bot's layers carry about 48, 96 and 192 kbit/s of payload.
+    await sub.sendRemb(60_000);
+    await sub.waitFor(() => track.layer === "low", 5_000, "low within 60 kbit/s");
+    // Enough for the medium layer, but not with the 15 % headroom an upgrade needs.
+    await sub.sendRemb(105_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(track.layer).toBe("low");
+    await sub.sendRemb(5_000_000);
+    await sub.waitFor(() => track.layer === "high", 5_000, "high with plenty of bandwidth");
+    expect(await packetsDuring(track, 500)).toBeGreaterThan(3);
+
+    expectContinuous(track);
+    await sub.leave();
+    await pub.leave();
+  });
+});
+
+describe("NACK", () => {
+  it("retransmits NACKed packets from the producer's cache, in the original stream", async () => {
+    const { pub, sub, track, trackId } = await simulcastCall("room-nack");
+    await sub.waitFor(() => track.packets > 30, 5_000, "some packets");
+    const newest = track.lastSequenceNumber!;
+    const wanted = [(newest - 6) & 0xffff, (newest - 5) & 0xffff];
+    const before = (await sfu.stats()).rtp.retransmitted;
+    const late = track.late;
+    await sub.sendNack(trackId, wanted);
+    await sub.waitFor(() => track.late >= late + 2, 3_000, "the retransmissions");
+    expect((await sfu.stats()).rtp.retransmitted).toBeGreaterThanOrEqual(before + 2);
+    // Only what was asked for came again, with the SSRC of the stream.
+    expect(track.late).toBe(late + 2);
+    expect(track.ssrcs.size).toBe(1);
+    await sub.leave();
+    await pub.leave();
+  });
+});
