@@ -56,6 +56,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+/** Before a step: the server idle again and every bot back (a failed step can drop them). */
+async function settle(fleet: ClientFleet, server: RunningServer) {
+  await fleet.waitForQuiet(server);
+  const bots = await fleet.waitForBots();
+  if (bots.connected < bots.total) log(`  only ${bots.connected} of ${bots.total} bots are connected`);
+  await fleet.waitForQuiet(server);
+}
+
 /** One ramp step, without the fields a reader of a table of steps does not need. */
 function compact(step: StepReport) {
   return {
@@ -75,6 +83,7 @@ function compact(step: StepReport) {
       ? { database_cpu_percent: step.server.database_cpu_percent }
       : {}),
     client_cpu_percent: step.clients.cpu_percent,
+    ...(step.clients.reconnects ? { client_reconnects_so_far: step.clients.reconnects } : {}),
     machine_busy_percent: step.machine.busy_percent,
     pass: step.pass,
     ...(step.failures.length ? { failures: step.failures } : {}),
@@ -86,7 +95,7 @@ async function ramp(fleet: ClientFleet, server: RunningServer, options: Options)
   let highest = 0;
   let failedAt: number | undefined;
   const run = async (rate: number) => {
-    await fleet.waitForQuiet(server);
+    await settle(fleet, server);
     log(`${server.name}: ramp step ${rate} msg/s`);
     const step = compact(
       await fleet.runStep(server, rate, options.ramp.timing, {
@@ -182,7 +191,10 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
   const fleet = await ClientFleet.start(options.workers);
   const closeFleet = onCleanup(() => fleet.close());
   log(`connecting ${bots.length} bots in ${options.workers} worker process(es)`);
-  const connect = await fleet.connect(server.url, bots, options.connectConcurrency);
+  const connect = await fleet.connect(server.url, bots, {
+    concurrency: options.connectConcurrency,
+    catchUp: name === "parley",
+  });
   result.connect = connect;
   if (connect.failed) log(`  ${connect.failed} bots failed: ${connect.errors.join("; ")}`);
 

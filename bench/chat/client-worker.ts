@@ -18,16 +18,30 @@ import type {
 interface Bot {
   socket: Socket;
   roomId: string;
+  /** Every seq up to this one has been handled; `seen` holds those above it. */
+  watermark: number;
+  seen: Set<number>;
+  /** Connected and subscribed (and caught up, for Parley). */
+  ready: boolean;
 }
 
-type Ack = { ok: true; data: unknown } | { ok: false; error: { code: string } };
+type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: string } };
+
+interface MessageEvent {
+  type?: string;
+  seq?: number;
+  message?: { body?: unknown };
+}
 
 const TICK_MS = 5;
 
 let bots: Bot[] = [];
 /** Subscribed bots per room: the deliveries each message in that room should make. */
 const subscribers = new Map<string, number>();
-let disconnects = 0;
+let catchUp = false;
+const disconnects = new Map<string, number>();
+let reconnects = 0;
+let catchUpEvents = 0;
 let current: StepState | undefined;
 
 /** One load step's counters; late events of an earlier step are ignored. */
@@ -61,7 +75,9 @@ process.on("message", (raw: ParentMessage) => {
     p.catch((err: unknown) => send({ type: "error", message: String(err) }));
   if (raw.type === "connect") void done(connectAll(raw));
   else if (raw.type === "run") void done(runStep(raw));
-  else if (raw.type === "close") close();
+  else if (raw.type === "status") {
+    send({ type: "status", connected: bots.filter((b) => b.ready).length, total: bots.length });
+  } else if (raw.type === "close") close();
 });
 // The parent went away (crashed or was killed): do not linger with 2,000 sockets.
 process.on("disconnect", () => close());
@@ -73,6 +89,7 @@ function close(): void {
 
 async function connectAll(command: ConnectCommand): Promise<void> {
   const startedAt = performance.now();
+  catchUp = command.catchUp;
   const errors = new Map<string, number>();
   let failed = 0;
   const queue = [...command.bots];
@@ -101,11 +118,6 @@ async function connectAll(command: ConnectCommand): Promise<void> {
   const longest = Math.max(0, ...rooms.map((r) => r.length));
   bots = [];
   for (let i = 0; i < longest; i++) for (const room of rooms) if (room[i]) bots.push(room[i]!);
-  for (const bot of bots) {
-    bot.socket.on("disconnect", () => {
-      disconnects += 1;
-    });
-  }
   send({
     type: "connected",
     connected: bots.length,
@@ -123,10 +135,14 @@ function connectBot(command: ConnectCommand, spec: BotSpec): Promise<Bot> {
       transports: ["websocket"],
       // Each bot is its own browser: its own connection, not a namespace on a shared one.
       forceNew: true,
-      reconnection: false,
+      // Like the app's client: a dropped connection comes back, resubscribes and catches up.
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 5000,
       timeout: command.timeoutMs,
       extraHeaders: spec.cookie ? { cookie: spec.cookie } : {},
     });
+    const bot: Bot = { socket, roomId: spec.roomId, watermark: 0, seen: new Set(), ready: false };
     const timer = setTimeout(() => fail(new Error("connect/subscribe timed out")), command.timeoutMs);
     const fail = (err: Error) => {
       clearTimeout(timer);
@@ -135,24 +151,79 @@ function connectBot(command: ConnectCommand, spec: BotSpec): Promise<Bot> {
     };
     socket.once("connect_error", (err: Error) => fail(new Error(`connect_error: ${err.message}`)));
     socket.once("connect", () => {
-      socket.emit("room.subscribe", { roomId: spec.roomId }, (result: Ack) => {
+      socket.emit("room.subscribe", { roomId: spec.roomId }, (result: Ack<{ lastSeq: number }>) => {
         if (!result.ok) return fail(new Error(`room.subscribe: ${result.error.code}`));
         clearTimeout(timer);
-        socket.on("room.event", onRoomEvent);
-        resolve({ socket, roomId: spec.roomId });
+        bot.watermark = result.data.lastSeq;
+        bot.ready = true;
+        socket.on("room.event", (event: MessageEvent) => onRoomEvent(bot, event, true));
+        socket.on("disconnect", (reason: string) => {
+          bot.ready = false;
+          disconnects.set(reason, (disconnects.get(reason) ?? 0) + 1);
+        });
+        socket.on("connect", () => void resubscribe(bot));
+        resolve(bot);
       });
     });
   });
 }
 
+function call<T>(socket: Socket, name: string, payload: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    socket.timeout(30_000).emit(name, payload, (err: Error | null, result: Ack<T>) => {
+      if (err) reject(err);
+      else if (!result.ok) reject(new Error(`${name}: ${result.error.code}`));
+      else resolve(result.data);
+    });
+  });
+}
+
+/** After a reconnect: subscribe again, then fetch what was missed, as the app's client does. */
+async function resubscribe(bot: Bot): Promise<void> {
+  reconnects += 1;
+  try {
+    await call(bot.socket, "room.subscribe", { roomId: bot.roomId });
+    if (!catchUp) {
+      bot.ready = bot.socket.connected;
+      return;
+    }
+    for (let more = true; more; ) {
+      const page = await call<{ events: MessageEvent[]; throughSeq: number; hasMore: boolean }>(
+        bot.socket,
+        "room.sync",
+        { roomId: bot.roomId, afterSeq: bot.watermark },
+      );
+      for (const event of page.events) {
+        catchUpEvents += 1;
+        onRoomEvent(bot, event, false);
+      }
+      more = page.hasMore && page.throughSeq > bot.watermark;
+    }
+    bot.ready = bot.socket.connected;
+  } catch {
+    // The connection dropped again; the next "connect" starts over.
+  }
+}
+
 /**
  * A message's body is `<step> <index> <sent at> <padding>`. The server is ours and trusted,
- * and this runs for every delivery, so it is checked by shape rather than with zod.
+ * and this runs for every delivery, so it is checked by shape rather than with zod. Events
+ * are deduplicated by seq, as the app's client does: a catch-up page and a live event can
+ * carry the same one.
  */
-function onRoomEvent(event: { type?: string; message?: { body?: unknown } }): void {
+function onRoomEvent(bot: Bot, event: MessageEvent, live: boolean): void {
   const receivedAt = now();
+  const seq = event?.seq;
+  if (typeof seq !== "number") return;
   const state = current;
-  const body = event?.message?.body;
+  if (seq <= bot.watermark || bot.seen.has(seq)) {
+    if (live && state) state.duplicateDeliveries += 1;
+    return;
+  }
+  bot.seen.add(seq);
+  while (bot.seen.delete(bot.watermark + 1)) bot.watermark += 1;
+
+  const body = event.message?.body;
   if (!state || event.type !== "message.created" || typeof body !== "string") return;
   const [step, index, sentAt] = body.split(" ", 3).map(Number) as [number, number, number];
   if (step !== state.command.step || !(index < state.sent)) return;
@@ -267,7 +338,9 @@ async function runStep(command: RunCommand): Promise<void> {
     messagesLost: atEnd.messages,
     fanoutMs: state.fanout.toArray(),
     ackMs: state.ack.toArray(),
-    disconnects,
+    disconnects: Object.fromEntries(disconnects),
+    reconnects,
+    catchUpEvents,
     maxTickLagMs: state.maxTickLagMs,
   };
   send(result);

@@ -7,6 +7,7 @@ import type {
   BotSpec,
   ConnectResult,
   ParentMessage,
+  StatusResult,
   StepResult,
   WorkerMessage,
 } from "./worker-protocol";
@@ -60,7 +61,15 @@ export interface StepReport {
     /** pg_stat_database deltas over the whole step, per message sent. */
     database_per_message?: Record<string, number>;
   };
-  clients: { processes: number; cpu_percent: number; max_tick_lag_ms: number; disconnects: number };
+  clients: {
+    processes: number;
+    cpu_percent: number;
+    max_tick_lag_ms: number;
+    /** Since the bots connected, by reason; a bot reconnects, resubscribes and catches up. */
+    disconnects: Record<string, number>;
+    reconnects: number;
+    catch_up_events: number;
+  };
   machine: { busy_percent: number; load_average_1m: number };
   /** Monotonic clock (ns, as process.hrtime.bigint) of the window: to cut a CPU profile. */
   window_hrtime_ns: [string, string];
@@ -69,6 +78,12 @@ export interface StepReport {
 }
 
 const now = () => performance.timeOrigin + performance.now();
+
+function mergeCounts(counts: Array<Record<string, number>>): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const c of counts) for (const [k, n] of Object.entries(c)) merged[k] = (merged[k] ?? 0) + n;
+  return merged;
+}
 
 export class ClientFleet {
   private constructor(
@@ -127,7 +142,8 @@ export class ClientFleet {
   }
 
   /** Connects and subscribes every bot; whole rooms go to one worker. */
-  async connect(url: string, bots: BotSpec[], concurrency: number) {
+  async connect(url: string, bots: BotSpec[], options: { concurrency: number; catchUp: boolean }) {
+    const { concurrency } = options;
     const rooms = [...new Set(bots.map((b) => b.roomId))];
     const workerOf = new Map(rooms.map((roomId, i) => [roomId, i % this.workers.length]));
     const shares = this.workers.map((): BotSpec[] => []);
@@ -142,6 +158,7 @@ export class ClientFleet {
             bots: shares[i]!,
             concurrency: Math.max(1, Math.round(concurrency / this.workers.length)),
             timeoutMs: 30_000,
+            catchUp: options.catchUp,
           },
           10 * 60_000,
         ),
@@ -226,12 +243,10 @@ export class ClientFleet {
     if (!m) throw new Error("the measurement window never closed");
 
     const sum = (f: (r: StepResult) => number) => results.reduce((a, r) => a + f(r), 0);
-    const errors: Record<string, number> = {};
-    for (const r of results) {
-      for (const [code, n] of Object.entries(r.ackErrors)) errors[code] = (errors[code] ?? 0) + n;
-    }
+    const errors = mergeCounts(results.map((r) => r.ackErrors));
     const deliveriesInWindow = sum((r) => r.deliveriesInWindow);
     const sentInWindow = sum((r) => r.sentInWindow);
+    const ackedInWindow = sum((r) => r.acksOkInWindow);
     const sentTotal = sum((r) => r.sent);
     let databasePerMessage: Record<string, number> | undefined;
     if (statsBefore && statsAfter && sentTotal) {
@@ -244,7 +259,7 @@ export class ClientFleet {
     const report: StepReport = {
       target_msgs_per_s: rate,
       sent_msgs_per_s: round(sentInWindow / timing.windowS, 1),
-      achieved_msgs_per_s: round(sum((r) => r.acksOkInWindow) / timing.windowS, 1),
+      achieved_msgs_per_s: round(ackedInWindow / timing.windowS, 1),
       acks: {
         ok: sum((r) => r.acksOk),
         failed: sum((r) => r.acksFailed),
@@ -267,13 +282,14 @@ export class ClientFleet {
         cpu_us_per_delivery: deliveriesInWindow
           ? round((m.server.cpuSeconds * 1e6) / deliveriesInWindow, 1)
           : null,
-        cpu_us_per_message: sentInWindow ? round((m.server.cpuSeconds * 1e6) / sentInWindow, 1) : null,
+        // Per message the server finished (acked) in the window, not per message offered.
+        cpu_us_per_message: ackedInWindow ? round((m.server.cpuSeconds * 1e6) / ackedInWindow, 1) : null,
         rss_peak_mb: round(rssPeak / 2 ** 20, 1),
         ...(databasePids.length
           ? {
               database_cpu_percent: round(m.database.cpuPercent, 1),
-              database_cpu_us_per_message: sentInWindow
-                ? round((m.database.cpuSeconds * 1e6) / sentInWindow, 1)
+              database_cpu_us_per_message: ackedInWindow
+                ? round((m.database.cpuSeconds * 1e6) / ackedInWindow, 1)
                 : null,
             }
           : {}),
@@ -283,7 +299,9 @@ export class ClientFleet {
         processes: this.workers.length,
         cpu_percent: round(m.clients.cpuPercent, 1),
         max_tick_lag_ms: round(Math.max(...results.map((r) => r.maxTickLagMs)), 1),
-        disconnects: sum((r) => r.disconnects),
+        disconnects: mergeCounts(results.map((r) => r.disconnects)),
+        reconnects: sum((r) => r.reconnects),
+        catch_up_events: sum((r) => r.catchUpEvents),
       },
       machine: { busy_percent: round(m.server.machineBusyPercent, 1), load_average_1m: round(loadavg()[0] ?? 0) },
       window_hrtime_ns: [String(windowHr[0]), String(windowHr[1])],
@@ -303,6 +321,20 @@ export class ClientFleet {
     if (p99 > options.maxP99Ms) failures.push(`fan-out p99 ${p99} ms > ${options.maxP99Ms} ms`);
     report.pass = failures.length === 0;
     return report;
+  }
+
+  /** Waits (bounded) until every bot is connected and subscribed again after a drop. */
+  async waitForBots(maxMs = 60_000): Promise<{ connected: number; total: number }> {
+    const deadline = Date.now() + maxMs;
+    for (;;) {
+      const statuses = (await Promise.all(
+        this.workers.map((w) => this.request(w, { type: "status" }, 10_000)),
+      )) as StatusResult[];
+      const connected = statuses.reduce((a, s) => a + s.connected, 0);
+      const total = statuses.reduce((a, s) => a + s.total, 0);
+      if (connected === total || Date.now() > deadline) return { connected, total };
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 
   /** Waits until the server's CPU settles (a failed step can leave a backlog behind). */

@@ -16,6 +16,8 @@ export interface ConnectCommand {
   bots: BotSpec[];
   concurrency: number;
   timeoutMs: number;
+  /** Catch up with `room.sync` after a reconnect (Parley); the bare server keeps no history. */
+  catchUp: boolean;
 }
 
 export interface RunCommand {
@@ -35,7 +37,7 @@ export interface RunCommand {
   bodyChars: number;
 }
 
-export type ParentMessage = ConnectCommand | RunCommand | { type: "close" };
+export type ParentMessage = ConnectCommand | RunCommand | { type: "status" } | { type: "close" };
 
 export interface ConnectResult {
   type: "connected";
@@ -71,9 +73,24 @@ export interface StepResult {
   fanoutMs: Float64Array;
   /** Send → ack, ms, for messages sent in the window. */
   ackMs: Float64Array;
-  disconnects: number;
+  /** Since the bots connected (not per step), by reason; each is followed by a reconnect. */
+  disconnects: Record<string, number>;
+  reconnects: number;
+  /** Events received through `room.sync` after reconnecting, rather than live. */
+  catchUpEvents: number;
   /** Longest the scheduler tick ran late: the worker's event loop was this busy. */
   maxTickLagMs: number;
 }
 
-export type WorkerMessage = ConnectResult | StepResult | { type: "error"; message: string };
+/** Bots connected and subscribed right now (reconnecting ones are not). */
+export interface StatusResult {
+  type: "status";
+  connected: number;
+  total: number;
+}
+
+export type WorkerMessage =
+  | ConnectResult
+  | StepResult
+  | StatusResult
+  | { type: "error"; message: string };
