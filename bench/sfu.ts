@@ -149,7 +149,7 @@ async function fanOut(n: number): Promise<Sample> {
     const publisher = await sfu.bot(roomId, "Publisher");
     bots.push(publisher);
     await publisher.publish({ camera: { shape: VIDEO } });
-    for (const bot of subscribers) await bot.waitFor(() => bot.totalPackets() > 0, 20_000, "video");
+    for (const bot of subscribers) await bot.waitFor(() => bot.totalPackets() > 0, 20_000, `video (${describe(bot)})`);
     const sample = await measure(sfu, subscribers, () => publisher.packetsSent() * n, probe);
     return { subscribers: n, ...sample };
   } finally {
@@ -169,13 +169,31 @@ async function room(n: number): Promise<Sample> {
     for (const bot of bots) probe.attach(bot);
     for (const bot of bots) await bot.publish({ mic: true, camera: { shape: VIDEO } });
     for (const bot of bots) {
-      await bot.waitFor(() => bot.received.size === 2 * (n - 1) && [...bot.received.values()].every((t) => t.packets > 0), 30_000, "everyone");
+      await bot.waitFor(() => bot.received.size === 2 * (n - 1) && [...bot.received.values()].every((t) => t.packets > 0), 30_000, `everyone (${describe(bot)})`);
     }
     const sample = await measure(sfu, bots, () => bots.reduce((sum, bot) => sum + bot.packetsSent(), 0) * (n - 1), probe);
     return { subscribers: n * (n - 1), ...sample };
   } finally {
     await Promise.all(bots.map((bot) => bot.close()));
     await sfu.stop();
+  }
+}
+
+/** What a bot that timed out knows, for the error message. */
+function describe(bot: Bot): string {
+  const tracks = [...bot.received.values()].map((t) => `${t.info?.kind}:${t.packets}`).join(",");
+  return `tracks ${tracks || "none"}, offers answered ${bot.offersAnswered}, closed ${bot.closedReason ?? "no"}, errors ${JSON.stringify(bot.errors)}`;
+}
+
+/** A run that could not even start (a handshake lost on a saturated machine) is tried again. */
+async function attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (tries >= 3) throw err;
+      console.error(`${what}: ${String(err)}; trying again`);
+    }
   }
 }
 
@@ -205,14 +223,14 @@ async function main() {
   const fanout: Record<string, unknown> = {};
   for (const n of SUBSCRIBERS) {
     const samples: Sample[] = [];
-    for (let run = 0; run < RUNS; run++) samples.push(await fanOut(n));
+    for (let run = 0; run < RUNS; run++) samples.push(await attempt(`fan-out N=${n}`, () => fanOut(n)));
     fanout[`N=${n}`] = summarize(samples);
     console.error(`fan-out N=${n}:`, JSON.stringify(fanout[`N=${n}`]));
   }
   const rooms: Record<string, unknown> = {};
   for (const n of ROOM_SIZES) {
     const samples: Sample[] = [];
-    for (let run = 0; run < RUNS; run++) samples.push(await room(n));
+    for (let run = 0; run < RUNS; run++) samples.push(await attempt(`room N=${n}`, () => room(n)));
     const summary = summarize(samples);
     rooms[`N=${n}`] = { forwardedStreams: n * (n - 1) * 2, ...summary };
     console.error(`room N=${n}:`, JSON.stringify(rooms[`N=${n}`]));
