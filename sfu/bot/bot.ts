@@ -21,7 +21,6 @@ import {
 } from "werift";
 import { type MediaNetwork, peerConfig } from "../media";
 import { FastTransport, whenSrtpReady } from "../srtp/fast-transport";
-import { isVp8KeyFrameStart, readPictureId, readVp8Fields, type Vp8Fields } from "../vp8";
 import {
   type CommandResult,
   type EventPayload,
@@ -33,7 +32,10 @@ import {
   type TrackSource,
 } from "../protocol";
 import { SignalingClient, type SignalingOptions } from "../signaling-client";
+import { countPacket, newReceivedTrack, type ReceivedTrack } from "./received-track";
 import { AudioSource, DEFAULT_VIDEO, type OutgoingPacket, VideoSource, type VideoShape } from "./rtp-source";
+
+export type { ReceivedTrack };
 
 export interface BotOptions extends SignalingOptions {
   token: string;
@@ -57,31 +59,6 @@ export interface PublishOptions {
   micLevel?: number;
 }
 
-/** What the bot knows of a track it receives. */
-export interface ReceivedTrack {
-  info?: TrackInfo;
-  mid: string;
-  packets: number;
-  bytes: number;
-  firstPacketAt?: number;
-  lastSequenceNumber?: number;
-  /** Sequence number gaps seen (loss or a switch that broke continuity). */
-  gaps: number;
-  /** Packets older than the newest seen (retransmissions, reordering). */
-  late: number;
-  lastTimestamp?: number;
-  /** RTP timestamps that went backwards between consecutive packets. */
-  timestampRegressions: number;
-  /** VP8 picture ids of consecutive frames that did not follow each other. */
-  pictureIdJumps: number;
-  lastPictureId?: number;
-  /** VP8 key frames received. */
-  keyFrames: number;
-  /** Distinct SSRCs seen: more than one means the SFU changed SSRC mid-track. */
-  ssrcs: Set<number>;
-  layer: SimulcastLayer | null;
-  ended: boolean;
-}
 
 interface OutgoingTrack {
   source: TrackSource;
@@ -312,20 +289,7 @@ export class Bot {
     for (const { mid, trackId } of offer.tracks) {
       this.trackIdByMid.set(mid, trackId);
       if (!this.received.has(trackId)) {
-        this.received.set(trackId, {
-          info: this.announced.get(trackId),
-          mid,
-          packets: 0,
-          bytes: 0,
-          gaps: 0,
-          late: 0,
-          timestampRegressions: 0,
-          pictureIdJumps: 0,
-          keyFrames: 0,
-          ssrcs: new Set(),
-          layer: this.layerByTrack.get(trackId) ?? null,
-          ended: false,
-        });
+        this.received.set(trackId, newReceivedTrack(mid, this.announced.get(trackId), this.layerByTrack.get(trackId) ?? null));
       }
     }
     // A track the SFU no longer offers has ended (its m-line is stopped).
@@ -345,35 +309,8 @@ export class Bot {
     const trackId = transceiver.mid !== null ? this.trackIdByMid.get(transceiver.mid) : undefined;
     const track = trackId ? this.received.get(trackId) : undefined;
     if (!track || track.ended) return;
-    track.packets++;
-    track.bytes += packet.payload.length;
-    track.firstPacketAt ??= Date.now();
-    track.ssrcs.add(packet.header.ssrc);
-    const seq = packet.header.sequenceNumber;
-    const last = track.lastSequenceNumber;
-    if (last !== undefined && ((seq - last) & 0xffff) >= 0x8000) {
-      track.late++;
-    } else {
-      if (last !== undefined && seq !== ((last + 1) & 0xffff)) track.gaps++;
-      track.lastSequenceNumber = seq;
-      const timestamp = packet.header.timestamp;
-      if (track.lastTimestamp !== undefined && ((timestamp - track.lastTimestamp) >>> 0) >= 0x80000000) track.timestampRegressions++;
-      track.lastTimestamp = timestamp;
-      if (track.info?.kind === "video") this.checkPictureId(track, packet.payload);
-    }
+    countPacket(track, packet);
     this.onRtp?.(track, packet);
-  }
-
-  /** Frames must carry consecutive picture ids, across layer switches too. */
-  private checkPictureId(track: ReceivedTrack, payload: Buffer): void {
-    if (payload.length < 1 || !(payload[0]! & 0x10) || (payload[0]! & 0x07) !== 0) return; // not a frame's first packet
-    if (isVp8KeyFrameStart(payload)) track.keyFrames++;
-    const fields: Vp8Fields = { pictureIdAt: -1, pictureIdLong: false, tl0PicIdxAt: -1 };
-    if (!readVp8Fields(payload, fields) || fields.pictureIdAt < 0) return;
-    const pictureId = readPictureId(payload, fields);
-    const modulo = fields.pictureIdLong ? 0x8000 : 0x80;
-    if (track.lastPictureId !== undefined && pictureId !== (track.lastPictureId + 1) % modulo) track.pictureIdJumps++;
-    track.lastPictureId = pictureId;
   }
 
   /** Tells the SFU our receive-side bandwidth estimate (REMB), as a browser would. */
