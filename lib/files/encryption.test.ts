@@ -18,6 +18,7 @@ import {
 } from "./encryption";
 import { openObject, writeObject } from "./objects";
 import { newStorageKey } from "./storage";
+import { expectSameBytes } from "@/test/files/bytes";
 
 const masterKey = parseMasterKey(randomBytes(32).toString("hex"));
 let root: string;
@@ -50,7 +51,7 @@ describe("encryption at rest", () => {
     async (size) => {
       const plain = randomBytes(size);
       const key = await store(plain);
-      expect(await readAll(key)).toEqual(plain);
+      expectSameBytes(await readAll(key), plain);
       const stored = await readFile(objectPath(key));
       expect(stored.length).toBe(storedSize(size));
       expect(plainSizeOf(stored.length)).toBe(size);
@@ -85,7 +86,7 @@ describe("encryption at rest", () => {
       ranges.push([a, b]);
     }
     for (const [start, end] of ranges) {
-      expect(await readAll(key, { start, end })).toEqual(plain.subarray(start, end + 1));
+      expectSameBytes(await readAll(key, { start, end }), plain.subarray(start, end + 1));
     }
   });
 
@@ -107,7 +108,8 @@ describe("encryption at rest", () => {
     const bytes = await readFile(objectPath(key));
     bytes[chunkOffset(2) + 100]! ^= 0xff;
     await writeFile(objectPath(key), bytes);
-    expect(await readAll(key, { start: 0, end: CHUNK_SIZE - 1 })).toEqual(
+    expectSameBytes(
+      await readAll(key, { start: 0, end: CHUNK_SIZE - 1 }),
       plain.subarray(0, CHUNK_SIZE),
     );
     await expect(readAll(key, { start: 2 * CHUNK_SIZE, end: 2 * CHUNK_SIZE + 5 })).rejects.toThrow(

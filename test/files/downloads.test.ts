@@ -13,6 +13,7 @@ import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
 import { download, uploadFile } from "./client";
 import { type FilesHarness, startFilesHarness } from "./harness";
+import { expectSameBytes } from "./bytes";
 
 describe.each(testDbKinds())("downloads on %s", (kind) => {
   let database: Database;
@@ -64,7 +65,7 @@ describe.each(testDbKinds())("downloads on %s", (kind) => {
     const attachment = await share(ada, content, "data.bin");
     const res = await download(harness, bob, `/api/files/${attachment.id}`);
     expect(res.status).toBe(200);
-    expect(Buffer.from(await res.arrayBuffer())).toEqual(content);
+    expectSameBytes(await res.arrayBuffer(), content);
     expect(res.headers.get("content-type")).toBe("application/octet-stream");
     expect(res.headers.get("content-length")).toBe(String(content.length));
     expect(res.headers.get("content-disposition")).toMatch(/^attachment;/);
@@ -118,7 +119,7 @@ describe.each(testDbKinds())("downloads on %s", (kind) => {
       const res = await download(harness, bob, url, { range });
       expect(res.status, range).toBe(206);
       expect(res.headers.get("content-range")).toBe(`bytes ${start}-${end}/${content.length}`);
-      expect(Buffer.from(await res.arrayBuffer())).toEqual(content.subarray(start, end + 1));
+      expectSameBytes(await res.arrayBuffer(), content.subarray(start, end + 1));
     }
     const unsatisfiable = await download(harness, bob, url, { range: `bytes=${content.length}-` });
     expect(unsatisfiable.status).toBe(416);
@@ -198,7 +199,7 @@ describe.each(testDbKinds())("downloads on %s", (kind) => {
     await expect(broken.arrayBuffer()).rejects.toThrow();
     // Ranges clear of the damaged chunk still serve.
     const fine = await download(harness, bob, `/api/files/${chunk.id}`, { range: "bytes=0-99" });
-    expect(Buffer.from(await fine.arrayBuffer())).toEqual(content.subarray(0, 100));
+    expectSameBytes(await fine.arrayBuffer(), content.subarray(0, 100));
   });
 
   it("keeps another room's files out of reach of this room's members", async () => {

@@ -8,6 +8,7 @@ import { openTestDatabase } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
 import { download, uploadFile } from "./client";
 import { type FilesHarness, startFilesHarness } from "./harness";
+import { expectSameBytes } from "./bytes";
 
 /** A PNG of width×height 1-bit pixels, all zero: tiny compressed, huge decoded. */
 function pixelBomb(width: number, height: number): Buffer {
@@ -74,7 +75,7 @@ describe("image previews", () => {
     expect([meta.width, meta.height]).toEqual([360, 480]);
     const full = await download(harness, ada, `/api/files/${attachment.id}`);
     expect(full.headers.get("content-disposition")).toMatch(/^inline;/);
-    expect(Buffer.from(await full.arrayBuffer())).toEqual(jpeg);
+    expectSameBytes(await full.arrayBuffer(), jpeg);
   });
 
   it("keeps a corrupt image downloadable, without a preview", async () => {
@@ -91,7 +92,7 @@ describe("image previews", () => {
     expect(res.status).toBe(200);
     // Not decoded inline by anyone's browser either.
     expect(res.headers.get("content-disposition")).toMatch(/^attachment;/);
-    expect(Buffer.from(await res.arrayBuffer())).toEqual(corrupt);
+    expectSameBytes(await res.arrayBuffer(), corrupt);
     expect((await download(harness, ada, `/api/files/${attachment.id}/thumbnail`)).status).toBe(
       404,
     );
@@ -108,6 +109,6 @@ describe("image previews", () => {
     expect(attachment).toMatchObject({ mimeType: "image/png", hasThumbnail: false, width: null });
     const res = await download(harness, ada, `/api/files/${attachment.id}`);
     expect(res.headers.get("content-disposition")).toMatch(/^attachment;/);
-    expect(Buffer.from(await res.arrayBuffer())).toEqual(bomb);
+    expectSameBytes(await res.arrayBuffer(), bomb);
   });
 });

@@ -13,6 +13,7 @@ import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
 import { download, tusMetadata, tusRequest, UploadRefused, uploadFile } from "./client";
 import { type FilesHarness, startCuttingProxy, startFilesHarness } from "./harness";
+import { expectSameBytes } from "./bytes";
 
 describe.each(testDbKinds())("uploads on %s", (kind) => {
   let database: Database;
@@ -82,7 +83,7 @@ describe.each(testDbKinds())("uploads on %s", (kind) => {
     // The uploader can read it back before sending it.
     const res = await download(harness, ada, `/api/files/${attachment.id}`);
     expect(res.status).toBe(200);
-    expect(Buffer.from(await res.arrayBuffer())).toEqual(content);
+    expectSameBytes(await res.arrayBuffer(), content);
   });
 
   it("resumes an upload after the connection is cut, from the last byte received", async () => {
@@ -107,7 +108,7 @@ describe.each(testDbKinds())("uploads on %s", (kind) => {
       // into the partial one it kept), not at zero.
       expect(patches[1]).toBeGreaterThan(CHUNK_SIZE);
       const res = await download(harness, ada, `/api/files/${attachment.id}`);
-      expect(Buffer.from(await res.arrayBuffer())).toEqual(content);
+      expectSameBytes(await res.arrayBuffer(), content);
     } finally {
       harness.onRequest = null;
       await proxy.close();
@@ -156,7 +157,7 @@ describe.each(testDbKinds())("uploads on %s", (kind) => {
     const { attachment } = (await rest.json()) as { attachment: { id: string } };
     expect(location.endsWith(attachment.id)).toBe(true);
     const res = await download(harness, ada, `/api/files/${attachment.id}`);
-    expect(Buffer.from(await res.arrayBuffer())).toEqual(content);
+    expectSameBytes(await res.arrayBuffer(), content);
     // Finishing again (a lost response) returns the same attachment.
     const again = await tusRequest(harness, ada, "POST", `${location}/complete`);
     expect(again.status).toBe(200);
