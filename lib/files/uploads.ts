@@ -10,7 +10,7 @@ import { canHaveThumbnail } from "./media-types";
 import { sanitizeFileName } from "./names";
 import { openObject, writeObject } from "./objects";
 import { uploadRequestSchema } from "./schemas";
-import type { Files } from "./service";
+import { type Files, isErrorNamed } from "./service";
 import { SNIFF_BYTES, sniffType } from "./sniff";
 import { newStorageKey } from "./storage";
 import type { Preview } from "./thumbnails";
@@ -74,10 +74,13 @@ async function finish(files: Files, uploadId: string): Promise<AttachmentView> {
   if (existing) return toAttachmentView(existing);
 
   if (!info.adopted) {
-    const upload = await files.uploads.getUpload(uploadId);
-    if (upload.offset !== info.size)
-      throw new AppError("conflict", "The upload is not complete yet");
-    await files.storage.adopt(info.storageKey, files.uploads.dataPath(uploadId));
+    // A crash between the move and recording it leaves the object already in storage.
+    if (!(await exists(files, info.storageKey))) {
+      const upload = await files.uploads.getUpload(uploadId);
+      if (upload.offset !== info.size)
+        throw new AppError("conflict", "The upload is not complete yet");
+      await files.storage.adopt(info.storageKey, files.uploads.dataPath(uploadId));
+    }
     await files.uploads.saveInfo({ ...info, adopted: true });
   }
 
@@ -129,6 +132,16 @@ async function finish(files: Files, uploadId: string): Promise<AttachmentView> {
       await files.storage.remove(info.storageKey);
       await files.uploads.discard(uploadId);
     }
+    throw err;
+  }
+}
+
+async function exists(files: Files, key: string): Promise<boolean> {
+  try {
+    await (await files.storage.open(key)).close();
+    return true;
+  } catch (err) {
+    if (isErrorNamed(err, "ObjectNotFoundError")) return false;
     throw err;
   }
 }
