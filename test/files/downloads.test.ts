@@ -8,11 +8,11 @@ import { doSendMessage } from "@/lib/chat/service";
 import type { Database } from "@/lib/db/client";
 import { attachments } from "@/lib/db/schema";
 import { CHUNK_SIZE, chunkOffset } from "@/lib/files/encryption";
-import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
-import { openTestDatabase, testDbKinds } from "@/test/support/db";
-import { createGuest, createUser } from "@/test/support/fixtures";
+import { doCreateRoom } from "@/lib/rooms/service";
+import { testDbKinds } from "@/test/support/db";
 import { download, uploadFile } from "./client";
-import { type FilesHarness, startFilesHarness } from "./harness";
+import { type FilesFixture, startFilesFixture } from "./fixture";
+import { type FilesHarness } from "./harness";
 import { expectSameBytes } from "./bytes";
 
 describe.each(testDbKinds())("downloads on %s", (kind) => {
@@ -24,20 +24,15 @@ describe.each(testDbKinds())("downloads on %s", (kind) => {
   let roomId: string;
   let otherRoomId: string;
 
+  let fixture: FilesFixture;
+
   beforeAll(async () => {
-    database = await openTestDatabase(kind);
-    ada = await createUser(database.db, "Ada");
-    bob = await createUser(database.db, "Bob");
-    eve = await createGuest(database.db, "Eve");
-    const access = await doCreateRoom(database.db, ada, { kind: "open" });
-    roomId = access.room.id;
-    await doJoinRoomBySlug(database.db, bob, access.room.slug);
+    fixture = await startFilesFixture(kind);
+    ({ database, harness, ada, bob, eve, roomId } = fixture);
     otherRoomId = (await doCreateRoom(database.db, eve, { kind: "open" })).room.id;
-    harness = await startFilesHarness(database);
   });
   afterAll(async () => {
-    await harness?.close();
-    await database?.close();
+    await fixture?.close();
   });
 
   /** Uploads as `user` and sends it in a message, as the composer does. */

@@ -17,11 +17,10 @@ import {
 import { queryRoomFiles } from "@/lib/files/queries";
 import { newStorageKey } from "@/lib/files/storage";
 import { UPLOADS_PATH } from "@/lib/files/upload-endpoint";
-import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
-import { openTestDatabase, testDbKinds } from "@/test/support/db";
-import { createGuest, createUser } from "@/test/support/fixtures";
+import { testDbKinds } from "@/test/support/db";
 import { download, tusMetadata, tusRequest, uploadFile } from "./client";
-import { type FilesHarness, startFilesHarness } from "./harness";
+import { type FilesFixture, startFilesFixture } from "./fixture";
+import { type FilesHarness } from "./harness";
 
 describe.each(testDbKinds())("file lifecycle on %s", (kind) => {
   let database: Database;
@@ -33,16 +32,11 @@ describe.each(testDbKinds())("file lifecycle on %s", (kind) => {
   let slug: string;
   let stopHook: () => void;
 
+  let fixture: FilesFixture;
+
   beforeAll(async () => {
-    database = await openTestDatabase(kind);
-    ada = await createUser(database.db, "Ada");
-    bob = await createUser(database.db, "Bob");
-    eve = await createGuest(database.db, "Eve");
-    const access = await doCreateRoom(database.db, ada, { kind: "open" });
-    roomId = access.room.id;
-    slug = access.room.slug;
-    await doJoinRoomBySlug(database.db, bob, slug);
-    harness = await startFilesHarness(database);
+    fixture = await startFilesFixture(kind);
+    ({ database, harness, ada, bob, eve, roomId, slug } = fixture);
     // What createFilesFeature registers in the app.
     stopHook = onMessageDeleted(({ messageId }) =>
       doDeleteMessageFiles(harness.files, messageId).then(() => undefined),
@@ -50,8 +44,7 @@ describe.each(testDbKinds())("file lifecycle on %s", (kind) => {
   });
   afterAll(async () => {
     stopHook?.();
-    await harness?.close();
-    await database?.close();
+    await fixture?.close();
   });
 
   const objects = async () => {

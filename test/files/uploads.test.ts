@@ -8,11 +8,10 @@ import type { Database } from "@/lib/db/client";
 import { attachments } from "@/lib/db/schema";
 import { CHUNK_SIZE } from "@/lib/files/encryption";
 import { UPLOADS_PATH } from "@/lib/files/upload-endpoint";
-import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
-import { openTestDatabase, testDbKinds } from "@/test/support/db";
-import { createGuest, createUser } from "@/test/support/fixtures";
+import { testDbKinds } from "@/test/support/db";
 import { download, tusMetadata, tusRequest, UploadRefused, uploadFile } from "./client";
-import { type FilesHarness, startCuttingProxy, startFilesHarness } from "./harness";
+import { type FilesFixture, startFilesFixture } from "./fixture";
+import { type FilesHarness, startCuttingProxy } from "./harness";
 import { expectSameBytes } from "./bytes";
 
 describe.each(testDbKinds())("uploads on %s", (kind) => {
@@ -23,19 +22,14 @@ describe.each(testDbKinds())("uploads on %s", (kind) => {
   let eve: SessionUser;
   let roomId: string;
 
+  let fixture: FilesFixture;
+
   beforeAll(async () => {
-    database = await openTestDatabase(kind);
-    ada = await createUser(database.db, "Ada");
-    bob = await createUser(database.db, "Bob");
-    eve = await createGuest(database.db, "Eve");
-    const access = await doCreateRoom(database.db, ada, { kind: "open" });
-    roomId = access.room.id;
-    await doJoinRoomBySlug(database.db, bob, access.room.slug);
-    harness = await startFilesHarness(database);
+    fixture = await startFilesFixture(kind);
+    ({ database, harness, ada, bob, eve, roomId } = fixture);
   });
   afterAll(async () => {
-    await harness?.close();
-    await database?.close();
+    await fixture?.close();
   });
 
   const attachmentCount = async () =>
