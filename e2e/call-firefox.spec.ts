@@ -9,6 +9,10 @@ import { newRoom, signUp } from "./support";
  * BiDi), media both ways: Firefox publishes to the SFU as DTLS client and subscribes with
  * the SFU offering.
  */
+// The trace's screencast starves remote video of paints on two cores (frames decode, none
+// show); traces keep their DOM snapshots.
+test.use({ trace: { mode: "retain-on-failure", screenshots: false } });
+
 test.describe("calls between Chromium and Firefox", () => {
   const path = firefoxPath();
   test.skip(!path, "no Firefox here (scripts/ensure-browsers.mjs firefox installs one)");

@@ -14,6 +14,10 @@ import { joinAsGuest, newRoom, signUp } from "./support";
  * Calls as people use them (issue 3), in Chromium with fake camera and microphone: every
  * check is on what a person sees and hears — tiles by name, frames advancing, sound.
  */
+// The trace's screencast starves remote video of paints on two cores (frames decode, none
+// show); traces keep their DOM snapshots.
+test.use({ trace: { mode: "retain-on-failure", screenshots: false } });
+
 test.describe("calls", () => {
   test("three people see and hear each other, share a screen, and leave", async ({
     page: ada,

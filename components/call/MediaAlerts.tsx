@@ -22,7 +22,7 @@ export function MediaAlerts({
           <button
             type="button"
             className="btn btn-ghost btn-small"
-            aria-label={`Dismiss the ${problem.device} alert`}
+            aria-label="Dismiss"
             onClick={() => onDismiss(problem.device)}
           >
             ×
