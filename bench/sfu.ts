@@ -100,12 +100,17 @@ class LatencyProbe {
   }
 }
 
-async function joinAll(sfu: TestSfu, roomId: string, names: string[]): Promise<Bot[]> {
+/**
+ * Joins bots a few at a time, each batch receiving before the next joins: fifty ICE + DTLS
+ * handshakes at once on a saturated 2-core machine leave some bots' handshakes stalled
+ * (werift as DTLS client), and real participants arrive over time anyway.
+ */
+async function joinAll(sfu: TestSfu, roomId: string, names: string[], ready: (bot: Bot) => boolean): Promise<Bot[]> {
   const bots: Bot[] = [];
-  // A few at a time: each join is an ICE + DTLS handshake on both sides.
   for (let i = 0; i < names.length; i += 5) {
-    const batch = names.slice(i, i + 5).map((name) => sfu.bot(roomId, name, { fastSrtp: true }));
-    bots.push(...(await Promise.all(batch)));
+    const batch = await Promise.all(names.slice(i, i + 5).map((name) => sfu.bot(roomId, name, { fastSrtp: true })));
+    bots.push(...batch);
+    for (const bot of batch) await bot.waitFor(() => ready(bot), 20_000, `media (${describe(bot)})`);
   }
   return bots;
 }
@@ -143,13 +148,12 @@ async function fanOut(n: number): Promise<Sample> {
   const bots: Bot[] = [];
   try {
     const roomId = `bench-fanout-${n}`;
-    const subscribers = await joinAll(sfu, roomId, Array.from({ length: n }, (_, i) => `Subscriber ${i + 1}`));
-    bots.push(...subscribers);
-    for (const bot of subscribers) probe.attach(bot);
     const publisher = await sfu.bot(roomId, "Publisher");
     bots.push(publisher);
     await publisher.publish({ camera: { shape: VIDEO } });
-    for (const bot of subscribers) await bot.waitFor(() => bot.totalPackets() > 0, 20_000, `video (${describe(bot)})`);
+    const subscribers = await joinAll(sfu, roomId, Array.from({ length: n }, (_, i) => `Subscriber ${i + 1}`), (bot) => bot.totalPackets() > 0);
+    bots.push(...subscribers);
+    for (const bot of subscribers) probe.attach(bot);
     const sample = await measure(sfu, subscribers, () => publisher.packetsSent() * n, probe);
     return { subscribers: n, ...sample };
   } finally {
@@ -162,15 +166,20 @@ async function fanOut(n: number): Promise<Sample> {
 async function room(n: number): Promise<Sample> {
   const sfu = await startSfu({}, profileArgs(`room-${n}`));
   const probe = new LatencyProbe();
-  let bots: Bot[] = [];
+  const bots: Bot[] = [];
   try {
     const roomId = `bench-room-${n}`;
-    bots = await joinAll(sfu, roomId, Array.from({ length: n }, (_, i) => `Participant ${i + 1}`));
-    for (const bot of bots) probe.attach(bot);
-    for (const bot of bots) await bot.publish({ mic: true, camera: { shape: VIDEO } });
-    for (const bot of bots) {
-      await bot.waitFor(() => bot.received.size === 2 * (n - 1) && [...bot.received.values()].every((t) => t.packets > 0), 30_000, `everyone (${describe(bot)})`);
+    // Each newcomer publishes, then receives everyone before the next one joins.
+    for (let i = 0; i < n; i++) {
+      const bot = await sfu.bot(roomId, `Participant ${i + 1}`, { fastSrtp: true });
+      bots.push(bot);
+      await bot.publish({ mic: true, camera: { shape: VIDEO } });
+      await bot.waitFor(() => bot.received.size === 2 * i && [...bot.received.values()].every((t) => t.packets > 0), 20_000, `everyone (${describe(bot)})`);
     }
+    for (const bot of bots) {
+      await bot.waitFor(() => bot.received.size === 2 * (n - 1) && [...bot.received.values()].every((t) => t.packets > 0), 20_000, `everyone (${describe(bot)})`);
+    }
+    for (const bot of bots) probe.attach(bot);
     const sample = await measure(sfu, bots, () => bots.reduce((sum, bot) => sum + bot.packetsSent(), 0) * (n - 1), probe);
     return { subscribers: n * (n - 1), ...sample };
   } finally {

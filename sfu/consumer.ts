@@ -277,6 +277,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.closed_ = true;
     live.consumers--;
     this.producer.detach(this);
+    this.fast?.forget(this.sender.ssrc);
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
     this.emit("closed");
     this.removeAllListeners();

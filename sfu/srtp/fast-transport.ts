@@ -15,8 +15,11 @@
  */
 import type { Socket } from "node:dgram";
 import { type RTCDtlsTransport, type RTCPeerConnection, SrtpAuthenticationError } from "werift";
+import { logger } from "../log";
 import { AesGcmSrtp, copyScratch } from "./aes-gcm";
 import { sendDatagram } from "./udp-send";
+
+const log = logger("srtp");
 
 /** RFC 7714's profile number, as werift reports it. */
 const AEAD_AES_128_GCM = 0x0007;
@@ -98,6 +101,11 @@ export class FastTransport {
     return true;
   }
 
+  /** A stream we sent ends: drop the keystream made ahead for it. */
+  forget(ssrc: number): void {
+    this.sender.forget(ssrc);
+  }
+
   private decrypt(data: Buffer): Buffer {
     const headerLength = rtpHeaderLength(data);
     if (headerLength < 0) throw new SrtpAuthenticationError("malformed SRTP packet");
@@ -154,7 +162,7 @@ export function whenSrtpReady(pc: RTCPeerConnection, ready: (dtls: RTCDtlsTransp
       try {
         ready(dtls);
       } catch (err) {
-        console.error("sfu: taking over SRTP failed; werift's SRTP stays in use", err);
+        log.error("taking over SRTP failed; werift's SRTP stays in use", { error: String(err) });
       }
     };
     if (dtls.state === "connected") safely();
