@@ -13,6 +13,7 @@ export default [
       ".next/**",
       ".data/**",
       ".test-data/**",
+      ".scratch/**",
       "node_modules/**",
       "drizzle/**",
       "test-results/**",
