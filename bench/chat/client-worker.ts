@@ -23,6 +23,11 @@ interface Bot {
   seen: Set<number>;
   /** Connected and subscribed (and caught up, for Parley). */
   ready: boolean;
+  /**
+   * Sends not acked yet, by clientId: resent after a reconnect, as the app's outbox does
+   * (an ack lost with its connection never comes; the server dedupes by clientId).
+   */
+  outbox: Map<string, { payload: object; onAck: (result: Ack) => void }>;
 }
 
 type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: string } };
@@ -142,15 +147,25 @@ function connectBot(command: ConnectCommand, spec: BotSpec): Promise<Bot> {
       timeout: command.timeoutMs,
       extraHeaders: spec.cookie ? { cookie: spec.cookie } : {},
     });
-    const bot: Bot = { socket, roomId: spec.roomId, watermark: 0, seen: new Set(), ready: false };
+    const bot: Bot = {
+      socket,
+      roomId: spec.roomId,
+      watermark: 0,
+      seen: new Set(),
+      ready: false,
+      outbox: new Map(),
+    };
     const timer = setTimeout(() => fail(new Error("connect/subscribe timed out")), command.timeoutMs);
     const fail = (err: Error) => {
       clearTimeout(timer);
       socket.disconnect();
       reject(err);
     };
-    socket.once("connect_error", (err: Error) => fail(new Error(`connect_error: ${err.message}`)));
+    const onConnectError = (err: Error) => fail(new Error(`connect_error: ${err.message}`));
+    socket.once("connect_error", onConnectError);
     socket.once("connect", () => {
+      // From here on a failed reconnect attempt is the manager's to retry, not the end.
+      socket.off("connect_error", onConnectError);
       socket.emit("room.subscribe", { roomId: spec.roomId }, (result: Ack<{ lastSeq: number }>) => {
         if (!result.ok) return fail(new Error(`room.subscribe: ${result.error.code}`));
         clearTimeout(timer);
@@ -198,6 +213,9 @@ async function resubscribe(bot: Bot): Promise<void> {
         onRoomEvent(bot, event, false);
       }
       more = page.hasMore && page.throughSeq > bot.watermark;
+    }
+    for (const { payload, onAck } of bot.outbox.values()) {
+      bot.socket.emit("message.send", payload, onAck);
     }
     bot.ready = bot.socket.connected;
   } catch {
@@ -288,23 +306,26 @@ async function runStep(command: RunCommand): Promise<void> {
         0,
         Math.max(40, command.bodyChars),
       );
-      bot.socket.emit(
-        "message.send",
-        { roomId: bot.roomId, clientId: randomUUID(), body },
-        (result: Ack) => {
-          const ackedAt = now();
-          if (result.ok) {
-            state.acksOk += 1;
-            if (ackedAt >= command.warmupEnd && ackedAt < command.windowEnd) state.acksOkInWindow += 1;
-          } else {
-            state.acksFailed += 1;
-            state.ackErrors[result.error.code] = (state.ackErrors[result.error.code] ?? 0) + 1;
-            // A refused message makes no deliveries; count it as failed, not also as lost.
-            state.expected[index] = 0;
-          }
-          if (inWindow) state.ack.push(ackedAt - sentAt);
-        },
-      );
+      const payload = { roomId: bot.roomId, clientId: randomUUID(), body };
+      let settled = false;
+      const onAck = (result: Ack) => {
+        if (settled) return;
+        settled = true;
+        bot.outbox.delete(payload.clientId);
+        const ackedAt = now();
+        if (result.ok) {
+          state.acksOk += 1;
+          if (ackedAt >= command.warmupEnd && ackedAt < command.windowEnd) state.acksOkInWindow += 1;
+        } else {
+          state.acksFailed += 1;
+          state.ackErrors[result.error.code] = (state.ackErrors[result.error.code] ?? 0) + 1;
+          // A refused message makes no deliveries; count it as failed, not also as lost.
+          state.expected[index] = 0;
+        }
+        if (inWindow) state.ack.push(ackedAt - sentAt);
+      };
+      bot.outbox.set(payload.clientId, { payload, onAck });
+      bot.socket.emit("message.send", payload, onAck);
     }
   };
   const timer = setInterval(tick, TICK_MS);
