@@ -17,7 +17,7 @@ step "Unit and integration tests (Vitest)"
 npx vitest run
 
 step "Browsers"
-browsers=$(node scripts/ensure-browsers.mjs chromium)
+browsers=$(node scripts/ensure-browsers.mjs chromium firefox)
 echo "$browsers"
 while IFS='=' read -r name value; do export "$name=$value"; done <<<"$browsers"
 
