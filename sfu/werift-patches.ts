@@ -78,3 +78,42 @@ export function disableWeriftTransportFeedback(pc: RTCPeerConnection): void {
     Object.defineProperty(receiver, "twccEnabled", { get: () => false });
   }
 }
+
+interface NackGenerator {
+  addPacket(packet: { header: { ssrc: number } }): void;
+  close(): void;
+}
+
+const perStream = new WeakSet<object>();
+
+/**
+ * werift 0.25.2 keeps one NACK generator per receiver (m-line) and feeds it every SSRC's
+ * sequence numbers: with simulcast the three layers' numbers interleave, it sees constant
+ * "loss" and NACKs the publisher every 5 ms with up to 150 numbers that belong to other
+ * streams, so the browser retransmits packets nobody lost. This gives each SSRC its own
+ * generator (werift's class, taken from the instance).
+ */
+export function nackPerStream(pc: RTCPeerConnection): void {
+  for (const transceiver of pc.getTransceivers()) {
+    const receiver = transceiver.receiver as unknown as { nack?: NackGenerator };
+    const first = receiver.nack;
+    if (!first || perStream.has(receiver)) continue;
+    perStream.add(receiver);
+    const Generator = first.constructor as new (receiver: unknown) => NackGenerator;
+    const generators = new Map<number, NackGenerator>();
+    const proxy = Object.create(first) as NackGenerator;
+    proxy.addPacket = (packet) => {
+      let generator = generators.get(packet.header.ssrc);
+      if (!generator) {
+        generator = generators.size === 0 ? first : new Generator(receiver);
+        generators.set(packet.header.ssrc, generator);
+      }
+      generator.addPacket(packet);
+    };
+    proxy.close = () => {
+      first.close();
+      for (const generator of generators.values()) generator.close();
+    };
+    receiver.nack = proxy;
+  }
+}
