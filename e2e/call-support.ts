@@ -73,7 +73,7 @@ function tileFrames(name: string): number {
  * How much sound the named tile received over about a second: the loudest sample an
  * analyser hears on its stream, or — where an AudioContext cannot run (headless Firefox
  * has no audio device) — the decoded audio energy its inbound-rtp stats gained, found
- * through the connections `recordPeerConnections` kept. 0 when silent or missing.
+ * through the connections `recordCallMedia` kept. 0 when silent or missing.
  */
 async function tileSound(name: string): Promise<number> {
   const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
@@ -124,21 +124,59 @@ async function tileSound(name: string): Promise<number> {
   return (await energy()) - before;
 }
 
-/** Keeps every RTCPeerConnection the page makes, for `tileSound`'s stats (an init script). */
-export function recordPeerConnections(): void {
+/**
+ * An init script that keeps every RTCPeerConnection and every captured track the page
+ * makes (on `window.recordedPeerConnections` / `recordedTracks`), for `tileSound`'s stats
+ * and for checking that leaving closed and stopped them all.
+ */
+export function recordCallMedia(): void {
+  const w = window as {
+    recordedPeerConnections?: RTCPeerConnection[];
+    recordedTracks?: MediaStreamTrack[];
+  };
   const Original = window.RTCPeerConnection;
-  const recorded: RTCPeerConnection[] = [];
-  (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections = recorded;
+  const pcs: RTCPeerConnection[] = (w.recordedPeerConnections = []);
+  const tracks: MediaStreamTrack[] = (w.recordedTracks = []);
   const Recording = function (
     this: unknown,
     ...args: ConstructorParameters<typeof RTCPeerConnection>
   ) {
     const pc = new Original(...args);
-    recorded.push(pc);
+    pcs.push(pc);
     return pc;
   } as unknown as typeof RTCPeerConnection;
   Recording.prototype = Original.prototype;
   window.RTCPeerConnection = Recording;
+  const devices = navigator.mediaDevices;
+  for (const name of ["getUserMedia", "getDisplayMedia"] as const) {
+    const capture = devices[name].bind(devices);
+    devices[name] = async (constraints?: MediaStreamConstraints) => {
+      const stream = await capture(constraints);
+      tracks.push(...stream.getTracks());
+      return stream;
+    };
+  }
+}
+
+/** After leaving: every connection the call made is closed and every captured track ended. */
+export async function expectAllReleased(page: Page): Promise<void> {
+  const stillOpen = () =>
+    page.evaluate(() => {
+      const w = window as {
+        recordedPeerConnections?: RTCPeerConnection[];
+        recordedTracks?: MediaStreamTrack[];
+      };
+      const pcs = w.recordedPeerConnections ?? [];
+      const tracks = w.recordedTracks ?? [];
+      return {
+        made: pcs.length > 0 && tracks.length > 0,
+        open: [
+          ...pcs.filter((pc) => pc.connectionState !== "closed").map(() => "connection"),
+          ...tracks.filter((t) => t.readyState !== "ended").map((t) => `${t.kind} track`),
+        ],
+      };
+    });
+  await expect.poll(stillOpen).toEqual({ made: true, open: [] });
 }
 
 /** The named tile's video is live: frames keep coming (not one frozen frame). */

@@ -1,10 +1,12 @@
 import { expect, test } from "@playwright/test";
 import {
   callRegion,
+  expectAllReleased,
   expectLiveAudio,
   expectMovingVideo,
   guestIn,
   joinCall,
+  recordCallMedia,
   sfuChildPid,
   tile,
 } from "./call-support";
@@ -27,7 +29,9 @@ test.describe("calls", () => {
     await signUp(ada, "Ada");
     const path = await newRoom(ada);
     const grace = await joinAsGuest(browser, path, "Grace");
-    const linus = await joinAsGuest(browser, path, "Linus");
+    const linusContext = await browser.newContext();
+    await linusContext.addInitScript(recordCallMedia);
+    const linus = { context: linusContext, page: await guestIn(linusContext, path, "Linus") };
 
     // Who is in the call shows before joining.
     await expect(callRegion(grace.page)).toContainText("No one is in the call yet");
@@ -71,6 +75,7 @@ test.describe("calls", () => {
     await expect(callRegion(linus.page).getByRole("button", { name: "Join call" })).toBeVisible();
     await expect(tile(ada, "Linus")).toHaveCount(0);
     await expect(tile(grace.page, "Linus")).toHaveCount(0);
+    await expectAllReleased(linus.page);
 
     // A tab that dies disappears within seconds, from the grid and from the roster.
     await grace.context.close();

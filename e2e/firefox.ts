@@ -1,6 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { recordPeerConnections } from "./call-support";
+import { recordCallMedia } from "./call-support";
 
 /**
  * Stock Firefox (Debian's firefox-esr) for the cross-engine call tests, driven over
@@ -53,7 +53,7 @@ export async function firefoxGuest(
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   const path = new URL(url).pathname;
-  await page.evaluateOnNewDocument(recordPeerConnections);
+  await page.evaluateOnNewDocument(recordCallMedia);
   await page.goto(url);
   await page.waitForSelector("#displayName");
   await page.type("#displayName", displayName);
