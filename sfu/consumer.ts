@@ -19,12 +19,12 @@ import {
   RtpPacket,
   type RTCRtpSender,
   type RTCRtpTransceiver,
-  RTP_EXTENSION_URI,
 } from "werift";
 import { chooseLayer } from "./layer-selection";
 import type { MediaPacket } from "./media-packet";
 import type { LayerKey, Producer, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
+import { type HeaderTemplate, headerTemplate, writeAbsSendTime } from "./rtp-header";
 import { scratch } from "./srtp/aes-gcm";
 import type { FastTransport } from "./srtp/fast-transport";
 import { live, recordForwardDelay, rtp } from "./stats";
@@ -38,14 +38,6 @@ type ConsumerEvents = {
   closed: [];
   layerChanged: [LayerKey];
 };
-
-/** The parts of the outgoing header that only change with negotiation. */
-interface HeaderTemplate {
-  bytes: Uint8Array;
-  payloadType: number;
-  /** Offset of the 3-byte abs-send-time value, or -1. */
-  absSendTimeAt: number;
-}
 
 export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private current: LayerKey | undefined;
@@ -317,7 +309,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
     const roc = this.rocFor(seq, retransmission);
-    const template = this.template ?? this.buildTemplate();
+    const template = (this.template ??= headerTemplate(this.transceiver, this.producer.kind));
     if (!template) return;
     const payload = packet.payload;
     const now = performance.now();
@@ -394,41 +386,4 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       if (packet) this.send(packet, true);
     }
   }
-
-  private buildTemplate(): HeaderTemplate | undefined {
-    const payloadType = this.sender.codec?.payloadType;
-    if (payloadType === undefined) return undefined;
-    const ids = new Map(this.transceiver.headerExtensions.map((e) => [e.uri, e.id]));
-    const mid = this.transceiver.mid;
-    const midId = ids.get(RTP_EXTENSION_URI.sdesMid);
-    const absId = this.producer.kind === "video" ? ids.get(RTP_EXTENSION_URI.absSendTime) : undefined;
-    const elements: number[] = [];
-    if (midId !== undefined && mid) elements.push((midId << 4) | (mid.length - 1), ...Buffer.from(mid));
-    let absSendTimeAt = -1;
-    if (absId !== undefined) {
-      absSendTimeAt = 12 + 4 + elements.length + 1;
-      elements.push((absId << 4) | 2, 0, 0, 0);
-    }
-    while (elements.length % 4 !== 0) elements.push(0);
-    const bytes = new Uint8Array(12 + (elements.length ? 4 + elements.length : 0));
-    bytes[0] = elements.length ? 0x90 : 0x80;
-    new DataView(bytes.buffer).setUint32(8, this.sender.ssrc);
-    if (elements.length) {
-      bytes[12] = 0xbe;
-      bytes[13] = 0xde;
-      bytes[14] = (elements.length / 4) >> 8;
-      bytes[15] = (elements.length / 4) & 0xff;
-      bytes.set(elements, 16);
-    }
-    this.template = { bytes, payloadType, absSendTimeAt };
-    return this.template;
-  }
-}
-
-/** abs-send-time: 24-bit seconds in 6.18 fixed point; any epoch works (only differences count). */
-function writeAbsSendTime(out: Uint8Array, at: number, nowMs: number): void {
-  const value = Math.floor((nowMs * 262.144) % 0x1000000);
-  out[at] = value >>> 16;
-  out[at + 1] = (value >>> 8) & 0xff;
-  out[at + 2] = value & 0xff;
 }

@@ -54,10 +54,6 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     });
   }
 
-  /** Whether packets are decrypted by our own SRTP (false: werift's). */
-  get fastPath(): boolean {
-    return this.fast !== undefined;
-  }
 
   /**
    * Once DTLS is up: decrypt with our own SRTP, and answer every packet's transport-wide

@@ -72,10 +72,6 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     for (const timer of this.timers) timer.unref();
   }
 
-  /** Whether packets go out through our own SRTP (false: werift's sender). */
-  get fastPath(): boolean {
-    return this.fast !== undefined;
-  }
 
   get closed(): boolean {
     return this.closed_;
