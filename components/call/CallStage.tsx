@@ -91,16 +91,16 @@ export function CallStage({
     );
   }
   const tiles = ownScreen ? [ownScreen, ...cameras] : cameras;
+  const cols = columns(tiles.length);
+  const narrow = Math.min(2, cols);
+  const layout = {
+    "--cols": cols,
+    "--rows": Math.ceil(tiles.length / cols),
+    "--cols-narrow": narrow,
+    "--rows-narrow": Math.ceil(tiles.length / narrow),
+  } as React.CSSProperties;
   return (
-    <div
-      className={styles.grid}
-      style={
-        {
-          "--cols": columns(tiles.length),
-          "--cols-narrow": Math.min(2, columns(tiles.length)),
-        } as React.CSSProperties
-      }
-    >
+    <div className={styles.grid} style={layout}>
       {tiles.map(render)}
     </div>
   );
