@@ -54,6 +54,11 @@ export interface StepReport {
     cpu_percent: number;
     cpu_us_per_delivery: number | null;
     cpu_us_per_message: number | null;
+    /**
+     * 1 s of one core ÷ CPU per message: the rate this server could sustain on a core of
+     * its own. An estimate, but one that a busy machine disturbs much less than latency.
+     */
+    capacity_msgs_per_s_per_core: number | null;
     rss_peak_mb: number;
     /** Postgres backends serving the web node's pool (postgres mode only). */
     database_cpu_percent?: number;
@@ -284,6 +289,9 @@ export class ClientFleet {
           : null,
         // Per message the server finished (acked) in the window, not per message offered.
         cpu_us_per_message: ackedInWindow ? round((m.server.cpuSeconds * 1e6) / ackedInWindow, 1) : null,
+        capacity_msgs_per_s_per_core: ackedInWindow
+          ? Math.round(ackedInWindow / m.server.cpuSeconds)
+          : null,
         rss_peak_mb: round(rssPeak / 2 ** 20, 1),
         ...(databasePids.length
           ? {
@@ -335,6 +343,14 @@ export class ClientFleet {
       if (connected === total || Date.now() > deadline) return { connected, total };
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  }
+
+  /** The server's CPU with every bot connected and nothing sent (heartbeats, timers). */
+  async idleCpuPercent(server: RunningServer, seconds = 5): Promise<number> {
+    const window = cpuWindow(() => [server.pid]);
+    window.start();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    return round(window.stop().cpuPercent, 1);
   }
 
   /** Waits until the server's CPU settles (a failed step can leave a backlog behind). */

@@ -26,11 +26,21 @@ export interface RunningServer {
 
 const NODE_HOOKS = ["--import", "./scripts/node-hooks.mjs", "--import", "tsx"];
 
-export function ensureBuild(log: (line: string) => void): void {
-  if (existsSync(path.join(".next", "BUILD_ID"))) return;
+const BUILD_ID = path.join(".next", "BUILD_ID");
+
+export async function ensureBuild(log: (line: string) => void): Promise<void> {
+  if (existsSync(BUILD_ID)) return;
   log("no production build (.next/BUILD_ID): running npm run build");
   const result = spawnSync("npm", ["run", "build"], { stdio: ["ignore", 2, 2], timeout: 15 * 60_000 });
-  if (result.status !== 0) throw new Error("npm run build failed");
+  if (result.status === 0) return;
+  // Someone else's build in this tree holds Next's lock (and removed BUILD_ID): wait for it.
+  log("the build failed (another build running?): waiting up to 10 min for .next/BUILD_ID");
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    if (existsSync(BUILD_ID)) return;
+  }
+  throw new Error("npm run build failed and no build appeared");
 }
 
 export function freePort(): Promise<number> {
