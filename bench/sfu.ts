@@ -200,7 +200,7 @@ async function attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (err) {
-      if (tries >= 3) throw err;
+      if (tries >= 4) throw err;
       console.error(`${what}: ${String(err)}; trying again`);
     }
   }
@@ -231,20 +231,31 @@ async function main() {
   const loadBefore = loadavg();
   const fanout: Record<string, unknown> = {};
   for (const n of SUBSCRIBERS) {
-    const samples: Sample[] = [];
-    for (let run = 0; run < RUNS; run++) samples.push(await attempt(`fan-out N=${n}`, () => fanOut(n)));
-    fanout[`N=${n}`] = summarize(samples);
+    try {
+      const samples: Sample[] = [];
+      for (let run = 0; run < RUNS; run++) samples.push(await attempt(`fan-out N=${n}`, () => fanOut(n)));
+      fanout[`N=${n}`] = summarize(samples);
+    } catch (err) {
+      fanout[`N=${n}`] = { error: String(err) };
+    }
     console.error(`fan-out N=${n}:`, JSON.stringify(fanout[`N=${n}`]));
   }
   const rooms: Record<string, unknown> = {};
   for (const n of ROOM_SIZES) {
-    const samples: Sample[] = [];
-    for (let run = 0; run < RUNS; run++) samples.push(await attempt(`room N=${n}`, () => room(n)));
-    const summary = summarize(samples);
-    rooms[`N=${n}`] = { forwardedStreams: n * (n - 1) * 2, ...summary };
-    console.error(`room N=${n}:`, JSON.stringify(rooms[`N=${n}`]));
-    // The machine's limit: stop once packets are lost or the SFU needs most of a core.
-    if (summary.loss > 0.01 || summary.sfuCpuPercent > 85) break;
+    try {
+      const samples: Sample[] = [];
+      for (let run = 0; run < RUNS; run++) samples.push(await attempt(`room N=${n}`, () => room(n)));
+      const summary = summarize(samples);
+      rooms[`N=${n}`] = { forwardedStreams: n * (n - 1) * 2, ...summary };
+      console.error(`room N=${n}:`, JSON.stringify(rooms[`N=${n}`]));
+      // The machine's limit: stop once packets are lost or the SFU needs most of a core.
+      if (summary.loss > 0.01 || summary.sfuCpuPercent > 85) break;
+    } catch (err) {
+      // Bots that cannot even connect any more are the machine's limit too.
+      rooms[`N=${n}`] = { error: String(err) };
+      console.error(`room N=${n}:`, JSON.stringify(rooms[`N=${n}`]));
+      break;
+    }
   }
   console.info(
     JSON.stringify(

@@ -21,6 +21,7 @@ import {
 } from "werift";
 import { type MediaNetwork, peerConfig } from "../media";
 import { FastTransport, whenSrtpReady } from "../srtp/fast-transport";
+import { nackPerStream } from "../werift-patches";
 import {
   type CommandResult,
   type EventPayload,
@@ -115,7 +116,7 @@ export class Bot {
       const joined = await bot.signaling.request("join", { token: options.token, roomId: options.roomId });
       bot.self = joined.self;
       for (const participant of joined.participants) bot.participants.set(participant.peerId, participant);
-      for (const track of joined.tracks) bot.announced.set(track.trackId, track);
+      for (const track of joined.tracks) bot.announce(track);
       return bot;
     } catch (err) {
       await bot.close();
@@ -125,6 +126,13 @@ export class Bot {
 
   get peerId(): string | undefined {
     return this.self?.peerId;
+  }
+
+  /** A subscribe offer can overtake the join answer or the announcement: link them either way. */
+  private announce(track: TrackInfo): void {
+    this.announced.set(track.trackId, track);
+    const received = this.received.get(track.trackId);
+    if (received) received.info ??= track;
   }
 
   /** Opens the publish connection with the given tracks and starts sending once connected. */
@@ -258,7 +266,7 @@ export class Bot {
     const s = this.signaling;
     s.on("participantJoined", ({ participant }) => this.participants.set(participant.peerId, participant));
     s.on("participantLeft", ({ peerId }) => this.participants.delete(peerId));
-    s.on("trackPublished", ({ track }) => this.announced.set(track.trackId, track));
+    s.on("trackPublished", ({ track }) => this.announce(track));
     s.on("trackUnpublished", ({ trackId }) => {
       this.announced.delete(trackId);
       const received = this.received.get(trackId);
@@ -296,6 +304,7 @@ export class Bot {
     for (const [trackId, track] of this.received) if (!live.has(trackId)) track.ended = true;
     this.remoteSdps.push(offer.sdp);
     await this.subscribePc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    nackPerStream(this.subscribePc);
     await this.subscribePc.setLocalDescription(await this.subscribePc.createAnswer());
     if (this.options.fastSrtp) whenSrtpReady(this.subscribePc, (dtls) => void FastTransport.create(dtls));
     await this.signaling.request("subscribeAnswer", {

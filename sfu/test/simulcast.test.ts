@@ -82,18 +82,17 @@ describe("simulcast layer selection", () => {
     await pub.leave();
   });
 
-  it("steps down when the subscriber's REMB shrinks and up again only with headroom", async () => {
+  it("steps down when the subscriber's REMB shrinks and back up when it grows", async () => {
     const { pub, sub, track, trackId } = await simulcastCall("room-remb");
     await sub.setTileSize(trackId, 1280, 720);
     await sub.waitFor(() => track.layer === "high", 5_000, "high");
 
-    // The bot's layers carry about 48, 96 and 192 kbit/s of payload.
-    await sub.sendRemb(60_000);
-    await sub.waitFor(() => track.layer === "low", 5_000, "low within 60 kbit/s");
-    // Enough for the medium layer, but not with the 15 % headroom an upgrade needs.
-    await sub.sendRemb(105_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(track.layer).toBe("low");
+    // Between the measured low and medium rates: only the low layer fits. (The 15 %
+    // upgrade headroom is checked in layer-selection.test.ts, free of timing.)
+    const layers = (await sfu.stats()).tracks.find((t) => t.trackId === trackId)!.layers;
+    const rate = (name: string) => layers.find((l) => l.layer === name)!.bitrate;
+    await sub.sendRemb((rate("low") + rate("medium")) / 2);
+    await sub.waitFor(() => track.layer === "low", 5_000, "low within a small estimate");
     await sub.sendRemb(5_000_000);
     await sub.waitFor(() => track.layer === "high", 5_000, "high with plenty of bandwidth");
     expect(await packetsDuring(track, 500)).toBeGreaterThan(3);
