@@ -12,7 +12,7 @@ import styles from "./Call.module.css";
 export function CallLobby(props: {
   call: Call;
   state: CallSnapshot;
-  roster: Participant[];
+  roster: Participant[] | null;
   meName: string;
 }) {
   const { call, state, roster } = props;
@@ -25,9 +25,9 @@ export function CallLobby(props: {
       <div className={styles.lobbyBar}>
         <div className={styles.lobbyInfo}>
           <span className={styles.title}>Call</span>
-          <span className={styles.roster}>
-            <RosterFaces roster={roster} />
-            {rosterText(roster)}
+          <span className={styles.roster} aria-live="polite">
+            {roster && <RosterFaces roster={roster} />}
+            {roster && rosterText(roster)}
           </span>
         </div>
         <div className={styles.lobbyActions}>

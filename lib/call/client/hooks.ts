@@ -39,9 +39,12 @@ const initialState = () => initialSnapshot;
 /**
  * Who is in the room's call now (distinct people, any device), kept live by the web node's
  * `call.roster` event and asked for again after every reconnect. Works without joining.
+ *
+ * @returns the participants, or null until the server has answered.
  */
-export function useCallRoster(roomId: string): Participant[] {
-  const [participants, setParticipants] = useState<Participant[]>([]);
+export function useCallRoster(roomId: string): Participant[] | null {
+  // null until the server has answered: "nobody" is not known yet.
+  const [participants, setParticipants] = useState<Participant[] | null>(null);
   useEffect(() => {
     const socket = getSocket();
     let live = true;
