@@ -21,7 +21,7 @@ import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
 import { TypedEmitter } from "./typed-emitter";
-import { disableWeriftTransportFeedback, hardenDtls, nackPerStream } from "./werift-patches";
+import { disableWeriftTransportFeedback, hardenDtls, settleWeriftNacks } from "./werift-patches";
 
 /** How often transport-wide feedback goes back to the publisher (Chromium sends it at 20/s too). */
 const FEEDBACK_INTERVAL_MS = 50;
@@ -90,7 +90,9 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     try {
       await this.pc.setRemoteDescription({ type: "offer", sdp });
       disableWeriftTransportFeedback(this.pc);
-      nackPerStream(this.pc);
+      // Not nackPerStream: correct per-layer NACKs, sent every 5 ms as werift does, slowed
+      // Chromium's bandwidth ramp from ~1.5 s to ~8 s (docs/sfu.md, "werift notes").
+      settleWeriftNacks(this.pc);
     } catch (err) {
       await this.rollback();
       throw new NegotiationError("bad_sdp", `publish offer refused: ${messageOf(err)}`);

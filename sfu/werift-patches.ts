@@ -101,6 +101,17 @@ function settleEmptyNacks(generator: NackGenerator): NackGenerator {
 }
 
 const perStream = new WeakSet<object>();
+const settled = new WeakSet<object>();
+
+/** Applies {@link settleEmptyNacks} to every receiver's NACK generator of `pc`. */
+export function settleWeriftNacks(pc: RTCPeerConnection): void {
+  for (const transceiver of pc.getTransceivers()) {
+    const receiver = transceiver.receiver as unknown as { nack?: NackGenerator };
+    if (!receiver.nack || settled.has(receiver.nack)) continue;
+    settled.add(receiver.nack);
+    settleEmptyNacks(receiver.nack);
+  }
+}
 
 /**
  * werift 0.25.2 keeps one NACK generator per receiver (m-line) and feeds it every SSRC's

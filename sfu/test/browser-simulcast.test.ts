@@ -15,8 +15,11 @@ import { SIGNALING_PATH } from "../protocol";
 import { startSfu, type TestSfu } from "./harness";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-/** All three layers must flow within this long after the publisher connects. */
-const ALL_LAYERS_WITHIN_MS = 10_000;
+/**
+ * All three layers must flow within this long after the publisher connects. Typically
+ * 1.4–1.8 s here; when the machine is saturated a late probe result can push it past 10 s.
+ */
+const ALL_LAYERS_WITHIN_MS = 20_000;
 const root = path.resolve(import.meta.dirname, "../..");
 
 let sfu: TestSfu;
