@@ -7,8 +7,8 @@
  *
  * Hysteresis: a track goes up only when the result still fits in the budget less 15 %, and
  * a browser's REMB never rises far above what it receives (about 1.5×), so after a
- * bandwidth downgrade the SFU probes by trying one step up again after a back-off
- * (8 s, doubling to 64 s while probes fail).
+ * bandwidth downgrade the SFU probes by lifting the cap for one round after a back-off
+ * (8 s, doubling to 64 s while probes end in a downgrade).
  */
 import { LAYER_ORDER, rank } from "./layer-selection";
 import type { SimulcastLayer } from "./protocol";
@@ -111,7 +111,7 @@ export class DownlinkEstimate {
     let budget = this.remb && now - this.remb.at < ESTIMATE_TTL_MS ? this.remb.bps : Infinity;
     if (now - this.lossAt < 2_000 && this.loss > LOSS_LIMIT) budget = Math.min(budget, usageBps * 0.85);
     if (!Number.isFinite(budget) || !constrained) return budget;
-    // A receive-side estimate stays near what it gets: try one step up now and then.
+    // A receive-side estimate stays near what it gets: lift the cap now and then and see.
     const quiet = now - this.lastDowngradeAt >= this.probeBackoffMs && now - this.probeStartedAt >= this.probeBackoffMs;
     if (quiet && this.loss <= LOSS_LIMIT && budget >= usageBps * 1.2) {
       this.probeStartedAt = now;

@@ -208,8 +208,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       const caps = allocate(demands, budget, fixed);
       for (const consumer of simulcast) {
         const cap = Number.isFinite(budget) ? caps.get(consumer.trackId) : undefined;
-        const before = consumer.capLayer;
-        if (cap !== undefined && (before === undefined || rank(cap) < rank(before))) this.downlink.onDowngrade(now);
+        const current = consumer.layer;
+        if (cap !== undefined && current && rank(cap) < rank(current)) this.downlink.onDowngrade(now);
         consumer.setCap(cap);
       }
     }
