@@ -77,7 +77,7 @@ describe.skipIf(!hasRedis)("Redis registry placement", () => {
       redisUrl: url,
       nodeId: "node-9",
       signalingUrl: "http://127.0.0.1:4009",
-      stats: () => ({ rooms: 1, peers: 2, transports: 4, producers: 2, consumers: 2, rtp: { received: 0, forwarded: 0, retransmitted: 0, keyFrameRequests: 0, throughWerift: 0 }, memory: { rss: 0, heapUsed: 0, external: 0 }, uptimeSeconds: 1 }),
+      stats: () => ({ rooms: 1, peers: 2, transports: 4, producers: 2, consumers: 2, rtp: { received: 0, forwarded: 0, retransmitted: 0, keyFrameRequests: 0, throughWerift: 0 }, forwardDelay: [], tracks: [], memory: { rss: 0, heapUsed: 0, external: 0 }, uptimeSeconds: 1 }),
     });
     const seen = async () => {
       // A fresh placement each time: its node list is cached for 2 s.
