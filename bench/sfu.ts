@@ -17,7 +17,8 @@
  * node starts it); the bots run here, decrypting with the SFU's SRTP code so that they
  * leave the CPU to the SFU. BENCH_SFU_PROFILE_DIR=dir writes the SFU's --cpu-prof there;
  * BENCH_SFU_RUNS, BENCH_SFU_SUBSCRIBERS (e.g. "5,20"), BENCH_SFU_ROOMS (e.g. "3,5")
- * and BENCH_SFU_WINDOW_S shorten a run.
+ * and BENCH_SFU_WINDOW_S shorten a run. SFU_FAST_SRTP=off measures werift's own
+ * forwarding path (its sender and SRTP) on the same machine, for comparison.
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";

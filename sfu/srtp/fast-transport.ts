@@ -62,6 +62,8 @@ export class FastTransport {
 
   /** Takes over SRTP of a connected DTLS transport, or returns undefined (not GCM, not ready). */
   static create(dtls: RTCDtlsTransport): FastTransport | undefined {
+    // Diagnostic switch: the benchmark's same-machine baseline runs werift's own path.
+    if (process.env.SFU_FAST_SRTP === "off") return undefined;
     const session = dtls.srtp as unknown as
       | { localContext?: SrtpContextKeys; remoteContext?: SrtpContextKeys; decrypt: (data: Buffer) => Buffer }
       | undefined;
