@@ -3,7 +3,8 @@
  * its fake camera as three simulcast layers through the SFU, and the SFU's own receive
  * rates (GET /stats) show all three layers flowing within seconds on loopback. Without
  * working transport-cc feedback Chromium's estimate stays at 300 kbps and only the lowest
- * layer flows (docs/sfu.md, "Bandwidth").
+ * layer flows (docs/sfu.md, "Bandwidth"). A second tab then receives the track, which
+ * checks the SFU's own SRTP, header rewriting and layer switch against a real decoder.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -12,7 +13,7 @@ import path from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SIGNALING_PATH } from "../protocol";
-import { startSfu, type TestSfu } from "./harness";
+import { eventually, startSfu, type TestSfu } from "./harness";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /**
@@ -87,6 +88,24 @@ describe.skipIf(!existsSync(CHROMIUM))("a browser publishing simulcast", () => {
     expect(allAt).toBeLessThanOrEqual(ALL_LAYERS_WITHIN_MS);
     // Chromium's own estimate left its 300 kbps start far behind.
     expect((outgoing as { availableOutgoingBitrate: number }).availableOutgoingBitrate).toBeGreaterThan(1_000_000);
+
+    // A second Chromium tab receives it through the SFU's own SRTP and header rewriting,
+    // decodes the low layer, then the high one once its tile is large.
+    type Page = { subscribe(a: unknown): Promise<void>; incoming(): Promise<Incoming | null>; subTracks: Array<{ trackId: string }>; subRequest(name: string, payload: unknown): Promise<unknown> };
+    type Incoming = { framesDecoded: number; frameWidth: number; packetsLost: number };
+    const viewer = await browser.newPage();
+    await viewer.goto(pageUrl);
+    const viewerToken = await sfu.token({ roomId, displayName: "Viewer" });
+    await viewer.evaluate((args) => (window as unknown as Page).subscribe(args), { url: sfu.url, path: SIGNALING_PATH, token: viewerToken, roomId });
+    const incoming = () => viewer.evaluate(() => (window as unknown as Page).incoming());
+    await eventually(async () => ((await incoming())?.framesDecoded ?? 0) > 20, 15_000, "decoded frames");
+    expect((await incoming())!.frameWidth).toBe(320);
+    await viewer.evaluate((id) => (window as unknown as Page).subRequest("setTileSize", { trackId: id, width: 1280, height: 720 }), trackId);
+    await eventually(async () => (await incoming())?.frameWidth === 1280, 15_000, "the high layer decoded");
+    const before = (await incoming())!.framesDecoded;
+    await eventually(async () => ((await incoming())?.framesDecoded ?? 0) > before + 20, 10_000, "frames keep coming");
+    console.info("browser subscriber:", JSON.stringify(await incoming()));
+    await viewer.close();
     await tab.close();
   });
 });
