@@ -59,7 +59,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 /** Before a step: the server idle again and every bot back (a failed step can drop them). */
 async function settle(fleet: ClientFleet, server: RunningServer) {
   await fleet.waitForQuiet(server);
-  const bots = await fleet.waitForBots();
+  const bots = await fleet.waitForBots(120_000);
   if (bots.connected < bots.total) log(`  only ${bots.connected} of ${bots.total} bots are connected`);
   await fleet.waitForQuiet(server);
 }
@@ -119,7 +119,7 @@ async function ramp(fleet: ClientFleet, server: RunningServer, options: Options)
     }
   }
   // Even the first step failed: halve until something passes, so the ratio is not 0/x.
-  while (highest === 0 && failedAt !== undefined && failedAt >= 50) {
+  while (highest === 0 && failedAt !== undefined && failedAt >= 20) {
     const lower = Math.round(failedAt / 2);
     if (await run(lower)) highest = lower;
     else failedAt = lower;
@@ -205,7 +205,8 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
   if (connect.failed) log(`  ${connect.failed} bots failed: ${connect.errors.join("; ")}`);
 
   await settle(fleet, server);
-  result.idle_server_cpu_percent = await fleet.idleCpuPercent(server);
+  const idle = await fleet.idleCpu(server);
+  result.idle_server_cpu_percent = idle.percent;
 
   let steadyWindow: [bigint, bigint] | undefined;
   if (options.runSteady) {
@@ -232,7 +233,10 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
   await stopServer();
   if (profileDir) {
     const file = findProfile(profileDir, server.pid);
-    if (file && steadyWindow) result.profile = summarizeProfile(file, steadyWindow);
+    if (file && steadyWindow) {
+      result.profile = summarizeProfile(file, steadyWindow);
+      result.profile_idle = summarizeProfile(file, idle.hrtime, 10);
+    }
     else result.profile = { error: `no profile of pid ${server.pid} in ${profileDir}, or no steady load` };
     if (options.profile === true) await rm(profileDir, { recursive: true, force: true });
   }

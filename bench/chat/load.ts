@@ -346,11 +346,13 @@ export class ClientFleet {
   }
 
   /** The server's CPU with every bot connected and nothing sent (heartbeats, timers). */
-  async idleCpuPercent(server: RunningServer, seconds = 5): Promise<number> {
+  async idleCpu(server: RunningServer, seconds = 5) {
     const window = cpuWindow(() => [server.pid]);
     window.start();
+    const from = process.hrtime.bigint();
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    return round(window.stop().cpuPercent, 1);
+    const hrtime: [bigint, bigint] = [from, process.hrtime.bigint()];
+    return { percent: round(window.stop().cpuPercent, 1), hrtime };
   }
 
   /** Waits until the server's CPU settles (a failed step can leave a backlog behind). */
