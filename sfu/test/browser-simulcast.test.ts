@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!existsSync(CHROMIUM))("a browser publishing simulcast", () => {
-  it("gets all three layers flowing within seconds on loopback", async () => {
+  it("gets all three layers flowing within seconds on loopback", { timeout: 90_000 }, async () => {
     const tab = await browser.newPage();
     await tab.goto(pageUrl);
     const roomId = "browser-simulcast";
