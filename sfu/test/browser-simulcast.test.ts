@@ -18,9 +18,12 @@ import { eventually, startSfu, type TestSfu } from "./harness";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /**
  * All three layers must flow within this long after the publisher connects. Typically
- * 1.4–1.8 s here; when the machine is saturated a late probe result can push it past 10 s.
+ * 1.4–2 s (Chromium's first bandwidth probes succeed). When the two cores are saturated,
+ * e.g. by the rest of the suite running beside it, the probes can fail and Chromium's
+ * estimate climbs 8 %/s instead: about 21 s to all three layers. Without working
+ * feedback only the lowest layer ever flowed.
  */
-const ALL_LAYERS_WITHIN_MS = 20_000;
+const ALL_LAYERS_WITHIN_MS = 30_000;
 const root = path.resolve(import.meta.dirname, "../..");
 
 let sfu: TestSfu;
