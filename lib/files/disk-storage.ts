@@ -26,6 +26,10 @@ export class DiskStorage implements FileStorage {
     return path.join(this.root, key.slice(0, 2), key);
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   async open(key: string): Promise<StoredObject> {
     let handle: FileHandle;
     try {

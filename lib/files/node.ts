@@ -1,4 +1,5 @@
 import "server-only";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { getSessionUserFromCookieHeader } from "@/lib/auth/session";
 import { onMessageDeleted } from "@/lib/chat/hooks";
@@ -7,11 +8,13 @@ import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
 import { runtime } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
+import { sendFile } from "./download";
 import { parseMasterKey } from "./encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
 import { FILES_SERVICE, type Files } from "./service";
 import { filesSettings } from "./settings";
 import { ThumbnailMaker } from "./thumbnails";
+import { Transfers } from "./transfers";
 import { type Authenticate, createUploadEndpoint } from "./upload-endpoint";
 import { EncryptedUploadStore } from "./upload-store";
 
@@ -49,6 +52,7 @@ export async function openFiles(options: {
   settings: Files["settings"];
 }): Promise<Files> {
   const masterKey = parseMasterKey(options.masterKeyHex);
+  const transfers = new Transfers();
   return {
     db: options.db,
     storage: await DiskStorage.create(path.join(options.root, "objects")),
@@ -58,7 +62,9 @@ export async function openFiles(options: {
       path.join(options.root, "uploads"),
       masterKey,
       options.settings.uploadExpiryMs,
+      transfers,
     ),
+    transfers,
     thumbnails: new ThumbnailMaker({
       maxPixels: options.settings.maxImagePixels,
       size: options.settings.thumbnailSize,
@@ -67,13 +73,34 @@ export async function openFiles(options: {
   };
 }
 
-/** The feature over a built Files service: upload endpoint and sweep timer. */
+/**
+ * GET/HEAD /api/files/<id>: files are served here rather than by a route handler (see
+ * sendFile in ./download.ts); thumbnails, lists and DELETE stay with Next.
+ */
+function createDownloadEndpoint(files: Files, authenticate: Authenticate) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const match = /^\/api\/files\/([^/?]+)(?:\?|$)/.exec(req.url ?? "");
+    if (!match || match[1] === "uploads") return false;
+    void authenticate(req.headers.cookie).then(
+      (user) => sendFile(files, user, match[1]!, req, res),
+      (err: unknown) => {
+        log.error("authenticating a download failed", { err: String(err) });
+        res.writeHead(500).end();
+      },
+    );
+    return true;
+  };
+}
+
+/** The feature over a built Files service: upload endpoint, downloads and sweep timer. */
 export function startFilesFeature(
   files: Files,
   authenticate: Authenticate,
   stopHook: () => void = () => {},
 ): Feature {
   const endpoint = createUploadEndpoint(files, authenticate);
+  const downloads = createDownloadEndpoint(files, authenticate);
   const sweep = async () => {
     try {
       const result = await sweepAbandonedFiles(files);
@@ -92,12 +119,13 @@ export function startFilesFeature(
 
   return {
     name: "files",
-    handleRequest: (req, res) => endpoint.handleRequest(req, res),
+    handleRequest: (req, res) => endpoint.handleRequest(req, res) || downloads(req, res),
     ready: () => true,
     async close() {
       clearInterval(timer);
       clearTimeout(first);
       stopHook();
+      await files.transfers.close();
     },
   };
 }

@@ -1,5 +1,7 @@
 import "server-only";
+import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { encryptingStream } from "./encrypted-streams";
 import {
   CHUNK_SIZE,
@@ -16,6 +18,7 @@ import {
   TamperedError,
 } from "./encryption";
 import type { FileStorage } from "./storage";
+import type { Transfers } from "./transfers";
 
 /**
  * Encrypted objects in a FileStorage: what the rest of lib/files reads and writes. The
@@ -26,6 +29,16 @@ export interface EncryptedObject {
   readonly size: number;
   /** Plaintext bytes start..end (inclusive), decrypted as they stream; all of them by default. */
   read(range?: { start: number; end: number }): Readable;
+  /**
+   * Sends plaintext bytes start..end to `res`, whose head is set: through a transfer
+   * worker when the object is on local disk, so no byte is allocated on this thread.
+   * Resolves when the response is over, whether it completed or broke off.
+   */
+  send(
+    res: ServerResponse,
+    range: { start: number; end: number },
+    transfers: Transfers,
+  ): Promise<void>;
 }
 
 /**
@@ -48,16 +61,26 @@ export async function openObject(
   } finally {
     await stored.close();
   }
+  const read = (range?: { start: number; end: number }) => {
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    // Chunks of 1 MiB in an object-mode stream: each is pushed as one piece.
+    return Readable.from(decryptRange(storage, key, fileKey, size, start, end), {
+      objectMode: false,
+      highWaterMark: CHUNK_SIZE,
+    });
+  };
   return {
     size,
-    read(range) {
-      const start = range?.start ?? 0;
-      const end = range?.end ?? size - 1;
-      // Chunks of 1 MiB in an object-mode stream: each is pushed as one piece.
-      return Readable.from(decryptRange(storage, key, fileKey, size, start, end), {
-        objectMode: false,
-        highWaterMark: CHUNK_SIZE,
-      });
+    read,
+    async send(res, { start, end }, transfers) {
+      const local = storage.localPath?.(key);
+      if (local) {
+        await transfers.send(res, { path: local, fileKey, size, start, end });
+        return;
+      }
+      // A damaged chunk or a lost client ends the response; there is nothing more to do.
+      await pipeline(read({ start, end }), res).catch(() => undefined);
     },
   };
 }

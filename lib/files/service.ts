@@ -4,6 +4,7 @@ import { service } from "@/lib/server/runtime";
 import type { FilesSettings } from "./settings";
 import type { FileStorage } from "./storage";
 import type { ThumbnailMaker } from "./thumbnails";
+import type { Transfers } from "./transfers";
 import type { EncryptedUploadStore } from "./upload-store";
 
 /**
@@ -18,6 +19,8 @@ export interface Files {
   settings: FilesSettings;
   uploads: EncryptedUploadStore;
   thumbnails: ThumbnailMaker;
+  /** Worker threads that encrypt and decrypt large transfers off the main thread. */
+  transfers: Transfers;
   /** Finishes in progress, by upload id, so a retry joins the running one. */
   finishing: Map<string, Promise<unknown>>;
 }

@@ -17,6 +17,11 @@ export interface FileStorage {
   adopt(key: string, localPath: string): Promise<void>;
   /** Removes an object; removing a missing one is not an error. */
   remove(key: string): Promise<void>;
+  /**
+   * Where an object is on this machine's disk, for backends that keep it there: the
+   * transfer workers read it directly. Absent for remote backends.
+   */
+  localPath?(key: string): string;
   /** Every stored object, for the sweep that removes objects nothing refers to. */
   list(): AsyncIterable<{ key: string; modifiedAt: Date }>;
 }

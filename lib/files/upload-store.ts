@@ -1,21 +1,10 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { DataStore, ERRORS, Upload } from "@tus/utils";
 import { z } from "zod";
-import { ByteQueue } from "./encrypted-streams";
 import {
   CHUNK_SIZE,
   chunkCount,
@@ -26,10 +15,10 @@ import {
   openFileKey,
   openTail,
   SEALED_CHUNK_SIZE,
-  sealChunk,
   sealTail,
   TAG_LENGTH,
 } from "./encryption";
+import type { Transfers } from "./transfers";
 
 /**
  * The tus data store: uploads in progress, staged under DATA_DIR/files/uploads/<id>/ and
@@ -67,14 +56,12 @@ export interface NewUpload {
   storageKey: string;
 }
 
-/** Sealed output is written in batches of about this size. */
-const WRITE_BATCH = 1024 * 1024;
-
 export class EncryptedUploadStore extends DataStore {
   constructor(
     private readonly dir: string,
     private readonly masterKey: Buffer,
     private readonly expiryMs: number,
+    private readonly transfers: Transfers,
   ) {
     super();
     this.extensions = ["creation", "creation-with-upload", "termination", "expiration"];
@@ -84,9 +71,10 @@ export class EncryptedUploadStore extends DataStore {
     dir: string,
     masterKey: Buffer,
     expiryMs: number,
+    transfers: Transfers,
   ): Promise<EncryptedUploadStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    return new EncryptedUploadStore(dir, masterKey, expiryMs);
+    return new EncryptedUploadStore(dir, masterKey, expiryMs, transfers);
   }
 
   private folder(id: string): string {
@@ -155,63 +143,37 @@ export class EncryptedUploadStore extends DataStore {
     });
   }
 
+  /**
+   * Stores the bytes of one request from `offset` on. Whatever arrived is kept, also when
+   * the request breaks off, so the client resumes from the last byte received rather than
+   * the last whole chunk. The transfer worker seals and writes the whole chunks; the main
+   * thread only copies the request's bytes to it (./transfers.ts says why).
+   */
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
     const info = await this.staged(id);
     if (!info || info.adopted) throw ERRORS.FILE_NOT_FOUND;
     const state = await this.progress(info);
     if (state.offset !== offset) throw ERRORS.INVALID_OFFSET;
 
-    const lastIndex = chunkCount(info.size) - 1;
-    const plainLength = (i: number) =>
-      i < lastIndex ? CHUNK_SIZE : info.size - lastIndex * CHUNK_SIZE;
-    const queue = new ByteQueue();
-    if (state.tail) queue.push(state.tail);
-    let index = state.sealed;
-    let position = chunkOffset(index);
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-
-    const handle = await open(this.dataPath(id), "r+");
-    const flush = async () => {
-      if (batchBytes === 0) return;
-      const buffers = batch;
-      batch = [];
-      const bytes = batchBytes;
-      batchBytes = 0;
-      await writevAll(handle, buffers, position);
-      position += bytes;
-    };
+    const sealing = this.transfers.seal({
+      path: this.dataPath(id),
+      fileKey: state.fileKey,
+      index: state.sealed,
+      size: info.size,
+      capacity: info.size - state.sealed * CHUNK_SIZE,
+    });
+    let received = offset;
     try {
-      // Anything past the last sealed chunk is a write a crash cut short.
-      await handle.truncate(position);
+      if (state.tail) await sealing.push(state.tail);
       for await (const piece of stream as AsyncIterable<Buffer>) {
-        if (index * CHUNK_SIZE + queue.length + piece.length > info.size)
-          throw ERRORS.ERR_SIZE_EXCEEDED;
-        queue.push(piece);
-        while (index <= lastIndex && queue.length >= plainLength(index)) {
-          const sealed = sealChunk(
-            state.fileKey,
-            index,
-            index === lastIndex,
-            queue.take(plainLength(index)),
-          );
-          index++;
-          for (const part of sealed) {
-            batch.push(part);
-            batchBytes += part.length;
-          }
-        }
-        if (batchBytes >= WRITE_BATCH) await flush();
+        received += piece.length;
+        if (received > info.size) throw ERRORS.ERR_SIZE_EXCEEDED;
+        const wait = sealing.push(piece);
+        if (wait) await wait;
       }
     } finally {
-      // Whatever arrived is kept, also when the request broke off, so the client resumes
-      // from the last byte received rather than the last full chunk.
-      try {
-        await flush();
-        await this.saveTail(id, state.fileKey, index, queue.drain());
-      } finally {
-        await handle.close();
-      }
+      const { index, rest } = await sealing.finish();
+      await this.saveTail(id, state.fileKey, index, rest.length ? [rest] : []);
     }
     return (await this.progress(info)).offset;
   }
@@ -308,26 +270,5 @@ async function readHeader(file: string): Promise<Buffer> {
     return header.subarray(0, bytesRead);
   } finally {
     await handle.close();
-  }
-}
-
-/** writev may write less than asked; keep going until it has all. */
-async function writevAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let rest = buffers;
-  let at = position;
-  while (rest.length) {
-    const { bytesWritten } = await handle.writev(rest, at);
-    at += bytesWritten;
-    let skip = bytesWritten;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (skip >= b.length) {
-        skip -= b.length;
-        continue;
-      }
-      next.push(skip ? b.subarray(skip) : b);
-      skip = 0;
-    }
-    rest = next;
   }
 }

@@ -134,6 +134,24 @@ describe.each(testDbKinds())("downloads on %s", (kind) => {
     expect((await download(harness, bob, url, { "if-none-match": etag })).status).toBe(304);
   });
 
+  it("stops decrypting when the client goes away mid-download", async () => {
+    const content = randomBytes(3 * CHUNK_SIZE + 10);
+    const attachment = await share(ada, content, "abandoned.bin");
+    const aborted = new AbortController();
+    const res = await fetch(`${harness.url}/api/files/${attachment.id}`, {
+      headers: { cookie: harness.cookie(bob) },
+      signal: aborted.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    aborted.abort();
+    await reader.read().catch(() => undefined);
+    await expect.poll(() => harness.files.transfers.running, { timeout: 5000 }).toBe(0);
+    // And the next download is whole.
+    const again = await download(harness, bob, `/api/files/${attachment.id}`);
+    expectSameBytes(await again.arrayBuffer(), content);
+  });
+
   it("never serves HTML or SVG inline, whatever the client called them", async () => {
     const html = await share(
       ada,

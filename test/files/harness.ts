@@ -85,7 +85,10 @@ export async function startFilesHarness(
   return harness;
 }
 
-/** What app/api/files/[id]/route.ts and …/thumbnail/route.ts do, on plain Node. */
+/**
+ * What app/api/files/[id]/thumbnail/route.ts does, on plain Node (files themselves are
+ * served by the feature's handleRequest, as in the app).
+ */
 async function download(
   files: Files,
   authenticate: (cookie: string | undefined) => Promise<SessionUser | null>,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
+import { request } from "node:http";
 import path from "node:path";
 import { count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,6 +159,90 @@ describe.each(testDbKinds())("uploads on %s", (kind) => {
     expect(((await again.json()) as { attachment: { id: string } }).attachment.id).toBe(
       attachment.id,
     );
+  });
+
+  it("checks PATCH requests as tus does", async () => {
+    const created = await tusRequest(harness, ada, "POST", UPLOADS_PATH, {
+      "Upload-Length": "10",
+      "Upload-Metadata": tusMetadata({ roomId, name: "checked.bin" }),
+    });
+    const location = created.headers.get("location")!;
+    const octets = "application/offset+octet-stream";
+    const patch = (headers: Record<string, string>) =>
+      fetch(`${harness.url}${location}`, {
+        method: "PATCH",
+        headers: { cookie: harness.cookie(ada), ...headers },
+        body: Buffer.alloc(10),
+      });
+    const noVersion = await patch({ "Upload-Offset": "0", "Content-Type": octets });
+    expect(noVersion.status).toBe(412);
+    const base = { "Tus-Resumable": "1.0.0" };
+    const wrongType = await patch({ ...base, "Upload-Offset": "0", "Content-Type": "text/plain" });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.headers.get("tus-resumable")).toBe("1.0.0");
+    const badOffset = await patch({ ...base, "Upload-Offset": "-1", "Content-Type": octets });
+    expect(badOffset.status).toBe(400);
+    expect((await patch({ ...base, "Content-Type": octets })).status).toBe(403);
+    const tooLong = await fetch(`${harness.url}${location}`, {
+      method: "PATCH",
+      headers: {
+        ...base,
+        cookie: harness.cookie(ada),
+        "Upload-Offset": "0",
+        "Content-Type": octets,
+      },
+      body: Buffer.alloc(11),
+    });
+    expect(tooLong.status).toBe(413);
+    const head = await tusRequest(harness, ada, "HEAD", location);
+    expect(head.headers.get("upload-offset")).toBe("0");
+    const done = await patch({ ...base, "Upload-Offset": "0", "Content-Type": octets });
+    expect(done.status).toBe(200);
+    expect(done.headers.get("upload-offset")).toBe("10");
+  });
+
+  it("hands a stalled PATCH's upload to the next request, keeping what arrived", async () => {
+    const content = randomBytes(CHUNK_SIZE + 5000);
+    const created = await tusRequest(harness, ada, "POST", UPLOADS_PATH, {
+      "Upload-Length": String(content.length),
+      "Upload-Metadata": tusMetadata({ roomId, name: "stalled.bin" }),
+    });
+    const location = created.headers.get("location")!;
+    const sent = CHUNK_SIZE + 1234;
+    // A client whose connection hangs: it declares the whole file, sends part, then nothing.
+    const stalled = request(`${harness.url}${location}`, {
+      method: "PATCH",
+      headers: {
+        cookie: harness.cookie(ada),
+        "Tus-Resumable": "1.0.0",
+        "Upload-Offset": "0",
+        "Content-Type": "application/offset+octet-stream",
+        "Content-Length": String(content.length),
+      },
+    });
+    stalled.on("error", () => undefined);
+    stalled.write(content.subarray(0, sent));
+    try {
+      // Give the server time to take in what was sent.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // HEAD waits for the stalled request to let go of the upload, then sees all it sent.
+      const head = await tusRequest(harness, ada, "HEAD", location);
+      expect(head.headers.get("upload-offset")).toBe(String(sent));
+      const rest = await tusRequest(
+        harness,
+        ada,
+        "PATCH",
+        location,
+        { "Upload-Offset": String(sent), "Content-Type": "application/offset+octet-stream" },
+        content.subarray(sent),
+      );
+      expect(rest.status).toBe(200);
+      const { attachment } = (await rest.json()) as { attachment: { id: string } };
+      const res = await download(harness, ada, `/api/files/${attachment.id}`);
+      expectSameBytes(await res.arrayBuffer(), content);
+    } finally {
+      stalled.destroy();
+    }
   });
 
   it("refuses a file over the size limit before storing anything", async () => {
