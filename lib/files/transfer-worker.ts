@@ -141,6 +141,8 @@ async function seal(job: SealJob, state: Running): Promise<void> {
   const plainLength = (i: number) => (i < lastIndex ? chunkSize : job.size - lastIndex * chunkSize);
   let index = job.index;
   let consumed = 0;
+  // One chunk's write runs while the next is sealed; at most one, so memory stays bounded.
+  let writing: Promise<void> = Promise.resolve();
   const handle = await open(job.path, "r+");
   try {
     // Anything past the last whole chunk is a write that a crash cut short.
@@ -155,16 +157,22 @@ async function seal(job: SealJob, state: Running): Promise<void> {
         );
         const out = ringViews(ring, consumed, length).map((view) => cipher.update(view));
         out.push(cipher.final(), cipher.getAuthTag());
-        await writeAll(handle, out, headerLength + index * (chunkSize + tagLength));
-        index++;
+        // The cipher has read these ring bytes: the main thread may fill them again.
         consumed += length;
         post({ type: "released", job: job.job, total: consumed });
         paceCollections();
+        await writing;
+        writing = writeAll(handle, out, headerLength + index * (chunkSize + tagLength));
+        // Awaited before the next write or at the end; until then a failure must not go unhandled.
+        writing.catch(() => undefined);
+        index++;
       }
       if (state.finished || state.cancelled) break;
       await nextMessage(state);
     }
+    await writing;
   } finally {
+    await writing.catch(() => undefined);
     await handle.close();
   }
   // What is left is less than a chunk: the main thread keeps it as the upload's tail.
@@ -184,26 +192,37 @@ async function openRange(job: OpenJob, state: Running): Promise<void> {
   const key: KeyObject = createSecretKey(job.key);
   const ring = Buffer.from(job.ring);
   const lastIndex = Math.max(1, Math.ceil(job.size / chunkSize)) - 1;
-  // One read buffer for the whole download; only the decrypted output is new memory.
-  const sealed = Buffer.allocUnsafe(chunkSize + tagLength);
+  const first = Math.floor(job.start / chunkSize);
+  const past = Math.floor(job.end / chunkSize) + 1;
+  const sealedLength = (i: number) =>
+    i === lastIndex ? job.size - i * chunkSize + tagLength : chunkSize + tagLength;
+  // Two read buffers for the whole download, so the next chunk is read from disk while this
+  // one is decrypted; only the decrypted output is new memory.
+  const buffers = [0, 1].map(() => Buffer.allocUnsafe(chunkSize + tagLength));
   let written = 0;
   const handle = await open(job.path, "r");
+  const read = (i: number) =>
+    readFully(handle, buffers[i % 2]!, sealedLength(i), headerLength + i * (chunkSize + tagLength));
+  let reading: Promise<number> | null = null;
   try {
-    for (let index = Math.floor(job.start / chunkSize); index * chunkSize <= job.end; index++) {
-      const last = index === lastIndex;
-      const sealedLength = last ? job.size - index * chunkSize + tagLength : chunkSize + tagLength;
-      const got = await readFully(
-        handle,
-        sealed,
-        sealedLength,
-        headerLength + index * (chunkSize + tagLength),
-      );
-      if (got !== sealedLength) throw new Tampered("object ends early");
+    reading = read(first);
+    for (let index = first; index < past; index++) {
+      const got = await reading;
+      reading = index + 1 < past ? read(index + 1) : null;
+      // Awaited in the next round or below; a failure meanwhile must not go unhandled.
+      reading?.catch(() => undefined);
+      const length = sealedLength(index);
+      if (got !== length) throw new Tampered("object ends early");
+      const sealed = buffers[index % 2]!;
       let plain: Buffer;
       try {
-        const decipher = createDecipheriv("aes-256-gcm", key, nonce(job.noncePrefix, index, last));
-        decipher.setAuthTag(sealed.subarray(sealedLength - tagLength, sealedLength));
-        plain = decipher.update(sealed.subarray(0, sealedLength - tagLength));
+        const decipher = createDecipheriv(
+          "aes-256-gcm",
+          key,
+          nonce(job.noncePrefix, index, index === lastIndex),
+        );
+        decipher.setAuthTag(sealed.subarray(length - tagLength, length));
+        plain = decipher.update(sealed.subarray(0, length - tagLength));
         // final() checks the tag: nothing of this chunk reaches the ring unless it passes.
         decipher.final();
       } catch {
@@ -229,6 +248,8 @@ async function openRange(job: OpenJob, state: Running): Promise<void> {
       }
     }
   } finally {
+    // A read still running must end before its file handle closes.
+    await reading?.catch(() => undefined);
     await handle.close();
   }
   post({ type: "end", job: job.job });
