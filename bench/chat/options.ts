@@ -64,7 +64,7 @@ export function parseOptions(argv: string[]) {
       warmupS: f.warmup ?? (quick ? 1 : 3),
       windowS: f.window ?? (quick ? 3 : 15),
       drainS: f.drain ?? (quick ? 1 : 3),
-      graceS: quick ? 5 : 60,
+      graceS: quick ? 5 : 30,
     },
     runSteady: f.ramp !== true,
     runRamp: f["no-ramp"] !== true,
