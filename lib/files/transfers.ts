@@ -170,6 +170,9 @@ export class Transfers {
     res: ServerResponse,
     params: { path: string; fileKey: FileKey; size: number; start: number; end: number },
   ): Promise<void> {
+    // A client gone before the head was sent: its 'close' has fired already, and nothing
+    // would ever release the ring.
+    if (res.destroyed || res.socket?.destroyed !== false) return Promise.resolve();
     const length = params.end - params.start + 1;
     const ring = new SharedArrayBuffer(Math.max(1, Math.min(RING_BYTES, length)));
     const slot = this.slot();

@@ -43,6 +43,11 @@ export class FileUpload {
       // The server sniffs the real type; the name is cleaned there too.
       metadata: { roomId, name: file.name || "file" },
       retryDelays: RETRY_DELAYS,
+      // The whole file in one PATCH (tus-js-client's default, stated here on purpose): the
+      // browser streams the File from disk, and the server keeps every byte that arrived,
+      // so a dropped connection resumes from the last byte received, not from a chunk
+      // boundary. Chunks would only add a round trip and a request each.
+      chunkSize: Infinity,
       // Resuming is within this page's life; a reload starts over.
       storeFingerprintForResuming: false,
       onProgress: (sent, total) => this.set({ status: "uploading", sent, total }),
