@@ -81,6 +81,14 @@ export function summarizeProfile(file: string, window: [bigint, bigint], top = 2
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const ownerOf = (id: number) => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      if (frame.functionName === "(garbage collector)" || frame.functionName === "(program)") break;
+      if (frame.url && !frame.url.startsWith("node:")) return byId.get(at)!;
+    }
+    return byId.get(id)!;
+  };
   const fromUs = Number(window[0] / 1000n);
   const toUs = Number(window[1] / 1000n);
 
@@ -104,15 +112,10 @@ export function summarizeProfile(file: string, window: [bigint, bigint], top = 2
     const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
     add(self, keyOf(node.callFrame));
     add(where, whereOf(node.callFrame));
-    // A native function (JSON.stringify, a socket write, a file write) belongs to the phase
-    // of the nearest JavaScript or wasm frame above it.
-    let owner: number | undefined = node.id;
-    while (owner !== undefined && byId.get(owner)!.callFrame.url === "" && parent.has(owner)) {
-      const name = byId.get(owner)!.callFrame.functionName;
-      if (name === "(garbage collector)" || name === "(program)") break;
-      owner = parent.get(owner);
-    }
-    add(phase, phaseOf(whereOf(byId.get(owner ?? node.id)!.callFrame)));
+    // A native function (JSON.stringify, a socket write) and Node's own stream code belong
+    // to the phase of the nearest package or app frame above them: a writev under pg is a
+    // database write, one under ws a delivery.
+    add(phase, phaseOf(whereOf(ownerOf(node.id).callFrame)));
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const frame = byId.get(id)!.callFrame;
