@@ -2,13 +2,18 @@
  * File sharing throughput and memory (issue 4): `npm run bench:files` prints JSON.
  *
  * A 1 GiB file (BENCH_FILES_BYTES to change) is copied on disk with a plain stream copy,
- * then uploaded through the app's tus endpoint (encrypted as it streams) and downloaded
- * through its download handler (decrypted as it streams) to a file on the same disk. The
- * server runs in a child process, `bench/files.ts serve`, so its RSS is its own: sampled
- * every 50 ms from /proc. Targets: app throughput ≥ half the plain copy's, RSS growth
- * < 100 MB. The child serves the same upload endpoint and download function as the web
- * node, with PGlite in memory and a bench session instead of NextAuth; Next's own response
- * piping is not in the measurement.
+ * sent over bare loopback HTTP to a server that only writes it to disk and back (the
+ * transport alone), then uploaded through the app's tus endpoint (encrypted as it streams)
+ * and downloaded (decrypted as it streams) to a file on the same disk. Targets: app
+ * throughput ≥ half the plain copy's, RSS growth < 100 MB.
+ *
+ * The server runs in a child process, so its RSS (sampled every 50 ms from /proc) and CPU
+ * seconds (utime + stime, every thread: the transfer worker's and V8's collector threads
+ * too) are its own. It is the app itself, server.ts with the production build, when .next
+ * holds one; else `bench/files.ts serve`, the same files feature without Next (PGlite in
+ * memory, a bench session instead of NextAuth), whose small heap makes garbage collection
+ * far cheaper than in the app. BENCH_NODE_FLAGS passes Node flags to the servers
+ * (`--cpu-prof --cpu-prof-dir=…`, `--trace-gc`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
