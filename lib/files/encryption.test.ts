@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiskStorage } from "./disk-storage";
@@ -17,7 +19,8 @@ import {
   TamperedError,
 } from "./encryption";
 import { openObject, writeObject } from "./objects";
-import { newStorageKey } from "./storage";
+import { type FileStorage, newStorageKey } from "./storage";
+import { Transfers } from "./transfers";
 import { expectSameBytes } from "@/test/files/bytes";
 
 const masterKey = parseMasterKey(randomBytes(32).toString("hex"));
@@ -157,6 +160,47 @@ describe("encryption at rest", () => {
     first.copy(bytes, chunkOffset(1));
     await writeFile(objectPath(key), bytes);
     await expect(readAll(key)).rejects.toThrow(TamperedError);
+  });
+
+  it("sends the same bytes through the transfer worker as on this thread", async () => {
+    const plain = randomBytes(3 * CHUNK_SIZE + 17);
+    const key = await store(plain);
+    const transfers = new Transfers(1);
+    // The same objects through a backend with no local path: read on this thread.
+    const remote: FileStorage = {
+      open: (k) => storage.open(k),
+      write: (k, source) => storage.write(k, source),
+      adopt: (k, local) => storage.adopt(k, local),
+      remove: (k) => storage.remove(k),
+      list: () => storage.list(),
+    };
+    const server = createServer((req, res) => {
+      const [which, start, end] = (req.url ?? "").slice(1).split("/");
+      void openObject(which === "local" ? storage : remote, masterKey, key).then(async (object) => {
+        res.writeHead(200);
+        await object.send(res, { start: Number(start), end: Number(end) }, transfers);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const ranges = [
+        [0, plain.length - 1],
+        [5, 5],
+        [CHUNK_SIZE - 3, 2 * CHUNK_SIZE + 3],
+        [3 * CHUNK_SIZE, plain.length - 1],
+      ];
+      for (const [start, end] of ranges) {
+        for (const which of ["local", "remote"]) {
+          const res = await fetch(`${base}/${which}/${start}/${end}`);
+          expectSameBytes(Buffer.from(await res.arrayBuffer()), plain.subarray(start, end! + 1));
+        }
+      }
+      await expect.poll(() => transfers.running).toBe(0);
+    } finally {
+      server.close();
+      await transfers.close();
+    }
   });
 
   it("wraps file keys bound to their context", () => {
