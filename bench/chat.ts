@@ -102,6 +102,7 @@ async function ramp(fleet: ClientFleet, server: RunningServer, options: Options)
       await fleet.runStep(server, rate, options.ramp.timing, {
         bodyChars: options.bodyChars,
         maxP99Ms: options.ramp.maxP99Ms,
+        label: `ramp ${rate}/s`,
       }),
     );
     log(
@@ -210,6 +211,7 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
     const load = await fleet.runStep(server, options.rate, options.steady, {
       bodyChars: options.bodyChars,
       maxP99Ms: options.ramp.maxP99Ms,
+      label: `steady ${options.rate}/s`,
     });
     steadyWindow = [BigInt(load.window_hrtime_ns[0]), BigInt(load.window_hrtime_ns[1])];
     if (load.acks.failed === 0) steadyCapacity = load.server.capacity_msgs_per_s_per_core ?? undefined;
@@ -234,6 +236,12 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
       .map((s) => s.server_capacity_msgs_per_s_per_core ?? 0),
   ];
   result.cpu_capacity_msgs_per_s_per_core = capacities.length ? Math.max(...capacities) : null;
+
+  if (name === "parley") {
+    log("catching every bot up to check that nothing was lost");
+    await settle(fleet, server);
+    result.eventual_delivery = await fleet.verifyDelivery();
+  }
 
   await closeFleet();
   await stopServer();

@@ -12,6 +12,7 @@ import type {
   ParentMessage,
   RunCommand,
   StepResult,
+  VerifyResult,
   WorkerMessage,
 } from "./worker-protocol";
 
@@ -48,6 +49,8 @@ const disconnects = new Map<string, number>();
 let reconnects = 0;
 let catchUpEvents = 0;
 let current: StepState | undefined;
+/** Every step so far: a late or caught-up delivery still counts for the step that sent it. */
+const steps = new Map<number, StepState>();
 
 /** One load step's counters; late events of an earlier step are ignored. */
 interface StepState {
@@ -80,6 +83,7 @@ process.on("message", (raw: ParentMessage) => {
     p.catch((err: unknown) => send({ type: "error", message: String(err) }));
   if (raw.type === "connect") void done(connectAll(raw));
   else if (raw.type === "run") void done(runStep(raw));
+  else if (raw.type === "verify") void done(verify().then(send));
   else if (raw.type === "status") {
     send({ type: "status", connected: bots.filter((b) => b.ready).length, total: bots.length });
   } else if (raw.type === "close") close();
@@ -202,18 +206,7 @@ async function resubscribe(bot: Bot): Promise<void> {
       bot.ready = bot.socket.connected;
       return;
     }
-    for (let more = true; more; ) {
-      const page = await call<{ events: MessageEvent[]; throughSeq: number; hasMore: boolean }>(
-        bot.socket,
-        "room.sync",
-        { roomId: bot.roomId, afterSeq: bot.watermark },
-      );
-      for (const event of page.events) {
-        catchUpEvents += 1;
-        onRoomEvent(bot, event, false);
-      }
-      more = page.hasMore && page.throughSeq > bot.watermark;
-    }
+    await catchUpBot(bot);
     for (const { payload, onAck } of bot.outbox.values()) {
       bot.socket.emit("message.send", payload, onAck);
     }
@@ -221,6 +214,49 @@ async function resubscribe(bot: Bot): Promise<void> {
   } catch {
     // The connection dropped again; the next "connect" starts over.
   }
+}
+
+/** Fetches every event after the bot's watermark with `room.sync`, page by page. */
+async function catchUpBot(bot: Bot): Promise<void> {
+  for (let more = true; more; ) {
+    const page = await call<{ events: MessageEvent[]; throughSeq: number; hasMore: boolean }>(
+      bot.socket,
+      "room.sync",
+      { roomId: bot.roomId, afterSeq: bot.watermark },
+    );
+    for (const event of page.events) {
+      catchUpEvents += 1;
+      onRoomEvent(bot, event, false);
+    }
+    more = page.hasMore && page.throughSeq > bot.watermark;
+  }
+}
+
+/**
+ * The end of the run: every connected bot catches up (as after a reconnect or a detected
+ * gap), then each step's messages that some subscriber still lacks are counted. What is
+ * missing now was lost, not merely late.
+ */
+async function verify(): Promise<VerifyResult> {
+  let unverified = 0;
+  if (catchUp) {
+    const queue = [...bots];
+    const next = async () => {
+      for (let bot = queue.shift(); bot; bot = queue.shift()) {
+        if (!bot.socket.connected) {
+          unverified += 1;
+          continue;
+        }
+        await catchUpBot(bot).catch(() => {
+          unverified += 1;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, next));
+  }
+  const missingByStep: Record<number, number> = {};
+  for (const [step, state] of steps) missingByStep[step] = missing(state).messages;
+  return { type: "verified", missingByStep, unverifiedBots: unverified };
 }
 
 /**
@@ -233,18 +269,18 @@ function onRoomEvent(bot: Bot, event: MessageEvent, live: boolean): void {
   const receivedAt = now();
   const seq = event?.seq;
   if (typeof seq !== "number") return;
-  const state = current;
   if (seq <= bot.watermark || bot.seen.has(seq)) {
-    if (live && state) state.duplicateDeliveries += 1;
+    if (live && current) current.duplicateDeliveries += 1;
     return;
   }
   bot.seen.add(seq);
   while (bot.seen.delete(bot.watermark + 1)) bot.watermark += 1;
 
   const body = event.message?.body;
-  if (!state || event.type !== "message.created" || typeof body !== "string") return;
+  if (event.type !== "message.created" || typeof body !== "string") return;
   const [step, index, sentAt] = body.split(" ", 3).map(Number) as [number, number, number];
-  if (step !== state.command.step || !(index < state.sent)) return;
+  const state = steps.get(step);
+  if (!state || !(index < state.sent)) return;
   const count = ++state.received[index]!;
   if (count > state.expected[index]!) {
     state.duplicateDeliveries += 1;
@@ -279,6 +315,7 @@ async function runStep(command: RunCommand): Promise<void> {
     maxTickLagMs: 0,
   };
   current = state;
+  steps.set(command.step, state);
   const padding = "x".repeat(command.bodyChars);
   let nextBot = 0;
   let lastTick = now();

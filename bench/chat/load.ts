@@ -9,6 +9,7 @@ import type {
   ParentMessage,
   StatusResult,
   StepResult,
+  VerifyResult,
   WorkerMessage,
 } from "./worker-protocol";
 
@@ -180,14 +181,41 @@ export class ClientFleet {
 
   private connected: number[] = [];
   private nextStep = 1;
+  /** Step number → its label, for the final check. */
+  private readonly stepLabels = new Map<number, string>();
+
+  /**
+   * After the last step: every bot catches up and the messages still missing anywhere are
+   * counted per step. A message counted late in its step but present now was delayed, not lost.
+   */
+  async verifyDelivery() {
+    const startedAt = performance.now();
+    const results = (await Promise.all(
+      this.workers.map((w) => this.request(w, { type: "verify" }, 10 * 60_000)),
+    )) as VerifyResult[];
+    const byStep: Record<string, number> = {};
+    for (const r of results) {
+      for (const [step, n] of Object.entries(r.missingByStep)) {
+        const label = this.stepLabels.get(Number(step)) ?? `step ${step}`;
+        byStep[label] = (byStep[label] ?? 0) + n;
+      }
+    }
+    return {
+      messages_missing: Object.values(byStep).reduce((a, b) => a + b, 0),
+      by_step: byStep,
+      unverified_bots: results.reduce((a, r) => a + r.unverifiedBots, 0),
+      seconds: round((performance.now() - startedAt) / 1000, 1),
+    };
+  }
 
   async runStep(
     server: RunningServer,
     rate: number,
     timing: StepTiming,
-    options: { bodyChars: number; maxP99Ms: number },
+    options: { bodyChars: number; maxP99Ms: number; label: string },
   ): Promise<StepReport> {
     const step = this.nextStep++;
+    this.stepLabels.set(step, options.label);
     const total = this.connected.reduce((a, b) => a + b, 0);
     const startAt = now() + 500;
     const warmupEnd = startAt + timing.warmupS * 1000;

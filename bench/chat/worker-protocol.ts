@@ -37,7 +37,12 @@ export interface RunCommand {
   bodyChars: number;
 }
 
-export type ParentMessage = ConnectCommand | RunCommand | { type: "status" } | { type: "close" };
+export type ParentMessage =
+  | ConnectCommand
+  | RunCommand
+  | { type: "status" }
+  | { type: "verify" }
+  | { type: "close" };
 
 export interface ConnectResult {
   type: "connected";
@@ -89,8 +94,17 @@ export interface StatusResult {
   total: number;
 }
 
+/** After the last step: messages of each step some subscriber still lacks after catching up. */
+export interface VerifyResult {
+  type: "verified";
+  missingByStep: Record<number, number>;
+  /** Bots that were not connected, or whose catch-up failed: their rooms are not fully checked. */
+  unverifiedBots: number;
+}
+
 export type WorkerMessage =
   | ConnectResult
+  | VerifyResult
   | StepResult
   | StatusResult
   | { type: "error"; message: string };
