@@ -1,9 +1,9 @@
 /**
- * What one chat send costs in the database layer, without sockets: times doSendMessage and
- * the statements it runs (membership check, clientId lookup), then the same send folded
- * into one statement (membership and clientId checked inside it), through Drizzle and
- * through the bare driver, so the cost of each layer shows. CPU is this process's only (for
- * Postgres the server's own work is not in it).
+ * What one chat send costs in the database layer, without sockets: times doSendMessage
+ * (one named prepared statement, lib/db/prepared.ts) and, for comparison, the separate
+ * membership and clientId lookups the send folds in, and the same one-statement send
+ * unprepared, through Drizzle and through the bare driver, so the cost of each layer
+ * shows. CPU is this process's only (for Postgres the server's own work is not in it).
  *
  *   node --import ./scripts/node-hooks.mjs --import tsx bench/chat/send-cost.ts [pglite|pglite-memory|postgres]
  *

@@ -3,6 +3,7 @@ import { and, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { type Db, isUniqueViolation, type Queryable } from "@/lib/db/client";
 import { attachments, messages, rooms } from "@/lib/db/schema";
+import { preparedStatement, runPrepared, type TextRow } from "@/lib/db/prepared";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { toAttachmentView } from "@/lib/files/views";
@@ -71,6 +72,32 @@ async function findByClientId(db: Queryable, user: SessionUser, roomId: string, 
 }
 
 /**
+ * A plain send (no reply, no files) in one prepared statement: the membership and clientId
+ * checks are conditions of the seq update, so the common case is one round trip, planned
+ * once. It inserts nothing, and takes no seq, when the sender is not a member or the
+ * clientId was used; two racing retries of one clientId end in a unique violation, which
+ * rolls the whole statement back.
+ */
+const sendStatement = preparedStatement(
+  "parley_send_message",
+  `with next as (
+     update rooms set last_seq = last_seq + 1
+     where id = $1
+       and exists (select 1 from room_members where room_id = $1 and user_id = $2)
+       and not exists (select 1 from messages where room_id = $1 and client_id = $3)
+     returning last_seq
+   ), created as (
+     insert into messages (id, room_id, author_id, client_id, seq, body)
+     select $4, $1, $2, $3, next.last_seq, $5 from next
+     returning seq, created_at
+   ), logged as (
+     insert into room_events (room_id, seq, type, actor_id, message_id)
+     select $1, created.seq, 'message.created', $2, $4 from created
+   )
+   select seq, created_at from created`,
+);
+
+/**
  * Sends a message. Idempotent on (room, clientId): a retry of a send that already
  * committed returns the original message and no new event.
  */
@@ -80,10 +107,63 @@ export async function doSendMessage(
   input: SendMessageInput,
   limits: ChatLimits,
 ): Promise<ChatOutcome> {
-  await checkMember(db, user, input.roomId);
   const attachmentIds = [...new Set(input.attachmentIds ?? [])];
   const body = checkBody(input.body, limits, attachmentIds.length > 0);
+  const id = crypto.randomUUID();
+  const created = (
+    row: { seq: string | number; created_at: string | Date },
+    extra: {
+      replyTo: MessageView["replyTo"];
+      attachments: MessageView["attachments"];
+    },
+  ): ChatOutcome => {
+    const message: MessageView = {
+      id,
+      roomId: input.roomId,
+      seq: Number(row.seq),
+      clientId: input.clientId,
+      author: { id: user.id, displayName: user.displayName },
+      body,
+      createdAt: new Date(row.created_at).toISOString(),
+      editedAt: null,
+      deletedAt: null,
+      reactions: [],
+      ...extra,
+    };
+    return {
+      message,
+      event: { type: "message.created", roomId: input.roomId, seq: message.seq, message },
+    };
+  };
+  // Nothing was inserted, or a racing retry of this clientId won: answer with the original.
+  const original = async () => {
+    await checkMember(db, user, input.roomId);
+    return findByClientId(db, user, input.roomId, input.clientId);
+  };
 
+  if (attachmentIds.length === 0 && !input.replyToId) {
+    let rows: TextRow[];
+    try {
+      rows = await runPrepared(db, sendStatement, [
+        input.roomId,
+        user.id,
+        input.clientId,
+        id,
+        body,
+      ]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      rows = [];
+    }
+    const [seq, createdAt] = rows[0] ?? [];
+    if (seq && createdAt)
+      return created({ seq, created_at: createdAt }, { replyTo: null, attachments: [] });
+    const existing = await original();
+    if (existing) return { message: existing, event: null };
+    throw notFound("There is no such room");
+  }
+
+  await checkMember(db, user, input.roomId);
   const existing = await findByClientId(db, user, input.roomId, input.clientId);
   if (existing) return { message: existing, event: null };
 
@@ -101,7 +181,6 @@ export async function doSendMessage(
     };
   }
 
-  const id = crypto.randomUUID();
   const insert = (q: Queryable) =>
     queryRows<{ seq: string | number; created_at: string | Date }>(
       q,
@@ -135,42 +214,18 @@ export async function doSendMessage(
       });
     }
   } catch (err) {
-    // Two sends of one clientId raced and the other committed first: it is the original.
     if (isUniqueViolation(err)) {
-      const original = await findByClientId(db, user, input.roomId, input.clientId);
-      if (original) return { message: original, event: null };
+      const existingNow = await original();
+      if (existingNow) return { message: existingNow, event: null };
     }
     throw err;
   }
   if (!row) throw notFound("There is no such room");
-
-  const message: MessageView = {
-    id,
-    roomId: input.roomId,
-    seq: Number(row.seq),
-    clientId: input.clientId,
-    author: { id: user.id, displayName: user.displayName },
-    body,
-    replyTo,
-    createdAt: new Date(row.created_at).toISOString(),
-    editedAt: null,
-    deletedAt: null,
-    reactions: [],
-    attachments: attached,
-  };
-  return {
-    message,
-    event: { type: "message.created", roomId: input.roomId, seq: message.seq, message },
-  };
+  return created(row, { replyTo, attachments: attached });
 }
 
 /** Locks the files being shared and checks each is the sender's, in this room, unshared. */
-async function checkAttachable(
-  tx: Queryable,
-  user: SessionUser,
-  roomId: string,
-  ids: string[],
-) {
+async function checkAttachable(tx: Queryable, user: SessionUser, roomId: string, ids: string[]) {
   const rows = await tx
     .select()
     .from(attachments)
@@ -193,14 +248,20 @@ export async function doEditMessage(
   await checkMember(db, user, input.roomId);
   const current = await checkLiveMessage(db, input.roomId, input.messageId);
   if (current.authorId !== user.id) throw forbidden("You can only edit your own messages");
-  const hasFiles =
-    (await db.$count(attachments, eq(attachments.messageId, current.id))) > 0;
+  const hasFiles = (await db.$count(attachments, eq(attachments.messageId, current.id))) > 0;
   const body = checkBody(input.body, limits, hasFiles);
   if (body === current.body) return { message: await viewOf(db, current.id), event: null };
 
-  return appendMessageEvent(db, user, input.roomId, current.id, "message.edited", sql`
+  return appendMessageEvent(
+    db,
+    user,
+    input.roomId,
+    current.id,
+    "message.edited",
+    sql`
     update ${messages} set body = ${body}, edited_at = now()
-    where id = ${current.id} and deleted_at is null returning id`);
+    where id = ${current.id} and deleted_at is null returning id`,
+  );
 }
 
 /** Authors delete their own messages; the room's owner may delete anyone's. */
