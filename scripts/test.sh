@@ -13,13 +13,14 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Node $(node --version)"
 step "Type check";  npm run --silent typecheck
 step "Lint";        npm run --silent lint
-step "Unit and integration tests (Vitest)"
-npx vitest run
-
+# Found (or installed) first: the SFU's Vitest suite drives a Chromium too.
 step "Browsers"
 browsers=$(node scripts/ensure-browsers.mjs chromium firefox)
 echo "$browsers"
 while IFS='=' read -r name value; do export "$name=$value"; done <<<"$browsers"
+
+step "Unit and integration tests (Vitest)"
+npx vitest run
 
 step "Production build"
 npm run --silent build

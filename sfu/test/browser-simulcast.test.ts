@@ -61,7 +61,8 @@ afterAll(async () => {
   await sfu?.stop();
 });
 
-describe.skipIf(!existsSync(CHROMIUM))("a browser publishing simulcast", () => {
+// Without a Chromium this is skipped on a laptop; under CI=true it runs and fails.
+describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("a browser publishing simulcast", () => {
   it("gets all three layers flowing within seconds on loopback", { timeout: 90_000 }, async () => {
     const tab = await browser.newPage();
     await tab.goto(pageUrl);
