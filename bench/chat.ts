@@ -1,6 +1,6 @@
 /**
  * Chat fan-out (issue 2, item 12): `npm run bench:chat` prints JSON on stdout, progress on
- * stderr. How it measures and what we measured: bench/README.md.
+ * stderr. How it measures and what we measured: README.md, "Benchmarks".
  *
  * For Parley (the real web node, production build, PGlite or Postgres) and then for a bare
  * Socket.IO server (bench/bare-socketio-server.ts, the ceiling): sign in 2,000 guests and

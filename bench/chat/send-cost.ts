@@ -1,9 +1,9 @@
 /**
  * What one chat send costs in the database layer, without sockets: times doSendMessage
- * (one named prepared statement, lib/db/prepared.ts) and, for comparison, the separate
- * membership and clientId lookups the send folds in, and the same one-statement send
- * unprepared, through Drizzle and through the bare driver, so the cost of each layer
- * shows. CPU is this process's only (for Postgres the server's own work is not in it).
+ * (one named prepared statement, lib/db/prepared.ts), the separate membership and clientId
+ * lookups that statement folds in, a bare round trip, and the same statement unprepared
+ * (parsed and planned on every call). CPU is this process's only (for Postgres the
+ * server's own work is not in it).
  *
  *   node --import ./scripts/node-hooks.mjs --import tsx bench/chat/send-cost.ts [pglite|pglite-memory|postgres]
  *
@@ -12,9 +12,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { doCreateGuest } from "@/lib/auth/service";
-import { doSendMessage } from "@/lib/chat/service";
+import { doSendMessage, sendMessageStatement } from "@/lib/chat/service";
 import { openDatabase, type Database } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 import { messages } from "@/lib/db/schema";
@@ -65,7 +65,9 @@ async function main() {
         doSendMessage(db, user, { roomId: room.id, clientId: crypto.randomUUID(), body }, limits),
       ),
     );
-    rows.push(await timeIt("accessRoomById (membership)", N, () => accessRoomById(db, room.id, user.id)));
+    rows.push(
+      await timeIt("accessRoomById (membership)", N, () => accessRoomById(db, room.id, user.id)),
+    );
     rows.push(
       await timeIt("clientId lookup (drizzle select)", N, () =>
         db
@@ -77,55 +79,23 @@ async function main() {
     );
     rows.push(await timeIt("select 1 (driver round trip)", N, () => database.ping()));
 
-    // The whole send as one statement: the membership and clientId checks become
-    // conditions of the seq update, so the happy path is a single round trip.
-    const oneStatement = `with next as (
-        update rooms set last_seq = last_seq + 1
-        where id = $1
-          and exists (select 1 from room_members where room_id = $1 and user_id = $2)
-          and not exists (select 1 from messages where room_id = $1 and client_id = $3)
-        returning last_seq
-      ), created as (
-        insert into messages (id, room_id, author_id, client_id, seq, body)
-        select $4, $1, $2, $3, next.last_seq, $5 from next returning seq, created_at
-      ), logged as (
-        insert into room_events (room_id, seq, type, actor_id, message_id)
-        select $1, created.seq, 'message.created', $2, $4 from created
-      )
-      select seq, created_at from created`;
-    const params = () => [room.id, user.id, crypto.randomUUID(), crypto.randomUUID(), body];
+    // The same statement doSendMessage prepares, unprepared: parsed and planned per call.
+    const client = (
+      db as unknown as {
+        $client: { query: (text: string, values?: unknown[]) => Promise<unknown> };
+      }
+    ).$client;
     rows.push(
-      await timeIt("one-statement send (drizzle execute)", N, () => {
-        const [roomId, userId, clientId, id, text] = params();
-        return db.execute(sql`with next as (
-            update rooms set last_seq = last_seq + 1
-            where id = ${roomId}
-              and exists (select 1 from room_members where room_id = ${roomId} and user_id = ${userId})
-              and not exists (select 1 from messages where room_id = ${roomId} and client_id = ${clientId})
-            returning last_seq
-          ), created as (
-            insert into messages (id, room_id, author_id, client_id, seq, body)
-            select ${id}, ${roomId}, ${userId}, ${clientId}, next.last_seq, ${text} from next returning seq, created_at
-          ), logged as (
-            insert into room_events (room_id, seq, type, actor_id, message_id)
-            select ${roomId}, created.seq, 'message.created', ${userId}, ${id} from created
-          )
-          select seq, created_at from created`);
-      }),
+      await timeIt("the send statement, unprepared (bare driver)", N, () =>
+        client.query(sendMessageStatement.text, [
+          room.id,
+          user.id,
+          crypto.randomUUID(),
+          crypto.randomUUID(),
+          body,
+        ]),
+      ),
     );
-    // Drizzle keeps the driver's client as $client (a PGlite instance or a pg Pool).
-    const client = (db as unknown as { $client: { query: (text: string | object, values?: unknown[]) => Promise<unknown> } }).$client;
-    rows.push(
-      await timeIt("one-statement send (bare driver)", N, () => client.query(oneStatement, params())),
-    );
-    if (database.kind === "postgres") {
-      // A named statement is parsed and planned once per connection.
-      rows.push(
-        await timeIt("one-statement send (bare driver, prepared)", N, () =>
-          client.query({ name: "bench_send", text: oneStatement, values: params() }),
-        ),
-      );
-    }
     process.stdout.write(`${JSON.stringify({ database: kind, n: N, per_call: rows }, null, 2)}\n`);
   } finally {
     await database.close();

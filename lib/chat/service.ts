@@ -78,7 +78,7 @@ async function findByClientId(db: Queryable, user: SessionUser, roomId: string, 
  * clientId was used; two racing retries of one clientId end in a unique violation, which
  * rolls the whole statement back.
  */
-const sendStatement = preparedStatement(
+export const sendMessageStatement = preparedStatement(
   "parley_send_message",
   `with next as (
      update rooms set last_seq = last_seq + 1
@@ -144,7 +144,7 @@ export async function doSendMessage(
   if (attachmentIds.length === 0 && !input.replyToId) {
     let rows: TextRow[];
     try {
-      rows = await runPrepared(db, sendStatement, [
+      rows = await runPrepared(db, sendMessageStatement, [
         input.roomId,
         user.id,
         input.clientId,
