@@ -25,7 +25,6 @@ export function ChatPanel({
   meName,
   canModerate,
   maxMessageLength,
-  composerExtras,
 }: {
   chat: RoomChat;
   roomId: string;
@@ -33,7 +32,6 @@ export function ChatPanel({
   meName: string;
   canModerate: boolean;
   maxMessageLength: number;
-  composerExtras?: React.ReactNode;
 }) {
   const queryClient = useQueryClient();
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
@@ -134,7 +132,6 @@ export function ChatPanel({
         }}
       >
         {files.controls}
-        {composerExtras}
       </Composer>
     </section>
   );
