@@ -152,12 +152,14 @@ export async function doSendMessage(
         body,
       ]);
     } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      rows = [];
+      const existing = isUniqueViolation(err) ? await original() : null;
+      if (existing) return { message: existing, event: null };
+      throw err;
     }
     const [seq, createdAt] = rows[0] ?? [];
-    if (seq && createdAt)
+    if (seq && createdAt) {
       return created({ seq, created_at: createdAt }, { replyTo: null, attachments: [] });
+    }
     const existing = await original();
     if (existing) return { message: existing, event: null };
     throw notFound("There is no such room");
