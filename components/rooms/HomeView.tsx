@@ -31,9 +31,12 @@ export function HomeView({ user, initialRooms }: { user: SessionUser; initialRoo
     const socket = getSocket();
     const refresh = () => void queryClient.invalidateQueries({ queryKey: chatKeys.rooms });
     const watch = () => {
-      command("rooms.watch", { roomIds: roomIds ? roomIds.split(",") : [] }).catch(() => undefined);
-      // Whatever changed before this connection (read elsewhere, new messages) shows now.
-      refresh();
+      // Watch first, then refetch: whatever changed before the watch began (read elsewhere,
+      // new messages) is in the refetch, and everything after arrives live. The other order
+      // loses a message sent between the two.
+      command("rooms.watch", { roomIds: roomIds ? roomIds.split(",") : [] })
+        .catch(() => undefined)
+        .finally(refresh);
     };
     socket.on("connect", watch);
     socket.on("room.activity", refresh);
