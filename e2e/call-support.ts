@@ -1,25 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { type BrowserContext, expect, type Locator, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 import type { Page as PuppeteerPage } from "puppeteer-core";
-import { expectConnected } from "./support";
 
-/** Opens a room link as a guest in a context the test prepared (e.g. with a refused camera). */
-export async function guestIn(
-  context: BrowserContext,
-  path: string,
-  displayName: string,
-): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(path);
-  await expect(page).toHaveURL(/\/signin/);
-  await page.getByLabel("Display name").fill(displayName);
-  await page.getByRole("button", { name: "Continue as guest" }).click();
-  await page.waitForURL((url) => url.pathname === path);
-  await expectConnected(page);
-  return page;
-}
-
-/** The `Call` region of a room page. */
 export function callRegion(page: Page): Locator {
   return page.getByRole("region", { name: "Call" });
 }

@@ -4,13 +4,12 @@ import {
   expectAllReleased,
   expectLiveAudio,
   expectMovingVideo,
-  guestIn,
   joinCall,
   recordCallMedia,
   sfuChildPid,
   tile,
 } from "./call-support";
-import { joinAsGuest, newRoom, signUp } from "./support";
+import { guestIn, joinAsGuest, newRoom, signUp } from "./support";
 
 /**
  * Calls as people use them (issue 3), in Chromium with fake camera and microphone: every

@@ -32,6 +32,15 @@ export async function joinAsGuest(
   displayName: string,
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext();
+  return { context, page: await guestIn(context, path, displayName) };
+}
+
+/** Opens a room link as a guest in a context the test prepared (e.g. with a refused camera). */
+export async function guestIn(
+  context: BrowserContext,
+  path: string,
+  displayName: string,
+): Promise<Page> {
   const page = await context.newPage();
   await page.goto(path);
   await expect(page).toHaveURL(/\/signin/);
@@ -39,7 +48,7 @@ export async function joinAsGuest(
   await page.getByRole("button", { name: "Continue as guest" }).click();
   await page.waitForURL((url) => url.pathname === path);
   await expectConnected(page);
-  return { context, page };
+  return page;
 }
 
 /** Waits until the room's live connection is up: you appear among its participants. */
