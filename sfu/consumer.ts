@@ -39,6 +39,9 @@ type ConsumerEvents = {
   layerChanged: [LayerKey];
 };
 
+/** How often a consumer still waiting for a key frame asks for one again. */
+const KEY_FRAME_RETRY_MS = 1_000;
+
 export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private current: LayerKey | undefined;
   private pending: LayerKey | undefined;
@@ -50,6 +53,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   /** Highest layer the subscriber's bandwidth allows (set by its connection). */
   private cap: SimulcastLayer | undefined;
   private closed_ = false;
+  private keyFrameRetry: NodeJS.Timeout | undefined;
   private readonly unsubscribers: Array<() => void> = [];
   private readonly sender: RTCRtpSender;
   private readonly clockRate: number;
@@ -174,6 +178,28 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   requestKeyFrame(): void {
     const layer = this.pending !== undefined ? this.pending : this.current;
     if (layer !== undefined && !this.paused) this.producer.requestKeyFrame(layer);
+    this.keepAskingForKeyFrame();
+  }
+
+  /**
+   * A key-frame request is one RTCP packet: it can be lost, or reach a publisher whose
+   * connection is not up yet, or its answer can arrive before this subscriber can take it.
+   * Until the key frame this consumer waits for has been forwarded, ask again every
+   * second (the producer's own rate limit still applies), so a tile never stays black.
+   */
+  private keepAskingForKeyFrame(): void {
+    if (this.keyFrameRetry || this.closed_ || this.producer.kind !== "video") return;
+    this.keyFrameRetry = setInterval(() => {
+      // Done, or paused (resuming asks again, and re-arms this).
+      if (this.closed_ || this.paused || (!this.awaitingKeyFrame && this.pending === undefined)) {
+        clearInterval(this.keyFrameRetry);
+        this.keyFrameRetry = undefined;
+        return;
+      }
+      const layer = this.pending !== undefined ? this.pending : this.current;
+      if (layer !== undefined) this.producer.requestKeyFrame(layer);
+    }, KEY_FRAME_RETRY_MS);
+    this.keyFrameRetry.unref();
   }
 
   /** Re-evaluates the layer (the producer's flowing layers change over time). */
@@ -268,6 +294,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     if (this.closed_) return;
     this.closed_ = true;
     live.consumers--;
+    clearInterval(this.keyFrameRetry);
     this.producer.detach(this);
     this.fast?.forget(this.sender.ssrc);
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();

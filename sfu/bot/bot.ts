@@ -86,6 +86,8 @@ export class Bot {
   /** The SDPs the SFU sent (publish answer, subscribe offers), e.g. to find its media ports. */
   readonly remoteSdps: string[] = [];
   keyFrameRequests = 0;
+  /** Key-frame requests to drop (counted, not answered), as if the network lost them. */
+  dropKeyFrameRequests = 0;
   /** Sees every received packet with its track (e.g. for latency probes). */
   onRtp: ((track: ReceivedTrack, packet: RtpPacket) => void) | undefined;
 
@@ -187,6 +189,10 @@ export class Bot {
       if (!(packet instanceof RtcpPayloadSpecificFeedback)) return;
       if (packet.feedback.count !== PictureLossIndication.count) return;
       this.keyFrameRequests++;
+      if (this.dropKeyFrameRequests > 0) {
+        this.dropKeyFrameRequests--;
+        return;
+      }
       const mediaSsrc = (packet.feedback as PictureLossIndication).mediaSsrc;
       for (const track of this.outgoing.values()) {
         const layer = track.layerSsrcs.indexOf(mediaSsrc);

@@ -73,6 +73,21 @@ describe("rooms with several participants", () => {
     await sub.leave();
   });
 
+  it("keeps asking for a key frame until one arrives, when requests are lost", async () => {
+    const pub = await sfu.bot("room-k", "Publisher");
+    // One key frame at the start and then only on request, like a browser's encoder.
+    await pub.publish({ camera: { shape: { keyFrameInterval: 1_000_000 } } });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the first key frame is gone
+    pub.dropKeyFrameRequests = 4;
+    const requestsBefore = pub.keyFrameRequests;
+    const sub = await sfu.bot("room-k", "Late viewer");
+    await sub.waitFor(() => [...sub.received.values()].some((t) => t.keyFrames > 0), 15_000, "a key frame");
+    // Only asking again (about once a second) got past the lost ones.
+    expect(pub.keyFrameRequests - requestsBefore).toBeGreaterThan(4);
+    await sub.leave();
+    await pub.leave();
+  });
+
   it("forwards the lowest simulcast layer by default and switches on request at a key frame", async () => {
     const pub = await sfu.bot("room-s", "Simulcaster");
     await pub.publish({ camera: { simulcast: true } });
