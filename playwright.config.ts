@@ -1,4 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
+import { chromiumArgs } from "./scripts/chromium";
 
 /**
  * End-to-end tests drive the production build (`npm run build` first) served by server.ts
@@ -7,15 +8,6 @@ import { defineConfig, devices } from "@playwright/test";
  */
 const PORT = Number(process.env.E2E_PORT ?? 3210);
 const DATA_DIR = ".test-data/e2e";
-
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 export default defineConfig({
   testDir: "e2e",

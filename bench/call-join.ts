@@ -17,9 +17,9 @@ import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, chromium, type Page } from "@playwright/test";
+import { chromiumArgs, chromiumPath } from "../scripts/chromium";
 
 const JOINS = Number(process.env.BENCH_CALL_JOINS ?? 10);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TARGET_MS = 1_000;
 
 interface Join {
@@ -45,14 +45,7 @@ async function main(): Promise<void> {
   try {
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(base, server);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-      ],
-    });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     const host = await guest(browser, `${base}/signin`, "Host");
     await host.getByRole("button", { name: "New room" }).click();
     await host.waitForURL(/\/r\//);
