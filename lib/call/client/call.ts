@@ -219,6 +219,11 @@ export class Call {
     this.session?.forgetTile(trackId);
   }
 
+  /** Statistics of what this call receives now; null between sessions (call quality). */
+  receivedStats(): Promise<RTCStatsReport> | null {
+    return this.session?.receivedStats() ?? null;
+  }
+
   dismissProblem(device: MediaProblem["device"]): void {
     this.clearProblem(device);
   }

@@ -109,6 +109,11 @@ export class CallSession {
     this.sentSizes.delete(trackId);
   }
 
+  /** The subscribe connection's statistics: everything received (call quality, quality.ts). */
+  receivedStats(): Promise<RTCStatsReport> {
+    return this.subscriber.pc.getStats();
+  }
+
   /** Leaves politely (the SFU frees everything at once), then closes. */
   async leave(): Promise<void> {
     if (this.ended) return;
