@@ -12,27 +12,6 @@ const bool = z
 
 const ip = z.string().refine((s) => isIP(s) !== 0, "must be an IP address");
 
-/** STUN/TURN servers the SFU itself uses while gathering (e.g. to learn its public address). */
-const iceServers = z
-  .string()
-  .transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "must be JSON" });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z.array(
-      z.object({
-        urls: z.union([z.string(), z.array(z.string())]),
-        username: z.string().optional(),
-        credential: z.string().optional(),
-      }),
-    ),
-  );
-
 const schema = z
   .object({
     /** Signaling (Socket.IO + /stats) listen address and port. Port 0 = any free port. */
@@ -47,7 +26,6 @@ const schema = z
     SFU_RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(49999),
     /** Offer passive ICE-TCP candidates (for networks that block UDP). */
     SFU_ICE_TCP: bool.default(true),
-    SFU_ICE_SERVERS: iceServers.default([]),
     /** HS256 secret shared with the web nodes. */
     CALL_TOKEN_SECRET: z.string().min(32, "CALL_TOKEN_SECRET must be at least 32 characters"),
     /** How long a connected socket may take to join, and a joined peer to connect media. */

@@ -25,8 +25,20 @@ export interface MediaNetwork {
   announcedIp?: string;
   portRange?: [number, number];
   iceTcp: boolean;
+  /** STUN/TURN for a full ICE agent (the bot); the SFU is ICE-lite and gathers host candidates only. */
   iceServers?: RTCIceServer[];
 }
+
+/**
+ * Which ICE agent a connection runs (RFC 8445 §2.5):
+ * - `lite`: the SFU's. It has public (or announced) host candidates only, never sends a
+ *   connectivity check, never resolves or even reads the peer's candidates, and learns the
+ *   peer's address from the checks the peer sends it (peer-reflexive). The peer is always
+ *   the controlling agent. This is what mediasoup and Janus's ice-lite mode do; why, and
+ *   what it cost, in docs/sfu.md ("ICE").
+ * - `full`: a regular agent that gathers and checks, for clients (the bot).
+ */
+export type IceAgent = "lite" | "full";
 
 /**
  * Which side of a participant a connection is: the publisher's uplink or the subscriber's
@@ -78,11 +90,14 @@ export function headerExtensions(side: ConnectionSide = "publish"): Pick<PeerCon
 }
 
 /** ICE options for one peer connection. */
-export function iceOptions(network: MediaNetwork): Partial<PeerConfig> {
+export function iceOptions(network: MediaNetwork, agent: IceAgent): Partial<PeerConfig> {
   const options: Partial<PeerConfig> = {
+    iceLite: agent === "lite",
     iceUseTcp: network.iceTcp,
     iceTcpPassive: network.iceTcp,
-    iceServers: network.iceServers ?? [],
+    // A lite agent gathers no server-reflexive or relayed candidates: werift skips its
+    // built-in public STUN server (which would otherwise be queried) in that mode.
+    iceServers: agent === "lite" ? [] : (network.iceServers ?? []),
     icePortRange: network.portRange,
   };
   if (network.mediaIp) {
@@ -101,8 +116,12 @@ export function iceOptions(network: MediaNetwork): Partial<PeerConfig> {
   return options;
 }
 
-export function peerConfig(network: MediaNetwork, side: ConnectionSide = "publish"): Partial<PeerConfig> {
-  return { ...codecs(side), ...headerExtensions(side), ...iceOptions(network), bundlePolicy: "max-bundle" };
+export function peerConfig(
+  network: MediaNetwork,
+  side: ConnectionSide = "publish",
+  agent: IceAgent = "full",
+): Partial<PeerConfig> {
+  return { ...codecs(side), ...headerExtensions(side), ...iceOptions(network, agent), bundlePolicy: "max-bundle" };
 }
 
 /**
@@ -125,23 +144,19 @@ export function announceAddress(text: string, boundIp: string | undefined, annou
   );
 }
 
-/** Adds a client's trickled candidate, turning werift's exceptions into `bad_candidate`. */
-export async function addCandidate(pc: RTCPeerConnection, candidate: IceCandidate | null): Promise<void> {
+/**
+ * A peer's trickled candidate. The SFU is ICE-lite: it learns the peer's addresses from the
+ * connectivity checks the peer sends (peer-reflexive), so a remote candidate is never
+ * needed, and one that names a host only by mDNS (`<uuid>.local`, browsers' default) or an
+ * address the SFU cannot route to would only cost time. Candidates are therefore checked for
+ * shape and ignored: nothing here waits on the network, so no command ever does.
+ */
+export function acceptCandidate(pc: RTCPeerConnection, candidate: IceCandidate | null): void {
   // Browsers signal end-of-candidates with null or an empty candidate string.
   if (candidate === null || candidate.candidate === "") return;
-  // werift would buffer it silently; a candidate for a connection never negotiated is a client bug.
+  // A candidate for a connection never negotiated is a client bug worth telling it about.
   if (!pc.remoteDescription) throw new NegotiationError("bad_candidate", "that connection has not been negotiated yet");
   if (!/^(a=)?candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( |$)/i.test(candidate.candidate)) {
     throw new NegotiationError("bad_candidate", "the ICE candidate is malformed");
-  }
-  try {
-    await pc.addIceCandidate({
-      candidate: candidate.candidate,
-      sdpMid: candidate.sdpMid ?? undefined,
-      sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
-      usernameFragment: candidate.usernameFragment ?? undefined,
-    });
-  } catch (err) {
-    throw new NegotiationError("bad_candidate", `the ICE candidate was refused: ${String((err as Error).message ?? err)}`);
   }
 }

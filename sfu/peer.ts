@@ -125,12 +125,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
         const { connection, candidate } = command.payload;
         if (connection === "publish") {
           if (!this.publication) throw new SfuError("bad_candidate", "no publish connection yet");
-          await this.publication.addIceCandidate(candidate);
+          this.publication.addIceCandidate(candidate);
         } else {
-          await this.subscription.addIceCandidate(candidate);
+          this.subscription.addIceCandidate(candidate);
         }
         return {} as CommandResult<K>;
       }
+      case "restartIce":
+        this.subscription.restartIce();
+        return {} as CommandResult<K>;
       case "setTrackMuted": {
         const producer = this.publication?.producerById(command.payload.trackId);
         if (!producer) throw new SfuError("unknown_track", "you publish no track with that id");

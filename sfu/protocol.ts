@@ -192,6 +192,16 @@ export const commands = {
     input: z.object({ connection: ConnectionRole, candidate: IceCandidate.nullable() }),
     output: z.object({}),
   },
+  /**
+   * Restart ICE on the subscribe connection (the SFU offers there): the SFU sends a new
+   * `subscribeOffer` with fresh ICE credentials, at once or right after the outstanding one
+   * is answered. The publish connection needs no command: re-offer it with new credentials
+   * (`RTCPeerConnection.restartIce()`). Used after a network change or an outage.
+   */
+  restartIce: {
+    input: z.object({}),
+    output: z.object({}),
+  },
   /** Mark one of your own published tracks muted or unmuted (others get `trackMuted`). */
   setTrackMuted: {
     input: z.object({ trackId: Id, muted: z.boolean() }),

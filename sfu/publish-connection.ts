@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI, SessionDescription } from "werift";
 import { NegotiationError, SfuError } from "./errors";
-import { addCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
+import { acceptCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
 import { Producer } from "./producer";
 import {
   type CommandPayload,
@@ -21,7 +21,7 @@ import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
 import { TypedEmitter } from "./typed-emitter";
-import { disableWeriftTransportFeedback, hardenDtls, settleWeriftNacks } from "./werift-patches";
+import { disableWeriftTransportFeedback, hardenDtls, resumeRestartedIce, settleWeriftNacks } from "./werift-patches";
 
 /** How often transport-wide feedback goes back to the publisher (Chromium sends it at 20/s too). */
 const FEEDBACK_INTERVAL_MS = 50;
@@ -46,7 +46,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     private readonly network: MediaNetwork,
   ) {
     super();
-    this.pc = new RTCPeerConnection(peerConfig(network, "publish"));
+    this.pc = new RTCPeerConnection(peerConfig(network, "publish", "lite"));
     live.transports++;
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "connected") this.takeOverSrtp();
@@ -103,6 +103,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       await this.pc.setLocalDescription({ type: "answer", sdp: asDtlsServer(answer.sdp) });
       answerSdp = this.pc.localDescription?.sdp ?? answer.sdp;
       hardenDtls(this.pc);
+      resumeRestartedIce(this.pc);
       whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     } catch (err) {
       await this.rollback();
@@ -115,8 +116,8 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     };
   }
 
-  async addIceCandidate(candidate: IceCandidate | null): Promise<void> {
-    await addCandidate(this.pc, candidate);
+  addIceCandidate(candidate: IceCandidate | null): void {
+    acceptCandidate(this.pc, candidate);
   }
 
   producerById(trackId: string): Producer | undefined {

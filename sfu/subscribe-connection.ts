@@ -22,12 +22,12 @@ import { Consumer } from "./consumer";
 import { rank } from "./layer-selection";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { ClosedError, NegotiationError } from "./errors";
-import { addCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
+import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { Producer } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
-import { hardenDtls } from "./werift-patches";
+import { hardenDtls, resumeRestartedIce } from "./werift-patches";
 
 type SubscribeEvents = {
   offer: [EventPayload<"subscribeOffer">];
@@ -46,6 +46,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   private dirty = false;
   /** Whether any offer was ever made (removing the last track still needs one). */
   private negotiated = false;
+  /** The next offer restarts ICE (the client asked, after a network change or outage). */
+  private iceRestart = false;
   private closed_ = false;
   private fast: FastTransport | undefined;
   private srtpDtls: RTCDtlsTransport | undefined;
@@ -57,7 +59,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     private readonly answerTimeoutMs: number,
   ) {
     super();
-    this.pc = new RTCPeerConnection(peerConfig(network, "subscribe"));
+    this.pc = new RTCPeerConnection(peerConfig(network, "subscribe", "lite"));
     live.transports++;
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "connected") {
@@ -122,6 +124,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
         // The offer stays outstanding: the client may answer it again correctly.
         throw new NegotiationError("bad_sdp", `subscribe answer refused: ${String((err as Error).message ?? err)}`);
       }
+      resumeRestartedIce(this.pc);
       clearTimeout(this.outstanding.timer);
       this.outstanding = undefined;
       for (const consumer of this.consumers.values()) {
@@ -135,8 +138,15 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     }
   }
 
-  async addIceCandidate(candidate: IceCandidate | null): Promise<void> {
-    await addCandidate(this.pc, candidate);
+  addIceCandidate(candidate: IceCandidate | null): void {
+    acceptCandidate(this.pc, candidate);
+  }
+
+  /** Makes the next offer restart ICE (fresh credentials); sends it now unless one is outstanding. */
+  restartIce(): void {
+    if (this.closed_ || !this.negotiated) return;
+    this.iceRestart = true;
+    this.renegotiate();
   }
 
   /** Idempotent. Stops every consumer and the connection. */
@@ -233,7 +243,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     if (this.closed_ || this.outstanding) return;
     if (this.consumers.size === 0 && !this.negotiated) return;
     this.dirty = false;
-    const offer = await this.pc.createOffer();
+    const iceRestart = this.iceRestart;
+    this.iceRestart = false;
+    const offer = await this.pc.createOffer({ iceRestart });
     await this.pc.setLocalDescription(offer);
     hardenDtls(this.pc);
     whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));

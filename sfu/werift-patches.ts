@@ -144,3 +144,31 @@ export function nackPerStream(pc: RTCPeerConnection): void {
     receiver.nack = proxy;
   }
 }
+
+/**
+ * werift 0.25.2 restarts ICE when a description brings new credentials, then starts
+ * connectivity only for transports whose DTLS is not connected yet; after a restart DTLS
+ * still is, so the new generation never starts: a lite agent queues the peer's checks
+ * forever (never nominating, so it cannot send), a full agent never checks. This starts
+ * every restarted transport whose DTLS is up. Not awaited: it completes when the peer's
+ * checks arrive, and nothing may wait on the network (a command's ack least of all).
+ * Call after the description that completes a negotiation is applied.
+ */
+export function resumeRestartedIce(pc: RTCPeerConnection, onError: (err: unknown) => void = () => {}): void {
+  for (const dtls of pc.dtlsTransports) {
+    const ice = dtls.iceTransport as unknown as RestartableIce;
+    const agent = ice.connection;
+    // Read from the agent itself: werift resets the transport's state without an event, and
+    // reports the end of gathering as the agent's "completed".
+    const restarted = !agent.nominated && agent.remoteUsername !== "" && agent.localCandidatesEnd && agent.state !== "closed";
+    if (dtls.state !== "connected" || !restarted || ice.waitStart) continue;
+    ice.start().catch(onError);
+  }
+}
+
+interface RestartableIce {
+  connection: { state: string; remoteUsername: string; localCandidatesEnd: boolean; nominated?: unknown };
+  /** Set while a start() runs. */
+  waitStart?: unknown;
+  start(): Promise<void>;
+}

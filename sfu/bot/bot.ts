@@ -21,7 +21,7 @@ import {
 } from "werift";
 import { type MediaNetwork, peerConfig } from "../media";
 import { FastTransport, whenSrtpReady } from "../srtp/fast-transport";
-import { nackPerStream } from "../werift-patches";
+import { nackPerStream, resumeRestartedIce } from "../werift-patches";
 import {
   type CommandResult,
   type EventPayload,
@@ -208,6 +208,24 @@ export class Bot {
     return result;
   }
 
+  /**
+   * Restarts ICE on both connections, as a browser does after a network change: the
+   * publish connection re-offers with fresh credentials, the subscribe connection asks the
+   * SFU for a new offer (answered like any other).
+   */
+  async restartIce(): Promise<void> {
+    const pc = this.publishPc;
+    if (pc) {
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+      const tracks = [...this.outgoing.values()].map((t) => ({ mid: t.transceiver.mid as string, source: t.source }));
+      const result = await this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
+      this.remoteSdps.push(result.sdp);
+      await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
+      resumeRestartedIce(pc);
+    }
+    await this.signaling.request("restartIce", {});
+  }
+
   /** The track id the SFU gave one of our published sources. */
   publishedTrackId(source: TrackSource): string | undefined {
     return this.outgoing.get(source)?.trackId;
@@ -312,6 +330,7 @@ export class Bot {
     await this.subscribePc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     nackPerStream(this.subscribePc);
     await this.subscribePc.setLocalDescription(await this.subscribePc.createAnswer());
+    resumeRestartedIce(this.subscribePc);
     if (this.options.fastSrtp) whenSrtpReady(this.subscribePc, (dtls) => void FastTransport.create(dtls));
     await this.signaling.request("subscribeAnswer", {
       revision: offer.revision,

@@ -6,7 +6,6 @@
  */
 import { kindOfSource, type TrackSource, TRACK_SOURCES } from "@/sfu/protocol";
 import type { SignalingClient } from "@/sfu/signaling-client";
-import { TrickleBuffer } from "./trickle";
 
 /**
  * The camera's three simulcast layers; rids are the SFU's layer names. The SFU forwards
@@ -32,7 +31,6 @@ export class Publisher {
   private readonly trackIds = new Map<TrackSource, string>();
   /** The muted state the SFU last heard, per source. */
   private readonly mutedSent = new Map<TrackSource, boolean>();
-  private readonly trickle: TrickleBuffer;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -43,9 +41,9 @@ export class Publisher {
     // The default bundle policy, not max-bundle: with max-bundle Firefox offers every m-line
     // after the first as `bundle-only` with port 0, which reads as "not sending". The SFU
     // answers with one bundle either way.
+    // No trickling: the SFU is ICE-lite and learns this browser's addresses from its
+    // connectivity checks (docs/sfu.md, "ICE"), so candidates are never sent.
     this.pc = new RTCPeerConnection({ iceServers });
-    this.trickle = new TrickleBuffer(signaling, "publish");
-    this.pc.addEventListener("icecandidate", (event) => this.trickle.add(event.candidate));
   }
 
   /** The SFU's id for a source you publish (for matching active-speaker and mute events). */
@@ -60,6 +58,15 @@ export class Publisher {
     }
     const next = this.chain.then(() => this.apply());
     // The chain goes on after a failure; the caller still sees this update's error.
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Re-offers with fresh ICE credentials (after a network change or outage), in order. */
+  restartIce(): Promise<void> {
+    const next = this.chain.then(() => {
+      if (!this.closed && this.pc.remoteDescription) return this.negotiate({ iceRestart: true });
+    });
     this.chain = next.catch(() => undefined);
     return next;
   }
@@ -113,19 +120,15 @@ export class Publisher {
     return tracks;
   }
 
-  private async negotiate(): Promise<void> {
-    const offer = await this.pc.createOffer();
+  private async negotiate(options?: RTCOfferOptions): Promise<void> {
+    const offer = await this.pc.createOffer(options);
     await this.pc.setLocalDescription(offer);
     if (this.closed) return;
     const tracks = this.published();
-    // Candidates gathered for this offer must reach the SFU after it: emitting the offer
-    // first (commands run in order per participant), then releasing them keeps that order.
-    const answer = this.signaling.request("publishOffer", {
+    const result = await this.signaling.request("publishOffer", {
       sdp: this.pc.localDescription!.sdp,
       tracks,
     });
-    this.trickle.release();
-    const result = await answer;
     if (this.closed) return;
     await this.pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
     this.trackIds.clear();

@@ -10,8 +10,17 @@ import { Publisher } from "./publisher";
 import { type ReceivedTracks, Subscriber } from "./subscriber";
 import { fetchCallTicket } from "./ticket";
 
-/** How long a connection may stay `disconnected` before the session counts as lost. */
-const DISCONNECTED_GRACE_MS = 4_000;
+/**
+ * A media connection that stops being `connected` (a network change, a short outage, a
+ * laptop lid) is restarted in place: ICE restart, new credentials and candidates, the same
+ * tracks and tiles. Until it is back it is restarted again this often (a network that
+ * changed twice, or came back on another address)...
+ */
+const ICE_RESTART_INTERVAL_MS = 5_000;
+/** ...and once it has been down this long, the session counts as lost and the Call rejoins. */
+const RECONNECT_TIMEOUT_MS = 30_000;
+/** Chromium reports `disconnected` within a few seconds of lost consent; wait this much more. */
+const DISCONNECTED_GRACE_MS = 1_000;
 /** Tile sizes go to the SFU at most this often (resizes come in bursts). */
 const TILE_SIZE_INTERVAL_MS = 250;
 
@@ -40,7 +49,7 @@ export class CallSession {
   private readonly tileSizes = new Map<string, { width: number; height: number }>();
   private readonly sentSizes = new Map<string, string>();
   private tileTimer: ReturnType<typeof setTimeout> | undefined;
-  private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly recovering = new Map<RTCPeerConnection, MediaRecovery>();
   private ended = false;
 
   /** Fetches a ticket, connects and joins; rejects (and cleans up) if any step fails. */
@@ -130,7 +139,8 @@ export class CallSession {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.tileTimer);
-    clearTimeout(this.disconnectedTimer);
+    for (const recovery of this.recovering.values()) recovery.stop();
+    this.recovering.clear();
     for (const off of this.unsubscribe.splice(0)) off();
     this.publisher.close();
     this.subscriber.close();
@@ -145,14 +155,20 @@ export class CallSession {
     this.unsubscribe.push(
       this.signaling.on("closed", ({ reason }) => this.lose(`closed by the SFU: ${reason}`)),
     );
-    for (const pc of [this.publisher.pc, this.subscriber.pc]) {
+    const connections = [
+      { pc: this.publisher.pc, restart: () => this.publisher.restartIce() },
+      { pc: this.subscriber.pc, restart: () => this.subscriber.restartIce() },
+    ];
+    for (const { pc, restart } of connections) {
       const onState = () => {
-        if (pc.connectionState === "failed") this.lose("media connection failed");
-        else if (pc.connectionState === "disconnected") {
-          clearTimeout(this.disconnectedTimer);
-          this.disconnectedTimer = setTimeout(() => {
-            if (pc.connectionState === "disconnected") this.lose("media connection lost");
-          }, DISCONNECTED_GRACE_MS);
+        const state = pc.connectionState;
+        if (state === "connected") {
+          this.recovering.get(pc)?.stop();
+          this.recovering.delete(pc);
+        } else if ((state === "disconnected" || state === "failed") && !this.recovering.has(pc)) {
+          const recovery = new MediaRecovery(pc, restart, () => this.lose("media connection lost"));
+          this.recovering.set(pc, recovery);
+          recovery.start(state === "failed" ? 0 : DISCONNECTED_GRACE_MS);
         }
       };
       pc.addEventListener("connectionstatechange", onState);
@@ -186,5 +202,41 @@ export class CallSession {
         this.sentSizes.delete(trackId);
       });
     }
+  }
+}
+
+/**
+ * Brings one media connection back after it dropped: an ICE restart after a short grace
+ * (a blip often heals by itself), again every {@link ICE_RESTART_INTERVAL_MS} while it stays
+ * down, and `giveUp` once it has been down for {@link RECONNECT_TIMEOUT_MS}.
+ */
+class MediaRecovery {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly pc: RTCPeerConnection,
+    private readonly restart: () => Promise<void>,
+    private readonly giveUp: () => void,
+  ) {}
+
+  start(graceMs: number): void {
+    this.deadline = setTimeout(this.giveUp, RECONNECT_TIMEOUT_MS);
+    this.schedule(graceMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    clearTimeout(this.deadline);
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      if (this.pc.connectionState === "connected" || this.pc.connectionState === "closed") return;
+      console.warn(`[call] media connection ${this.pc.connectionState}; restarting ICE`);
+      // A restart that fails (signaling down too) is retried; the deadline still holds.
+      this.restart().catch((err: unknown) => console.warn(`[call] ICE restart failed: ${String(err)}`));
+      this.schedule(ICE_RESTART_INTERVAL_MS);
+    }, delayMs);
   }
 }

@@ -6,13 +6,11 @@
  */
 import type { EventPayload } from "@/sfu/protocol";
 import type { SignalingClient } from "@/sfu/signaling-client";
-import { TrickleBuffer } from "./trickle";
 
 export type ReceivedTracks = Map<string, MediaStreamTrack>;
 
 export class Subscriber {
   readonly pc: RTCPeerConnection;
-  private readonly trickle: TrickleBuffer;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   /** Track ids carried by the last applied offer. */
@@ -26,9 +24,8 @@ export class Subscriber {
   ) {
     // The default bundle policy: an offer whose m-lines are all stopped has no BUNDLE group,
     // which max-bundle refuses.
+    // No trickling: the SFU is ICE-lite (see publisher.ts).
     this.pc = new RTCPeerConnection({ iceServers });
-    this.trickle = new TrickleBuffer(signaling, "subscribe");
-    this.pc.addEventListener("icecandidate", (event) => this.trickle.add(event.candidate));
   }
 
   /** Whether the last applied offer carries this track (its consumer exists on the SFU). */
@@ -42,6 +39,12 @@ export class Subscriber {
       .catch((err: unknown) => {
         if (!this.closed) this.onFailure(err);
       });
+  }
+
+  /** Asks the SFU for an offer with fresh ICE credentials; it arrives as a normal offer. */
+  async restartIce(): Promise<void> {
+    if (this.closed || !this.pc.remoteDescription) return;
+    await this.signaling.request("restartIce", {});
   }
 
   close(): void {
@@ -60,7 +63,6 @@ export class Subscriber {
       revision: offer.revision,
       sdp: this.pc.localDescription!.sdp,
     });
-    this.trickle.release();
     // Receivers exist once the offer is applied: hand their tracks over without waiting
     // for the ack, so tiles can attach while the SFU finishes.
     const byMid = new Map(this.pc.getTransceivers().map((t) => [t.mid, t]));

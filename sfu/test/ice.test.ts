@@ -1,0 +1,89 @@
+/**
+ * ICE as the SFU runs it: lite (RFC 8445 §2.5). It never dials a peer, never resolves a
+ * candidate, and learns the peer's address from its checks, so an mDNS candidate (what
+ * browsers send by default) costs nothing, and an ICE restart moves media to new
+ * credentials without a rejoin.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startSfu, type TestSfu } from "./harness";
+
+let sfu: TestSfu;
+beforeAll(async () => {
+  sfu = await startSfu();
+});
+afterAll(async () => {
+  await sfu?.stop();
+});
+
+const ufragOf = (sdp: string) => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+
+describe("ICE-lite", () => {
+  it("announces ice-lite and answers a candidate without waiting on the network", async () => {
+    const alice = await sfu.bot("room-lite", "Alice");
+    const bob = await sfu.bot("room-lite", "Bob");
+    const answer = await alice.publish({ mic: true, camera: true });
+    expect(answer.sdp).toMatch(/^a=ice-lite\r?$/m);
+    await bob.publish({ mic: true });
+    await bob.waitFor(() => bob.received.size === 2 && bob.totalPackets() > 20, 10_000, "media");
+    await alice.waitFor(() => alice.received.size === 1, 10_000, "Alice subscribed");
+    expect(bob.remoteSdps.at(-1)).toMatch(/^a=ice-lite\r?$/m);
+
+    // Candidates a browser sends with default privacy settings: mDNS names, v4 and v6.
+    // Resolving them (multicast, up to 10 s each) used to run inside the peer's command
+    // queue; now each is accepted at once, and commands behind them are not delayed.
+    const candidates = [
+      "candidate:1 1 udp 2122260223 3f0b2b6c-7d8e-4a43-9d59-2f1f9d3b1a11.local 51234 typ host generation 0",
+      "candidate:2 1 udp 2122194687 9a1c0d2e-2b1f-4c6d-8e7a-0b9c8d7e6f5a.local 51235 typ host generation 0",
+      "candidate:3 1 tcp 1518280447 3f0b2b6c-7d8e-4a43-9d59-2f1f9d3b1a11.local 9 typ host tcptype active",
+      "candidate:4 1 udp 1686052607 203.0.113.7 40000 typ srflx raddr 0.0.0.0 rport 0",
+    ];
+    const started = performance.now();
+    for (const candidate of candidates) {
+      await alice.signaling.request("iceCandidate", { connection: "publish", candidate: { candidate, sdpMid: "0" } });
+      await alice.signaling.request("iceCandidate", { connection: "subscribe", candidate: { candidate, sdpMid: "0" } });
+    }
+    await alice.signaling.request("setTrackMuted", { trackId: alice.publishedTrackId("mic")!, muted: false });
+    expect(performance.now() - started).toBeLessThan(1_000);
+
+    // Media still flows, and no error reached either bot.
+    const before = bob.totalPackets();
+    await bob.waitFor(() => bob.totalPackets() > before + 50, 5_000, "media after the candidates");
+    expect(alice.errors).toEqual([]);
+    expect(bob.errors).toEqual([]);
+    await alice.leave();
+    await bob.leave();
+  });
+
+  it("restarts ICE on both connections without losing the call", async () => {
+    const alice = await sfu.bot("room-restart", "Alice");
+    const bob = await sfu.bot("room-restart", "Bob");
+    await alice.publish({ mic: true, camera: true });
+    await bob.publish({ mic: true });
+    await bob.waitFor(() => bob.received.size === 2 && bob.totalPackets() > 20, 10_000, "Bob receives");
+    await alice.waitFor(() => alice.received.size === 1 && alice.totalPackets() > 5, 10_000, "Alice receives");
+
+    const publishUfrag = ufragOf(alice.remoteSdps.find((sdp) => /a=ice-lite/.test(sdp))!);
+    const offersBefore = bob.offersAnswered;
+    const subscribeUfrag = ufragOf(bob.remoteSdps.at(-1)!);
+    await alice.restartIce();
+    const afterPublishRestart = bob.totalPackets();
+    await bob.waitFor(() => bob.totalPackets() > afterPublishRestart + 100, 10_000, "Bob receives after Alice's publish restart");
+    await bob.restartIce();
+    await bob.waitFor(() => bob.offersAnswered > offersBefore, 5_000, "Bob's restart offer");
+    // New credentials on both sides of both connections...
+    expect(ufragOf(alice.remoteSdps.at(-1)!)).not.toBe(publishUfrag);
+    expect(ufragOf(bob.remoteSdps.at(-1)!)).not.toBe(subscribeUfrag);
+    // ...and media keeps flowing both ways, with the same tracks (no rejoin).
+    const bobBefore = bob.totalPackets();
+    const aliceBefore = alice.totalPackets();
+    await bob.waitFor(() => bob.totalPackets() > bobBefore + 100, 10_000, "Bob receives after the restart");
+    await alice.waitFor(() => alice.totalPackets() > aliceBefore + 20, 10_000, "Alice receives after the restart");
+    expect(bob.received.size).toBe(2);
+    expect([...bob.received.values()].every((t) => !t.ended)).toBe(true);
+    expect(alice.errors).toEqual([]);
+    expect(bob.errors).toEqual([]);
+    await alice.leave();
+    await bob.leave();
+    await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");
+  });
+});
