@@ -6,12 +6,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import next from "next";
+import { AUTH_LIMITS_SERVICE, createAuthLimits } from "@/lib/auth/limits";
 import { createCallsFeature } from "@/lib/call/node";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 import { env } from "@/lib/env";
 import { createFilesFeature } from "@/lib/files/node";
 import { createRealtime } from "@/lib/realtime/server";
+import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
 import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
 import { setRuntime } from "@/lib/server/runtime";
@@ -51,7 +53,9 @@ async function main() {
   const upgradeNext = app.getUpgradeHandler();
 
   let features: Feature[] = [];
+  const trustedProxies = trustedProxyList(config.TRUSTED_PROXIES);
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+    stampClientAddress(req, trustedProxies);
     for (const feature of features) {
       if (feature.handleRequest?.(req, res)) return;
     }
@@ -61,7 +65,8 @@ async function main() {
   const realtime = await createRealtime({ httpServer, env: config, database });
   const context = { env: config, secrets, dataDir, database, httpServer, io: realtime.io };
   const readiness = new Map<string, () => Promise<boolean> | boolean>();
-  setRuntime({ database, io: realtime.io, readiness, services: new Map() });
+  const services = new Map<string, unknown>([[AUTH_LIMITS_SERVICE, createAuthLimits(config, realtime.redis)]]);
+  setRuntime({ database, io: realtime.io, readiness, services });
   features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
   for (const feature of features) {
     if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -42,6 +43,41 @@ const schema = z.object({
   /** Messages (sends, edits, reactions) a user may make per CHAT_RATE_WINDOW_S. */
   CHAT_RATE_POINTS: z.coerce.number().int().min(1).default(30),
   CHAT_RATE_WINDOW_S: z.coerce.number().int().min(1).default(10),
+  /**
+   * Proxies (addresses or CIDRs, comma separated) whose X-Forwarded-For / Forwarded headers
+   * name the client. From anyone else those headers are ignored and the socket's address is
+   * the client's (lib/server/client-address.ts).
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform((s, ctx) => {
+      const entries = s
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean);
+      for (const entry of entries) {
+        if (!isAddressOrCidr(entry)) {
+          ctx.addIssue({ code: "custom", message: `${entry} is not an IP address or CIDR` });
+        }
+      }
+      return entries;
+    }),
+  /** Sign-in attempts (password or guest) per client address per window. */
+  SIGNIN_RATE_POINTS: z.coerce.number().int().min(1).default(20),
+  SIGNIN_RATE_WINDOW_S: z.coerce.number().int().min(1).default(60),
+  /** Password sign-in attempts per account (email) per window, from any address. */
+  SIGNIN_ACCOUNT_RATE_POINTS: z.coerce.number().int().min(1).default(10),
+  SIGNIN_ACCOUNT_RATE_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  /** Accounts created per client address per window. */
+  SIGNUP_RATE_POINTS: z.coerce.number().int().min(1).default(5),
+  SIGNUP_RATE_WINDOW_S: z.coerce.number().int().min(1).default(3600),
+  /** Guests created per client address per window. */
+  GUEST_RATE_POINTS: z.coerce.number().int().min(1).default(20),
+  GUEST_RATE_WINDOW_S: z.coerce.number().int().min(1).default(600),
+  /** Socket.IO commands per socket: a burst of this many, refilled at SOCKET_COMMAND_RATE_PER_S. */
+  SOCKET_COMMAND_BURST: z.coerce.number().int().min(1).default(100),
+  SOCKET_COMMAND_RATE_PER_S: z.coerce.number().min(0.1).default(20),
   FILES_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -51,6 +87,14 @@ const schema = z.object({
 });
 
 export type Env = z.infer<typeof schema>;
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 let parsed: Env | undefined;
 

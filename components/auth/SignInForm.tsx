@@ -42,6 +42,7 @@ export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joinin
         action === "guest"
           ? await signIn("guest", { displayName, redirect: false })
           : await signIn("password", { email, password, redirect: false });
+      if (result?.status === 429 && result.error) throw new Error(result.error);
       if (!result || result.error || !result.ok) {
         throw new Error(
           action === "guest" ? "Could not continue as a guest; try again" : "Wrong email or password",

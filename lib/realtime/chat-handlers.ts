@@ -17,7 +17,7 @@ import { type AppSocket, onCommand } from "./command";
 import { roomParticipants } from "./presence";
 import { channel } from "./protocol";
 import { publishRoomEvent } from "./publish";
-import type { RateLimit } from "./rate-limit";
+import type { RateLimit } from "@/lib/server/rate-limit";
 
 export interface ChatHandlerDeps {
   io: Server;

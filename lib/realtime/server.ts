@@ -19,7 +19,7 @@ import {
   MAX_SOCKET_PAYLOAD_BYTES,
   type ServerEvents,
 } from "./protocol";
-import { createRateLimit } from "./rate-limit";
+import { createRateLimit } from "@/lib/server/rate-limit";
 
 const log = logger("realtime");
 
@@ -27,6 +27,8 @@ export type AppServer = Server<ClientCommands, ServerEvents, Record<string, neve
 
 export interface Realtime extends Feature {
   io: AppServer;
+  /** The adapter's Redis connection (REDIS_URL), for other node-wide limits; else undefined. */
+  redis: Redis | undefined;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function createRealtime(options: {
   return {
     name: "realtime",
     io,
+    redis,
     ready: () => true,
     async close() {
       io.disconnectSockets(true);
