@@ -32,6 +32,8 @@ const schema = z
     SFU_JOIN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     /** How long the SFU waits for a subscribe answer before giving up on the peer. */
     SFU_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+    /** How long a negotiated media connection may take to connect before the peer is dropped. */
+    SFU_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
     SFU_MAX_PEERS_PER_ROOM: z.coerce.number().int().min(1).default(100),
     /** Origins allowed to open the signaling socket directly (not through the web node). */
     SFU_ALLOWED_ORIGINS: z.string().default("*"),

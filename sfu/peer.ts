@@ -35,6 +35,8 @@ export interface PeerOptions {
   socket: ParticipantSocket;
   network: MediaNetwork;
   answerTimeoutMs: number;
+  /** How long a negotiated media connection may take to connect (connection-health.ts). */
+  connectTimeoutMs: number;
   log: Logger;
 }
 
@@ -55,15 +57,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private constructor(private readonly options: PeerOptions) {
     super();
     live.peers++;
-    const { grant, socket, network, answerTimeoutMs } = options;
+    const { grant, socket, network, answerTimeoutMs, connectTimeoutMs } = options;
     this.participant = { peerId: this.id, userId: grant.userId, displayName: grant.displayName };
     this.mayPublish = grant.mayPublish;
-    this.subscription = new SubscribeConnection(network, answerTimeoutMs);
+    this.subscription = new SubscribeConnection(network, answerTimeoutMs, connectTimeoutMs);
     this.subscription.on("offer", (offer) => this.send("subscribeOffer", offer));
-    this.subscription.on("failed", (error) => {
-      this.send("peerError", error);
-      this.close(error.message);
-    });
+    this.subscription.on("failed", (error) => this.fail(error.message));
     this.subscription.on("consumerAdded", (consumer) => {
       consumer.on("layerChanged", (layer) => this.send("layerChanged", { trackId: consumer.trackId, layer }));
     });
@@ -160,15 +159,25 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private async publishOffer(payload: CommandPayload<"publishOffer">): Promise<CommandResult<"publishOffer">> {
     if (!this.mayPublish) throw new SfuError("forbidden", "your call token does not allow publishing");
     if (!this.publication) {
-      const publication = new PublishConnection(this.id, this.options.network);
+      const publication = new PublishConnection(this.id, this.options.network, this.options.connectTimeoutMs);
       publication.on("produced", (producer) => this.emit("produced", producer));
-      publication.on("failed", () => {
-        this.send("peerError", { code: "internal", message: "publish connection failed" });
-        this.close("publish connection failed");
-      });
+      publication.on("failed", (reason) => this.fail(`publish connection failed: ${reason}`));
       this.publication = publication;
     }
     return this.publication.applyOffer(payload.sdp, payload.tracks);
+  }
+
+  /** A media connection cannot go on: say why (to the client and the log) and leave. */
+  private fail(message: string): void {
+    if (this.closed_) return;
+    this.options.log.warn("media connection failed", {
+      peerId: this.id,
+      userId: this.participant.userId,
+      roomId: this.options.grant.roomId,
+      reason: message,
+    });
+    this.send("peerError", { code: "internal", message });
+    this.close(message);
   }
 
   private consumer(trackId: string) {

@@ -5,7 +5,8 @@
  * producers with that list: new mids become producers, missing ones are closed.
  */
 import { randomBytes } from "node:crypto";
-import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI, SessionDescription } from "werift";
+import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI } from "werift";
+import { type HealthWatch, watchHealth } from "./connection-health";
 import { NegotiationError, SfuError } from "./errors";
 import { acceptCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
 import { Producer } from "./producer";
@@ -17,6 +18,7 @@ import {
   SIMULCAST_LAYERS,
   type SimulcastLayer,
 } from "./protocol";
+import { describeMedia, normalizeRemote } from "./sdp";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
@@ -28,7 +30,8 @@ const FEEDBACK_INTERVAL_MS = 50;
 
 type PublishEvents = {
   produced: [Producer];
-  failed: [];
+  /** The connection cannot go on; the reason is for the log (connection-health.ts). */
+  failed: [reason: string];
 };
 
 type DeclaredTrack = CommandPayload<"publishOffer">["tracks"][number];
@@ -40,18 +43,20 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   private fast: FastTransport | undefined;
   private srtpDtls: RTCDtlsTransport | undefined;
   private feedbackTimer: NodeJS.Timeout | undefined;
+  private readonly health: HealthWatch;
 
   constructor(
     private readonly peerId: string,
     private readonly network: MediaNetwork,
+    connectTimeoutMs: number,
   ) {
     super();
     this.pc = new RTCPeerConnection(peerConfig(network, "publish", "lite"));
     live.transports++;
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "connected") this.takeOverSrtp();
-      if (state === "failed") this.emit("failed");
     });
+    this.health = watchHealth(this.pc, connectTimeoutMs, (reason) => this.emit("failed", reason));
   }
 
 
@@ -88,7 +93,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   async applyOffer(sdp: string, declared: DeclaredTrack[]): Promise<CommandResult<"publishOffer">> {
     const layersByMid = checkOffer(sdp, declared);
     try {
-      await this.pc.setRemoteDescription({ type: "offer", sdp });
+      await this.pc.setRemoteDescription({ type: "offer", sdp: normalizeRemote(sdp) });
       disableWeriftTransportFeedback(this.pc);
       // Not nackPerStream: correct per-layer NACKs, sent every 5 ms as werift does, slowed
       // Chromium's bandwidth ramp from ~1.5 s to ~8 s (docs/sfu.md, "werift notes").
@@ -110,6 +115,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       throw new NegotiationError("bad_sdp", `could not answer the publish offer: ${messageOf(err)}`);
     }
     this.reconcile(declared, layersByMid);
+    this.health.negotiated();
     return {
       sdp: announceAddress(answerSdp, this.network.mediaIp, this.network.announcedIp),
       tracks: [...this.producers.values()].map((p) => ({ mid: p.mid, trackId: p.id, source: p.source })),
@@ -130,6 +136,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     if (this.closed_) return;
     this.closed_ = true;
     live.transports--;
+    this.health.stop();
     clearInterval(this.feedbackTimer);
     this.fast?.listen(undefined);
     for (const producer of [...this.producers.values()]) producer.close();
@@ -186,26 +193,24 @@ function checkOffer(sdp: string, declared: DeclaredTrack[]): Map<string, Simulca
   const sources = new Set(declared.map((t) => t.source));
   if (mids.size !== declared.length) throw new NegotiationError("bad_request", "a mid is declared twice");
   if (sources.size !== declared.length) throw new NegotiationError("bad_request", "a source is declared twice");
-  let parsed: SessionDescription;
-  try {
-    parsed = SessionDescription.parse(sdp);
-  } catch (err) {
-    throw new NegotiationError("bad_sdp", `unparsable SDP: ${messageOf(err)}`);
-  }
-  if (parsed.media.length === 0 || parsed.media.length > 16) {
+  // Read leniently (line ends, unknown attributes, session-level direction, rid
+  // restrictions: sfu/sdp.ts); what matters here is checked strictly.
+  const sections = describeMedia(sdp);
+  if (sections.length === 0 || sections.length > 16) {
     throw new NegotiationError("bad_sdp", "the offer must have 1 to 16 m-lines");
   }
+  if (sections.some((m) => Number.isNaN(m.port))) throw new NegotiationError("bad_sdp", "an m-line has no valid port");
   const layersByMid = new Map<string, SimulcastLayer[]>();
   for (const track of declared) {
-    const media = parsed.media.find((m) => m.rtp.muxId === track.mid);
+    const media = sections.find((m) => m.mid === track.mid);
     if (!media) throw new NegotiationError("bad_sdp", `no m-line with mid ${track.mid}`);
     if (media.kind !== kindOfSource(track.source)) {
       throw new NegotiationError("bad_sdp", `mid ${track.mid} is ${media.kind}, but ${track.source} needs ${kindOfSource(track.source)}`);
     }
-    if (media.port === 0 || !["sendonly", "sendrecv", undefined].includes(media.direction)) {
+    if (media.port === 0 || (media.direction !== "sendonly" && media.direction !== "sendrecv")) {
       throw new NegotiationError("bad_sdp", `mid ${track.mid} does not send`);
     }
-    const rids = media.simulcastParameters.filter((p) => p.direction === "send").map((p) => p.rid);
+    const rids = media.sendRids;
     if (rids.length > 0) {
       if (track.source !== "camera") throw new NegotiationError("bad_sdp", "only the camera may use simulcast");
       const known = rids.filter((rid): rid is SimulcastLayer => (SIMULCAST_LAYERS as readonly string[]).includes(rid));

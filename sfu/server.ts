@@ -124,6 +124,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       socket,
       network: this.network,
       answerTimeoutMs: this.config.SFU_ANSWER_TIMEOUT_MS,
+      connectTimeoutMs: this.config.SFU_CONNECT_TIMEOUT_MS,
       log,
     });
     try {

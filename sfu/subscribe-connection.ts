@@ -21,6 +21,7 @@ import { allocate, DownlinkEstimate, NOMINAL_BITRATE, type VideoDemand } from ".
 import { Consumer } from "./consumer";
 import { rank } from "./layer-selection";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
+import { type HealthWatch, watchHealth } from "./connection-health";
 import { ClosedError, NegotiationError } from "./errors";
 import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { Producer } from "./producer";
@@ -53,10 +54,12 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   private srtpDtls: RTCDtlsTransport | undefined;
   readonly downlink = new DownlinkEstimate();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly health: HealthWatch;
 
   constructor(
     private readonly network: MediaNetwork,
     private readonly answerTimeoutMs: number,
+    connectTimeoutMs: number,
   ) {
     super();
     this.pc = new RTCPeerConnection(peerConfig(network, "subscribe", "lite"));
@@ -66,8 +69,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
         this.takeOverSrtp();
         for (const consumer of this.consumers.values()) consumer.restart();
       }
-      if (state === "failed") this.emit("failed", { code: "internal", message: "subscribe connection failed" });
     });
+    this.health = watchHealth(this.pc, connectTimeoutMs, (reason) =>
+      this.emit("failed", { code: "internal", message: `subscribe connection failed: ${reason}` }),
+    );
     // Sender reports let receivers sync audio with video and measure the round trip.
     this.timers.push(setInterval(() => this.sendReports(), 1_000));
     this.timers.push(setInterval(() => this.allocate(), 500));
@@ -125,6 +130,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
         throw new NegotiationError("bad_sdp", `subscribe answer refused: ${String((err as Error).message ?? err)}`);
       }
       resumeRestartedIce(this.pc);
+      this.health.negotiated();
       clearTimeout(this.outstanding.timer);
       this.outstanding = undefined;
       for (const consumer of this.consumers.values()) {
@@ -154,6 +160,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     if (this.closed_) return;
     this.closed_ = true;
     live.transports--;
+    this.health.stop();
     for (const timer of this.timers) clearInterval(timer);
     if (this.outstanding) clearTimeout(this.outstanding.timer);
     this.outstanding = undefined;

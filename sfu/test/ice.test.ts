@@ -4,8 +4,10 @@
  * browsers send by default) costs nothing, and an ICE restart moves media to new
  * credentials without a rejoin.
  */
+import { RTCPeerConnection } from "werift";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, startSfu, type TestSfu } from "./harness";
+import { peerConfig } from "../media";
+import { eventually, LOOPBACK, startSfu, type TestSfu } from "./harness";
 
 let sfu: TestSfu;
 beforeAll(async () => {
@@ -85,5 +87,28 @@ describe("ICE-lite", () => {
     await alice.leave();
     await bob.leave();
     await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");
+  });
+
+  it("drops a peer whose checks never arrive, saying why", async () => {
+    const strict = await startSfu({ SFU_CONNECT_TIMEOUT_MS: "1500" });
+    try {
+      const bot = await strict.bot("room-silent", "Silent");
+      // An offer from a connection that then goes away: no check ever reaches the SFU.
+      const pc = new RTCPeerConnection(peerConfig(LOOPBACK, "publish"));
+      const transceiver = pc.addTransceiver("audio", { direction: "sendonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      await bot.signaling.request("publishOffer", {
+        sdp: pc.localDescription!.sdp,
+        tracks: [{ mid: transceiver.mid!, source: "mic" }],
+      });
+      await pc.close();
+      await bot.waitFor(() => bot.closedReason !== undefined, 5_000, "the SFU to end the session");
+      expect(bot.errors.map((e) => e.message).join("\n")).toMatch(/publish connection failed: no ICE connectivity check from the peer within 2 s/);
+      expect(bot.closedReason).toMatch(/no ICE connectivity check/);
+      await eventually(async () => (await strict.stats()).peers === 0, 5_000, "the peer gone");
+      await bot.close();
+    } finally {
+      await strict.stop();
+    }
   });
 });
