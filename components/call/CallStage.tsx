@@ -1,6 +1,7 @@
 "use client";
 
 import type { Call } from "@/lib/call/client/call";
+import { useReceivedStats } from "@/lib/call/client/hooks";
 import { type CallSnapshot, trackOf } from "@/lib/call/client/state";
 import { Tile, type TileProps } from "./Tile";
 import styles from "./Call.module.css";
@@ -20,6 +21,8 @@ export function CallStage({
   state: CallSnapshot;
   meName: string;
 }) {
+  // Sampled only while in the call; every remote tile reads its own tracks from it.
+  const stats = useReceivedStats(call, state.status === "joined");
   const cameras: TileSpec[] = [];
   const screens: TileSpec[] = [];
   const micOn = state.microphone.on && state.microphone.track !== null;
@@ -49,6 +52,7 @@ export function CallStage({
       audio: mic?.track ?? null,
       micMuted: !mic || mic.muted,
       speaking: state.activeSpeaker === p.peerId,
+      stats,
     });
     const screen = trackOf(p, "screen");
     if (screen) {
@@ -61,6 +65,7 @@ export function CallStage({
         videoTrackId: screen.trackId,
         videoOn: screen.track !== null,
         audio: trackOf(p, "screen-audio")?.track ?? null,
+        stats,
       });
     }
   }

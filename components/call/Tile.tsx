@@ -3,7 +3,9 @@
 import { useRef } from "react";
 import type { Call } from "@/lib/call/client/call";
 import { useMediaTrack, useSpeaker, useTileSize } from "@/lib/call/client/hooks";
+import type { StatsSample } from "@/lib/call/client/quality";
 import { Icon } from "./icons";
+import { TileQuality } from "./QualityIndicator";
 import styles from "./Call.module.css";
 
 export interface TileProps {
@@ -24,6 +26,8 @@ export interface TileProps {
   speaking?: boolean;
   mirrored?: boolean;
   speakerId: string | null;
+  /** The call's received stats, for a remote tile's connection quality; none on your own. */
+  stats?: StatsSample[];
 }
 
 /** One video tile: a `group` named for whom it shows, holding its `video`. */
@@ -63,6 +67,14 @@ export function Tile(props: TileProps) {
         </div>
       )}
       {props.audio !== undefined && <audio ref={audioRef} autoPlay />}
+      {props.stats && (
+        <TileQuality
+          name={props.name}
+          samples={props.stats}
+          tracks={[props.video, props.audio]}
+          mediaExpected={props.videoOn || props.micMuted === false}
+        />
+      )}
       <div className={styles.nameplate}>
         {props.micMuted && (
           <span

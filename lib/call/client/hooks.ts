@@ -8,6 +8,15 @@ import { type RefObject, useEffect, useMemo, useState, useSyncExternalStore } fr
 import { command, getSocket } from "@/lib/realtime/client";
 import type { Participant } from "@/lib/realtime/protocol";
 import { Call } from "./call";
+import {
+  appendSample,
+  type Quality,
+  type QualityPoint,
+  qualityOf,
+  sampleFromReport,
+  type StatsSample,
+  tilePoints,
+} from "./quality";
 import { type CallSnapshot, initialSnapshot } from "./state";
 
 /**
@@ -156,4 +165,60 @@ export function useAudioLevel(track: MediaStreamTrack | null): number {
     };
   }, [track]);
   return track ? level : 0;
+}
+
+/** How often the call's received stats are sampled for the quality of its tiles. */
+const STATS_INTERVAL_MS = 1_000;
+const NO_SAMPLES: StatsSample[] = [];
+
+/**
+ * The last minute of the subscribe connection's stats, one sample a second, taken only
+ * while `active` (in the call): one `getStats()` for every tile. Empty when not in a call.
+ */
+export function useReceivedStats(call: Call, active: boolean): StatsSample[] {
+  const [samples, setSamples] = useState<StatsSample[]>(NO_SAMPLES);
+  useEffect(() => {
+    if (!active) return;
+    let live = true;
+    let asking = false;
+    const timer = setInterval(() => {
+      const stats = call.receivedStats();
+      // Between sessions there is nothing to ask; a slow answer is not asked again over.
+      if (!stats || asking) return;
+      asking = true;
+      stats
+        .then(
+          (report) =>
+            live && setSamples((s) => appendSample(s, sampleFromReport(report, Date.now()))),
+          () => undefined, // the connection closed meanwhile; the next session's samples follow
+        )
+        .finally(() => {
+          asking = false;
+        });
+    }, STATS_INTERVAL_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+      setSamples(NO_SAMPLES);
+    };
+  }, [call, active]);
+  return samples;
+}
+
+/**
+ * One tile's points and quality level from the call's samples and the tile's received
+ * tracks. `mediaExpected` (camera on or microphone unmuted) is remembered with the time it
+ * last changed, so silence from before is not taken for a dead link.
+ */
+export function useTileQuality(
+  samples: StatsSample[],
+  tracks: readonly (MediaStreamTrack | null | undefined)[],
+  mediaExpected: boolean,
+): { points: QualityPoint[]; quality: Quality | null } {
+  const now = samples.at(-1)?.at ?? 0;
+  const [expected, setExpected] = useState({ on: mediaExpected, since: now });
+  if (expected.on !== mediaExpected) setExpected({ on: mediaExpected, since: now });
+  const key = tracks.map((t) => t?.id ?? "").join(" ");
+  const points = useMemo(() => tilePoints(samples, key.split(" ").filter(Boolean)), [samples, key]);
+  return { points, quality: qualityOf(points, expected.on ? expected.since : null) };
 }
