@@ -3,6 +3,8 @@ import type { Socket } from "socket.io";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { AppError, isDatabaseUnavailable, toErrorBody } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
+import { formatWait } from "@/lib/server/rate-limit";
+import { TokenBucket } from "@/lib/token-bucket";
 import {
   type Ack,
   type ClientCommands,
@@ -24,6 +26,26 @@ type Handler<N extends CommandName> = (
   input: z.output<(typeof commands)[N]>,
   socket: AppSocket,
 ) => Promise<CommandResults[N]>;
+
+/**
+ * Every socket's budget of commands, whatever they are (reads cost the database too): a
+ * burst, then a steady rate. Over it, a command is answered `rate_limited` and not run.
+ * Installed once per socket, ahead of every handler (Socket.IO's per-socket middleware).
+ */
+export function limitCommands(socket: AppSocket, options: { burst: number; perSecond: number }): void {
+  const budget = new TokenBucket(options.burst, options.perSecond);
+  socket.use((packet, next) => {
+    if (budget.take()) return next();
+    const ack = packet[packet.length - 1];
+    if (typeof ack === "function") {
+      const wait = formatWait(Math.max(1, Math.ceil(budget.msUntilNext() / 1000)));
+      (ack as (result: Ack<never>) => void)({
+        ok: false,
+        error: { code: "rate_limited", message: `Too many requests; wait ${wait}` },
+      });
+    }
+  });
+}
 
 /**
  * Registers a command: parses the payload with its schema, runs the handler, and answers

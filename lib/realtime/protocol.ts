@@ -22,6 +22,9 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
 const roomRef = z.object({ roomId: z.uuid() });
 
+/** The most rooms one `rooms.watch` may name (checked in one query). */
+export const MAX_WATCHED_ROOMS = 500;
+
 /** Commands: name → [payload schema, ack data type]. */
 export const commands = {
   /** Start receiving a room's live events and presence; answers who is there. */
@@ -36,7 +39,9 @@ export const commands = {
   "reaction.set": reactSchema,
   "typing.start": roomRef,
   /** Follow activity (not presence) in rooms shown in your room list, for unread counts. */
-  "rooms.watch": z.object({ roomIds: z.array(z.uuid()).max(500) }),
+  "rooms.watch": z.object({
+    roomIds: z.array(z.uuid()).max(MAX_WATCHED_ROOMS, `Watch at most ${MAX_WATCHED_ROOMS} rooms at once`),
+  }),
   /** Moves your read position forward in every tab and device. */
   "read.mark": z.object({ roomId: z.uuid(), seq: z.number().int().min(0) }),
   /** This tab is now in the room's call (sent on joining and again after every reconnect). */

@@ -10,7 +10,7 @@ import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
 import { registerCallHandlers, rosterBroadcaster } from "./call-handlers";
 import { registerChatHandlers } from "./chat-handlers";
-import type { AppSocket, SocketData } from "./command";
+import { type AppSocket, limitCommands, type SocketData } from "./command";
 import { isAllowedOrigin } from "./origin";
 import { presenceBroadcaster } from "./presence";
 import {
@@ -103,6 +103,7 @@ export async function createRealtime(options: {
 
   const broadcastRoster = rosterBroadcaster(io);
   io.on("connection", (socket: AppSocket) => {
+    limitCommands(socket, { burst: env.SOCKET_COMMAND_BURST, perSecond: env.SOCKET_COMMAND_RATE_PER_S });
     void socket.join(channel.user(socket.data.user.id));
     registerChatHandlers(socket, deps);
     registerCallHandlers(socket, { io, db: deps.db, broadcastRoster });

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, type SQL } from "drizzle-orm";
+import { and, eq, inArray, type SQL } from "drizzle-orm";
 import type { Queryable } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import type { MemberRole, RoomView } from "./schemas";
@@ -53,6 +53,20 @@ async function accessRoomWhere(
     .where(and(which, eq(roomMembers.userId, userId)))
     .limit(1);
   return row ? toAccess(row) : null;
+}
+
+/** Which of `roomIds` the user is a member of, in one query (missing rooms are left out). */
+export async function memberRoomIds(
+  db: Queryable,
+  userId: string,
+  roomIds: readonly string[],
+): Promise<string[]> {
+  if (roomIds.length === 0) return [];
+  const rows = await db
+    .select({ roomId: roomMembers.roomId })
+    .from(roomMembers)
+    .where(and(eq(roomMembers.userId, userId), inArray(roomMembers.roomId, [...new Set(roomIds)])));
+  return rows.map((r) => r.roomId);
 }
 
 /** Owners manage the room: rename it, remove anyone's messages. */
