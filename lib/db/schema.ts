@@ -141,7 +141,12 @@ export const attachments = pgTable(
     height: integer("height"),
     createdAt: createdAt(),
   },
-  (t) => [index("attachments_room_idx").on(t.roomId), index("attachments_message_idx").on(t.messageId)],
+  (t) => [
+    index("attachments_room_idx").on(t.roomId),
+    index("attachments_message_idx").on(t.messageId),
+    // A user's storage in use (lib/files/quota.ts).
+    index("attachments_uploader_idx").on(t.uploaderId),
+  ],
 );
 
 /**
