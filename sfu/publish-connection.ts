@@ -5,7 +5,7 @@
  * producers with that list: new mids become producers, missing ones are closed.
  */
 import { randomBytes } from "node:crypto";
-import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI, SessionDescription } from "werift";
+import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI } from "werift";
 import { type HealthWatch, watchHealth } from "./connection-health";
 import { NegotiationError, SfuError } from "./errors";
 import { acceptCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
@@ -18,6 +18,7 @@ import {
   SIMULCAST_LAYERS,
   type SimulcastLayer,
 } from "./protocol";
+import { describeMedia, normalizeRemote } from "./sdp";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
@@ -92,7 +93,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   async applyOffer(sdp: string, declared: DeclaredTrack[]): Promise<CommandResult<"publishOffer">> {
     const layersByMid = checkOffer(sdp, declared);
     try {
-      await this.pc.setRemoteDescription({ type: "offer", sdp });
+      await this.pc.setRemoteDescription({ type: "offer", sdp: normalizeRemote(sdp) });
       disableWeriftTransportFeedback(this.pc);
       // Not nackPerStream: correct per-layer NACKs, sent every 5 ms as werift does, slowed
       // Chromium's bandwidth ramp from ~1.5 s to ~8 s (docs/sfu.md, "werift notes").
@@ -192,26 +193,24 @@ function checkOffer(sdp: string, declared: DeclaredTrack[]): Map<string, Simulca
   const sources = new Set(declared.map((t) => t.source));
   if (mids.size !== declared.length) throw new NegotiationError("bad_request", "a mid is declared twice");
   if (sources.size !== declared.length) throw new NegotiationError("bad_request", "a source is declared twice");
-  let parsed: SessionDescription;
-  try {
-    parsed = SessionDescription.parse(sdp);
-  } catch (err) {
-    throw new NegotiationError("bad_sdp", `unparsable SDP: ${messageOf(err)}`);
-  }
-  if (parsed.media.length === 0 || parsed.media.length > 16) {
+  // Read leniently (line ends, unknown attributes, session-level direction, rid
+  // restrictions: sfu/sdp.ts); what matters here is checked strictly.
+  const sections = describeMedia(sdp);
+  if (sections.length === 0 || sections.length > 16) {
     throw new NegotiationError("bad_sdp", "the offer must have 1 to 16 m-lines");
   }
+  if (sections.some((m) => Number.isNaN(m.port))) throw new NegotiationError("bad_sdp", "an m-line has no valid port");
   const layersByMid = new Map<string, SimulcastLayer[]>();
   for (const track of declared) {
-    const media = parsed.media.find((m) => m.rtp.muxId === track.mid);
+    const media = sections.find((m) => m.mid === track.mid);
     if (!media) throw new NegotiationError("bad_sdp", `no m-line with mid ${track.mid}`);
     if (media.kind !== kindOfSource(track.source)) {
       throw new NegotiationError("bad_sdp", `mid ${track.mid} is ${media.kind}, but ${track.source} needs ${kindOfSource(track.source)}`);
     }
-    if (media.port === 0 || !["sendonly", "sendrecv", undefined].includes(media.direction)) {
+    if (media.port === 0 || (media.direction !== "sendonly" && media.direction !== "sendrecv")) {
       throw new NegotiationError("bad_sdp", `mid ${track.mid} does not send`);
     }
-    const rids = media.simulcastParameters.filter((p) => p.direction === "send").map((p) => p.rid);
+    const rids = media.sendRids;
     if (rids.length > 0) {
       if (track.source !== "camera") throw new NegotiationError("bad_sdp", "only the camera may use simulcast");
       const known = rids.filter((rid): rid is SimulcastLayer => (SIMULCAST_LAYERS as readonly string[]).includes(rid));

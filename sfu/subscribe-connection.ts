@@ -26,6 +26,7 @@ import { ClosedError, NegotiationError } from "./errors";
 import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { Producer } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
+import { normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 import { hardenDtls, resumeRestartedIce } from "./werift-patches";
@@ -124,7 +125,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
         throw new NegotiationError("stale_answer", `no outstanding subscribe offer has revision ${revision}`);
       }
       try {
-        await this.pc.setRemoteDescription({ type: "answer", sdp });
+        await this.pc.setRemoteDescription({ type: "answer", sdp: normalizeRemote(sdp) });
       } catch (err) {
         // The offer stays outstanding: the client may answer it again correctly.
         throw new NegotiationError("bad_sdp", `subscribe answer refused: ${String((err as Error).message ?? err)}`);
@@ -265,7 +266,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     }, this.answerTimeoutMs);
     timer.unref();
     this.outstanding = { revision, timer };
-    const sdp = announceAddress(this.pc.localDescription?.sdp ?? offer.sdp, this.network.mediaIp, this.network.announcedIp);
+    // What werift applied stays as is; the text sent is what standard answerers accept.
+    const sdp = announceAddress(offerForPeers(this.pc.localDescription?.sdp ?? offer.sdp), this.network.mediaIp, this.network.announcedIp);
     const tracks = [...this.consumers.values()]
       .filter((consumer) => consumer.mid !== null)
       .map((consumer) => ({ mid: consumer.mid as string, trackId: consumer.trackId }));

@@ -226,6 +226,25 @@ export class Bot {
     await this.signaling.request("restartIce", {});
   }
 
+  /**
+   * Stops publishing one source with a re-offer whose m-line no longer sends, as a
+   * browser does when a screen share ends (`removeTrack`).
+   */
+  async unpublish(source: TrackSource): Promise<void> {
+    const pc = this.publishPc;
+    const track = this.outgoing.get(source);
+    if (!pc || !track) throw new Error(`this bot does not publish ${source}`);
+    track.video?.stop();
+    track.audio?.stop();
+    this.outgoing.delete(source);
+    track.transceiver.setDirection("inactive");
+    await pc.setLocalDescription(await pc.createOffer());
+    const tracks = [...this.outgoing.values()].map((t) => ({ mid: t.transceiver.mid as string, source: t.source }));
+    const result = await this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
+    this.remoteSdps.push(result.sdp);
+    await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
+  }
+
   /** The track id the SFU gave one of our published sources. */
   publishedTrackId(source: TrackSource): string | undefined {
     return this.outgoing.get(source)?.trackId;
