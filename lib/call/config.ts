@@ -32,6 +32,12 @@ const schema = z.object({
   CALL_TURN_SECRET: z.string().min(16).optional(),
   /** Lifetime of the TURN credentials handed out. */
   CALL_TURN_TTL_S: z.coerce.number().int().min(60).max(86_400).default(3_600),
+  /**
+   * The browsers' `iceTransportPolicy`: `relay` sends all media through the TURN servers
+   * (for deployments that must not expose participants' addresses to the SFU, or whose
+   * firewalls only let the TURN server through); `all` also tries direct paths first.
+   */
+  CALL_ICE_TRANSPORT_POLICY: z.enum(["all", "relay"]).default("all"),
 });
 
 export type CallConfig = z.infer<typeof schema>;
@@ -48,6 +54,11 @@ export function callConfig(source: Record<string, string | undefined> = process.
   }
   if (result.data.CALL_TURN_URLS.length > 0 && !result.data.CALL_TURN_SECRET) {
     throw new Error("Invalid call configuration:\n  CALL_TURN_URLS needs CALL_TURN_SECRET");
+  }
+  if (result.data.CALL_ICE_TRANSPORT_POLICY === "relay" && result.data.CALL_TURN_URLS.length === 0) {
+    throw new Error(
+      "Invalid call configuration:\n  CALL_ICE_TRANSPORT_POLICY=relay needs CALL_TURN_URLS (media can only go through TURN)",
+    );
   }
   return result.data;
 }

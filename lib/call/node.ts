@@ -45,6 +45,7 @@ export async function createCallsFeature(ctx: Pick<NodeContext, "secrets">): Pro
     placeRoom: (roomId) => placement.nodeFor(roomId),
     mint: (grant) => mintCallToken(secret, grant),
     iceServers: (userId) => iceServersFor(config, userId),
+    iceTransportPolicy: config.CALL_ICE_TRANSPORT_POLICY,
   };
   if (hasRuntime()) runtime().services.set(CALLS_SERVICE, calls);
 

@@ -14,6 +14,8 @@ export interface CallsService {
   placeRoom(roomId: string): Promise<SfuNode>;
   mint(grant: CallGrant): Promise<string>;
   iceServers(userId: string): IceServer[];
+  /** CALL_ICE_TRANSPORT_POLICY: `relay` makes browsers send media through TURN only. */
+  iceTransportPolicy: "all" | "relay";
 }
 
 /** What a member needs to join a room's call. */
@@ -24,6 +26,8 @@ export interface CallTicket {
   /** Socket.IO path on this origin that reaches the room's SFU node. */
   signalingPath: string;
   iceServers: IceServer[];
+  /** The browser's RTCConfiguration.iceTransportPolicy for both media connections. */
+  iceTransportPolicy: "all" | "relay";
 }
 
 /** The app-origin Socket.IO path that the web node proxies to one SFU node. */
@@ -54,6 +58,7 @@ export async function doIssueCallTicket(user: SessionUser, slug: string): Promis
     roomId: access.room.id,
     signalingPath: signalingPathFor(node.id),
     iceServers: calls.iceServers(user.id),
+    iceTransportPolicy: calls.iceTransportPolicy,
   };
 }
 

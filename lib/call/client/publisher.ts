@@ -6,6 +6,7 @@
  */
 import { kindOfSource, type TrackSource, TRACK_SOURCES } from "@/sfu/protocol";
 import type { SignalingClient } from "@/sfu/signaling-client";
+import type { IceSettings } from "./ticket";
 
 /**
  * The camera's three simulcast layers; rids are the SFU's layer names. The SFU forwards
@@ -36,14 +37,17 @@ export class Publisher {
 
   constructor(
     private readonly signaling: SignalingClient,
-    iceServers: RTCIceServer[],
+    ice: IceSettings,
   ) {
     // The default bundle policy, not max-bundle: with max-bundle Firefox offers every m-line
     // after the first as `bundle-only` with port 0, which reads as "not sending". The SFU
     // answers with one bundle either way.
     // No trickling: the SFU is ICE-lite and learns this browser's addresses from its
     // connectivity checks (docs/sfu.md, "ICE"), so candidates are never sent.
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.pc = new RTCPeerConnection({
+      iceServers: ice.iceServers,
+      iceTransportPolicy: ice.iceTransportPolicy,
+    });
   }
 
   /** The SFU's id for a source you publish (for matching active-speaker and mute events). */

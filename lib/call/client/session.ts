@@ -8,7 +8,7 @@ import type { CommandResult, EventName, EventPayload } from "@/sfu/protocol";
 import { SignalingClient } from "@/sfu/signaling-client";
 import { Publisher } from "./publisher";
 import { type ReceivedTracks, Subscriber } from "./subscriber";
-import { fetchCallTicket } from "./ticket";
+import { fetchCallTicket, type IceSettings } from "./ticket";
 
 /**
  * A media connection that stops being `connected` (a network change, a short outage, a
@@ -62,7 +62,7 @@ export class CallSession {
       url: window.location.origin,
       path: ticket.signalingPath,
     });
-    const session = new CallSession(signaling, ticket.iceServers, handlers);
+    const session = new CallSession(signaling, ticket, handlers);
     try {
       await signaling.connected();
       const joined = await signaling.request("join", {
@@ -79,13 +79,13 @@ export class CallSession {
 
   private constructor(
     readonly signaling: SignalingClient,
-    iceServers: RTCIceServer[],
+    ice: IceSettings,
     private readonly handlers: SessionHandlers,
   ) {
-    this.publisher = new Publisher(signaling, iceServers);
+    this.publisher = new Publisher(signaling, ice);
     this.subscriber = new Subscriber(
       signaling,
-      iceServers,
+      ice,
       (tracks) => {
         handlers.tracks(tracks);
         this.scheduleTileSizes();

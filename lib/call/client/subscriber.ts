@@ -6,6 +6,7 @@
  */
 import type { EventPayload } from "@/sfu/protocol";
 import type { SignalingClient } from "@/sfu/signaling-client";
+import type { IceSettings } from "./ticket";
 
 export type ReceivedTracks = Map<string, MediaStreamTrack>;
 
@@ -18,14 +19,17 @@ export class Subscriber {
 
   constructor(
     private readonly signaling: SignalingClient,
-    iceServers: RTCIceServer[],
+    ice: IceSettings,
     private readonly onTracks: (tracks: ReceivedTracks) => void,
     private readonly onFailure: (err: unknown) => void,
   ) {
     // The default bundle policy: an offer whose m-lines are all stopped has no BUNDLE group,
     // which max-bundle refuses.
     // No trickling: the SFU is ICE-lite (see publisher.ts).
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.pc = new RTCPeerConnection({
+      iceServers: ice.iceServers,
+      iceTransportPolicy: ice.iceTransportPolicy,
+    });
   }
 
   /** Whether the last applied offer carries this track (its consumer exists on the SFU). */

@@ -16,8 +16,13 @@ export const CallTicket = z.object({
       credential: z.string().optional(),
     }),
   ),
+  /** `relay`: media only through the TURN servers above (CALL_ICE_TRANSPORT_POLICY). */
+  iceTransportPolicy: z.enum(["all", "relay"]),
 });
 export type CallTicket = z.infer<typeof CallTicket>;
+
+/** What both media connections are configured with: the ticket's ICE part. */
+export type IceSettings = Pick<CallTicket, "iceServers" | "iceTransportPolicy">;
 
 const ErrorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
