@@ -1,13 +1,14 @@
 "use client";
 
 import { type CSSProperties, type ToggleEvent, useId, useRef, useState } from "react";
-import { type Quality, type QualityPoint, SAMPLES_KEPT } from "@/lib/call/client/quality";
+import { lossOf, type Quality, type QualityPoint, SAMPLES_KEPT } from "@/lib/call/client/quality";
 import { Icon } from "./icons";
 import { Sparkline } from "./Sparkline";
 import styles from "./Call.module.css";
 
 /** The panel's width in CSS pixels (Call.module.css `.details`), to keep it on screen. */
-const PANEL_WIDTH = 280;
+const PANEL_WIDTH = 300;
+/** About its height, to open it above the button when there is no room below. */
 const PANEL_HEIGHT = 300;
 
 /**
@@ -72,8 +73,9 @@ export function ConnectionDetails({
     },
     {
       label: "Packet loss",
-      value: last ? formatLoss(lossOf(last)) : "—",
-      series: points.map(lossOf),
+      // The worst track's, as the level counts it.
+      value: last ? formatLoss(lossOf([last])) : "—",
+      series: points.map((p) => lossOf([p])),
       // 5 %: a trace of loss stays low on the graph instead of filling it.
       floor: 0.05,
       format: formatLoss,
@@ -145,11 +147,6 @@ export function ConnectionDetails({
       </div>
     </>
   );
-}
-
-/** The fraction lost in an interval; null when nothing was due (muted, paused). */
-function lossOf(point: QualityPoint): number | null {
-  return point.packets > 0 ? point.lost / point.packets : null;
 }
 
 function summary({ level, reason }: Quality): string {

@@ -1,7 +1,7 @@
 /** A small line graph of the last minute, in plain SVG (no chart library). */
 
 /** Drawn size in CSS pixels. */
-const WIDTH = 120;
+const WIDTH = 100;
 const HEIGHT = 28;
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   appendSample,
+  lossOf,
   type QualityLevel,
   qualityOf,
   SAMPLES_KEPT,
@@ -29,6 +30,8 @@ interface Link {
   lossFrom?: number;
   /** Loss ends at this second. */
   lossUntil?: number;
+  /** Only the audio loses packets (video's are all repaired). */
+  audioOnlyLoss?: boolean;
 }
 
 const START = 1_000_000;
@@ -46,8 +49,9 @@ function link(l: Link): StatsSample[] {
         audio.lost += Math.round(50 * loss);
         audio.received += 50 - Math.round(50 * loss);
         audio.bytes += 50 * 100;
-        video.lost += Math.round(100 * loss);
-        video.received += 100 - Math.round(100 * loss);
+        const videoLoss = l.audioOnlyLoss ? 0 : loss;
+        video.lost += Math.round(100 * videoLoss);
+        video.received += 100 - Math.round(100 * videoLoss);
         video.bytes += 100 * 1_000;
         video.frames += 30;
       }
@@ -97,6 +101,7 @@ describe("call quality level", () => {
     ["2 % loss (repairs hide it)", "Good", { seconds: 20, loss: 0.02 }],
     ["5 % loss", "Weak", { seconds: 20, loss: 0.05 }],
     ["15 % loss", "Bad", { seconds: 20, loss: 0.15 }],
+    ["6 % loss on the audio alone", "Weak", { seconds: 20, loss: 0.06, audioOnlyLoss: true }],
     ["200 ms round trip", "Good", { seconds: 20, rtt: 200 }],
     ["400 ms round trip", "Weak", { seconds: 20, rtt: 400 }],
     ["1 s round trip", "Bad", { seconds: 20, rtt: 1_000 }],
@@ -151,6 +156,13 @@ describe("call quality level", () => {
     expect(qualityOf(tilePoints(sparse, ["a"]), null)?.level).toBe("Good");
   });
 
+  it("takes the loss of the worst track, each on its own", () => {
+    const points = tilePoints(link({ seconds: 5, loss: 0.06, audioOnlyLoss: true }), ["a", "v"]);
+    expect(lossOf(points)).toBe(0.06);
+    expect(lossOf(points, 300)).toBe(0); // only the video has 300 packets due in 5 s
+    expect(lossOf(points, 1_000)).toBeNull();
+  });
+
   it("knows nothing before two samples", () => {
     expect(qualityOf(tilePoints(link({ seconds: 0 }), ["a", "v"]), START)).toBeNull();
   });
@@ -165,7 +177,7 @@ describe("tile points", () => {
       at: START + 3_003,
       bitrate: (50 * 100 + 100 * 1_000) * 8,
       packets: 150,
-      lost: 15,
+      streams: { a: { packets: 50, lost: 5 }, v: { packets: 100, lost: 10 } },
       framesPerSecond: 30,
       width: 640,
       height: 360,
@@ -193,7 +205,7 @@ describe("tile points", () => {
     const recovered = samples.map((s, i) =>
       i === 2 ? { ...s, tracks: { ...s.tracks, a: { ...s.tracks.a!, packetsLost: -3 } } } : s,
     );
-    expect(tilePoints(recovered, ["a"])[1]!.lost).toBe(0);
+    expect(tilePoints(recovered, ["a"])[1]!.streams.a).toEqual({ packets: 50, lost: 0 });
   });
 
   it("falls back to frames decoded where the browser reports no frame rate", () => {

@@ -18,10 +18,10 @@ export const SAMPLES_KEPT = 60;
  * one-way latency, half the round trip plus twice the jitter, compared with ITU-T G.114.
  */
 export const THRESHOLDS = {
-  /** Fraction of packets lost over the last `lossWindow` seconds. */
+  /** Fraction of a track's packets lost over the last `lossWindow` seconds (its worst track). */
   loss: { weak: 0.03, bad: 0.1 },
   lossWindow: 5,
-  /** Fewer packets than this in the window say nothing about loss (a muted tile). */
+  /** A track with fewer packets than this in the window says nothing about loss (muted). */
   lossMinPackets: 50,
   /** Effective one-way delay, ms. */
   delayMs: { weak: 150, bad: 400 },
@@ -70,9 +70,10 @@ export interface QualityPoint {
   at: number;
   /** Bits per second, all the tile's tracks together. */
   bitrate: number;
-  /** Packets that should have arrived (received + lost) and of those lost. */
+  /** Packets that should have arrived (received + lost), all the tile's tracks together. */
   packets: number;
-  lost: number;
+  /** Per track (by MediaStreamTrack id): packets due and of those lost. */
+  streams: Record<string, { packets: number; lost: number }>;
   /** Video frame rate and size; null without video. */
   framesPerSecond: number | null;
   width: number | null;
@@ -170,7 +171,7 @@ export function tilePoints(
       at: cur.at,
       bitrate: 0,
       packets: 0,
-      lost: 0,
+      streams: {},
       framesPerSecond: null,
       width: null,
       height: null,
@@ -192,8 +193,9 @@ export function tilePoints(
       const seconds = comparable ? (now.timestamp - before.timestamp) / 1000 : 0;
       if (comparable) {
         const lost = Math.max(0, now.packetsLost - before.packetsLost);
-        point.packets += now.packetsReceived - before.packetsReceived + lost;
-        point.lost += lost;
+        const packets = now.packetsReceived - before.packetsReceived + lost;
+        point.packets += packets;
+        point.streams[id] = { packets, lost };
         point.freezes += Math.max(0, (now.freezeCount ?? 0) - (before.freezeCount ?? 0));
         point.freezeSeconds += Math.max(
           0,
@@ -227,6 +229,25 @@ function jitterOf(tracks: Pick<TrackCounters, "kind" | "jitter">[]): number | nu
   const audio = tracks.filter((t) => t.kind === "audio" && t.jitter !== undefined);
   const chosen = audio.length > 0 ? audio : tracks.filter((t) => t.jitter !== undefined);
   return chosen.length > 0 ? Math.max(...chosen.map((t) => t.jitter!)) : null;
+}
+
+/**
+ * The fraction lost over `points` on the tile's worst track (each track on its own, as
+ * LiveKit scores its weakest link: a lossy microphone is not hidden by a busy camera).
+ * Tracks with fewer than `minPackets` due say nothing; null when none says anything.
+ */
+export function lossOf(points: readonly QualityPoint[], minPackets = 1): number | null {
+  const totals = new Map<string, { packets: number; lost: number }>();
+  for (const point of points) {
+    for (const [id, { packets, lost }] of Object.entries(point.streams)) {
+      const total = totals.get(id) ?? { packets: 0, lost: 0 };
+      totals.set(id, { packets: total.packets + packets, lost: total.lost + lost });
+    }
+  }
+  const fractions = [...totals.values()]
+    .filter((t) => t.packets >= minPackets)
+    .map((t) => t.lost / t.packets);
+  return fractions.length > 0 ? Math.max(...fractions) : null;
 }
 
 const RANK: Record<QualityLevel, number> = { Good: 0, Weak: 1, Bad: 2 };
@@ -274,10 +295,7 @@ export function qualityOf(
 function assess(points: readonly QualityPoint[]): Quality {
   const last = points[points.length - 1]!;
   const lossPoints = points.slice(-THRESHOLDS.lossWindow);
-  const packets = lossPoints.reduce((sum, p) => sum + p.packets, 0);
-  const lost = lossPoints.reduce((sum, p) => sum + p.lost, 0);
-  const loss =
-    packets >= THRESHOLDS.lossMinPackets ? grade(lost / packets, THRESHOLDS.loss) : "Good";
+  const loss = grade(lossOf(lossPoints, THRESHOLDS.lossMinPackets) ?? 0, THRESHOLDS.loss);
 
   const delayMs = ((last.rtt ?? 0) / 2 + 2 * (last.jitter ?? 0)) * 1000;
   const delay = grade(delayMs, THRESHOLDS.delayMs);
