@@ -437,6 +437,9 @@ async function serve() {
       maxImagePixels: 50_000_000,
       thumbnailMaxInputBytes: 40 * MB,
       thumbnailSize: 480,
+      userQuotaBytes: 64 * 1024 ** 3,
+      roomQuotaBytes: 64 * 1024 ** 3,
+      maxPendingUploads: 10,
     },
   });
   const token = randomBytes(16).toString("hex");

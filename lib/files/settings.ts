@@ -22,6 +22,20 @@ const schema = z.object({
     .int()
     .min(1)
     .default(40 * 1024 * 1024),
+  /** Storage one user's files may take, uploads in progress included (lib/files/quota.ts). */
+  FILES_USER_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1024 * 1024 * 1024),
+  /** Storage one room's files may take, uploads in progress included. */
+  FILES_ROOM_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5 * 1024 * 1024 * 1024),
+  /** Uploads one user may have started and not finished (on one web node). */
+  FILES_MAX_PENDING_UPLOADS: z.coerce.number().int().min(1).default(10),
 });
 
 export interface FilesSettings {
@@ -31,6 +45,9 @@ export interface FilesSettings {
   thumbnailMaxInputBytes: number;
   /** Thumbnails fit inside this many pixels square. */
   thumbnailSize: number;
+  userQuotaBytes: number;
+  roomQuotaBytes: number;
+  maxPendingUploads: number;
 }
 
 export function filesSettings(
@@ -48,5 +65,8 @@ export function filesSettings(
     maxImagePixels: result.data.FILES_MAX_IMAGE_PIXELS,
     thumbnailMaxInputBytes: result.data.FILES_THUMBNAIL_MAX_INPUT_BYTES,
     thumbnailSize: 480,
+    userQuotaBytes: result.data.FILES_USER_QUOTA_BYTES,
+    roomQuotaBytes: result.data.FILES_ROOM_QUOTA_BYTES,
+    maxPendingUploads: result.data.FILES_MAX_PENDING_UPLOADS,
   };
 }

@@ -4,6 +4,7 @@ import { ERRORS, MemoryLocker, Server as TusServer, TUS_RESUMABLE } from "@tus/s
 import type { SessionUser } from "@/lib/auth/schemas";
 import { AppError, notFound, toErrorBody, unauthorized } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
+import { reserveUpload } from "./quota";
 import { filesErrorSchema } from "./schemas";
 import type { Files } from "./service";
 import { checkUploadStart, doFinishUpload, formatLimit } from "./uploads";
@@ -77,6 +78,7 @@ export function createUploadEndpoint(files: Files, authenticate: Authenticate) {
       const user = users.get(req) ?? (await requireUser(req));
       try {
         const binding = await checkUploadStart(files, user, upload.size, upload.metadata);
+        await reserveUpload(files, upload.id, upload.size ?? 0, binding);
         return { metadata: { ...binding } };
       } catch (err) {
         throw tusError(err);

@@ -56,7 +56,19 @@ export interface NewUpload {
   storageKey: string;
 }
 
+/** What an unfinished upload holds of its uploader's and its room's storage (./quota.ts). */
+export interface Reservation {
+  uploaderId: string;
+  roomId: string;
+  size: number;
+  /** Date.now() when it was made; an expired upload no longer counts. */
+  at: number;
+}
+
 export class EncryptedUploadStore extends DataStore {
+  /** This node's unfinished uploads, by id: rebuilt from the folders at start, kept since. */
+  private readonly reservations = new Map<string, Reservation>();
+
   constructor(
     private readonly dir: string,
     private readonly masterKey: Buffer,
@@ -74,7 +86,38 @@ export class EncryptedUploadStore extends DataStore {
     transfers: Transfers,
   ): Promise<EncryptedUploadStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    return new EncryptedUploadStore(dir, masterKey, expiryMs, transfers);
+    const store = new EncryptedUploadStore(dir, masterKey, expiryMs, transfers);
+    for (const id of await readdir(dir)) {
+      const info = /^[0-9a-f-]{36}$/.test(id) ? await store.staged(id).catch(() => null) : null;
+      if (info && !info.completed) store.reserve(id, { ...info, at: Date.parse(info.createdAt) });
+    }
+    return store;
+  }
+
+  /**
+   * Claims storage for an upload about to be created (./quota.ts does so before checking
+   * the quota, so two uploads created at once see each other). Released when the upload
+   * completes, is removed or fails to be created.
+   */
+  reserve(id: string, reservation: Reservation): void {
+    this.reservations.set(id, reservation);
+  }
+
+  release(id: string): void {
+    this.reservations.delete(id);
+  }
+
+  /** The unfinished, unexpired uploads of a user or to a room, on this node. */
+  reserved(which: { uploaderId: string } | { roomId: string }, now = Date.now()): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    for (const r of this.reservations.values()) {
+      if (now - r.at > this.expiryMs) continue;
+      if ("uploaderId" in which ? r.uploaderId !== which.uploaderId : r.roomId !== which.roomId) continue;
+      count++;
+      bytes += r.size;
+    }
+    return { count, bytes };
   }
 
   private folder(id: string): string {
@@ -101,10 +144,16 @@ export class EncryptedUploadStore extends DataStore {
       completed: false,
     };
     const folder = this.folder(upload.id);
-    await mkdir(folder, { mode: 0o700 });
-    const fileKey = createFileKey(this.masterKey, info.storageKey);
-    await writeFile(path.join(folder, "data"), fileKey.header, { mode: 0o600 });
-    await this.saveInfo(info);
+    try {
+      await mkdir(folder, { mode: 0o700 });
+      const fileKey = createFileKey(this.masterKey, info.storageKey);
+      await writeFile(path.join(folder, "data"), fileKey.header, { mode: 0o600 });
+      await this.saveInfo(info);
+    } catch (err) {
+      this.release(upload.id);
+      throw err;
+    }
+    if (!this.reservations.has(upload.id)) this.reserve(upload.id, { ...info, at: Date.now() });
     upload.creation_date = info.createdAt;
     upload.metadata = { name: info.name };
     return upload;
@@ -128,6 +177,8 @@ export class EncryptedUploadStore extends DataStore {
     const temp = `${file}.${randomBytes(4).toString("hex")}`;
     await writeFile(temp, JSON.stringify(info), { mode: 0o600 });
     await rename(temp, file);
+    // From now on the attachment row counts instead.
+    if (info.completed) this.release(info.id);
   }
 
   override async getUpload(id: string): Promise<Upload> {
@@ -226,12 +277,13 @@ export class EncryptedUploadStore extends DataStore {
 
   override async remove(id: string): Promise<void> {
     if (!(await this.staged(id))) throw ERRORS.FILE_NOT_FOUND;
-    await rm(this.folder(id), { recursive: true, force: true });
+    await this.discard(id);
   }
 
   /** Removes an upload's folder, whatever its state. */
   async discard(id: string): Promise<void> {
     await rm(this.folder(id), { recursive: true, force: true });
+    this.release(id);
   }
 
   override getExpiration(): number {

@@ -37,6 +37,9 @@ export const testSettings = (over: Partial<FilesSettings> = {}): FilesSettings =
   maxImagePixels: 25_000_000,
   thumbnailMaxInputBytes: 4 * 1024 * 1024,
   thumbnailSize: 480,
+  userQuotaBytes: 1024 * 1024 * 1024,
+  roomQuotaBytes: 1024 * 1024 * 1024,
+  maxPendingUploads: 100,
   ...over,
 });
 
