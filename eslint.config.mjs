@@ -3,6 +3,7 @@ import nextVitals from "eslint-config-next/core-web-vitals";
 import nextTs from "eslint-config-next/typescript";
 import prettier from "eslint-config-prettier";
 import drizzle from "eslint-plugin-drizzle";
+import regexp from "eslint-plugin-regexp";
 import tseslint from "typescript-eslint";
 
 export default [
@@ -45,6 +46,18 @@ export default [
       "drizzle/enforce-delete-with-where": ["error", { drizzleObjectName: ["db", "tx"] }],
       "drizzle/enforce-update-with-where": ["error", { drizzleObjectName: ["db", "tx"] }],
       "no-console": ["warn", { allow: ["warn", "error", "info"] }],
+    },
+  },
+  {
+    // Regular expressions that can backtrack super-linearly are a denial of service waiting
+    // for an input (issue 9: one 200-byte upload stalled the server). These rules catch
+    // polynomial and most exponential cases; they do not prove a pattern safe, so content
+    // from users is also sniffed off the main thread and bounded (lib/files/sniff.ts).
+    plugins: { regexp },
+    rules: {
+      "regexp/no-super-linear-backtracking": ["error", { report: "potential" }],
+      "regexp/no-super-linear-move": "error",
+      "regexp/no-dupe-disjunctions": ["error", { report: "all" }],
     },
   },
   prettier,

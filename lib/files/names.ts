@@ -24,9 +24,8 @@ export function sanitizeFileName(raw: string): string {
     // ".." is only a problem as a path segment, but it has no business in a display name.
     .replace(/\.{2,}/g, ".")
     // Leading dots hide a file on Unix; trailing dots and spaces vanish on Windows.
-    .replace(/^[\s.]+/, "")
-    .replace(/[\s.]+$/, "");
-  name = truncateKeepingExtension(name);
+    .replace(/^[\s.]+/, "");
+  name = truncateKeepingExtension(withoutTrailingDotsOrSpaces(name));
   return name === "" ? FALLBACK_NAME : name;
 }
 
@@ -39,11 +38,15 @@ function truncateKeepingExtension(name: string): string {
   if (extChars.length === 0 || extChars.length > MAX_EXTENSION)
     return chars.slice(0, MAX_LENGTH).join("");
   return (
-    chars
-      .slice(0, MAX_LENGTH - extChars.length)
-      .join("")
-      .replace(/[\s.]+$/, "") + extension
+    withoutTrailingDotsOrSpaces(chars.slice(0, MAX_LENGTH - extChars.length).join("")) + extension
   );
+}
+
+/** A scan, not `/[\s.]+$/`: that pattern retries from every start of a long run (quadratic). */
+function withoutTrailingDotsOrSpaces(name: string): string {
+  let end = name.length;
+  while (end > 0 && /[\s.]/.test(name[end - 1]!)) end--;
+  return name.slice(0, end);
 }
 
 /**

@@ -8,7 +8,9 @@ export type RangeAnswer =
 
 export function parseRange(header: string | null, size: number): RangeAnswer {
   if (!header) return { kind: "whole" };
-  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  // Trimmed first, and the first number optional as a whole: adjacent `\s*` around an
+  // empty `\d*` would backtrack polynomially on long runs of spaces.
+  const match = /^bytes\s*=\s*(?:(\d+)\s*)?-\s*(\d*)$/i.exec(header.trim());
   if (!match) return { kind: "whole" };
   const [, first = "", last = ""] = match;
   if (first === "" && last === "") return { kind: "whole" };

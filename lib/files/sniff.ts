@@ -1,15 +1,25 @@
-import "server-only";
 import { fileTypeFromBuffer } from "file-type";
 
-/** How much of a file's start is enough to tell its type. */
-export const SNIFF_BYTES = 256 * 1024;
+/**
+ * Content sniffing. This module is pure (no "server-only", no path aliases) because it runs
+ * in the transfer worker (./transfer-worker.ts), off the web node's main thread; the main
+ * thread reaches it through Transfers.sniff().
+ */
+
+/**
+ * How much of a file's start is looked at. A few KB hold every magic number file-type
+ * knows, an MP3's ID3 header, a WebM's track list and the head of an SVG or HTML page; the
+ * bound keeps the cost of a sniff small and the same for every file, whatever its size.
+ */
+export const SNIFF_BYTES = 8 * 1024;
 
 /**
  * The media type of a file from its first bytes: magic numbers via file-type, then a
  * look at text. The type the client claimed is never consulted, so a file cannot get
  * itself shown inline by lying about what it is.
  */
-export async function sniffType(sample: Buffer): Promise<string> {
+export async function sniffType(input: Uint8Array): Promise<string> {
+  const sample = Buffer.from(input.buffer, input.byteOffset, Math.min(input.length, SNIFF_BYTES));
   const detected = await fileTypeFromBuffer(sample);
   // file-type calls any document starting `<?xml` XML; an SVG is one, and is named below.
   if (detected && detected.mime !== "application/xml") {
@@ -20,13 +30,46 @@ export async function sniffType(sample: Buffer): Promise<string> {
   const text = asText(sample);
   if (text === null) return detected?.mime ?? "application/octet-stream";
   // Neither is ever served inline; naming them lets the download say what they are.
-  if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(text)) {
-    return "image/svg+xml";
-  }
-  if (/^\s*(<!--[\s\S]*?-->\s*)*(<!doctype html|<html|<head|<body|<script)/i.test(text)) {
+  return markupType(text) ?? detected?.mime ?? "text/plain";
+}
+
+/**
+ * SVG or HTML from a document's start. Leading whitespace and comments are skipped by a
+ * scan, not a regular expression: `(<!--[\s\S]*?-->\s*)*` backtracks exponentially on
+ * repeated `<!---->` (a 200-byte upload stalled the server for seconds). Every pattern
+ * below is anchored at one position and linear.
+ */
+export function markupType(text: string): "image/svg+xml" | "text/html" | null {
+  let at = skipSpace(text, 0);
+  const xmlDeclaration = /^<\?xml[^>]*>/i.exec(text.slice(at));
+  if (xmlDeclaration) at = skipSpace(text, at + xmlDeclaration[0].length);
+  at = skipComments(text, at);
+  const rest = text.slice(at);
+  const doctypeSvg = /^<!doctype svg[^>]*>/i.exec(rest);
+  const afterDoctype = doctypeSvg ? skipSpace(rest, doctypeSvg[0].length) : 0;
+  if (/^<svg[\s>]/i.test(rest.slice(afterDoctype))) return "image/svg+xml";
+  // An XML declaration before HTML does not make it HTML (as before: XHTML stays XML).
+  if (!xmlDeclaration && /^(?:<!doctype html|<html|<head|<body|<script)/i.test(rest)) {
     return "text/html";
   }
-  return detected?.mime ?? "text/plain";
+  return null;
+}
+
+/** Skips any run of `<!-- … -->` comments and whitespace; an unclosed comment ends the text. */
+function skipComments(text: string, from: number): number {
+  let at = from;
+  while (text.startsWith("<!--", at)) {
+    const end = text.indexOf("-->", at + 4);
+    if (end < 0) return text.length;
+    at = skipSpace(text, end + 3);
+  }
+  return at;
+}
+
+function skipSpace(text: string, from: number): number {
+  let at = from;
+  while (at < text.length && /\s/.test(text[at]!)) at++;
+  return at;
 }
 
 function asText(sample: Buffer): string | null {

@@ -7,14 +7,19 @@
  * only say how far the ring is filled or released. Everything this thread allocates
  * (cipher output, read buffers) is collected by its own small heap.
  *
+ * It also sniffs uploads' media types (./sniff.ts), so that looking at a file's content
+ * can never stall the main thread.
+ *
  * This file is loaded by `new Worker(url)`, outside any bundler and path alias: it imports
- * node: modules only and uses only type syntax Node can strip, so it runs under tsx (the
- * server), Node's own type stripping and vitest alike. The chunk format is
- * ./encryption.ts's; the nonce layout below must stay the same as its chunkNonce().
+ * node: modules only (and ./sniff.ts by URL, below) and uses only type syntax Node can
+ * strip, so it runs under tsx (the server), Node's own type stripping and vitest alike. The
+ * chunk format is ./encryption.ts's; the nonce layout below must stay the same as its
+ * chunkNonce().
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 import { type FileHandle, open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
+import type * as Sniff from "./sniff";
 
 /** The chunk format's constants, sent by the main thread with every job. */
 export interface Format {
@@ -53,9 +58,17 @@ export interface OpenJob {
   ring: SharedArrayBuffer;
 }
 
+/** Sniff a file's media type from its first bytes (at most SNIFF_BYTES are looked at). */
+export interface SniffJob {
+  op: "sniff";
+  job: number;
+  sample: Uint8Array;
+}
+
 export type ToWorker =
   | SealJob
   | OpenJob
+  | SniffJob
   /** Seal: the ring holds bytes up to this total. */
   | { op: "filled"; job: number; total: number }
   /** Seal: no more bytes will come. */
@@ -72,6 +85,8 @@ export type FromWorker =
   /** Open: plaintext at ring offset `at`. */
   | { type: "data"; job: number; at: number; length: number }
   | { type: "end"; job: number }
+  /** Sniff: the media type. */
+  | { type: "sniffed"; job: number; mime: string }
   | { type: "error"; job: number; message: string; tampered: boolean };
 
 const IV_LENGTH = 12;
@@ -286,6 +301,23 @@ async function writeAll(handle: FileHandle, buffers: Buffer[], position: number)
   }
 }
 
+/**
+ * ./sniff.ts, loaded on first use. By URL and with its extension, because Node's own type
+ * stripping (vitest runs this file without tsx) resolves no extensionless paths.
+ */
+let sniffModule: Promise<typeof Sniff> | null = null;
+
+async function sniff(job: SniffJob): Promise<void> {
+  try {
+    sniffModule ??= import(new URL("./sniff.ts", import.meta.url).href) as Promise<typeof Sniff>;
+    const { sniffType } = await sniffModule;
+    post({ type: "sniffed", job: job.job, mime: await sniffType(job.sample) });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    post({ type: "error", job: job.job, message, tampered: false });
+  }
+}
+
 function start(job: SealJob | OpenJob): void {
   const state: Running = { total: 0, finished: false, cancelled: false, wake: null };
   running.set(job.job, state);
@@ -305,6 +337,10 @@ function start(job: SealJob | OpenJob): void {
 parentPort?.on("message", (message: ToWorker) => {
   if (message.op === "seal" || message.op === "open") {
     start(message);
+    return;
+  }
+  if (message.op === "sniff") {
+    void sniff(message);
     return;
   }
   const state = running.get(message.job);

@@ -224,6 +224,24 @@ export class Transfers {
     });
   }
 
+  /**
+   * The media type of a file from its first bytes (./sniff.ts), worked out on a worker so
+   * that no content, however crafted, can hold up the main thread.
+   */
+  sniff(sample: Uint8Array): Promise<string> {
+    const slot = this.slot();
+    const job = this.nextJob++;
+    return new Promise<string>((resolve, reject) => {
+      slot.jobs.set(job, (message) => {
+        this.end(slot, job);
+        if (message.type === "sniffed") resolve(message.mime);
+        else if (message.type === "error")
+          reject(new Error(`Sniffing the file failed: ${message.message}`));
+      });
+      slot.worker.postMessage({ op: "sniff", job, sample } satisfies ToWorker);
+    });
+  }
+
   /** Transfers in progress, over all workers (tests check none is left behind). */
   get running(): number {
     return this.slots.reduce((n, s) => n + s.jobs.size, 0);

@@ -11,7 +11,7 @@ import { sanitizeFileName } from "./names";
 import { openObject, writeObject } from "./objects";
 import { uploadRequestSchema } from "./schemas";
 import { type Files, isErrorNamed } from "./service";
-import { SNIFF_BYTES, sniffType } from "./sniff";
+import { SNIFF_BYTES } from "./sniff";
 import { newStorageKey } from "./storage";
 import type { Preview } from "./thumbnails";
 import type { NewUpload } from "./upload-store";
@@ -88,7 +88,7 @@ async function finish(files: Files, uploadId: string): Promise<AttachmentView> {
   const sample = await buffer(
     object.read({ start: 0, end: Math.min(SNIFF_BYTES, object.size) - 1 }),
   );
-  const mimeType = await sniffType(sample);
+  const mimeType = await files.transfers.sniff(sample);
   let preview: Preview = { thumbnail: null, width: null, height: null };
   if (canHaveThumbnail(mimeType) && object.size <= files.settings.thumbnailMaxInputBytes) {
     preview = await files.thumbnails.preview(await buffer(object.read()));
