@@ -3,11 +3,14 @@ import { NextResponse } from "next/server";
 import type { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUser } from "@/lib/auth/session";
-import { AppError, badRequest, toErrorBody, unauthorized } from "@/lib/errors";
+import { env } from "@/lib/env";
+import { AppError, badRequest, forbidden, toErrorBody, unauthorized } from "@/lib/errors";
+import { originAllowed } from "@/lib/realtime/origin";
 
 /**
- * Every route handler goes through `route`: it authenticates (unless `public`), parses the
- * JSON body or query string with a zod schema, and turns errors into
+ * Every route handler goes through `route`: it refuses cross-site writes, authenticates
+ * (unless `public`), parses the JSON body (at most MAX_BODY_BYTES, never buffered past
+ * that) or query string with a zod schema, and turns errors into
  * `{ error: { code, message } }` with the matching status. Bugs are logged, not leaked.
  */
 type Context<P> = { params: Promise<P> };
@@ -31,6 +34,7 @@ export function route<P, S extends z.ZodType | undefined = undefined>(
 ) {
   return async (req: Request, context: Context<P>): Promise<Response> => {
     try {
+      checkSameOrigin(req);
       const user = options.public ? null : await getSessionUser();
       if (!options.public && !user) throw unauthorized();
       const input = options.input ? await parseInput(req, options.input) : undefined;
@@ -55,8 +59,7 @@ async function parseInput(req: Request, schema: z.ZodType): Promise<unknown> {
   if (req.method === "GET" || req.method === "DELETE") {
     raw = Object.fromEntries(new URL(req.url).searchParams);
   } else {
-    const text = await req.text();
-    if (text.length > 64 * 1024) throw new AppError("too_large", "Request body too large");
+    const text = await readJsonBody(req);
     try {
       raw = text ? JSON.parse(text) : {};
     } catch {
@@ -69,4 +72,61 @@ async function parseInput(req: Request, schema: z.ZodType): Promise<unknown> {
     throw badRequest(issue?.message ?? "Invalid input");
   }
   return parsed.data;
+}
+
+/** The largest JSON body any route accepts (its inputs are names, ids and short settings). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * CSRF defence that does not rest on SameSite cookies alone: a browser names the page that
+ * made a request in Origin (and says in Sec-Fetch-Site how it relates to us), so a write
+ * from another site is refused before it does anything. The rule is the WebSockets' one
+ * (lib/realtime/origin.ts: this host, PUBLIC_URL, ALLOWED_ORIGINS). Clients that are not
+ * browsers send neither header and still need a session.
+ */
+function checkSameOrigin(req: Request): void {
+  if (!WRITE_METHODS.has(req.method)) return;
+  const origin = req.headers.get("origin");
+  const site = req.headers.get("sec-fetch-site");
+  const config = env();
+  const allowed = { publicUrl: config.PUBLIC_URL, extra: config.ALLOWED_ORIGINS };
+  const ok =
+    origin !== null
+      ? originAllowed(origin, req.headers.get("host"), allowed)
+      : site === null || site === "same-origin" || site === "none";
+  if (!ok) throw forbidden("Requests from other sites are not accepted");
+}
+
+/**
+ * A write's body, as text, refused as soon as it is known to be too large: from its
+ * Content-Length before a byte is read, or while streaming (a chunked body has no length),
+ * so at most MAX_BODY_BYTES (plus one chunk) is ever held. Only JSON is accepted: a form
+ * or text/plain body is what a cross-site page can send without asking first.
+ */
+async function readJsonBody(req: Request): Promise<string> {
+  const type = req.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new AppError("unsupported_media_type", "Send the request body as application/json");
+  }
+  const tooLarge = () =>
+    new AppError("too_large", `The request body is too large (at most ${MAX_BODY_BYTES / 1024} KB)`);
+  const declared = req.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= MAX_BODY_BYTES)) throw tooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
