@@ -2,6 +2,7 @@ import "server-only";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { db } from "@/lib/server/runtime";
+import { safeReturnPath } from "./redirect";
 import { guestSchema, signInSchema } from "./schemas";
 import { authenticate, doCreateGuest } from "./service";
 
@@ -44,6 +45,10 @@ export function authOptions(): NextAuthOptions {
       }),
     ],
     callbacks: {
+      /** After sign-in or sign-out, only a path on our own origin (lib/auth/redirect.ts). */
+      redirect({ url, baseUrl }) {
+        return `${baseUrl}${safeReturnPath(url, new URL(baseUrl).host)}`;
+      },
       jwt({ token, user }) {
         if (user) token.sub = user.id;
         return token;
