@@ -18,6 +18,7 @@ import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
 import { setRuntime } from "@/lib/server/runtime";
 import { loadSecrets } from "@/lib/server/secrets";
+import { startStallWatchdog } from "@/lib/stall-watchdog";
 
 const log = logger("server");
 
@@ -86,6 +87,9 @@ async function main() {
     httpServer.once("error", reject);
     httpServer.listen(config.PORT, config.HOST, () => resolve());
   });
+  // From here on nothing should hold the event loop long: log whatever does.
+  const watchdogLog = logger("watchdog");
+  startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });
   const address = httpServer.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   log.info(`Parley is listening on http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`, {

@@ -6,6 +6,7 @@
  * and exits when its parent goes away, so it never outlives the web node.
  */
 import { hostname } from "node:os";
+import { startStallWatchdog } from "../lib/stall-watchdog";
 import { loadConfig } from "./config";
 import { logger } from "./log";
 import { register, type Registration } from "./registration";
@@ -16,6 +17,8 @@ const log = logger("main");
 async function main() {
   const config = loadConfig();
   const server = await Server.create(config);
+  const watchdogLog = logger("watchdog");
+  startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });
   log.info(`SFU signaling listening on ${config.SFU_HOST}:${server.port}`, {
     mediaIp: config.SFU_MEDIA_IP ?? "all interfaces",
     announcedIp: config.SFU_ANNOUNCED_IP,

@@ -4,6 +4,7 @@ import type { SessionUser } from "@/lib/auth/schemas";
 import { AppError, isDatabaseUnavailable, toErrorBody } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
 import { formatWait } from "@/lib/server/rate-limit";
+import { noteActivity } from "@/lib/stall-watchdog";
 import { TokenBucket } from "@/lib/token-bucket";
 import {
   type Ack,
@@ -30,11 +31,14 @@ type Handler<N extends CommandName> = (
 /**
  * Every socket's budget of commands, whatever they are (reads cost the database too): a
  * burst, then a steady rate. Over it, a command is answered `rate_limited` and not run.
- * Installed once per socket, ahead of every handler (Socket.IO's per-socket middleware).
+ * Installed once per socket, ahead of every handler (Socket.IO's per-socket middleware),
+ * where it also notes each command for the stall watchdog.
  */
 export function limitCommands(socket: AppSocket, options: { burst: number; perSecond: number }): void {
   const budget = new TokenBucket(options.burst, options.perSecond);
   socket.use((packet, next) => {
+    // What this node is doing, should the event loop stall (lib/stall-watchdog.ts).
+    noteActivity(`socket ${String(packet[0]).slice(0, 40)}`);
     if (budget.take()) return next();
     const ack = packet[packet.length - 1];
     if (typeof ack === "function") {

@@ -52,7 +52,7 @@ describe.each(testDbKinds())("storage quotas on %s", (kind) => {
         "Upload-Metadata": tusMetadata({ roomId, name: "f.bin" }),
         ...(body ? { "Content-Type": "application/offset+octet-stream" } : {}),
       },
-      body,
+      body && Uint8Array.from(body),
     );
   const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
   const staged = async () => (await readdir(path.join(harness.root, "uploads"))).length;
