@@ -29,6 +29,11 @@ export const users = pgTable(
     displayName: text("display_name").notNull(),
     passwordHash: text("password_hash"),
     isGuest: boolean("is_guest").notNull().default(false),
+    /**
+     * Sessions carry the version they were signed in at; `Sign out everywhere` bumps it, so
+     * every session signed in before stops working at once (lib/auth/sessions.ts).
+     */
+    sessionVersion: integer("session_version").notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("users_email_key").on(t.email)],
