@@ -7,7 +7,7 @@ import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
 import type { MemberRole, RoomSummary } from "./schemas";
-import { newInviteToken, newRoomSlug } from "./slug";
+import { isInviteToken, newInviteToken, newRoomSlug } from "./slug";
 
 /**
  * Rooms: create, join by link, rename, leave, list. check* functions reject what bad
@@ -59,7 +59,10 @@ export async function doJoinRoomBySlug(
   const mayJoin =
     room &&
     (room.kind === "open" ||
-      (room.kind === "private" && !!inviteToken && inviteToken === room.inviteToken));
+      (room.kind === "private" &&
+        !!inviteToken &&
+        !!room.inviteToken &&
+        isInviteToken(inviteToken, room.inviteToken)));
   if (!room || !mayJoin) throw notFound("There is no room at this link, or it has ended");
 
   const role: MemberRole = user.isGuest ? "guest" : "member";

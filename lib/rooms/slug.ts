@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
 
@@ -16,4 +16,15 @@ export function newRoomSlug(): string {
 /** 128 bits for a private room's invite token. */
 export function newInviteToken(): string {
   return randomBytes(16).toString("base64url");
+}
+
+/**
+ * Whether `given` is the room's invite token, in time that does not depend on how much of
+ * it matches (`===` stops at the first difference, which leaks the token byte by byte to
+ * someone who can time enough requests). Both sides are hashed first, so the buffers
+ * timingSafeEqual compares always have the same length, whatever was given.
+ */
+export function isInviteToken(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
