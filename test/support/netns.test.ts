@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Lab, labAvailable } from "./netns";
 
@@ -122,16 +123,30 @@ describe.runIf(labAvailable())("network lab", () => {
   });
 
   test("a port on a host's loopback is reachable from the test through forward()", async () => {
-    const local = await lab.forward("server", 7000);
-    const { connect } = await import("node:net");
-    const answer = await new Promise<string>((resolve, reject) => {
-      let data = "";
-      connect(local, "127.0.0.1")
-        .on("data", (d) => (data += String(d)))
-        .on("end", () => resolve(data))
-        .on("error", reject);
-    });
-    expect(answer).toBe("127.0.0.1");
+    const read = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        let data = "";
+        connect(port, "127.0.0.1")
+          .on("data", (d) => (data += String(d)))
+          .on("end", () => resolve(data))
+          .on("error", reject);
+      });
+    expect(await read(await lab.forward("server", 7000))).toBe("127.0.0.1");
+
+    // The same port number on both sides, for a program that announces its own port.
+    const port = await lab.forward("alice");
+    const listener = lab.spawn(
+      "alice",
+      node,
+      [
+        "-e",
+        `require("node:net").createServer((c) => c.end("alice")).listen(${port}, "127.0.0.1", () => console.log("ready"))`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise((resolve) => listener.stdout!.once("data", resolve));
+    expect(await read(port)).toBe("alice");
+    listener.kill();
   });
 
   test("destroy removes the namespaces, the processes in them and the files", async () => {

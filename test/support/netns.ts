@@ -314,29 +314,13 @@ export class Lab {
   }
 
   /**
-   * A port on this process's 127.0.0.1 that leads to `port` on the host's own loopback
-   * (e.g. Firefox's WebDriver BiDi socket, which only listens there): a relay in the
-   * namespace serves a Unix socket — the filesystem is shared, the network is not.
+   * A port on this process's 127.0.0.1 that leads to `port` on the host's own loopback: a
+   * relay in the namespace serves a Unix socket (the filesystem is shared, the network is
+   * not). Without `port`, a free local port leads to the same number in the namespace,
+   * for a program told its port that then announces it, like Firefox's WebDriver BiDi URL.
    */
-  async forward(host: string, port: number): Promise<number> {
-    const socket = path.join(this.dir, `${host}-${port}.sock`);
-    const relay = `const net = require("node:net");
-      const [path, port] = process.argv.slice(1);
-      net.createServer((c) => {
-        const t = net.connect(Number(port), "127.0.0.1");
-        c.pipe(t).pipe(c);
-        c.on("error", () => t.destroy());
-        t.on("error", () => c.destroy());
-      }).listen(path, () => console.log("ready"));`;
-    const child = this.spawn(host, process.execPath, ["-e", relay, socket, String(port)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.once("data", () => resolve());
-      child.once("exit", (code) =>
-        reject(new Error(`the relay to ${host}:${port} exited (${code})`)),
-      );
-    });
+  async forward(host: string, port?: number): Promise<number> {
+    const socket = path.join(this.dir, `${host}-${this.forwards.size}.sock`);
     const server = createServer((c) => {
       const u = createConnection(socket);
       c.pipe(u).pipe(c);
@@ -345,7 +329,26 @@ export class Lab {
     });
     this.forwards.add(server);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return (server.address() as { port: number }).port;
+    const local = (server.address() as { port: number }).port;
+    const target = port ?? local;
+    const relay = `const net = require("node:net");
+      const [path, port] = process.argv.slice(1);
+      net.createServer((c) => {
+        const t = net.connect(Number(port), "127.0.0.1");
+        c.pipe(t).pipe(c);
+        c.on("error", () => t.destroy());
+        t.on("error", () => c.destroy());
+      }).listen(path, () => console.log("ready"));`;
+    const child = this.spawn(host, process.execPath, ["-e", relay, socket, String(target)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once("data", () => resolve());
+      child.once("exit", (code) =>
+        reject(new Error(`the relay to ${host}:${target} exited (${code})`)),
+      );
+    });
+    return local;
   }
 
   /**
