@@ -36,7 +36,8 @@ export class NoSfuError extends Error {
 
 function upstreamOf(url: string): Upstream {
   const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80)) };
+  const tls = parsed.protocol === "https:";
+  return { host: parsed.hostname, port: Number(parsed.port || (tls ? 443 : 80)), tls };
 }
 
 export class LocalPlacement implements SfuPlacement {
