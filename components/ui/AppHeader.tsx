@@ -19,6 +19,9 @@ export function AppHeader({ userName, children }: { userName: string; children?:
           {userName}
         </span>
         <ThemeToggle />
+        <Link href="/settings" className="btn btn-ghost btn-small">
+          Settings
+        </Link>
         <button
           type="button"
           className="btn btn-ghost btn-small"

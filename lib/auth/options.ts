@@ -6,14 +6,23 @@ import { safeReturnPath } from "./redirect";
 import { guestSchema, signInSchema } from "./schemas";
 import { authenticate, doCreateGuest } from "./service";
 
+/**
+ * The user's session version a token was signed in at (findSessionUser in ./service.ts);
+ * tokens from before versions existed count as 0.
+ */
+export function sessionVersionOf(token: { ver?: unknown }): number {
+  return typeof token.ver === "number" ? token.ver : 0;
+}
+
 /** Thirty days, renewed while the person keeps coming back. */
 const SESSION_MAX_AGE_S = 30 * 24 * 60 * 60;
 
 /**
  * NextAuth v4 with JWT sessions. Two credential providers: email + password for accounts
  * (created through POST /api/accounts, then signed in here) and a display name alone for
- * guests who arrive by link. The JWT carries only the user id; who the user is now is read
- * from the database on each request (lib/auth/session.ts).
+ * guests who arrive by link. The JWT carries only the user id and the session version it
+ * was signed in at; who the user is now, and whether that version is still current, is
+ * read from the database on each request (lib/auth/session.ts).
  */
 export function authOptions(): NextAuthOptions {
   return {
@@ -28,8 +37,10 @@ export function authOptions(): NextAuthOptions {
         async authorize(credentials) {
           const parsed = signInSchema.safeParse(credentials);
           if (!parsed.success) return null;
-          const user = await authenticate(db(), parsed.data.email, parsed.data.password);
-          return user ? { id: user.id, name: user.displayName } : null;
+          const found = await authenticate(db(), parsed.data.email, parsed.data.password);
+          return found
+            ? { id: found.user.id, name: found.user.displayName, sessionVersion: found.sessionVersion }
+            : null;
         },
       }),
       CredentialsProvider({
@@ -40,7 +51,7 @@ export function authOptions(): NextAuthOptions {
           const parsed = guestSchema.safeParse(credentials);
           if (!parsed.success) return null;
           const user = await doCreateGuest(db(), parsed.data.displayName);
-          return { id: user.id, name: user.displayName };
+          return { id: user.id, name: user.displayName, sessionVersion: 0 };
         },
       }),
     ],
@@ -50,11 +61,15 @@ export function authOptions(): NextAuthOptions {
         return `${baseUrl}${safeReturnPath(url, new URL(baseUrl).host)}`;
       },
       jwt({ token, user }) {
-        if (user) token.sub = user.id;
+        if (user) {
+          token.sub = user.id;
+          token.ver = user.sessionVersion;
+        }
         return token;
       },
       session({ session, token }) {
         if (token.sub && session.user) session.user.id = token.sub;
+        session.sessionVersion = sessionVersionOf(token);
         return session;
       },
     },

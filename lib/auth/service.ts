@@ -1,8 +1,10 @@
 import "server-only";
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import type { Server } from "socket.io";
 import type { Db } from "@/lib/db/client";
 import { users } from "@/lib/db/schema";
 import { AppError } from "@/lib/errors";
+import { channel } from "@/lib/realtime/protocol";
 import { decoyHash, hashPassword, verifyPassword } from "./password";
 import type { CreateAccountInput, SessionUser } from "./schemas";
 
@@ -30,21 +32,51 @@ export async function doCreateGuest(db: Db, displayName: string): Promise<Sessio
   return toSessionUser(row);
 }
 
-/** The user for these credentials, or null; takes as long for an unknown email. */
+/**
+ * The user for these credentials and the session version a new session gets, or null;
+ * takes as long for an unknown email.
+ */
 export async function authenticate(
   db: Db,
   email: string,
   password: string,
-): Promise<SessionUser | null> {
+): Promise<{ user: SessionUser; sessionVersion: number } | null> {
   const [row] = await db.select().from(users).where(eq(users.email, email)).limit(1);
   if (!row?.passwordHash) {
     await verifyPassword(await decoyHash(), password);
     return null;
   }
-  return (await verifyPassword(row.passwordHash, password)) ? toSessionUser(row) : null;
+  return (await verifyPassword(row.passwordHash, password))
+    ? { user: toSessionUser(row), sessionVersion: row.sessionVersion }
+    : null;
 }
 
-export async function findUser(db: Db, id: string): Promise<SessionUser | null> {
-  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+/**
+ * The user a session belongs to, or null when the user is gone or the session was signed
+ * in before their last `Sign out everywhere` (its version is older). One query, as before.
+ */
+export async function findSessionUser(
+  db: Db,
+  id: string,
+  sessionVersion: number,
+): Promise<SessionUser | null> {
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, id), eq(users.sessionVersion, sessionVersion)))
+    .limit(1);
   return row ? toSessionUser(row) : null;
+}
+
+/**
+ * Sign out everywhere: every session of the user stops working (each device must sign in
+ * again; HTTP requests and socket handshakes check the version), and the sockets they have
+ * open, on any node, are closed now.
+ */
+export async function doSignOutEverywhere(db: Db, io: Server, userId: string): Promise<void> {
+  await db
+    .update(users)
+    .set({ sessionVersion: sql`${users.sessionVersion} + 1` })
+    .where(eq(users.id, userId));
+  io.in(channel.user(userId)).disconnectSockets(true);
 }

@@ -4,9 +4,9 @@ import { decode } from "next-auth/jwt";
 import { redirect } from "next/navigation";
 import type { Db } from "@/lib/db/client";
 import { db } from "@/lib/server/runtime";
-import { authOptions } from "./options";
+import { authOptions, sessionVersionOf } from "./options";
 import type { SessionUser } from "./schemas";
-import { findUser } from "./service";
+import { findSessionUser } from "./service";
 
 /** NextAuth names its cookie `__Secure-…` when it was set over HTTPS. */
 const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
@@ -15,7 +15,7 @@ const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-
 export async function getSessionUser(): Promise<SessionUser | null> {
   const session = await getServerSession(authOptions());
   const id = session?.user?.id;
-  return id ? findUser(db(), id) : null;
+  return id ? findSessionUser(db(), id, session.sessionVersion) : null;
 }
 
 /** For pages: the signed-in user, or a redirect to /signin and back to `returnTo`. */
@@ -40,7 +40,7 @@ export async function getSessionUserFromCookieHeader(
   if (!secret) return null;
   try {
     const payload = await decode({ token, secret });
-    return payload?.sub ? await findUser(database, payload.sub) : null;
+    return payload?.sub ? await findSessionUser(database, payload.sub, sessionVersionOf(payload)) : null;
   } catch {
     return null;
   }

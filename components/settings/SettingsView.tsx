@@ -1,0 +1,54 @@
+"use client";
+
+import { signOut } from "next-auth/react";
+import { useState } from "react";
+import type { SessionUser } from "@/lib/auth/schemas";
+import { AppHeader } from "@/components/ui/AppHeader";
+import styles from "./SettingsView.module.css";
+
+/** Your account's settings: for now, ending every session you have. */
+export function SettingsView({ user }: { user: SessionUser }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function signOutEverywhere() {
+    setError(null);
+    setBusy(true);
+    try {
+      const res = await fetch("/api/sessions", { method: "DELETE" });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        throw new Error(body?.error?.message ?? "Could not sign out everywhere; try again");
+      }
+      await signOut({ callbackUrl: "/signin" });
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "Could not sign out everywhere; try again");
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <AppHeader userName={user.displayName} />
+      <main className={styles.main}>
+        <h1 className={styles.title}>Settings</h1>
+        {error && (
+          <p role="alert" className="alert">
+            {error}
+          </p>
+        )}
+        <section className={`card ${styles.section}`}>
+          <h2 className={styles.sectionTitle}>Sessions</h2>
+          <p className="muted">
+            {user.isGuest
+              ? "You are a guest: signing out ends this guest identity, and it cannot be signed in again."
+              : "Signed in on a device you no longer have? End every session, here and everywhere else; each device must sign in again."}
+          </p>
+          <button type="button" className="btn" onClick={() => void signOutEverywhere()} disabled={busy}>
+            Sign out everywhere
+          </button>
+        </section>
+      </main>
+    </>
+  );
+}
