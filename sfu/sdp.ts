@@ -1,12 +1,14 @@
 /**
- * SDP as text, for what werift writes and reads differently from the standards (RFC 8829
- * JSEP, RFC 8842 DTLS setup, RFC 8843 BUNDLE) and from what other stacks expect:
+ * SDP for what werift writes and reads differently from the standards (RFC 8829 JSEP,
+ * RFC 8842 DTLS setup, RFC 8843 BUNDLE) and from what other stacks expect:
  * - {@link offerForPeers}: the SFU's subscribe offers, made acceptable to every standard
  *   answerer (browsers, aiortc) without changing what werift applied locally.
+ * - {@link endMLine}: how an m-line ends when its track does (never the BUNDLE tag's).
  * - {@link normalizeRemote}: what a client sends, rewritten into the form werift parses.
  * - {@link describeMedia}: a tolerant reading of the m-sections, for checking offers.
- * Pure functions over strings; docs/sfu.md, "Standard peers and SDP".
+ * Pure functions over strings but for endMLine; docs/sfu.md, "Standard peers and SDP".
  */
+import type { RTCPeerConnection, RTCRtpTransceiver } from "werift";
 
 export type Direction = "sendrecv" | "sendonly" | "recvonly" | "inactive";
 const DIRECTIONS: readonly string[] = ["sendrecv", "sendonly", "recvonly", "inactive"];
@@ -137,6 +139,21 @@ export function offerForPeers(sdp: string): string {
     return mids.length > 0 ? [`a=group:BUNDLE ${mids.join(" ")}`] : [];
   });
   return joinSdp(out);
+}
+
+/**
+ * Ends the m-line of a track that is gone, in the offer to come: stopped (port 0, and
+ * recycled by werift for a later track of its kind), except the m-line whose mid tags
+ * the BUNDLE group, which only goes `inactive` and stays for good. Chromium keeps the
+ * bundled transport under the tag's m-line: stopping it made Chromium start a new
+ * transport (its connection went back to `connecting` and media stopped for every other
+ * track), and recycling it failed its answer ("Failed to setup RTCP mux"). The tag never
+ * moves, so at most one m-line idles (mediasoup-client does the same).
+ */
+export function endMLine(pc: RTCPeerConnection, transceiver: RTCRtpTransceiver): void {
+  const tag = bundleMids(pc.localDescription?.sdp ?? "")[0];
+  if (transceiver.mid !== null && transceiver.mid === tag) transceiver.setDirection("inactive");
+  else transceiver.stop();
 }
 
 function asActpass(line: string): string {

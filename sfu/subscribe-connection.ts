@@ -26,7 +26,7 @@ import { ClosedError, NegotiationError } from "./errors";
 import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { Producer } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
-import { normalizeRemote, offerForPeers } from "./sdp";
+import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 import { hardenDtls, resumeRestartedIce } from "./werift-patches";
@@ -99,7 +99,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     consumer.on("closed", () => {
       this.consumers.delete(producer.id);
       if (this.closed_) return;
-      transceiver.stop();
+      endMLine(this.pc, transceiver);
       this.renegotiate();
     });
     this.emit("consumerAdded", consumer);

@@ -1,7 +1,7 @@
 import { RTCPeerConnection, SessionDescription } from "werift";
 import { afterEach, describe, expect, it } from "vitest";
 import { peerConfig } from "../media";
-import { bundleMids, describeMedia, normalizeRemote, offerForPeers, splitSdp } from "../sdp";
+import { bundleMids, describeMedia, endMLine, normalizeRemote, offerForPeers, splitSdp } from "../sdp";
 import { LOOPBACK } from "./harness";
 
 const sdp = (...lines: string[]) => lines.map((line) => `${line}\r\n`).join("");
@@ -206,5 +206,33 @@ describe("werift's renegotiation through offerForPeers", () => {
       { port: 9, mid: "2", kind: "video", direction: "sendonly" },
     ]);
     expect(bundleMids(third.offer)).toEqual(["0", "2"]);
+  });
+
+  it("ends the BUNDLE tag's m-line as inactive, any other as stopped", async () => {
+    const sfu = new RTCPeerConnection(peerConfig(LOOPBACK, "subscribe"));
+    const client = new RTCPeerConnection(peerConfig(LOOPBACK, "subscribe"));
+    pcs.push(sfu, client);
+    const mic = sfu.addTransceiver("audio", { direction: "sendonly" });
+    const camera = sfu.addTransceiver("video", { direction: "sendonly" });
+    // Never negotiated: nothing tags a group yet, so it just stops.
+    const unsent = sfu.addTransceiver("video", { direction: "sendonly" });
+    endMLine(sfu, unsent);
+    expect(unsent.stopping).toBe(true);
+    await sfu.setLocalDescription(await sfu.createOffer());
+    await client.setRemoteDescription({ type: "offer", sdp: offerForPeers(sfu.localDescription!.sdp) });
+    await client.setLocalDescription(await client.createAnswer());
+    await sfu.setRemoteDescription({ type: "answer", sdp: client.localDescription!.sdp });
+    expect(bundleMids(sfu.localDescription!.sdp)[0]).toBe(mic.mid);
+    endMLine(sfu, mic);
+    endMLine(sfu, camera);
+    expect([mic.stopping, mic.direction]).toEqual([false, "inactive"]);
+    expect(camera.stopping).toBe(true);
+    await sfu.setLocalDescription(await sfu.createOffer());
+    const offer = offerForPeers(sfu.localDescription!.sdp);
+    expect(describeMedia(offer)).toMatchObject([
+      { mid: "0", port: 9, direction: "inactive" },
+      { mid: "1", port: 0, direction: "inactive" },
+    ]);
+    expect(bundleMids(offer)).toEqual(["0"]);
   });
 });

@@ -106,12 +106,13 @@ export class AiortcPeer {
     }
   }
 
-  /** Publishes aiortc's synthetic microphone (Opus) and camera (VP8). */
-  async publish(): Promise<void> {
+  /** Publishes aiortc's synthetic microphone (Opus) and camera (VP8); returns their track ids. */
+  async publish(): Promise<string[]> {
     const offer = OfferReply.parse(await this.command({ cmd: "publish-offer", audio: true, video: true }));
     const tracks = offer.tracks.map((t) => ({ mid: t.mid, source: t.kind === "audio" ? ("mic" as const) : ("camera" as const) }));
     const answer = await this.signaling.request("publishOffer", { sdp: offer.sdp, tracks });
     await this.command({ cmd: "set-answer", sdp: answer.sdp });
+    return answer.tracks.map((t) => t.trackId);
   }
 
   /** Media received so far, per track of someone else that is still offered to us. */
