@@ -182,6 +182,8 @@ export async function startParley(options: {
         LOG_LEVEL: "warn",
         // The load is the point; the per-user write limit must not shape it.
         CHAT_RATE_POINTS: "100000000",
+        // Every bot signs in as a guest from this one address.
+        GUEST_RATE_POINTS: "100000000",
         AUTH_SECRET: randomBytes(32).toString("hex"),
         CALL_TOKEN_SECRET: randomBytes(32).toString("hex"),
         FILES_MASTER_KEY: randomBytes(32).toString("hex"),
