@@ -15,6 +15,7 @@ import { createFilesFeature } from "@/lib/files/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
 import type { Feature } from "@/lib/server/feature";
+import { securePrivateDir } from "@/lib/server/data-dir";
 import { logger } from "@/lib/server/log";
 import { setRuntime } from "@/lib/server/runtime";
 import { loadSecrets } from "@/lib/server/secrets";
@@ -46,6 +47,9 @@ async function main() {
   );
   await migrateDatabase(database);
   log.info("database ready", { kind: database.kind });
+  // After the database, so that the files a fresh PGlite just wrote are covered too.
+  const tightened = await securePrivateDir(dataDir);
+  if (tightened > 0) log.info("restricted DATA_DIR to its owner", { entries: tightened });
 
   const dev = config.NODE_ENV === "development";
   const app = next({ dev, dir: process.cwd(), hostname: config.HOST, port: config.PORT });

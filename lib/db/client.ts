@@ -79,7 +79,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let dataDir: string | undefined;
   if (options.dataDir) {
     dataDir = path.resolve(options.dataDir);
-    mkdirSync(dataDir, { recursive: true });
+    // Private like all of DATA_DIR (lib/server/data-dir.ts tightens PGlite's files at start).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   }
   const client = await PGlite.create(dataDir ? { dataDir } : {});
   const db = drizzle({ client, schema }) as unknown as Db;

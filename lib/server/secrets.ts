@@ -37,7 +37,7 @@ export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}):
     generated.callTokenSecret !== stored.callTokenSecret ||
     generated.filesMasterKey !== stored.filesMasterKey
   ) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(generated, null, 2) + "\n", { mode: 0o600 });
   }
   const secrets: Secrets = {
