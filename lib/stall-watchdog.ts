@@ -77,7 +77,10 @@ export function startStallWatchdog(options: {
     if (delay <= threshold) return;
     const stall = describe(Math.round(delay), windowStart, now);
     stalls.push(stall);
-    options.log(`event loop stalled ${stall.ms} ms`, { during: stall.during, before: stall.before });
+    options.log(`event loop stalled ${stall.ms} ms`, {
+      during: stall.during,
+      before: stall.before,
+    });
   }, INTERVAL_MS);
   timer.unref();
   return {

@@ -18,7 +18,10 @@ export class TokenBucket {
   /** Takes a token; false when there is none left. */
   take(): boolean {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.perSecond);
+    this.tokens = Math.min(
+      this.burst,
+      this.tokens + ((now - this.lastRefill) / 1000) * this.perSecond,
+    );
     this.lastRefill = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

@@ -17,7 +17,9 @@ export function SettingsView({ user }: { user: SessionUser }) {
     try {
       const res = await fetch("/api/sessions", { method: "DELETE" });
       if (!res.ok) {
-        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        const body = (await res.json().catch(() => null)) as {
+          error?: { message?: string };
+        } | null;
         throw new Error(body?.error?.message ?? "Could not sign out everywhere; try again");
       }
       await signOut({ callbackUrl: "/signin" });
@@ -44,7 +46,12 @@ export function SettingsView({ user }: { user: SessionUser }) {
               ? "You are a guest: signing out ends this guest identity, and it cannot be signed in again."
               : "Signed in on a device you no longer have? End every session, here and everywhere else; each device must sign in again."}
           </p>
-          <button type="button" className="btn" onClick={() => void signOutEverywhere()} disabled={busy}>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => void signOutEverywhere()}
+            disabled={busy}
+          >
             Sign out everywhere
           </button>
         </section>

@@ -2,7 +2,12 @@ import "server-only";
 import type { Redis } from "ioredis";
 import type { Env } from "@/lib/env";
 import { clientAddressKey } from "@/lib/server/client-address";
-import { createRateLimit, type RateLimit, RateLimitedError, rateLimitedResponse } from "@/lib/server/rate-limit";
+import {
+  createRateLimit,
+  type RateLimit,
+  RateLimitedError,
+  rateLimitedResponse,
+} from "@/lib/server/rate-limit";
 import { service } from "@/lib/server/runtime";
 import { emailSchema } from "./schemas";
 

@@ -50,7 +50,11 @@ export function resolveClientAddress(
 
 /** Sets CLIENT_ADDRESS_HEADER on a request about to be handed to Next. */
 export function stampClientAddress(req: IncomingMessage, trusted: BlockList): void {
-  req.headers[CLIENT_ADDRESS_HEADER] = resolveClientAddress(req.socket.remoteAddress, req.headers, trusted);
+  req.headers[CLIENT_ADDRESS_HEADER] = resolveClientAddress(
+    req.socket.remoteAddress,
+    req.headers,
+    trusted,
+  );
 }
 
 /**
@@ -76,7 +80,12 @@ function forwardedHops(headers: IncomingHttpHeaders): string[] {
     for (const pair of element.split(";")) {
       const eq = pair.indexOf("=");
       if (eq >= 0 && pair.slice(0, eq).trim().toLowerCase() === "for") {
-        hops.push(pair.slice(eq + 1).trim().replace(/^"|"$/g, ""));
+        hops.push(
+          pair
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"|"$/g, ""),
+        );
       }
     }
   }
@@ -100,7 +109,11 @@ function ipv6Prefix64(address: string): string {
   const [head = "", tail] = address.toLowerCase().split("::");
   const left = head ? head.split(":") : [];
   const right = tail ? tail.split(":") : [];
-  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  const groups = [
+    ...left,
+    ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"),
+    ...right,
+  ];
   return groups
     .slice(0, 4)
     .map((g) => g.padStart(4, "0"))

@@ -85,9 +85,15 @@ export async function answeringRateLimits<T>(work: () => Promise<T>): Promise<T 
 }
 
 /** The 429 for a refusal: the usual error envelope (plus `extra` fields) and `Retry-After`. */
-export function rateLimitedResponse(err: RateLimitedError, extra: Record<string, unknown> = {}): Response {
+export function rateLimitedResponse(
+  err: RateLimitedError,
+  extra: Record<string, unknown> = {},
+): Response {
   return Response.json(
     { ...extra, error: { code: err.code, message: err.message } },
-    { status: 429, headers: { "Retry-After": String(err.retryAfterS), "Cache-Control": "no-store" } },
+    {
+      status: 429,
+      headers: { "Retry-After": String(err.retryAfterS), "Cache-Control": "no-store" },
+    },
   );
 }

@@ -3,7 +3,12 @@ import type { IncomingMessage } from "node:http";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as createAccount } from "@/app/api/accounts/route";
-import { type AuthLimits, AUTH_LIMITS_SERVICE, createAuthLimits, limitSignIn } from "@/lib/auth/limits";
+import {
+  type AuthLimits,
+  AUTH_LIMITS_SERVICE,
+  createAuthLimits,
+  limitSignIn,
+} from "@/lib/auth/limits";
 import type { Database } from "@/lib/db/client";
 import { parseEnv } from "@/lib/env";
 import {
@@ -34,14 +39,20 @@ describe("the client's address", () => {
   it("walks back through trusted proxies only, so a client cannot prepend a made-up address", () => {
     const headers = { "x-forwarded-for": "1.1.1.1, 203.0.113.9, 10.0.0.5" };
     expect(resolveClientAddress("10.1.2.3", headers, trusted)).toBe("203.0.113.9");
-    expect(resolveClientAddress("10.1.2.3", { "x-forwarded-for": "10.0.0.9, 10.0.0.5" }, trusted)).toBe("10.0.0.9");
-    expect(resolveClientAddress("10.1.2.3", { "x-forwarded-for": "unknown" }, trusted)).toBe("10.1.2.3");
+    expect(
+      resolveClientAddress("10.1.2.3", { "x-forwarded-for": "10.0.0.9, 10.0.0.5" }, trusted),
+    ).toBe("10.0.0.9");
+    expect(resolveClientAddress("10.1.2.3", { "x-forwarded-for": "unknown" }, trusted)).toBe(
+      "10.1.2.3",
+    );
   });
 
   it("reads Forwarded when there is no X-Forwarded-For", () => {
     const headers = { forwarded: 'for=198.51.100.17;proto=https, for="[2001:db8:cafe::17]:4711"' };
     expect(resolveClientAddress("10.1.2.3", headers, trusted)).toBe("2001:db8:cafe::17");
-    expect(resolveClientAddress("10.1.2.3", { forwarded: "for=192.0.2.60:8080" }, trusted)).toBe("192.0.2.60");
+    expect(resolveClientAddress("10.1.2.3", { forwarded: "for=192.0.2.60:8080" }, trusted)).toBe(
+      "192.0.2.60",
+    );
   });
 
   it("replaces a stamp the client sent itself, and keys IPv6 clients by /64", () => {
@@ -51,13 +62,19 @@ describe("the client's address", () => {
     } as unknown as IncomingMessage;
     stampClientAddress(req, trusted);
     expect(req.headers[CLIENT_ADDRESS_HEADER]).toBe("2001:db8:1:2:3:4:5:6");
-    const request = new Request("http://x/", { headers: { [CLIENT_ADDRESS_HEADER]: "2001:db8:1:2::9" } });
+    const request = new Request("http://x/", {
+      headers: { [CLIENT_ADDRESS_HEADER]: "2001:db8:1:2::9" },
+    });
     expect(clientAddressKey(request)).toBe("2001:0db8:0001:0002::/64");
   });
 
   it("refuses a TRUSTED_PROXIES entry that is not an address or CIDR", () => {
-    expect(parseEnv({ TRUSTED_PROXIES: "10.0.0.0/8, ::1, 192.168.1.1" }).TRUSTED_PROXIES).toHaveLength(3);
-    expect(() => parseEnv({ TRUSTED_PROXIES: "10.0.0.0/33" })).toThrow(/10.0.0.0\/33 is not an IP address or CIDR/);
+    expect(
+      parseEnv({ TRUSTED_PROXIES: "10.0.0.0/8, ::1, 192.168.1.1" }).TRUSTED_PROXIES,
+    ).toHaveLength(3);
+    expect(() => parseEnv({ TRUSTED_PROXIES: "10.0.0.0/33" })).toThrow(
+      /10.0.0.0\/33 is not an IP address or CIDR/,
+    );
     expect(() => parseEnv({ TRUSTED_PROXIES: "proxy.example" })).toThrow(/TRUSTED_PROXIES/);
   });
 });
@@ -108,7 +125,10 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
       limitSignIn(
         new Request(`http://localhost/api/auth/callback/${provider}`, {
           method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded", [CLIENT_ADDRESS_HEADER]: address },
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            [CLIENT_ADDRESS_HEADER]: address,
+          },
           body: new URLSearchParams(form),
         }),
         limits,
@@ -128,7 +148,9 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(3000);
       const body = (await refused.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe("rate_limited");
-      expect(body.error.message).toMatch(/^Too many accounts created from your network; try again in \d+ minutes$/);
+      expect(body.error.message).toMatch(
+        /^Too many accounts created from your network; try again in \d+ minutes$/,
+      );
       // Nothing was created by the refused request; another address is unaffected.
       expect((await signUp(someAddress(), email())).status).toBe(200);
     });
@@ -136,23 +158,43 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
     it("limits password sign-ins per address, in NextAuth's answer shape", async () => {
       const address = someAddress();
       for (let i = 0; i < 3; i++) {
-        expect(await callback("password", address, { email: `${crypto.randomUUID()}@example.test`, password: "x" })).toBeNull();
+        expect(
+          await callback("password", address, {
+            email: `${crypto.randomUUID()}@example.test`,
+            password: "x",
+          }),
+        ).toBeNull();
       }
-      const refused = await callback("password", address, { email: "someone@example.test", password: "x" });
+      const refused = await callback("password", address, {
+        email: "someone@example.test",
+        password: "x",
+      });
       expect(refused?.status).toBe(429);
       expect(Number(refused?.headers.get("retry-after"))).toBeGreaterThan(0);
       const body = (await refused!.json()) as { url: string; error: { message: string } };
-      expect(new URL(body.url).searchParams.get("error")).toMatch(/^Too many sign-in attempts; try again in \d+ seconds$/);
+      expect(new URL(body.url).searchParams.get("error")).toMatch(
+        /^Too many sign-in attempts; try again in \d+ seconds$/,
+      );
     });
 
     it("limits password sign-ins per account from any address, whatever the email's case", async () => {
       const email = `${crypto.randomUUID()}@example.test`;
       expect(await callback("password", someAddress(), { email, password: "x" })).toBeNull();
-      expect(await callback("password", someAddress(), { email: ` ${email.toUpperCase()}`, password: "x" })).toBeNull();
+      expect(
+        await callback("password", someAddress(), {
+          email: ` ${email.toUpperCase()}`,
+          password: "x",
+        }),
+      ).toBeNull();
       const refused = await callback("password", someAddress(), { email, password: "x" });
       expect(refused?.status).toBe(429);
       // Another account from a fresh address is fine.
-      expect(await callback("password", someAddress(), { email: `${crypto.randomUUID()}@example.test`, password: "x" })).toBeNull();
+      expect(
+        await callback("password", someAddress(), {
+          email: `${crypto.randomUUID()}@example.test`,
+          password: "x",
+        }),
+      ).toBeNull();
     });
 
     it("limits guests per address, and refuses an oversized sign-in body unread", async () => {
@@ -160,7 +202,10 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
       expect(await callback("guest", address, { displayName: "Gus" })).toBeNull();
       expect(await callback("guest", address, { displayName: "Gus" })).toBeNull();
       expect((await callback("guest", address, { displayName: "Gus" }))?.status).toBe(429);
-      const huge = await callback("password", someAddress(), { email: "a@example.test", password: "x".repeat(20_000) });
+      const huge = await callback("password", someAddress(), {
+        email: "a@example.test",
+        password: "x".repeat(20_000),
+      });
       expect(huge?.status).toBe(413);
     });
   },

@@ -54,7 +54,8 @@ describe.each(testDbKinds())("storage quotas on %s", (kind) => {
       },
       body && Uint8Array.from(body),
     );
-  const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
+  const errorOf = async (res: Response) =>
+    ((await res.json()) as { error: { code: string; message: string } }).error;
   const staged = async () => (await readdir(path.join(harness.root, "uploads"))).length;
 
   it("caps a user's unfinished uploads, even when they are created all at once", async () => {
@@ -117,7 +118,8 @@ describe.each(testDbKinds())("storage quotas on %s", (kind) => {
     expect(JSON.parse((refused as UploadRefused).body)).toEqual({
       error: {
         code: "too_large",
-        message: "Not enough storage left in this room: its files may take 500 KB in all, and 500 KB are in use",
+        message:
+          "Not enough storage left in this room: its files may take 500 KB in all, and 500 KB are in use",
       },
     });
     // The same person still has room in another room.

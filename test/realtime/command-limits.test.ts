@@ -32,10 +32,15 @@ describe.each(testDbKinds())("socket command limits on %s", (kind) => {
   beforeAll(async () => {
     database = await openTestDatabase(kind);
     queries = countQueries(database);
-    h = await startRealtimeServer(kind, { SOCKET_COMMAND_BURST: "5", SOCKET_COMMAND_RATE_PER_S: "2" }, { database });
+    h = await startRealtimeServer(
+      kind,
+      { SOCKET_COMMAND_BURST: "5", SOCKET_COMMAND_RATE_PER_S: "2" },
+      { database },
+    );
     ada = await createUser(h.db, "Ada");
     mine = [];
-    for (let i = 0; i < 3; i++) mine.push((await doCreateRoom(h.db, ada, { kind: "open" })).room.id);
+    for (let i = 0; i < 3; i++)
+      mine.push((await doCreateRoom(h.db, ada, { kind: "open" })).room.id);
   });
   afterAll(async () => {
     await h?.close();
@@ -44,16 +49,23 @@ describe.each(testDbKinds())("socket command limits on %s", (kind) => {
 
   it("checks every room of a rooms.watch in one query, however many are named", async () => {
     const socket = await h.client(ada);
-    const others = Array.from({ length: MAX_WATCHED_ROOMS - mine.length }, () => crypto.randomUUID());
+    const others = Array.from({ length: MAX_WATCHED_ROOMS - mine.length }, () =>
+      crypto.randomUUID(),
+    );
     const before = queries.count();
     const result = await ask(socket, "rooms.watch", { roomIds: [...others, ...mine] });
     expect(result).toEqual({ ok: true, data: { watching: 3 } });
     expect(queries.count() - before).toBe(1);
 
-    const tooMany = await ask(socket, "rooms.watch", { roomIds: [...others, ...mine, crypto.randomUUID()] });
+    const tooMany = await ask(socket, "rooms.watch", {
+      roomIds: [...others, ...mine, crypto.randomUUID()],
+    });
     expect(tooMany).toMatchObject({
       ok: false,
-      error: { code: "bad_request", message: `roomIds: Watch at most ${MAX_WATCHED_ROOMS} rooms at once` },
+      error: {
+        code: "bad_request",
+        message: `roomIds: Watch at most ${MAX_WATCHED_ROOMS} rooms at once`,
+      },
     });
     socket.disconnect();
   });
@@ -68,7 +80,10 @@ describe.each(testDbKinds())("socket command limits on %s", (kind) => {
     const refused = results.filter((r) => !r.ok);
     expect(refused).toHaveLength(3);
     for (const r of refused) {
-      expect(r.error).toEqual({ code: "rate_limited", message: "Too many requests; wait 1 second" });
+      expect(r.error).toEqual({
+        code: "rate_limited",
+        message: "Too many requests; wait 1 second",
+      });
     }
     expect(queries.count() - before).toBe(5);
     // Another socket of the same user has its own budget.

@@ -26,7 +26,9 @@ describe("the stall watchdog", () => {
   let watchdog: StallWatchdog | undefined;
   const lines: string[] = [];
   const start = () =>
-    (watchdog = startStallWatchdog({ log: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`) }));
+    (watchdog = startStallWatchdog({
+      log: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`),
+    }));
   afterEach(() => {
     watchdog?.stop();
     lines.length = 0;
@@ -72,7 +74,15 @@ describe("the stall watchdog", () => {
     const stallOnSignal = `data:text/javascript,process.on("SIGUSR2",()=>{const e=Date.now()+400;while(Date.now()<e);})`;
     const child = spawn(
       process.execPath,
-      ["--import", "./scripts/node-hooks.mjs", "--import", "tsx", "--import", stallOnSignal, "sfu/main.ts"],
+      [
+        "--import",
+        "./scripts/node-hooks.mjs",
+        "--import",
+        "tsx",
+        "--import",
+        stallOnSignal,
+        "sfu/main.ts",
+      ],
       {
         cwd: root,
         stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -104,7 +114,8 @@ describe("the stall watchdog", () => {
       expect(output).not.toMatch(/stalled/);
       child.kill("SIGUSR2");
       const deadline = Date.now() + 5000;
-      while (!/\[sfu:watchdog\] event loop stalled \d+ ms/.test(output) && Date.now() < deadline) await sleep(50);
+      while (!/\[sfu:watchdog\] event loop stalled \d+ ms/.test(output) && Date.now() < deadline)
+        await sleep(50);
       expect(output).toMatch(/\[sfu:watchdog\] event loop stalled (3\d\d|4\d\d) ms/);
     } finally {
       child.kill("SIGKILL");
@@ -131,7 +142,9 @@ describe.each(testDbKinds())("the web node's event loop under read commands on %
   it("is never held over 1 s by 20 rooms.watch of 500 rooms from one guest", async () => {
     const socket = await h.client(gus);
     const roomIds = Array.from({ length: MAX_WATCHED_ROOMS }, () => crypto.randomUUID());
-    const results = await Promise.all(Array.from({ length: 20 }, () => ask(socket, "rooms.watch", { roomIds })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => ask(socket, "rooms.watch", { roomIds })),
+    );
     expect(results.every((r) => r.ok)).toBe(true);
     expect(watchdog.worstMs()).toBeLessThan(1000);
     socket.disconnect();
