@@ -115,14 +115,17 @@ export function bundleMids(sdp: string): string[] {
  *   and leaves the BUNDLE group (RFC 8843 §7.5.3), but keeps `a=rtcp-mux` as every RTP
  *   section does under JSEP (RFC 8829 §5.2.2); werift drops it and aiortc 1.4 refuses
  *   a section without it ("RTCP mux is not enabled").
+ * - `a=ice-lite` once at session level, where RFC 8839 §5.3 puts it and where aiortc 1.4
+ *   and libwebrtc read it; werift writes it in every m-section instead.
  */
 export function offerForPeers(sdp: string): string {
   const { session, media } = splitSdp(sdp);
   const stoppedMids = new Set<string>();
+  const lite = [session, ...media].some((lines) => lines.includes("a=ice-lite"));
   const out: SdpLines = {
-    session: session.map(asActpass),
+    session: [...session.filter((line) => line !== "a=ice-lite").map(asActpass), ...(lite ? ["a=ice-lite"] : [])],
     media: media.map((lines) => {
-      const section = lines.map(asActpass);
+      const section = lines.filter((line) => line !== "a=ice-lite").map(asActpass);
       if (portOf(section[0]!) !== 0) return section;
       const mid = attribute(section, "mid");
       if (mid) stoppedMids.add(mid);

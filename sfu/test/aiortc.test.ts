@@ -150,7 +150,11 @@ describe("an aiortc peer in a call", () => {
     expectStandardOffers(bob);
     for (const peer of [alice, bob]) {
       expect(peer.errors).toEqual([]);
-      expect(await peer.connections()).toEqual({ publish: "connected", subscribe: "connected" });
+      // A full ICE agent facing an ICE-lite SFU controls both connections (RFC 8445 §6.1.1).
+      expect(await peer.connections()).toEqual({
+        connections: { publish: "connected", subscribe: "connected" },
+        iceRoles: { publish: "controlling", subscribe: "controlling" },
+      });
       // Never lost. aiortc's aggregate state shows "connecting" for a moment whenever an
       // offer adds an m-line: it makes the new transceiver its own DTLS transport before
       // BUNDLE folds it into the running one. The media checks above show nothing stopped.

@@ -101,6 +101,14 @@ describe("offerForPeers", () => {
     expect(splitSdp(out).media[0]).toEqual(splitSdp(WERIFT_REOFFER).media[0]!.map((l) => l.replace("passive", "actpass")));
   });
 
+  it("moves a=ice-lite from the m-sections to the session", () => {
+    const lite = offerForPeers(WERIFT_REOFFER.replace(/a=setup:passive\r\n/g, "a=ice-lite\r\na=setup:passive\r\n"));
+    const { session, media } = splitSdp(lite);
+    expect(session.filter((line) => line === "a=ice-lite")).toHaveLength(1);
+    expect(media.flat()).not.toContain("a=ice-lite");
+    expect(splitSdp(out).session).not.toContain("a=ice-lite");
+  });
+
   it("drops a BUNDLE group left empty, writes CRLF, and is idempotent", () => {
     const allStopped = WERIFT_REOFFER.replace("m=audio 9 ", "m=audio 0 ").replace("m=video 9 ", "m=video 0 ");
     const result = offerForPeers(allStopped);

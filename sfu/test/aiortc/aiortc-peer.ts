@@ -32,8 +32,10 @@ const PeerEvent = z.discriminatedUnion("event", [
 const Reply = z.object({ id: z.number(), ok: z.boolean(), error: z.string().optional() }).passthrough();
 const OfferReply = z.object({ sdp: z.string(), tracks: z.array(z.object({ mid: z.string(), kind: z.enum(["audio", "video"]) })) });
 const AnswerReply = z.object({ sdp: z.string() });
+const IceRole = z.enum(["controlling", "controlled"]).nullable();
 const StatsReply = z.object({
   connections: z.object({ publish: ConnectionState, subscribe: ConnectionState }),
+  iceRoles: z.object({ publish: IceRole, subscribe: IceRole }),
   tracks: z.array(
     z.object({ mid: z.string(), kind: z.enum(["audio", "video"]), frames: z.number(), packets: z.number(), width: z.number() }),
   ),
@@ -126,8 +128,10 @@ export class AiortcPeer {
     return media;
   }
 
-  async connections(): Promise<z.infer<typeof StatsReply>["connections"]> {
-    return StatsReply.parse(await this.command({ cmd: "stats" })).connections;
+  /** Each connection's state and aiortc's ICE role in it. */
+  async connections(): Promise<Pick<z.infer<typeof StatsReply>, "connections" | "iceRoles">> {
+    const { connections, iceRoles } = StatsReply.parse(await this.command({ cmd: "stats" }));
+    return { connections, iceRoles };
   }
 
   async leave(): Promise<void> {

@@ -9,7 +9,7 @@ one JSON object per line:
        -> {"id": 1, "ok": true, "sdp": "...", "tracks": [{"mid": "0", "kind": "audio"}, ...]}
        {"id": 2, "cmd": "set-answer", "sdp": "..."}         -> {"id": 2, "ok": true}
        {"id": 3, "cmd": "subscribe-offer", "sdp": "..."}    -> {"id": 3, "ok": true, "sdp": answer}
-       {"id": 4, "cmd": "stats"} -> {"id": 4, "ok": true, "connections": {...}, "tracks": [...]}
+       {"id": 4, "cmd": "stats"} -> {"id": 4, "ok": true, "connections": {...}, "iceRoles": {...}, "tracks": [...]}
        {"id": 5, "cmd": "close"} -> {"id": 5, "ok": true}, then the process exits
   out: {"event": "connection", "pc": "publish" | "subscribe", "state": "connected"}
        {"event": "track", "mid": "2", "kind": "video"}
@@ -166,7 +166,12 @@ class Peer:
                 {"mid": r.mid, "kind": r.kind, "frames": r.frames, "packets": await r.packets(), "width": r.width}
             )
         connections = {"publish": self.publish.connectionState, "subscribe": self.subscribe.connectionState}
-        return {"connections": connections, "tracks": tracks}
+        # The ICE role of each connection's (bundled) transport.
+        roles = {
+            name: pc.getTransceivers()[0].sender.transport.transport.role if pc.getTransceivers() else None
+            for name, pc in (("publish", self.publish), ("subscribe", self.subscribe))
+        }
+        return {"connections": connections, "iceRoles": roles, "tracks": tracks}
 
     async def close(self):
         for r in self.received.values():
