@@ -1,22 +1,7 @@
 import type { NextConfig } from "next";
 
-// Scripts: Next's own inline bootstrap needs 'unsafe-inline' (a nonce would make every page
-// dynamic); the dev server also evaluates code. Everything else is this origin only.
-const isDev = process.env.NODE_ENV === "development";
-const contentSecurityPolicy = [
-  "default-src 'self'",
-  `script-src 'self' 'unsafe-inline'${isDev ? " 'unsafe-eval'" : ""}`,
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' blob: data:",
-  "media-src 'self' blob:",
-  "connect-src 'self' ws: wss:",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
-
+// Pages get their Content-Security-Policy, with a per-request script nonce, from proxy.ts
+// (lib/server/csp.ts); downloads send their own (lib/files/download.ts).
 const securityHeaders = [
   { key: "X-Content-Type-Options", value: "nosniff" },
   { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
@@ -43,14 +28,7 @@ const nextConfig: NextConfig = {
     "sharp",
   ],
   async headers() {
-    return [
-      { source: "/:path*", headers: securityHeaders },
-      // Downloads send their own, stricter policy (a sandbox); pages get this one.
-      {
-        source: "/((?!api/files).*)",
-        headers: [{ key: "Content-Security-Policy", value: contentSecurityPolicy }],
-      },
-    ];
+    return [{ source: "/:path*", headers: securityHeaders }];
   },
 };
 

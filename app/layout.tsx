@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from "next";
+import { headers } from "next/headers";
 import Script from "next/script";
 import type { ReactNode } from "react";
 import { Providers } from "@/components/ui/Providers";
@@ -21,11 +22,13 @@ export const viewport: Viewport = {
 // Applies a theme the person chose before the first paint, so it never flashes.
 const themeScript = `try{var t=localStorage.getItem("parley-theme");if(t==="light"||t==="dark")document.documentElement.dataset.theme=t}catch(e){}`;
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // The Content-Security-Policy's script nonce for this response (proxy.ts).
+  const nonce = (await headers()).get("x-nonce") ?? undefined;
   return (
     <html lang="en" suppressHydrationWarning>
       <body>
-        <Script id="theme" strategy="beforeInteractive">
+        <Script id="theme" strategy="beforeInteractive" nonce={nonce}>
           {themeScript}
         </Script>
         <Providers>{children}</Providers>
