@@ -1,8 +1,10 @@
 import { RTCPeerConnection, SessionDescription } from "werift";
 import { afterEach, describe, expect, it } from "vitest";
 import { peerConfig } from "../media";
+import { SIMULCAST_LAYERS } from "../protocol";
 import { bundleMids, describeMedia, endMLine, normalizeRemote, offerForPeers, splitSdp } from "../sdp";
-import { LOOPBACK } from "./harness";
+import { SignalingClient } from "../signaling-client";
+import { LOOPBACK, startSfu } from "./harness";
 
 const sdp = (...lines: string[]) => lines.map((line) => `${line}\r\n`).join("");
 
@@ -242,5 +244,37 @@ describe("werift's renegotiation through offerForPeers", () => {
       { mid: "1", port: 0, direction: "inactive" },
     ]);
     expect(bundleMids(offer)).toEqual(["0"]);
+  });
+});
+
+describe("the SFU reading a publish offer", () => {
+  it("takes mixed line ends and rid restrictions, and announces every layer", { timeout: 30_000 }, async () => {
+    const sfu = await startSfu();
+    const roomId = "sdp-lenient";
+    const publisher = new SignalingClient({ url: sfu.url });
+    const watcher = new SignalingClient({ url: sfu.url });
+    const pc = new RTCPeerConnection(peerConfig(LOOPBACK, "publish"));
+    try {
+      await Promise.all([publisher.connected(), watcher.connected()]);
+      await publisher.request("join", { token: await sfu.token({ roomId }), roomId });
+      const camera = pc.addTransceiver("video", {
+        direction: "sendonly",
+        simulcast: SIMULCAST_LAYERS.map((rid) => ({ rid, direction: "send" as const })),
+      });
+      await pc.setLocalDescription(await pc.createOffer());
+      let n = 0;
+      const sdp = pc
+        .localDescription!.sdp.replace("a=rid:high send", "a=rid:high send max-width=1280;max-height=720")
+        .replace(/\r\n/g, () => (n++ % 2 ? "\n" : "\r\n"));
+      const answer = await publisher.request("publishOffer", { sdp, tracks: [{ mid: camera.mid!, source: "camera" }] });
+      await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      const joined = await watcher.request("join", { token: await sfu.token({ roomId }), roomId });
+      expect(joined.tracks.map((t) => [t.source, t.layers])).toEqual([["camera", ["low", "medium", "high"]]]);
+    } finally {
+      publisher.close();
+      watcher.close();
+      await pc.close();
+      await sfu.stop();
+    }
   });
 });
