@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { expect, type Locator, type Page } from "@playwright/test";
+import { type BrowserContext, expect, type Locator, type Page } from "@playwright/test";
 import type { Page as PuppeteerPage } from "puppeteer-core";
 
 export function callRegion(page: Page): Locator {
@@ -9,6 +9,36 @@ export function callRegion(page: Page): Locator {
 /** A video tile by its accessible name (`Ada`, `Ada (screen)`, `You`). */
 export function tile(page: Page, name: string): Locator {
   return callRegion(page).getByRole("group", { name, exact: true });
+}
+
+/**
+ * What a person answers when a page of `context` at `origin` asks for the camera and
+ * microphone, set through CDP (`Browser.setPermission`) before it asks. Only a Chromium
+ * launched with `chromiumArgsAsking` honours a "denied": the fake-UI flag of the usual
+ * launch accepts every prompt.
+ */
+export async function answerDevicePrompt(
+  context: BrowserContext,
+  origin: string,
+  answers: { camera: "granted" | "denied"; microphone: "granted" | "denied" },
+): Promise<void> {
+  const browser = context.browser();
+  if (!browser) throw new Error("answerDevicePrompt needs a launched browser");
+  // CDP names the context by an id Playwright does not expose; a page's target tells it.
+  const page = await context.newPage();
+  const target = await context.newCDPSession(page);
+  const { targetInfo } = await target.send("Target.getTargetInfo");
+  await page.close();
+  const cdp = await browser.newBrowserCDPSession();
+  for (const name of ["camera", "microphone"] as const) {
+    await cdp.send("Browser.setPermission", {
+      permission: { name },
+      setting: answers[name],
+      origin,
+      browserContextId: targetInfo.browserContextId,
+    });
+  }
+  // Left attached: Chromium drops a session's permission overrides when it detaches.
 }
 
 export async function joinCall(page: Page): Promise<void> {

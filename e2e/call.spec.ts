@@ -1,5 +1,7 @@
-import { expect, test } from "@playwright/test";
+import { chromium, expect, test } from "@playwright/test";
+import { chromiumArgsAsking, chromiumPath } from "../scripts/chromium";
 import {
+  answerDevicePrompt,
   callRegion,
   expectAllReleased,
   expectLiveAudio,
@@ -113,18 +115,19 @@ test.describe("calls", () => {
 
   test("a refused camera is named in an alert and the call goes on with the microphone", async ({
     page: ada,
-    browser,
+    baseURL,
   }) => {
     await signUp(ada, "Ada");
     const path = await newRoom(ada);
-    const context = await browser.newContext();
-    // The person says no to the camera (the fake-media flags would otherwise allow it).
-    await context.addInitScript(() => {
-      const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-      navigator.mediaDevices.getUserMedia = (constraints) =>
-        constraints?.video
-          ? Promise.reject(new DOMException("Permission denied", "NotAllowedError"))
-          : original(constraints);
+    // Grace's browser asks at `Join call` and she says no to the camera, yes to the microphone.
+    const asking = await chromium.launch({
+      executablePath: chromiumPath,
+      args: chromiumArgsAsking,
+    });
+    const context = await asking.newContext({ baseURL });
+    await answerDevicePrompt(context, baseURL!, {
+      camera: "denied",
+      microphone: "granted",
     });
     const grace = await guestIn(context, path, "Grace");
     await joinCall(ada);
@@ -136,6 +139,6 @@ test.describe("calls", () => {
     );
     await expectLiveAudio(ada, "Grace");
     await expectMovingVideo(grace, "Ada");
-    await context.close();
+    await asking.close();
   });
 });

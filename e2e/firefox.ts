@@ -1,5 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Lab } from "../test/support/netns";
 import { recordCallMedia } from "./call-support";
 
 /**
@@ -20,22 +21,44 @@ export function firefoxPath(): string | null {
   return null;
 }
 
-/** Firefox with a fake camera and microphone that needs no permission prompt. */
-export function launchFirefox(executablePath: string): Promise<Browser> {
+/**
+ * Firefox as it ships (WebRTC's privacy defaults: host addresses hidden behind mDNS names)
+ * with a fake camera and microphone, whose prompt is accepted as a person would
+ * (`media.navigator.permission.disabled`), and autoplay allowed. `prefs` adds to these
+ * (e2e/call-netns.spec.ts marks its http:// test origin secure); `debuggingPort` fixes the
+ * WebDriver BiDi port (`launchFirefoxIn`).
+ */
+export function launchFirefox(
+  executablePath: string,
+  options: { prefs?: Record<string, unknown>; debuggingPort?: number } = {},
+): Promise<Browser> {
   return puppeteer.launch({
     browser: "firefox",
     executablePath,
     headless: true,
+    debuggingPort: options.debuggingPort,
     extraPrefsFirefox: {
       "media.navigator.streams.fake": true,
       "media.navigator.permission.disabled": true,
       "media.autoplay.default": 0,
-      // The SFU's candidates are 127.0.0.1 in tests; Firefox only reaches them from real
-      // host addresses (it pairs nothing with its mDNS names, which the SFU cannot resolve).
-      "media.peerconnection.ice.obfuscate_host_addresses": false,
-      "media.peerconnection.ice.loopback": true,
+      ...options.prefs,
     },
   });
+}
+
+/**
+ * Firefox running on a host of a network lab (test/support/netns.ts). Puppeteer drives it
+ * over a WebSocket on the port Firefox announces, which listens on the host's own
+ * loopback; the lab forwards the same port number from this process's loopback to it.
+ */
+export async function launchFirefoxIn(
+  lab: Lab,
+  host: string,
+  executablePath: string,
+  prefs: Record<string, unknown> = {},
+): Promise<Browser> {
+  const debuggingPort = await lab.forward(host);
+  return launchFirefox(lab.wrap(host, executablePath), { prefs, debuggingPort });
 }
 
 /** The element with that ARIA role and accessible name (puppeteer's ARIA query). */
