@@ -5,10 +5,13 @@
  * connections), lowered when its receiver reports show loss. Each video track wants the
  * layer its tile needs; when the sum does not fit, the smallest tiles step down first.
  *
- * Hysteresis: a track goes up only when the result still fits in the budget less 15 %, and
- * a browser's REMB never rises far above what it receives (about 1.5×), so after a
- * bandwidth downgrade the SFU probes by lifting the cap for one round after a back-off
- * (8 s, doubling to 64 s while probes end in a downgrade).
+ * Hysteresis: a track goes up only when the result still fits in the budget less 15 %.
+ * A browser's REMB never rises far above what it receives (about 1.5×), and rises only a
+ * few per cent a second, so the SFU probes: it lifts the cap and holds the higher layers
+ * while the estimate climbs towards what it now sends, until it gets there (the probe
+ * worked), the estimate falls or loss appears (congestion: back down), or 20 s pass. A call
+ * starts as a probe (the first estimates are the estimator's start value, not the link's);
+ * later probes follow a back-off after a downgrade (8 s, doubling to 64 s while probes fail).
  */
 import { LAYER_ORDER, rank } from "./layer-selection";
 import type { SimulcastLayer } from "./protocol";
@@ -22,6 +25,10 @@ const ESTIMATE_TTL_MS = 5_000;
 const LOSS_LIMIT = 0.1;
 const PROBE_BACKOFF_MIN_MS = 8_000;
 const PROBE_BACKOFF_MAX_MS = 64_000;
+/** A probe gives up when the estimate has not reached what is sent by then. */
+const PROBE_MAX_MS = 20_000;
+/** An estimate this far below where the probe found it means congestion. */
+const PROBE_CONGESTION_DROP = 0.85;
 
 export interface VideoDemand {
   id: string;
@@ -86,6 +93,15 @@ export class DownlinkEstimate {
   private probeBackoffMs = PROBE_BACKOFF_MIN_MS;
   private lastDowngradeAt = 0;
   private probeStartedAt = -Infinity;
+  private probeFailedAt = -Infinity;
+  /**
+   * The probe under way: when it started (NaN: at the first budget asked for) and the
+   * estimate it started from (set by the first estimate seen during it).
+   */
+  private probe: { startedAt: number; floorBps: number | undefined } | undefined = {
+    startedAt: Number.NaN,
+    floorBps: undefined,
+  };
 
   /** REMB from the subscriber (bits/s). */
   onRemb(bps: number, now: number): void {
@@ -103,27 +119,45 @@ export class DownlinkEstimate {
     return this.remb?.bps;
   }
 
+  get probing(): boolean {
+    return this.probe !== undefined;
+  }
+
   /**
    * Bits/s the subscriber may receive now. `usageBps` is what we currently send it;
    * `constrained` says whether some track is held below the layer it wants.
    */
   budget(now: number, usageBps: number, constrained: boolean): number {
-    let budget = this.remb && now - this.remb.at < ESTIMATE_TTL_MS ? this.remb.bps : Infinity;
-    if (now - this.lossAt < 2_000 && this.loss > LOSS_LIMIT) budget = Math.min(budget, usageBps * 0.85);
+    const remb = this.remb && now - this.remb.at < ESTIMATE_TTL_MS ? this.remb.bps : undefined;
+    const lossy = now - this.lossAt < 2_000 && this.loss > LOSS_LIMIT;
+    let budget = remb ?? Infinity;
+    if (lossy) budget = Math.min(budget, usageBps * 0.85);
+    if (this.probe) {
+      const probe = this.probe;
+      if (Number.isNaN(probe.startedAt)) probe.startedAt = now;
+      if (remb !== undefined) probe.floorBps ??= remb;
+      const congested = lossy || (remb !== undefined && remb < probe.floorBps! * PROBE_CONGESTION_DROP);
+      const arrived = remb !== undefined && remb >= usageBps;
+      const expired = now - probe.startedAt > PROBE_MAX_MS;
+      if (!congested && !arrived && !expired) return Infinity;
+      this.probe = undefined;
+      if (!arrived) this.probeFailedAt = now;
+    }
     if (!Number.isFinite(budget) || !constrained) return budget;
     // A receive-side estimate stays near what it gets: lift the cap now and then and see.
     const quiet = now - this.lastDowngradeAt >= this.probeBackoffMs && now - this.probeStartedAt >= this.probeBackoffMs;
-    if (quiet && this.loss <= LOSS_LIMIT && budget >= usageBps * 1.2) {
+    if (quiet && !lossy && budget >= usageBps * 1.2) {
       this.probeStartedAt = now;
+      this.probe = { startedAt: now, floorBps: remb };
       return Infinity;
     }
     return budget;
   }
 
-  /** The allocation lowered some track. A failed probe doubles the back-off. */
+  /** The allocation lowered some track. One right after a failed probe doubles the back-off. */
   onDowngrade(now: number): void {
     this.lastDowngradeAt = now;
-    const probeFailed = now - this.probeStartedAt < 5_000;
+    const probeFailed = now - this.probeFailedAt < 1_000;
     this.probeBackoffMs = probeFailed ? Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS) : PROBE_BACKOFF_MIN_MS;
   }
 }

@@ -173,6 +173,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.options.log.warn("media connection failed", {
       peerId: this.id,
       userId: this.participant.userId,
+      displayName: this.participant.displayName,
       roomId: this.options.grant.roomId,
       reason: message,
     });

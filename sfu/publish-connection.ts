@@ -23,7 +23,13 @@ import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
 import { TypedEmitter } from "./typed-emitter";
-import { disableWeriftTransportFeedback, hardenDtls, resumeRestartedIce, settleWeriftNacks } from "./werift-patches";
+import {
+  disableWeriftTransportFeedback,
+  followNominations,
+  hardenDtls,
+  resumeRestartedIce,
+  settleWeriftNacks,
+} from "./werift-patches";
 
 /** How often transport-wide feedback goes back to the publisher (Chromium sends it at 20/s too). */
 const FEEDBACK_INTERVAL_MS = 50;
@@ -108,6 +114,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       await this.pc.setLocalDescription({ type: "answer", sdp: asDtlsServer(answer.sdp) });
       answerSdp = this.pc.localDescription?.sdp ?? answer.sdp;
       hardenDtls(this.pc);
+      followNominations(this.pc);
       resumeRestartedIce(this.pc);
       whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     } catch (err) {

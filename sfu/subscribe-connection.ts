@@ -29,7 +29,7 @@ import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
-import { hardenDtls, resumeRestartedIce } from "./werift-patches";
+import { followNominations, hardenDtls, resumeRestartedIce } from "./werift-patches";
 
 type SubscribeEvents = {
   offer: [EventPayload<"subscribeOffer">];
@@ -256,6 +256,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     const offer = await this.pc.createOffer({ iceRestart });
     await this.pc.setLocalDescription(offer);
     hardenDtls(this.pc);
+    followNominations(this.pc);
     whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     if (this.closed_) return;
     this.negotiated = true;

@@ -172,3 +172,74 @@ interface RestartableIce {
   waitStart?: unknown;
   start(): Promise<void>;
 }
+
+interface IcePair {
+  /** UDP: one socket (`transport`); passive ICE-TCP: one socket per remote address. */
+  protocol: { transport?: { closed?: boolean }; getOpenSocket?(addr: [string, number]): unknown };
+  remoteAddr: [string, number];
+  priority: number;
+  nominated: boolean;
+  state: number;
+}
+
+interface LiteAgent {
+  iceLite: boolean;
+  nominated?: IcePair;
+  checkList: IcePair[];
+  checkIncoming(message: { attributesKeys: string[] }, addr: [string, number], protocol: unknown): void;
+  handleConnectionClosed(protocol: unknown, remoteAddr: [string, number]): void;
+}
+
+const following = new WeakSet<object>();
+
+/**
+ * werift 0.25.2 as an ICE-lite agent keeps the first pair the controlling peer nominates,
+ * for good. Chromium nominates on every check it sends to a lite agent, over UDP and
+ * ICE-TCP alike, so whichever check arrived first won — often a TCP pair — and when
+ * Chromium later closed the TCP connection it did not use, werift declared ICE failed and
+ * the SFU dropped a healthy participant. RFC 8445 §8.1.1: with several pairs nominated,
+ * use the highest-priority one. This keeps the lite agent on the best nominated pair, and
+ * moves to the next best (instead of failing) when the selected TCP connection closes.
+ */
+export function followNominations(pc: RTCPeerConnection): void {
+  for (const dtls of pc.dtlsTransports) {
+    const agent = dtls.iceTransport.connection as unknown as LiteAgent;
+    if (!agent.iceLite || following.has(agent)) continue;
+    following.add(agent);
+    const checkIncoming = agent.checkIncoming.bind(agent);
+    agent.checkIncoming = (message, addr, protocol) => {
+      checkIncoming(message, addr, protocol);
+      if (!message.attributesKeys.includes("USE-CANDIDATE")) return;
+      const pair = agent.checkList.find(
+        (p) => p.protocol === protocol && p.remoteAddr[0] === addr[0] && p.remoteAddr[1] === addr[1],
+      );
+      if (!pair) return;
+      pair.nominated = true;
+      const current = agent.nominated;
+      if (current && current !== pair && (pair.priority > current.priority || !usable(current))) agent.nominated = pair;
+    };
+    const handleConnectionClosed = agent.handleConnectionClosed.bind(agent);
+    agent.handleConnectionClosed = (protocol, remoteAddr) => {
+      const current = agent.nominated;
+      const closing =
+        current !== undefined &&
+        current.protocol === protocol &&
+        current.remoteAddr[0] === remoteAddr[0] &&
+        current.remoteAddr[1] === remoteAddr[1];
+      const next = closing
+        ? agent.checkList
+            .filter((p) => p !== current && p.nominated && usable(p))
+            .sort((a, b) => b.priority - a.priority)[0]
+        : undefined;
+      if (next) agent.nominated = next;
+      else handleConnectionClosed(protocol, remoteAddr);
+    };
+  }
+}
+
+/** Whether the pair's socket is still open. */
+function usable(pair: IcePair): boolean {
+  const { protocol } = pair;
+  if (protocol.getOpenSocket) return protocol.getOpenSocket(pair.remoteAddr) !== undefined;
+  return protocol.transport?.closed !== true;
+}

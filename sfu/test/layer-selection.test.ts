@@ -71,6 +71,46 @@ describe("bandwidth allocation", () => {
     probing.onRemb(300_000, 9_000);
     expect(probing.budget(9_000, 150_000, true)).toBe(Infinity); // try one step up
   });
+
+  it("holds a probe while the estimate climbs, and ends it on arrival, a fall or loss", () => {
+    // A call starts as a probe: Chromium's first REMBs are its start value, below what a
+    // 360p layer needs, and climb a few per cent a second once that layer flows.
+    const start = new DownlinkEstimate();
+    let remb = 260_000;
+    for (let t = 0; t < 12_000; t += 500) {
+      start.onRemb(remb, t);
+      expect(start.budget(t, 550_000, true)).toBe(Infinity);
+      remb *= 1.025;
+    }
+    start.onRemb(560_000, 12_500);
+    expect(start.budget(12_500, 550_000, true)).toBe(560_000); // arrived: the estimate rules again
+    expect(start.probing).toBe(false);
+
+    // Congestion: the estimate falls well below where the probe found it.
+    const falling = new DownlinkEstimate();
+    falling.onRemb(300_000, 0);
+    expect(falling.budget(0, 500_000, true)).toBe(Infinity);
+    falling.onRemb(240_000, 1_000);
+    expect(falling.budget(1_000, 500_000, true)).toBe(240_000);
+    falling.onDowngrade(1_000);
+    // The failed probe doubled the back-off: no new probe at 8 s, one at 16 s.
+    falling.onRemb(240_000, 9_500);
+    expect(falling.budget(9_500, 150_000, true)).toBe(240_000);
+    falling.onRemb(240_000, 17_500);
+    expect(falling.budget(17_500, 150_000, true)).toBe(Infinity);
+
+    // Loss ends it too, and so does time.
+    const lossy = new DownlinkEstimate();
+    lossy.onRemb(300_000, 0);
+    expect(lossy.budget(0, 500_000, true)).toBe(Infinity);
+    lossy.onLoss(0.2, 500);
+    expect(lossy.budget(600, 500_000, true)).toBe(300_000);
+    const slow = new DownlinkEstimate();
+    slow.onRemb(300_000, 0);
+    expect(slow.budget(0, 500_000, true)).toBe(Infinity);
+    slow.onRemb(310_000, 20_500);
+    expect(slow.budget(20_500, 500_000, true)).toBe(310_000);
+  });
 });
 
 describe("transport-wide feedback", () => {

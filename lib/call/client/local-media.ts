@@ -14,16 +14,20 @@ export interface MediaProblem {
 }
 
 /**
- * What the camera captures; simulcast derives the two smaller layers from it. 720p where
- * the machine can encode three layers of it and decode the others; 360p on two cores or
- * fewer, where 720p would leave the call starved for CPU (the encoder would scale down
- * anyway, after seconds of stutter).
+ * The height the camera is asked to capture; simulcast derives the smaller layers from it
+ * (publisher.ts: cameraLayers). 720p where the machine can encode three layers of it and
+ * decode the others; 360p on two cores or fewer, where 720p would leave the call starved
+ * for CPU (the encoder would scale down anyway, after seconds of stutter).
  */
+export function cameraCaptureHeight(): number {
+  return (navigator.hardwareConcurrency ?? 4) >= 4 ? 720 : 360;
+}
+
 function cameraConstraints(): MediaTrackConstraints {
-  const strong = (navigator.hardwareConcurrency ?? 4) >= 4;
+  const height = cameraCaptureHeight();
   return {
-    width: { ideal: strong ? 1280 : 640 },
-    height: { ideal: strong ? 720 : 360 },
+    width: { ideal: Math.round((height * 16) / 9) },
+    height: { ideal: height },
     frameRate: { ideal: 30, max: 30 },
   };
 }

@@ -4,19 +4,36 @@
  * microphone only swaps the sent track (`replaceTrack`) and tells the SFU `setTrackMuted`,
  * without renegotiating; starting or stopping a screen share re-offers. Design: docs/calls.md.
  */
-import { kindOfSource, type TrackSource, TRACK_SOURCES } from "@/sfu/protocol";
+import { LAYER_ORDER, NOMINAL_HEIGHT } from "@/sfu/layer-selection";
+import { kindOfSource, type SimulcastLayer, type TrackSource, TRACK_SOURCES } from "@/sfu/protocol";
 import type { SignalingClient } from "@/sfu/signaling-client";
+import { cameraCaptureHeight } from "./local-media";
 import type { IceSettings } from "./ticket";
 
+const LAYER_BITRATE: Record<SimulcastLayer, number> = {
+  low: 150_000,
+  medium: 500_000,
+  high: 1_500_000,
+};
+
 /**
- * The camera's three simulcast layers; rids are the SFU's layer names. The SFU forwards
- * one per subscriber, picked from the tile size each reports and its bandwidth.
+ * The camera's simulcast layers for a capture `height`; rids are the SFU's layer names, and
+ * the SFU forwards one per subscriber, picked from the tile size each reports and its
+ * bandwidth. A layer is sent only where the capture is at least its nominal height
+ * (180p low, 360p medium, 720p high), the top one always at full size: 720p sends three
+ * layers, 360p two (low and medium), as browsers do too — Chromium sends no more than two
+ * layers of a 360p capture, so a third asked for would never flow and the full size would
+ * never reach anyone.
  */
-export const CAMERA_LAYERS: RTCRtpEncodingParameters[] = [
-  { rid: "low", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: "medium", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: "high", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
-];
+export function cameraLayers(height: number): RTCRtpEncodingParameters[] {
+  const layers = LAYER_ORDER.filter((layer) => NOMINAL_HEIGHT[layer] <= height);
+  if (layers.length === 0) layers.push("low");
+  return layers.map((rid, i) => ({
+    rid,
+    scaleResolutionDownBy: i === layers.length - 1 ? 1 : height / NOMINAL_HEIGHT[rid],
+    maxBitrate: LAYER_BITRATE[rid],
+  }));
+}
 
 /** What to do with one source: send `track` (null = muted/off) while `publish` is true. */
 export interface SourceWish {
@@ -93,7 +110,11 @@ export class Publisher {
           transceiver = this.pc.addTransceiver(wish.track ?? kindOfSource(source), {
             direction: "sendonly",
             ...(source === "camera"
-              ? { sendEncodings: CAMERA_LAYERS.map((layer) => ({ ...layer })) }
+              ? {
+                  sendEncodings: cameraLayers(
+                    wish.track?.getSettings().height ?? cameraCaptureHeight(),
+                  ),
+                }
               : {}),
           });
           this.transceivers.set(source, transceiver);
