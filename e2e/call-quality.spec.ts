@@ -26,9 +26,14 @@ test("two people in a call see Good on each other's tile and its live details", 
   ];
   for (const [page, other] of pairs) await expectMovingVideo(page, other);
   for (const [page, other] of pairs) {
-    await expect(tile(page, other).getByRole("img", { name: "Good", exact: true })).toBeVisible({
-      timeout: 15_000,
-    });
+    // Polled through its description, so that a failure says what it showed instead, and why.
+    const quality = tile(page, other).getByRole("img", { name: /^(Good|Weak|Bad)$/ });
+    await expect
+      .poll(() => quality.getAttribute("title", { timeout: 1_000 }).catch(() => "no indicator"), {
+        timeout: 20_000,
+      })
+      .toBe("Connection quality: Good");
+    await expect(tile(page, other).getByRole("img", { name: "Good", exact: true })).toBeVisible();
     // Your own tile has no indicator: it measures what you receive.
     await expect(tile(page, "You").getByRole("img", { name: /^(Good|Weak|Bad)$/ })).toHaveCount(0);
     await expectDetails(page, other);
@@ -45,7 +50,10 @@ async function expectDetails(page: Page, other: string): Promise<void> {
   await page.keyboard.press("Enter");
   await expect(details).toBeVisible();
   const value = (label: string) =>
-    details.locator("div", { has: page.locator("dt", { hasText: label }) }).locator("dd").first();
+    details
+      .locator("div", { has: page.locator("dt", { hasText: label }) })
+      .locator("dd")
+      .first();
   // Live: the figures are of the last second and keep coming.
   await expect(value("Bitrate")).toHaveText(/^(?!0 kbps)\d+(\.\d)? (kbps|Mbps)$/);
   await expect(value("Resolution")).toHaveText(/^[1-9]\d*×[1-9]\d*$/);

@@ -114,7 +114,7 @@ export function ConnectionDetails({
           <>
             <div className={styles.detailsHead}>
               <strong>{name}</strong>
-              <span>{quality ? summary(quality) : "Measuring…"}</span>
+              <span>{quality ? describeQuality(quality) : "Measuring…"}</span>
               <button
                 type="button"
                 className={styles.detailsClose}
@@ -147,16 +147,6 @@ export function ConnectionDetails({
       </div>
     </>
   );
-}
-
-function summary({ level, reason }: Quality): string {
-  const why = {
-    loss: "packets are being lost",
-    delay: "the delay is long",
-    freezes: "the video froze",
-    "nothing received": "nothing is arriving",
-  } as const;
-  return reason ? `${level}: ${why[reason]}` : level;
 }
 
 function range(series: readonly (number | null)[], format: (value: number) => string): string {

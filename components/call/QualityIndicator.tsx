@@ -1,7 +1,12 @@
 "use client";
 
 import { useTileQuality } from "@/lib/call/client/hooks";
-import type { QualityLevel, StatsSample } from "@/lib/call/client/quality";
+import {
+  describeQuality,
+  type Quality,
+  type QualityLevel,
+  type StatsSample,
+} from "@/lib/call/client/quality";
 import { ConnectionDetails } from "./ConnectionDetails";
 import styles from "./Call.module.css";
 
@@ -30,19 +35,20 @@ export function TileQuality({
   if (!quality) return null;
   return (
     <div className={styles.quality} data-quality={quality.level}>
-      <QualityIndicator level={quality.level} />
+      <QualityIndicator quality={quality} />
       <ConnectionDetails name={name} points={points} quality={quality} />
     </div>
   );
 }
 
-/** The bars and the word; the word alone is the accessible name. */
-function QualityIndicator({ level }: { level: QualityLevel }) {
+/** The bars and the word; the word alone is the accessible name, why is its description. */
+function QualityIndicator({ quality }: { quality: Quality }) {
+  const { level } = quality;
   return (
     <span
       role="img"
       aria-label={level}
-      title={`Connection quality: ${level.toLowerCase()}`}
+      title={`Connection quality: ${describeQuality(quality)}`}
       className={styles.qualityLevel}
     >
       <svg width={12} height={12} viewBox="0 0 12 12" aria-hidden="true" focusable="false">

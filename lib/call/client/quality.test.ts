@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   appendSample,
+  describeQuality,
   lossOf,
   type QualityLevel,
   qualityOf,
@@ -136,6 +137,14 @@ describe("call quality level", () => {
     expect(reason({ seconds: 20, rtt: 1_000 })).toBe("delay");
     expect(reason({ seconds: 20, freezes: { 14: [1, 0.3], 17: [1, 0.3] } })).toBe("freezes");
     expect(reason({ seconds: 20, silentFrom: 10 })).toBe("nothing received");
+  });
+
+  it("puts the level and why in words", () => {
+    expect(describeQuality({ level: "Good", reason: null })).toBe("Good");
+    expect(describeQuality({ level: "Weak", reason: "loss" })).toBe("Weak: packets are being lost");
+    expect(describeQuality({ level: "Bad", reason: "nothing received" })).toBe(
+      "Bad: nothing is arriving",
+    );
   });
 
   it("does not count silence while nothing is expected, or from before it was", () => {

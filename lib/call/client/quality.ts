@@ -262,6 +262,17 @@ export interface Quality {
   reason: "loss" | "delay" | "freezes" | "nothing received" | null;
 }
 
+/** The level in words, with why when it is not Good ("Weak: packets are being lost"). */
+export function describeQuality({ level, reason }: Quality): string {
+  const why = {
+    loss: "packets are being lost",
+    delay: "the delay is long",
+    freezes: "the video froze",
+    "nothing received": "nothing is arriving",
+  } as const;
+  return reason ? `${level}: ${why[reason]}` : level;
+}
+
 /**
  * The tile's level from its points (oldest first). `mediaExpectedSince` is when the tile
  * last started expecting media (a camera on or a microphone unmuted; ms, as `at`), null
