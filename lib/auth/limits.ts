@@ -1,6 +1,7 @@
 import "server-only";
 import type { Redis } from "ioredis";
 import type { Env } from "@/lib/env";
+import { readCapped } from "@/lib/server/body";
 import { clientAddressKey } from "@/lib/server/client-address";
 import {
   createRateLimit,
@@ -116,20 +117,6 @@ export async function limitSignIn(req: Request, limits: AuthLimits): Promise<Res
 /** A copy of the urlencoded body (NextAuth reads the original), or null past MAX_SIGNIN_BODY. */
 async function smallForm(req: Request): Promise<URLSearchParams | null> {
   if (Number(req.headers.get("content-length") ?? 0) > MAX_SIGNIN_BODY) return null;
-  const body = req.clone().body;
-  if (!body) return new URLSearchParams();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_SIGNIN_BODY) {
-      void reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+  const body = await readCapped(req.clone().body, MAX_SIGNIN_BODY);
+  return body && new URLSearchParams(body.toString("utf8"));
 }

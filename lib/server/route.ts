@@ -6,6 +6,7 @@ import { getSessionUser } from "@/lib/auth/session";
 import { env } from "@/lib/env";
 import { AppError, badRequest, forbidden, toErrorBody, unauthorized } from "@/lib/errors";
 import { originAllowed } from "@/lib/realtime/origin";
+import { readCapped } from "./body";
 
 /**
  * Every route handler goes through `route`: it refuses cross-site writes, authenticates
@@ -114,19 +115,7 @@ async function readJsonBody(req: Request): Promise<string> {
     new AppError("too_large", `The request body is too large (at most ${MAX_BODY_BYTES / 1024} KB)`);
   const declared = req.headers.get("content-length");
   if (declared !== null && !(Number(declared) <= MAX_BODY_BYTES)) throw tooLarge();
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const body = await readCapped(req.body, MAX_BODY_BYTES);
+  if (!body) throw tooLarge();
+  return body.toString("utf8");
 }
