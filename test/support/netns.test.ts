@@ -1,5 +1,8 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Lab, labAvailable } from "./netns";
 
@@ -157,6 +160,20 @@ describe.runIf(labAvailable())("network lab", () => {
     expect(child.exitCode !== null || child.signalCode !== null).toBe(true);
     expect(readFileSync("/proc/self/mounts", "utf8")).not.toContain(netns);
     expect(await lab.run(lab.router, "ip", ["netns", "list"])).not.toContain(netns);
+  });
+
+  test("a new lab removes what a crashed run left behind, and nothing of live runs", async () => {
+    const dead = spawnSync("true").pid;
+    const leftover = `parley-${dead}-1-router`;
+    const leftoverDir = path.join(tmpdir(), `parley-${dead}-1-x`);
+    await lab.run(lab.router, "ip", ["netns", "add", leftover]);
+    mkdirSync(leftoverDir);
+    const other = await Lab.create([{ name: "solo" }]);
+    await other.destroy();
+    const names = await lab.run(lab.router, "ip", ["netns", "list"]);
+    expect(names).not.toContain(leftover);
+    expect(existsSync(leftoverDir)).toBe(false);
+    expect(names).toContain(lab.router);
   });
 
   test("bad lab specifications are refused before anything is built", async () => {

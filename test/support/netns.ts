@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, type SpawnOptions } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -88,16 +88,23 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Whether a lab name (`parley-<pid>-…`) belongs to a run that no longer exists. */
+function stale(name: string): boolean {
+  const owner = /^parley-(\d+)-/.exec(name)?.[1];
+  return owner !== undefined && !processAlive(Number(owner));
+}
+
 /**
- * Deletes the lab namespaces a run that no longer exists left behind, killing what still
- * runs in them (processes that run started). Namespaces of live runs are left alone.
+ * Deletes the lab namespaces and temporary files a run that no longer exists left behind,
+ * killing what still runs in them (processes that run started). Live runs' are left alone.
  */
 export async function removeStaleNamespaces(): Promise<void> {
   for (const line of (await ip("netns", "list")).split("\n")) {
     const name = line.split(" ")[0] ?? "";
-    const owner = /^parley-(\d+)-/.exec(name)?.[1];
-    if (!owner || processAlive(Number(owner))) continue;
-    await deleteNamespace(name);
+    if (stale(name)) await deleteNamespace(name);
+  }
+  for (const entry of readdirSync(tmpdir())) {
+    if (stale(entry)) rmSync(path.join(tmpdir(), entry), { recursive: true, force: true });
   }
 }
 
