@@ -39,7 +39,7 @@ export async function sniffType(input: Uint8Array): Promise<string> {
  * repeated `<!---->` (a 200-byte upload stalled the server for seconds). Every pattern
  * below is anchored at one position and linear.
  */
-export function markupType(text: string): "image/svg+xml" | "text/html" | null {
+function markupType(text: string): "image/svg+xml" | "text/html" | null {
   let at = skipSpace(text, 0);
   const xmlDeclaration = /^<\?xml[^>]*>/i.exec(text.slice(at));
   if (xmlDeclaration) at = skipSpace(text, at + xmlDeclaration[0].length);
