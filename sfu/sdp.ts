@@ -67,7 +67,9 @@ function attribute(lines: readonly string[], name: string): string | undefined {
 }
 
 function directionOf(lines: readonly string[]): Direction | undefined {
-  return lines.map((line) => line.slice(2)).find((value): value is Direction => DIRECTIONS.includes(value));
+  return lines
+    .map((line) => line.slice(2))
+    .find((value): value is Direction => DIRECTIONS.includes(value));
 }
 
 /** Port of an `m=<kind> <port>[/<count>] <proto> <fmt>…` line; NaN when malformed. */
@@ -123,13 +125,18 @@ export function offerForPeers(sdp: string): string {
   const stoppedMids = new Set<string>();
   const lite = [session, ...media].some((lines) => lines.includes("a=ice-lite"));
   const out: SdpLines = {
-    session: [...session.filter((line) => line !== "a=ice-lite").map(asActpass), ...(lite ? ["a=ice-lite"] : [])],
+    session: [
+      ...session.filter((line) => line !== "a=ice-lite").map(asActpass),
+      ...(lite ? ["a=ice-lite"] : []),
+    ],
     media: media.map((lines) => {
       const section = lines.filter((line) => line !== "a=ice-lite").map(asActpass);
       if (portOf(section[0]!) !== 0) return section;
       const mid = attribute(section, "mid");
       if (mid) stoppedMids.add(mid);
-      const kept = section.filter((line) => !/^a=(candidate:|end-of-candidates$|sendrecv$|sendonly$|recvonly$)/.test(line));
+      const kept = section.filter(
+        (line) => !/^a=(candidate:|end-of-candidates$|sendrecv$|sendonly$|recvonly$)/.test(line),
+      );
       if (!kept.includes("a=inactive")) kept.push("a=inactive");
       if (!kept.includes("a=rtcp-mux")) kept.push("a=rtcp-mux");
       return kept;
@@ -182,4 +189,3 @@ export function normalizeRemote(sdp: string): string {
     ),
   });
 }
-

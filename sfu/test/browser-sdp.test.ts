@@ -44,7 +44,10 @@ const closers: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   // `npm test` finds or installs Chromium before Vitest (scripts/ensure-browsers.mjs).
-  if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: \`node scripts/ensure-browsers.mjs chromium\``);
+  if (!existsSync(chromiumPath))
+    throw new Error(
+      `no Chromium at ${chromiumPath}: \`node scripts/ensure-browsers.mjs chromium\``,
+    );
   chromiumBrowser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
   closers.push(() => chromiumBrowser.close());
 });
@@ -83,10 +86,16 @@ async function renegotiate(answer: Answerer): Promise<void> {
   const camera = add("video");
   await negotiate();
   end(camera);
-  expect(await negotiate()).toMatchObject([{ mid: "0" }, { mid: "1", port: 0, direction: "inactive" }]);
+  expect(await negotiate()).toMatchObject([
+    { mid: "0" },
+    { mid: "1", port: 0, direction: "inactive" },
+  ]);
   const camera2 = add("video");
   // The stopped m-line is recycled with a new mid (JSEP §5.2.2).
-  expect(await negotiate()).toMatchObject([{ mid: "0" }, { mid: "2", kind: "video", direction: "sendonly" }]);
+  expect(await negotiate()).toMatchObject([
+    { mid: "0" },
+    { mid: "2", kind: "video", direction: "sendonly" },
+  ]);
   const mic2 = add("audio");
   await negotiate();
   // The tag's track ends: its m-line only goes inactive, and stays.
@@ -119,7 +128,8 @@ describe("browsers answer the SFU's offers", () => {
 
   it("Firefox accepts every renegotiation", { timeout: 60_000 }, async () => {
     const executable = firefoxPath();
-    if (!executable) throw new Error("no Firefox (apt-get install firefox-esr, or set FIREFOX_PATH)");
+    if (!executable)
+      throw new Error("no Firefox (apt-get install firefox-esr, or set FIREFOX_PATH)");
     const browser = await launchFirefox(executable);
     closers.push(() => browser.close());
     const page = await browser.newPage();
@@ -133,7 +143,9 @@ describe("a Chromium subscriber through leaves and joins", () => {
   beforeAll(async () => {
     sfu = await startSfu();
     const html = readFileSync(path.join(import.meta.dirname, "browser/publisher.html"));
-    const client = readFileSync(path.join(root, "node_modules/socket.io-client/dist/socket.io.min.js"));
+    const client = readFileSync(
+      path.join(root, "node_modules/socket.io-client/dist/socket.io.min.js"),
+    );
     server = createServer((req, res) => {
       const script = req.url === "/socket.io.min.js";
       res.writeHead(200, { "content-type": script ? "text/javascript" : "text/html" });
@@ -182,46 +194,69 @@ describe("a Chromium subscriber through leaves and joins", () => {
     );
   }
 
-  it("keeps receiving when the first publisher leaves and receives a newcomer on a recycled m-line", { timeout: 60_000 }, async () => {
-    const room = "chromium-renegotiation";
-    const [first, second] = [await sfu.bot(room, "First"), await sfu.bot(room, "Second")];
-    closers.push(() => first.close(), () => second.close());
-    await first.publish({ mic: true, camera: true });
-    await second.publish({ mic: true, camera: true });
-    const page = await chromiumBrowser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (err) => errors.push(err.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.evaluate((args) => (window as unknown as SubscriberPage).subscribe(args), {
-      url: sfu.url,
-      path: SIGNALING_PATH,
-      token: await sfu.token({ roomId: room, displayName: "Chromium" }),
-      roomId: room,
-    });
-    await page.evaluate(() => {
-      const w = window as unknown as SubscriberPage;
-      w.subStates = [w.subPc.connectionState];
-      w.subPc.addEventListener("connectionstatechange", () => w.subStates.push(w.subPc.connectionState));
-    });
-    const tracks = (bot: typeof first) => [bot.publishedTrackId("mic")!, bot.publishedTrackId("camera")!];
-    await keepsReceiving(page, [...tracks(first), ...tracks(second)], "both publishers");
+  it(
+    "keeps receiving when the first publisher leaves and receives a newcomer on a recycled m-line",
+    { timeout: 60_000 },
+    async () => {
+      const room = "chromium-renegotiation";
+      const [first, second] = [await sfu.bot(room, "First"), await sfu.bot(room, "Second")];
+      closers.push(
+        () => first.close(),
+        () => second.close(),
+      );
+      await first.publish({ mic: true, camera: true });
+      await second.publish({ mic: true, camera: true });
+      const page = await chromiumBrowser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(err.message));
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await page.evaluate((args) => (window as unknown as SubscriberPage).subscribe(args), {
+        url: sfu.url,
+        path: SIGNALING_PATH,
+        token: await sfu.token({ roomId: room, displayName: "Chromium" }),
+        roomId: room,
+      });
+      await page.evaluate(() => {
+        const w = window as unknown as SubscriberPage;
+        w.subStates = [w.subPc.connectionState];
+        w.subPc.addEventListener("connectionstatechange", () =>
+          w.subStates.push(w.subPc.connectionState),
+        );
+      });
+      const tracks = (bot: typeof first) => [
+        bot.publishedTrackId("mic")!,
+        bot.publishedTrackId("camera")!,
+      ];
+      await keepsReceiving(page, [...tracks(first), ...tracks(second)], "both publishers");
 
-    // The first publisher's m-lines include the BUNDLE tag's.
-    await first.leave();
-    await eventually(async () => !Object.keys(await received(page)).includes(tracks(first)[0]!), 10_000, "first's tracks gone");
-    await keepsReceiving(page, tracks(second), "the second publisher after the first left");
+      // The first publisher's m-lines include the BUNDLE tag's.
+      await first.leave();
+      await eventually(
+        async () => !Object.keys(await received(page)).includes(tracks(first)[0]!),
+        10_000,
+        "first's tracks gone",
+      );
+      await keepsReceiving(page, tracks(second), "the second publisher after the first left");
 
-    const newcomer = await sfu.bot(room, "Newcomer");
-    closers.push(() => newcomer.close());
-    await newcomer.publish({ mic: true, camera: true });
-    await keepsReceiving(page, [...tracks(second), ...tracks(newcomer)], "the newcomer, and still the second");
-    const mLines = await page.evaluate(() => (window as unknown as SubscriberPage).subPc.remoteDescription!.sdp.match(/^m=/gm)!.length);
-    // 2 + 2 m-lines, then the newcomer's video recycles the first's stopped camera m-line
-    // and its audio is added (the tag's m-line idles): 5, not 6.
-    expect(mLines).toBe(5);
-    expect(errors).toEqual([]);
-    // Connected once (the first entry is the state when the listener came) and never left it.
-    const states = await page.evaluate(() => (window as unknown as SubscriberPage).subStates);
-    expect(states.slice(states.indexOf("connected"))).toEqual(["connected"]);
-  });
+      const newcomer = await sfu.bot(room, "Newcomer");
+      closers.push(() => newcomer.close());
+      await newcomer.publish({ mic: true, camera: true });
+      await keepsReceiving(
+        page,
+        [...tracks(second), ...tracks(newcomer)],
+        "the newcomer, and still the second",
+      );
+      const mLines = await page.evaluate(
+        () =>
+          (window as unknown as SubscriberPage).subPc.remoteDescription!.sdp.match(/^m=/gm)!.length,
+      );
+      // 2 + 2 m-lines, then the newcomer's video recycles the first's stopped camera m-line
+      // and its audio is added (the tag's m-line idles): 5, not 6.
+      expect(mLines).toBe(5);
+      expect(errors).toEqual([]);
+      // Connected once (the first entry is the state when the listener came) and never left it.
+      const states = await page.evaluate(() => (window as unknown as SubscriberPage).subStates);
+      expect(states.slice(states.indexOf("connected"))).toEqual(["connected"]);
+    },
+  );
 });

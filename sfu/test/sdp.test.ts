@@ -2,7 +2,14 @@ import { RTCPeerConnection, SessionDescription } from "werift";
 import { afterEach, describe, expect, it } from "vitest";
 import { peerConfig } from "../media";
 import { SIMULCAST_LAYERS } from "../protocol";
-import { bundleMids, describeMedia, endMLine, normalizeRemote, offerForPeers, splitSdp } from "../sdp";
+import {
+  bundleMids,
+  describeMedia,
+  endMLine,
+  normalizeRemote,
+  offerForPeers,
+  splitSdp,
+} from "../sdp";
 import { SignalingClient } from "../signaling-client";
 import { LOOPBACK, startSfu } from "./harness";
 
@@ -100,11 +107,15 @@ describe("offerForPeers", () => {
     expect(bundleMids(out)).toEqual(["0", "1"]);
     expect(splitSdp(out).media[2]!.filter((line) => line.startsWith("a=candidate"))).toEqual([]);
     // Live sections keep everything, candidates included.
-    expect(splitSdp(out).media[0]).toEqual(splitSdp(WERIFT_REOFFER).media[0]!.map((l) => l.replace("passive", "actpass")));
+    expect(splitSdp(out).media[0]).toEqual(
+      splitSdp(WERIFT_REOFFER).media[0]!.map((l) => l.replace("passive", "actpass")),
+    );
   });
 
   it("moves a=ice-lite from the m-sections to the session", () => {
-    const lite = offerForPeers(WERIFT_REOFFER.replace(/a=setup:passive\r\n/g, "a=ice-lite\r\na=setup:passive\r\n"));
+    const lite = offerForPeers(
+      WERIFT_REOFFER.replace(/a=setup:passive\r\n/g, "a=ice-lite\r\na=setup:passive\r\n"),
+    );
     const { session, media } = splitSdp(lite);
     expect(session.filter((line) => line === "a=ice-lite")).toHaveLength(1);
     expect(media.flat()).not.toContain("a=ice-lite");
@@ -112,7 +123,10 @@ describe("offerForPeers", () => {
   });
 
   it("drops a BUNDLE group left empty, writes CRLF, and is idempotent", () => {
-    const allStopped = WERIFT_REOFFER.replace("m=audio 9 ", "m=audio 0 ").replace("m=video 9 ", "m=video 0 ");
+    const allStopped = WERIFT_REOFFER.replace("m=audio 9 ", "m=audio 0 ").replace(
+      "m=video 9 ",
+      "m=video 0 ",
+    );
     const result = offerForPeers(allStopped);
     expect(result).not.toContain("a=group:BUNDLE");
     expect(describeMedia(result).every((m) => m.rtcpMux && m.direction === "inactive")).toBe(true);
@@ -125,8 +139,24 @@ describe("offerForPeers", () => {
 describe("describeMedia", () => {
   it("reads a browser's publish offer: kinds, mids, directions and simulcast rids", () => {
     expect(describeMedia(CHROMIUM_OFFER)).toEqual([
-      { kind: "audio", port: 9, mid: "0", direction: "sendonly", sendRids: [], rtcpMux: true, setup: "actpass" },
-      { kind: "video", port: 9, mid: "1", direction: "sendonly", sendRids: ["low", "medium", "high"], rtcpMux: true, setup: "actpass" },
+      {
+        kind: "audio",
+        port: 9,
+        mid: "0",
+        direction: "sendonly",
+        sendRids: [],
+        rtcpMux: true,
+        setup: "actpass",
+      },
+      {
+        kind: "video",
+        port: 9,
+        mid: "1",
+        direction: "sendonly",
+        sendRids: ["low", "medium", "high"],
+        rtcpMux: true,
+        setup: "actpass",
+      },
     ]);
   });
 
@@ -146,10 +176,10 @@ describe("describeMedia", () => {
   });
 
   it("reads rids with restrictions, ignores receive rids, and flags a malformed m-line", () => {
-    const restricted = CHROMIUM_OFFER.replace("a=rid:high send", "a=rid:high send max-width=1280;max-height=720").replace(
-      "a=rid:low send",
-      "a=rid:low send\r\na=rid:extra recv",
-    );
+    const restricted = CHROMIUM_OFFER.replace(
+      "a=rid:high send",
+      "a=rid:high send max-width=1280;max-height=720",
+    ).replace("a=rid:low send", "a=rid:low send\r\na=rid:extra recv");
     expect(describeMedia(restricted)[1]!.sendRids).toEqual(["low", "medium", "high"]);
     expect(describeMedia(CHROMIUM_OFFER.replace("m=audio 9 ", "m=audio x "))[0]!.port).toBeNaN();
     expect(describeMedia("v=0\r\nnot an sdp\r\n")).toEqual([]);
@@ -166,9 +196,14 @@ describe("normalizeRemote", () => {
   });
 
   it("strips rid restrictions werift would read as part of the direction", () => {
-    const restricted = CHROMIUM_OFFER.replace("a=rid:high send", "a=rid:high send max-width=1280;max-height=720");
+    const restricted = CHROMIUM_OFFER.replace(
+      "a=rid:high send",
+      "a=rid:high send max-width=1280;max-height=720",
+    );
     const sendRids = (text: string) =>
-      SessionDescription.parse(text).media[1]!.simulcastParameters.filter((p) => p.direction === "send").map((p) => p.rid);
+      SessionDescription.parse(text)
+        .media[1]!.simulcastParameters.filter((p) => p.direction === "send")
+        .map((p) => p.rid);
     expect(sendRids(restricted)).toEqual(["low", "medium"]);
     expect(sendRids(normalizeRemote(restricted))).toEqual(["low", "medium", "high"]);
   });
@@ -229,7 +264,10 @@ describe("werift's renegotiation through offerForPeers", () => {
     endMLine(sfu, unsent);
     expect(unsent.stopping).toBe(true);
     await sfu.setLocalDescription(await sfu.createOffer());
-    await client.setRemoteDescription({ type: "offer", sdp: offerForPeers(sfu.localDescription!.sdp) });
+    await client.setRemoteDescription({
+      type: "offer",
+      sdp: offerForPeers(sfu.localDescription!.sdp),
+    });
     await client.setLocalDescription(await client.createAnswer());
     await sfu.setRemoteDescription({ type: "answer", sdp: client.localDescription!.sdp });
     expect(bundleMids(sfu.localDescription!.sdp)[0]).toBe(mic.mid);
@@ -248,33 +286,48 @@ describe("werift's renegotiation through offerForPeers", () => {
 });
 
 describe("the SFU reading a publish offer", () => {
-  it("takes mixed line ends and rid restrictions, and announces every layer", { timeout: 30_000 }, async () => {
-    const sfu = await startSfu();
-    const roomId = "sdp-lenient";
-    const publisher = new SignalingClient({ url: sfu.url });
-    const watcher = new SignalingClient({ url: sfu.url });
-    const pc = new RTCPeerConnection(peerConfig(LOOPBACK, "publish"));
-    try {
-      await Promise.all([publisher.connected(), watcher.connected()]);
-      await publisher.request("join", { token: await sfu.token({ roomId }), roomId });
-      const camera = pc.addTransceiver("video", {
-        direction: "sendonly",
-        simulcast: SIMULCAST_LAYERS.map((rid) => ({ rid, direction: "send" as const })),
-      });
-      await pc.setLocalDescription(await pc.createOffer());
-      let n = 0;
-      const sdp = pc
-        .localDescription!.sdp.replace("a=rid:high send", "a=rid:high send max-width=1280;max-height=720")
-        .replace(/\r\n/g, () => (n++ % 2 ? "\n" : "\r\n"));
-      const answer = await publisher.request("publishOffer", { sdp, tracks: [{ mid: camera.mid!, source: "camera" }] });
-      await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-      const joined = await watcher.request("join", { token: await sfu.token({ roomId }), roomId });
-      expect(joined.tracks.map((t) => [t.source, t.layers])).toEqual([["camera", ["low", "medium", "high"]]]);
-    } finally {
-      publisher.close();
-      watcher.close();
-      await pc.close();
-      await sfu.stop();
-    }
-  });
+  it(
+    "takes mixed line ends and rid restrictions, and announces every layer",
+    { timeout: 30_000 },
+    async () => {
+      const sfu = await startSfu();
+      const roomId = "sdp-lenient";
+      const publisher = new SignalingClient({ url: sfu.url });
+      const watcher = new SignalingClient({ url: sfu.url });
+      const pc = new RTCPeerConnection(peerConfig(LOOPBACK, "publish"));
+      try {
+        await Promise.all([publisher.connected(), watcher.connected()]);
+        await publisher.request("join", { token: await sfu.token({ roomId }), roomId });
+        const camera = pc.addTransceiver("video", {
+          direction: "sendonly",
+          simulcast: SIMULCAST_LAYERS.map((rid) => ({ rid, direction: "send" as const })),
+        });
+        await pc.setLocalDescription(await pc.createOffer());
+        let n = 0;
+        const sdp = pc
+          .localDescription!.sdp.replace(
+            "a=rid:high send",
+            "a=rid:high send max-width=1280;max-height=720",
+          )
+          .replace(/\r\n/g, () => (n++ % 2 ? "\n" : "\r\n"));
+        const answer = await publisher.request("publishOffer", {
+          sdp,
+          tracks: [{ mid: camera.mid!, source: "camera" }],
+        });
+        await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+        const joined = await watcher.request("join", {
+          token: await sfu.token({ roomId }),
+          roomId,
+        });
+        expect(joined.tracks.map((t) => [t.source, t.layers])).toEqual([
+          ["camera", ["low", "medium", "high"]],
+        ]);
+      } finally {
+        publisher.close();
+        watcher.close();
+        await pc.close();
+        await sfu.stop();
+      }
+    },
+  );
 });

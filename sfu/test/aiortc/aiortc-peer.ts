@@ -17,27 +17,53 @@ const PEER_SCRIPT = path.join(import.meta.dirname, "peer.py");
 
 /** Why aiortc cannot run here, or undefined when it can. */
 export function aiortcMissing(): string | undefined {
-  const probe = spawnSync(AIORTC_PYTHON, ["-c", "import aiortc, numpy; print(aiortc.__version__)"], { encoding: "utf8" });
+  const probe = spawnSync(
+    AIORTC_PYTHON,
+    ["-c", "import aiortc, numpy; print(aiortc.__version__)"],
+    { encoding: "utf8" },
+  );
   if (probe.status === 0) return undefined;
   return `${AIORTC_PYTHON} cannot import aiortc (apt-get install python3-aiortc): ${probe.error?.message ?? probe.stderr.trim()}`;
 }
 
-const ConnectionState = z.enum(["new", "connecting", "connected", "disconnected", "failed", "closed"]);
+const ConnectionState = z.enum([
+  "new",
+  "connecting",
+  "connected",
+  "disconnected",
+  "failed",
+  "closed",
+]);
 type ConnectionState = z.infer<typeof ConnectionState>;
 
 const PeerEvent = z.discriminatedUnion("event", [
-  z.object({ event: z.literal("connection"), pc: z.enum(["publish", "subscribe"]), state: ConnectionState }),
+  z.object({
+    event: z.literal("connection"),
+    pc: z.enum(["publish", "subscribe"]),
+    state: ConnectionState,
+  }),
   z.object({ event: z.literal("track"), mid: z.string(), kind: z.enum(["audio", "video"]) }),
 ]);
-const Reply = z.object({ id: z.number(), ok: z.boolean(), error: z.string().optional() }).passthrough();
-const OfferReply = z.object({ sdp: z.string(), tracks: z.array(z.object({ mid: z.string(), kind: z.enum(["audio", "video"]) })) });
+const Reply = z
+  .object({ id: z.number(), ok: z.boolean(), error: z.string().optional() })
+  .passthrough();
+const OfferReply = z.object({
+  sdp: z.string(),
+  tracks: z.array(z.object({ mid: z.string(), kind: z.enum(["audio", "video"]) })),
+});
 const AnswerReply = z.object({ sdp: z.string() });
 const IceRole = z.enum(["controlling", "controlled"]).nullable();
 const StatsReply = z.object({
   connections: z.object({ publish: ConnectionState, subscribe: ConnectionState }),
   iceRoles: z.object({ publish: IceRole, subscribe: IceRole }),
   tracks: z.array(
-    z.object({ mid: z.string(), kind: z.enum(["audio", "video"]), frames: z.number(), packets: z.number(), width: z.number() }),
+    z.object({
+      mid: z.string(),
+      kind: z.enum(["audio", "video"]),
+      frames: z.number(),
+      packets: z.number(),
+      width: z.number(),
+    }),
   ),
 });
 
@@ -63,25 +89,36 @@ export interface AiortcPeerOptions {
 export class AiortcPeer {
   readonly signaling: SignalingClient;
   /** Every connection state each side went through, in order. */
-  readonly states: Record<"publish" | "subscribe", ConnectionState[]> = { publish: [], subscribe: [] };
+  readonly states: Record<"publish" | "subscribe", ConnectionState[]> = {
+    publish: [],
+    subscribe: [],
+  };
   readonly errors: string[] = [];
   offersAnswered = 0;
   /** The SFU's subscribe offers, as received. */
   readonly offers: string[] = [];
   peerId?: string;
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
   private nextId = 1;
   private trackIdByMid = new Map<string, string>();
   private subscribeChain: Promise<void> = Promise.resolve();
   private exited = false;
 
   private constructor(options: AiortcPeerOptions) {
-    this.child = spawn(AIORTC_PYTHON, [PEER_SCRIPT, "--host", options.host], { stdio: ["pipe", "pipe", "pipe"] });
-    this.child.stderr.on("data", (chunk: Buffer) => process.stderr.write(`[aiortc] ${chunk.toString()}`));
+    this.child = spawn(AIORTC_PYTHON, [PEER_SCRIPT, "--host", options.host], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.child.stderr.on("data", (chunk: Buffer) =>
+      process.stderr.write(`[aiortc] ${chunk.toString()}`),
+    );
     this.child.once("exit", (code, signal) => {
       this.exited = true;
-      for (const { reject } of this.pending.values()) reject(new Error(`peer.py exited (${code ?? signal})`));
+      for (const { reject } of this.pending.values())
+        reject(new Error(`peer.py exited (${code ?? signal})`));
       this.pending.clear();
     });
     createInterface({ input: this.child.stdout }).on("line", (line) => this.onLine(line));
@@ -89,9 +126,14 @@ export class AiortcPeer {
     this.signaling.on("subscribeOffer", (offer) => {
       this.subscribeChain = this.subscribeChain
         .then(() => this.answer(offer))
-        .catch((err: unknown) => void this.errors.push(`answering offer ${offer.revision}: ${String(err)}`));
+        .catch(
+          (err: unknown) =>
+            void this.errors.push(`answering offer ${offer.revision}: ${String(err)}`),
+        );
     });
-    this.signaling.on("peerError", (error) => this.errors.push(`peerError ${error.code}: ${error.message}`));
+    this.signaling.on("peerError", (error) =>
+      this.errors.push(`peerError ${error.code}: ${error.message}`),
+    );
     this.signaling.on("closed", ({ reason }) => this.errors.push(`closed: ${reason}`));
   }
 
@@ -99,7 +141,10 @@ export class AiortcPeer {
     const peer = new AiortcPeer(options);
     try {
       await peer.signaling.connected();
-      const joined = await peer.signaling.request("join", { token: options.token, roomId: options.roomId });
+      const joined = await peer.signaling.request("join", {
+        token: options.token,
+        roomId: options.roomId,
+      });
       peer.peerId = joined.self.peerId;
       return peer;
     } catch (err) {
@@ -110,8 +155,13 @@ export class AiortcPeer {
 
   /** Publishes aiortc's synthetic microphone (Opus) and camera (VP8); returns their track ids. */
   async publish(): Promise<string[]> {
-    const offer = OfferReply.parse(await this.command({ cmd: "publish-offer", audio: true, video: true }));
-    const tracks = offer.tracks.map((t) => ({ mid: t.mid, source: t.kind === "audio" ? ("mic" as const) : ("camera" as const) }));
+    const offer = OfferReply.parse(
+      await this.command({ cmd: "publish-offer", audio: true, video: true }),
+    );
+    const tracks = offer.tracks.map((t) => ({
+      mid: t.mid,
+      source: t.kind === "audio" ? ("mic" as const) : ("camera" as const),
+    }));
     const answer = await this.signaling.request("publishOffer", { sdp: offer.sdp, tracks });
     await this.command({ cmd: "set-answer", sdp: answer.sdp });
     return answer.tracks.map((t) => t.trackId);
@@ -151,7 +201,9 @@ export class AiortcPeer {
 
   private async answer(offer: EventPayload<"subscribeOffer">): Promise<void> {
     this.offers.push(offer.sdp);
-    const answer = AnswerReply.parse(await this.command({ cmd: "subscribe-offer", sdp: offer.sdp }));
+    const answer = AnswerReply.parse(
+      await this.command({ cmd: "subscribe-offer", sdp: offer.sdp }),
+    );
     await this.signaling.request("subscribeAnswer", { revision: offer.revision, sdp: answer.sdp });
     // Once negotiated, only this offer's tracks are live: a stopped m-line's mid maps to nothing.
     this.trackIdByMid = new Map(offer.tracks.map((t) => [t.mid, t.trackId]));
