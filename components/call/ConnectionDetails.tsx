@@ -1,7 +1,13 @@
 "use client";
 
 import { type CSSProperties, type ToggleEvent, useId, useRef, useState } from "react";
-import { lossOf, type Quality, type QualityPoint, SAMPLES_KEPT } from "@/lib/call/client/quality";
+import {
+  describeQuality,
+  lossOf,
+  type Quality,
+  type QualityPoint,
+  SAMPLES_KEPT,
+} from "@/lib/call/client/quality";
 import { Icon } from "./icons";
 import { Sparkline } from "./Sparkline";
 import styles from "./Call.module.css";
