@@ -21,7 +21,7 @@ const schema = z.object({
   REDIS_URL: unsetIfEmpty(z.url().optional()),
   /** The public origin (scheme://host[:port]); defaults to the request's own host. */
   PUBLIC_URL: unsetIfEmpty(z.url().optional()),
-  /** Extra origins allowed to open a socket or send API writes (lib/realtime/origin.ts), comma separated. */
+  /** Extra origins allowed to open a socket or send API writes, comma separated. */
   ALLOWED_ORIGINS: z
     .string()
     .default("")
