@@ -74,6 +74,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private lastSentAt = 0;
   /** SRTP rollover counter of our outgoing sequence numbers. */
   private roc = 0;
+  /** The retransmission stream's own sequence numbers and rollover counter (RFC 4588). */
+  private rtxSeq = Math.floor(Math.random() * 0x8000);
+  private rtxRoc = 0;
+  private rtxSent = 0;
 
   packetsForwarded = 0;
   octetsForwarded = 0;
@@ -341,6 +345,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     const payload = packet.payload;
     const now = performance.now();
     let sent = false;
+    if (retransmission && template.rtx && this.fast) {
+      this.sendRtx(packet, template, template.rtx, timestamp, seq, now);
+      this.retransmissions++;
+      rtp.retransmitted++;
+      return;
+    }
     if (this.fast) {
       const out = scratch();
       const headerLength = template.bytes.length;
@@ -372,6 +382,41 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.packetsForwarded++;
     this.octetsForwarded += payload.length;
     rtp.forwarded++;
+  }
+
+  /**
+   * A retransmission in the RTX stream: RTX SSRC, payload type and sequence number, the
+   * original sequence number (OSN) ahead of the payload. Over our own SRTP only; the slow
+   * path retransmits in the original stream, which browsers accept too.
+   */
+  private sendRtx(
+    packet: MediaPacket,
+    template: HeaderTemplate,
+    rtx: NonNullable<HeaderTemplate["rtx"]>,
+    timestamp: number,
+    originalSeq: number,
+    now: number,
+  ): void {
+    const seq = this.rtxSeq;
+    this.rtxSeq = (seq + 1) & 0xffff;
+    const out = scratch();
+    const headerLength = rtx.bytes.length;
+    out.set(rtx.bytes, 0);
+    out[1] = (packet.marker ? 0x80 : 0) | rtx.payloadType;
+    out[2] = seq >>> 8;
+    out[3] = seq & 0xff;
+    out[4] = timestamp >>> 24;
+    out[5] = (timestamp >>> 16) & 0xff;
+    out[6] = (timestamp >>> 8) & 0xff;
+    out[7] = timestamp & 0xff;
+    if (template.absSendTimeAt >= 0) writeAbsSendTime(out, template.absSendTimeAt, now);
+    out[headerLength] = originalSeq >>> 8;
+    out[headerLength + 1] = originalSeq & 0xff;
+    out.set(packet.payload, headerLength + 2);
+    this.rewriteVp8(out, headerLength + 2, packet);
+    if (seq === 0 && this.rtxSent > 0) this.rtxRoc = (this.rtxRoc + 1) >>> 0;
+    this.rtxSent++;
+    this.fast!.sendScratch(headerLength, packet.payload.length + 2, rtx.ssrc, this.rtxRoc, seq);
   }
 
   /** Writes the rebased picture id and TL0PICIDX into the outgoing copy of the payload. */

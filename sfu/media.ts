@@ -52,8 +52,11 @@ export type ConnectionSide = "publish" | "subscribe";
 
 /**
  * Opus and VP8 with the feedback the SFU relays (NACK, PLI, FIR) and the bandwidth
- * feedback of each side. No RTX yet: werift's receiver does not map RTX to simulcast
- * layers, and the SFU retransmits in the original stream (see docs/sfu.md, "NACK").
+ * feedback of each side. RTX (RFC 4588) on the subscribe side: the SFU answers a
+ * subscriber's NACKs with retransmissions in their own stream, which the browser counts
+ * apart from the media and does not mistake for reordering. Not on the publish side:
+ * werift's receiver does not map RTX to simulcast layers, so publishers retransmit in the
+ * original stream (docs/sfu.md, "NACK and retransmission").
  */
 export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "codecs"> {
   const congestion = side === "publish" ? [{ type: "transport-cc" }] : [{ type: "goog-remb" }];
@@ -74,6 +77,8 @@ export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "code
           clockRate: 90000,
           rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }, ...congestion],
         }),
+        // werift gives it the payload type after VP8's and `apt` pointing at VP8.
+        ...(side === "subscribe" ? [new RTCRtpCodecParameters({ mimeType: "video/rtx", clockRate: 90000 })] : []),
       ],
     },
   };

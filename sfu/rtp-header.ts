@@ -12,6 +12,11 @@ export interface HeaderTemplate {
   payloadType: number;
   /** Offset of the 3-byte abs-send-time value, or -1. */
   absSendTimeAt: number;
+  /**
+   * The retransmission stream (RFC 4588), when the subscriber negotiated RTX: the same
+   * header with the RTX SSRC, and its payload type. Same length and extension offsets.
+   */
+  rtx: { bytes: Uint8Array; payloadType: number; ssrc: number } | undefined;
 }
 
 /**
@@ -44,7 +49,15 @@ export function headerTemplate(transceiver: RTCRtpTransceiver, kind: MediaKind):
     bytes[15] = (elements.length / 4) & 0xff;
     bytes.set(elements, 16);
   }
-  return { bytes, payloadType, absSendTimeAt };
+  // werift keeps the negotiated RTX payload type private; it is set from the answer.
+  const { rtxPayloadType, rtxSsrc } = transceiver.sender as unknown as { rtxPayloadType?: number; rtxSsrc: number };
+  let rtx: HeaderTemplate["rtx"];
+  if (rtxPayloadType !== undefined) {
+    const rtxBytes = bytes.slice();
+    new DataView(rtxBytes.buffer).setUint32(8, rtxSsrc);
+    rtx = { bytes: rtxBytes, payloadType: rtxPayloadType, ssrc: rtxSsrc };
+  }
+  return { bytes, payloadType, absSendTimeAt, rtx };
 }
 
 /** abs-send-time: 24-bit seconds in 6.18 fixed point; any epoch works (only differences count). */

@@ -270,6 +270,19 @@ export class Bot {
     return total;
   }
 
+  /** Packets received in retransmission (RTX, RFC 4588) streams, before werift unwraps them. */
+  rtxPacketsReceived(): number {
+    let total = 0;
+    for (const transceiver of this.subscribePc.getTransceivers()) {
+      const receiver = transceiver.receiver as unknown as {
+        ssrcByRtx: Record<number, number>;
+        remoteStreams: Record<number, { packets_received: number } | undefined>;
+      };
+      for (const rtxSsrc of Object.keys(receiver.ssrcByRtx)) total += receiver.remoteStreams[Number(rtxSsrc)]?.packets_received ?? 0;
+    }
+    return total;
+  }
+
   /** Sum of packets received on every track. */
   totalPackets(): number {
     let total = 0;
