@@ -6,7 +6,7 @@ import { clientAddressKey } from "@/lib/server/client-address";
 import {
   createRateLimit,
   type RateLimit,
-  RateLimitedError,
+  isRateLimited,
   rateLimitedResponse,
 } from "@/lib/server/rate-limit";
 import { service } from "@/lib/server/runtime";
@@ -107,7 +107,7 @@ export async function limitSignIn(req: Request, limits: AuthLimits): Promise<Res
     if (email.success) await limits.signInAccount.consume(email.data);
     return null;
   } catch (err) {
-    if (!(err instanceof RateLimitedError)) throw err;
+    if (!isRateLimited(err)) throw err;
     const url = new URL("/signin", req.url);
     url.searchParams.set("error", err.message);
     return rateLimitedResponse(err, { url: url.toString() });

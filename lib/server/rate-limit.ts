@@ -21,7 +21,20 @@ export class RateLimitedError extends AppError {
     readonly retryAfterS: number,
   ) {
     super("rate_limited", message);
+    this.name = "RateLimitedError";
   }
+}
+
+/**
+ * Matched by name, not instanceof: the limits route handlers use are built by server.ts,
+ * whose copy of this class is not the one in Next's bundle (docs/architecture.md).
+ */
+export function isRateLimited(err: unknown): err is RateLimitedError {
+  return (
+    err instanceof Error &&
+    err.name === "RateLimitedError" &&
+    typeof (err as Partial<RateLimitedError>).retryAfterS === "number"
+  );
 }
 
 export function createRateLimit(options: {
@@ -79,7 +92,7 @@ export async function answeringRateLimits<T>(work: () => Promise<T>): Promise<T 
   try {
     return await work();
   } catch (err) {
-    if (err instanceof RateLimitedError) return rateLimitedResponse(err);
+    if (isRateLimited(err)) return rateLimitedResponse(err);
     throw err;
   }
 }
