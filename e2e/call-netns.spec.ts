@@ -38,6 +38,28 @@ test.use({ trace: { mode: "retain-on-failure", screenshots: false } });
 
 const DATA_DIR = path.resolve(".test-data/e2e-netns");
 
+/**
+ * The host candidates a new peer connection in the page gathers: as browsers ship, a page
+ * that has not been given the camera or microphone sees mDNS names, never addresses.
+ */
+async function hostCandidates(): Promise<string[]> {
+  const pc = new RTCPeerConnection();
+  pc.createDataChannel("probe");
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === "complete") resolve();
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+  });
+  const hosts = (pc.localDescription?.sdp ?? "")
+    .split("\r\n")
+    .filter((line) => line.startsWith("a=candidate:") && line.includes(" typ host"))
+    .map((line) => line.split(" ")[4]!);
+  pc.close();
+  return hosts;
+}
+
 test.describe("calls on a real network, browsers as they ship", () => {
   test.skip(!labAvailable(), "network namespaces need root, iproute2 and nftables");
 
@@ -110,6 +132,9 @@ test.describe("calls on a real network, browsers as they ship", () => {
     await signUp(ada, "Ada");
     const room = await newRoom(ada);
     const grace = await guestIn(await context(await chromiumOn("grace")), room, "Grace");
+    const hosts = await grace.evaluate(hostCandidates);
+    expect(hosts.length).toBeGreaterThan(0);
+    expect(hosts.filter((host) => !host.endsWith(".local"))).toEqual([]);
 
     await joinCall(ada);
     await joinCall(grace);
@@ -132,6 +157,9 @@ test.describe("calls on a real network, browsers as they ship", () => {
     });
     browsers.push(firefox);
     const grace = await firefoxGuest(firefox, `${origin}${room}`, "Grace");
+    const hosts = await grace.evaluate(hostCandidates);
+    expect(hosts.length).toBeGreaterThan(0);
+    expect(hosts.filter((host) => !host.endsWith(".local"))).toEqual([]);
 
     await joinCall(ada);
     await firefoxJoinCall(grace);
