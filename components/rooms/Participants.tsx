@@ -3,11 +3,24 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { Participant } from "@/lib/realtime/protocol";
-import { openDirectRoom } from "@/lib/rooms/client";
+import { openDirectRoom, removeMember } from "@/lib/rooms/client";
 import styles from "./Room.module.css";
 
-/** The `Participants` region: who has the room open now, on any device. */
-export function Participants({ participants, meId }: { participants: Participant[]; meId: string }) {
+/**
+ * The `Participants` region: who has the room open now, on any device. The room's owner
+ * may remove anyone else (`Remove from room`).
+ */
+export function Participants({
+  participants,
+  meId,
+  slug,
+  canRemove,
+}: {
+  participants: Participant[];
+  meId: string;
+  slug: string;
+  canRemove: boolean;
+}) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
 
@@ -18,6 +31,19 @@ export function Participants({ participants, meId }: { participants: Participant
       router.push(`/r/${room.slug}`);
     } catch (err) {
       setError(err instanceof Error ? err.message : "Could not open the conversation");
+    }
+  }
+
+  async function remove(p: Participant) {
+    if (
+      !window.confirm(`Remove ${p.displayName} from this room? Its link will not let them back in.`)
+    )
+      return;
+    setError(null);
+    try {
+      await removeMember(slug, p.userId);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "Could not remove them");
     }
   }
 
@@ -42,6 +68,17 @@ export function Participants({ participants, meId }: { participants: Participant
                 title={`Message ${p.displayName} privately`}
               >
                 Message
+              </button>
+            )}
+            {canRemove && p.userId !== meId && (
+              <button
+                type="button"
+                className="btn btn-ghost btn-small"
+                onClick={() => void remove(p)}
+                aria-label="Remove from room"
+                title={`Remove ${p.displayName} from this room`}
+              >
+                Remove
               </button>
             )}
           </li>

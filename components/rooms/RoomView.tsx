@@ -1,6 +1,7 @@
 "use client";
 
-import { useEffect, useMemo } from "react";
+import Link from "next/link";
+import { useEffect, useMemo, useState } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { HistoryPage } from "@/lib/chat/schemas";
 import type { MemberRole, RoomView as Room } from "@/lib/rooms/schemas";
@@ -9,6 +10,7 @@ import { ChatPanel } from "@/components/chat/ChatPanel";
 import { useRoomChat } from "@/components/chat/use-room-chat";
 import { FilesPanel } from "@/components/files/FilesPanel";
 import { AppHeader } from "@/components/ui/AppHeader";
+import { getSocket } from "@/lib/realtime/client";
 import { Participants } from "./Participants";
 import { RoomHeader } from "./RoomHeader";
 import styles from "./Room.module.css";
@@ -37,6 +39,19 @@ export function RoomView({
     initialHistory,
   });
 
+  // An owner removed me: the server has already taken this tab out of the room.
+  const [removed, setRemoved] = useState(false);
+  useEffect(() => {
+    const socket = getSocket();
+    const onRemoved = ({ roomId }: { roomId: string }) => {
+      if (roomId === room.id) setRemoved(true);
+    };
+    socket.on("room.removed", onRemoved);
+    return () => {
+      socket.off("room.removed", onRemoved);
+    };
+  }, [room.id]);
+
   useEffect(() => {
     document.title = `${chat.roomName} · Parley`;
   }, [chat.roomName]);
@@ -45,6 +60,17 @@ export function RoomView({
     () => chat.messages.flatMap((m) => m.attachments.map((a) => a.id)).join(","),
     [chat.messages],
   );
+
+  if (removed) {
+    return (
+      <div className={styles.shell}>
+        <AppHeader userName={me.displayName} />
+        <p role="alert" className="alert">
+          You were removed from {chat.roomName}. <Link href="/">Back to your rooms</Link>
+        </p>
+      </div>
+    );
+  }
 
   return (
     <div className={styles.shell}>
@@ -69,7 +95,12 @@ export function RoomView({
           />
         </div>
         <aside className={styles.side}>
-          <Participants participants={chat.participants} meId={me.id} />
+          <Participants
+            participants={chat.participants}
+            meId={me.id}
+            slug={room.slug}
+            canRemove={role === "owner"}
+          />
           <FilesPanel slug={room.slug} sharedIds={sharedIds} />
         </aside>
       </div>

@@ -78,6 +78,25 @@ export const roomMembers = pgTable(
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("room_members_user_idx").on(t.userId)],
 );
 
+/**
+ * People an owner removed from a room. Removal deletes the membership; this row is what
+ * refuses the person's rejoining by the room's link afterwards (lib/rooms/service.ts).
+ */
+export const roomRemovals = pgTable(
+  "room_removals",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    removedBy: uuid("removed_by").references(() => users.id, { onDelete: "set null" }),
+    removedAt: timestamp("removed_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
 export const messages = pgTable(
   "messages",
   {
@@ -177,4 +196,13 @@ export const roomEvents = pgTable(
   (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
 );
 
-export const schema = { users, rooms, roomMembers, messages, reactions, attachments, roomEvents };
+export const schema = {
+  users,
+  rooms,
+  roomMembers,
+  roomRemovals,
+  messages,
+  reactions,
+  attachments,
+  roomEvents,
+};

@@ -94,6 +94,8 @@ export interface ServerEvents {
   "read.updated": (payload: { roomId: string; lastReadSeq: number }) => void;
   /** A watched room has a new message or name. */
   "room.activity": (payload: { roomId: string; seq: number }) => void;
+  /** An owner removed you from the room: it is gone from your list and sends you nothing more. */
+  "room.removed": (payload: { roomId: string }) => void;
   /** Your list of rooms changed (joined or left elsewhere, or a new message): refetch it. */
   "rooms.changed": () => void;
   /** Who is in the room's call, after each change; sent to everyone in the room. */

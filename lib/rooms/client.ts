@@ -25,7 +25,18 @@ export async function createRoom(input: { name?: string; kind?: "open" | "privat
 }
 
 export async function leaveRoom(slug: string): Promise<void> {
-  await json(await fetch(`/api/rooms/${encodeURIComponent(slug)}/membership`, { method: "DELETE" }));
+  await json(
+    await fetch(`/api/rooms/${encodeURIComponent(slug)}/membership`, { method: "DELETE" }),
+  );
+}
+
+/** `Remove from room` (owners): revokes their membership; the link no longer lets them back. */
+export async function removeMember(slug: string, userId: string): Promise<void> {
+  await json(
+    await fetch(`/api/rooms/${encodeURIComponent(slug)}/members/${encodeURIComponent(userId)}`, {
+      method: "DELETE",
+    }),
+  );
 }
 
 export async function openDirectRoom(userId: string): Promise<RoomView> {

@@ -2,7 +2,7 @@ import "server-only";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Db } from "@/lib/db/client";
-import { roomMembers, rooms } from "@/lib/db/schema";
+import { roomMembers, roomRemovals, rooms } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
@@ -10,7 +10,7 @@ import type { MemberRole, RoomSummary } from "./schemas";
 import { isInviteToken, newInviteToken, newRoomSlug } from "./slug";
 
 /**
- * Rooms: create, join by link, rename, leave, list. check* functions reject what bad
+ * Rooms: create, join by link, rename, leave, remove a member, list. check* functions reject what bad
  * input can cause; do* functions write (and return what the caller must broadcast).
  */
 
@@ -44,7 +44,8 @@ export async function doCreateRoom(
 /**
  * Opening a room's link joins it: anyone may join an open room, a private room needs its
  * invite token, a direct conversation nobody new. Joining twice is a no-op. A room the
- * user may not join answers not-found, like a room that does not exist.
+ * user may not join answers not-found, like a room that does not exist. Someone an owner
+ * removed cannot come back by the link (as in Slack): they are told so.
  */
 export async function doJoinRoomBySlug(
   db: Db,
@@ -64,6 +65,12 @@ export async function doJoinRoomBySlug(
         !!room.inviteToken &&
         isInviteToken(inviteToken, room.inviteToken)));
   if (!room || !mayJoin) throw notFound("There is no room at this link, or it has ended");
+  const [removed] = await db
+    .select({ at: roomRemovals.removedAt })
+    .from(roomRemovals)
+    .where(and(eq(roomRemovals.roomId, room.id), eq(roomRemovals.userId, user.id)))
+    .limit(1);
+  if (removed) throw forbidden("You were removed from this room and cannot rejoin it by its link");
 
   const role: MemberRole = user.isGuest ? "guest" : "member";
   const inserted = await db
@@ -125,6 +132,38 @@ export async function doLeaveRoom(db: Db, user: SessionUser, roomId: string): Pr
         .set({ role: "owner" })
         .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, heir.userId)));
     }
+  });
+}
+
+/**
+ * Removes another member from the room (owners only; not from direct conversations, which
+ * have no owner). The membership goes, so every membership check refuses them from now
+ * on, and the removal is stored so that the room's link does not let them back in. The
+ * caller then takes their sockets out of the room (lib/realtime/removal.ts).
+ */
+export async function doRemoveMember(
+  db: Db,
+  owner: SessionUser,
+  roomId: string,
+  userId: string,
+): Promise<void> {
+  const access = await accessRoomById(db, roomId, owner.id);
+  if (!access) throw notFound("There is no such room");
+  if (!canManageRoom(access)) throw forbidden("Only the room's owner can remove people");
+  if (userId === owner.id) throw badRequest("To leave the room yourself, use Leave room");
+  await db.transaction(async (tx) => {
+    const [removed] = await tx
+      .delete(roomMembers)
+      .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+      .returning();
+    if (!removed) throw notFound("That person is not in this room");
+    await tx
+      .insert(roomRemovals)
+      .values({ roomId, userId, removedBy: owner.id })
+      .onConflictDoUpdate({
+        target: [roomRemovals.roomId, roomRemovals.userId],
+        set: { removedBy: owner.id, removedAt: sql`now()` },
+      });
   });
 }
 

@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { notFound } from "@/lib/errors";
+import { evictFromRoom } from "@/lib/realtime/removal";
+import { accessRoomBySlug } from "@/lib/rooms/access";
+import { doRemoveMember } from "@/lib/rooms/service";
+import { db, runtime } from "@/lib/server/runtime";
+import { route } from "@/lib/server/route";
+
+const userIdSchema = z.uuid();
+
+/**
+ * `Remove from room`: the owner removes another member. Their membership is revoked, their
+ * open tabs leave the room at once, and the room's link no longer lets them back in.
+ */
+export const DELETE = route<{ slug: string; userId: string }>({}, async ({ user, params }) => {
+  const access = await accessRoomBySlug(db(), params.slug, user.id);
+  if (!access) throw notFound("There is no such room");
+  const target = userIdSchema.safeParse(params.userId);
+  if (!target.success) throw notFound("That person is not in this room");
+  await doRemoveMember(db(), user, access.room.id, target.data);
+  await evictFromRoom(runtime().io, target.data, access.room.id);
+  return { removed: true };
+});
