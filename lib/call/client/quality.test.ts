@@ -24,8 +24,14 @@ interface Link {
   /** ms, the audio's; video's is `videoJitter`. */
   jitter?: number;
   videoJitter?: number;
-  /** second → [freezes, seconds frozen] starting in that second */
+  /**
+   * second → [freezes, seconds frozen] shown in that second. Each comes with the key frame
+   * the receiver asked for, in the same second or (`askedEarly`) the one before, unless the
+   * machine is just slow (`slowMachine`: every packet came, decoding fell behind).
+   */
   freezes?: Record<number, [number, number]>;
+  askedEarly?: boolean;
+  slowMachine?: boolean;
   silentFrom?: number;
   /** Loss from this second on (before it the link is clean). */
   lossFrom?: number;
@@ -40,7 +46,7 @@ const START = 1_000_000;
 function link(l: Link): StatsSample[] {
   const samples: StatsSample[] = [];
   const audio = { received: 0, lost: 0, bytes: 0 };
-  const video = { received: 0, lost: 0, bytes: 0, frames: 0, freezes: 0, frozen: 0 };
+  const video = { received: 0, lost: 0, bytes: 0, frames: 0, freezes: 0, frozen: 0, plis: 0 };
   for (let s = 0; s <= l.seconds; s++) {
     if (s > 0) {
       const flowing = l.silentFrom === undefined || s < l.silentFrom;
@@ -59,6 +65,8 @@ function link(l: Link): StatsSample[] {
       const [count, frozen] = l.freezes?.[s] ?? [0, 0];
       video.freezes += count;
       video.frozen += frozen;
+      const asking = l.freezes?.[l.askedEarly ? s + 1 : s];
+      if (asking && !l.slowMachine) video.plis += 1;
     }
     const timestamp = START + s * 1_000;
     samples.push({
@@ -85,6 +93,8 @@ function link(l: Link): StatsSample[] {
           frameHeight: 360,
           freezeCount: video.freezes,
           totalFreezesDuration: video.frozen,
+          pliCount: video.plis,
+          nackCount: 0,
           jitter: (l.videoJitter ?? 8) / 1000,
         },
       },
@@ -112,6 +122,16 @@ describe("call quality level", () => {
     ["one freeze 15 s ago", "Good", { seconds: 20, freezes: { 5: [1, 0.3] } }],
     ["repeated freezes", "Bad", { seconds: 20, freezes: { 14: [1, 0.3], 17: [1, 0.3] } }],
     ["a freeze over a second", "Bad", { seconds: 20, freezes: { 18: [1, 1.2] } }],
+    [
+      "repeated freezes after trouble the second before",
+      "Bad",
+      { seconds: 20, freezes: { 14: [1, 0.3], 17: [1, 0.3] }, askedEarly: true },
+    ],
+    [
+      "repeated freezes of a slow machine, every packet in time",
+      "Good",
+      { seconds: 20, freezes: { 12: [2, 0.5], 17: [1, 1.2] }, slowMachine: true },
+    ],
     ["nothing received for 3 s", "Bad", { seconds: 20, silentFrom: 18 }],
     ["nothing received for 2 s", "Good", { seconds: 20, silentFrom: 19 }],
     ["loss that hit 2 s ago", "Bad", { seconds: 20, loss: 0.3, lossFrom: 19 }],
@@ -245,6 +265,8 @@ describe("samples from getStats", () => {
         freezeCount: 1,
         totalFreezesDuration: 0.4,
         jitter: 0.004,
+        nackCount: 5,
+        pliCount: 1,
         codecId: "C1",
       },
     ] as const;
@@ -289,6 +311,8 @@ describe("samples from getStats", () => {
       freezeCount: 1,
       totalFreezesDuration: 0.4,
       jitter: 0.004,
+      nackCount: 5,
+      pliCount: 1,
     });
   });
 

@@ -25,7 +25,10 @@ export const THRESHOLDS = {
   lossMinPackets: 50,
   /** Effective one-way delay, ms. */
   delayMs: { weak: 150, bad: 400 },
-  /** Video freezes over the last `freezeWindow` seconds: how many, or how long in all. */
+  /**
+   * Video freezes over the last `freezeWindow` seconds, how many or how long in all; only
+   * those with network trouble in their second or the one before (see `QualityPoint.trouble`).
+   */
   freezes: { weak: 1, bad: 2, badSeconds: 1 },
   freezeWindow: 10,
   /** Nothing at all received for this long while media is expected: the link is down. */
@@ -52,6 +55,10 @@ export interface TrackCounters {
   totalFreezesDuration?: number;
   /** Seconds. */
   jitter?: number;
+  /** Retransmissions and key frames this receiver asked for. */
+  nackCount?: number;
+  pliCount?: number;
+  firCount?: number;
 }
 
 /** One look at the subscribe connection: every received track by its MediaStreamTrack id. */
@@ -80,6 +87,12 @@ export interface QualityPoint {
   height: number | null;
   freezes: number;
   freezeSeconds: number;
+  /**
+   * Whether the network let the tile down in this interval: packets lost, retransmissions or
+   * a key frame asked for. A freeze without it is the receiving machine being slow to decode
+   * or draw (every packet came in time), which is no fault of the connection.
+   */
+  trouble: boolean;
   /** Seconds: the audio's when the tile has audio, else the video's (see `jitterOf`). */
   jitter: number | null;
   /** Seconds; the connection's, so the same on every tile. */
@@ -103,6 +116,9 @@ const inboundRtp = z.object({
   freezeCount: amount.optional(),
   totalFreezesDuration: amount.optional(),
   jitter: amount.optional(),
+  nackCount: amount.optional(),
+  pliCount: amount.optional(),
+  firCount: amount.optional(),
 });
 const transport = z.object({ type: z.literal("transport"), selectedCandidatePairId: z.string() });
 const candidatePair = z.object({
@@ -177,6 +193,7 @@ export function tilePoints(
       height: null,
       freezes: 0,
       freezeSeconds: 0,
+      trouble: false,
       jitter: null,
       rtt: cur.rtt,
     };
@@ -196,6 +213,10 @@ export function tilePoints(
         const packets = now.packetsReceived - before.packetsReceived + lost;
         point.packets += packets;
         point.streams[id] = { packets, lost };
+        const asked = (["nackCount", "pliCount", "firCount"] as const).some(
+          (key) => (now[key] ?? 0) > (before[key] ?? 0),
+        );
+        point.trouble ||= lost > 0 || asked;
         point.freezes += Math.max(0, (now.freezeCount ?? 0) - (before.freezeCount ?? 0));
         point.freezeSeconds += Math.max(
           0,
@@ -311,7 +332,11 @@ function assess(points: readonly QualityPoint[]): Quality {
   const delayMs = ((last.rtt ?? 0) / 2 + 2 * (last.jitter ?? 0)) * 1000;
   const delay = grade(delayMs, THRESHOLDS.delayMs);
 
-  const freezePoints = points.slice(-THRESHOLDS.freezeWindow);
+  // A freeze shows once its frame is drawn: the trouble behind it may be a second earlier.
+  const from = Math.max(0, points.length - THRESHOLDS.freezeWindow);
+  const freezePoints = points
+    .slice(from)
+    .filter((p, i) => p.trouble || points[from + i - 1]?.trouble === true);
   const count = freezePoints.reduce((sum, p) => sum + p.freezes, 0);
   const seconds = freezePoints.reduce((sum, p) => sum + p.freezeSeconds, 0);
   const freezes =
