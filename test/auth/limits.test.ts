@@ -210,3 +210,25 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
     });
   },
 );
+
+/** Two web nodes, each with its own Redis connection and limiters, as when scaled out. */
+describe.runIf(redisUrl)("auth limits across web nodes", () => {
+  it("counts a client once, whichever node it reaches", async () => {
+    const clients = [new Redis(redisUrl!), new Redis(redisUrl!)];
+    try {
+      const env = parseEnv({ GUEST_RATE_POINTS: "2" });
+      const [nodeA, nodeB] = clients.map((redis) => createAuthLimits(env, redis));
+      const address = someAddress();
+      await nodeA!.guest.consume(address);
+      await nodeB!.guest.consume(address);
+      await expect(nodeA!.guest.consume(address)).rejects.toMatchObject({
+        code: "rate_limited",
+        message: expect.stringMatching(
+          /^Too many guests from your network; try again in \d+ minutes$/,
+        ),
+      });
+    } finally {
+      await Promise.all(clients.map((c) => c.quit()));
+    }
+  });
+});
