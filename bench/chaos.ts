@@ -1,0 +1,50 @@
+/**
+ * The fault matrix of issue 9: `npm run chaos [-- --long] [-- --rows=R3,R5]` runs each row
+ * (bench/chaos/) against PGlite and, when TEST_DATABASE_URL is set, Postgres, and prints
+ * JSON on stdout — every row's figures, pass or fail, and why — with progress on stderr.
+ * The exit code is 1 when a row failed. The default run is CI's short variant; `--long`
+ * runs the issue's full figures (2 minutes offline, the full R1 load, the 5-minute fuzz).
+ * What each row does and the last figures: README.md, "Fault tolerance".
+ */
+import type { TestDbKind } from "@/test/support/db";
+import { R3_CI, R3_LONG, runR3 } from "./chaos/r3-offline-catch-up";
+import { runR5 } from "./chaos/r5-same-client-id";
+import { progress, type RowResult } from "./chaos/row";
+
+const args = process.argv.slice(2);
+const long = args.includes("--long");
+const only = args
+  .find((a) => a.startsWith("--rows="))
+  ?.slice("--rows=".length)
+  .split(",");
+const kinds: TestDbKind[] = process.env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
+
+/** Row → how to run it on one database kind. */
+const rows: Record<string, (kind: TestDbKind) => Promise<RowResult>> = {
+  R3: (kind) => runR3(kind, long ? R3_LONG : R3_CI),
+  R5: (kind) => runR5(kind),
+};
+
+const results: RowResult[] = [];
+for (const [name, run] of Object.entries(rows)) {
+  if (only && !only.includes(name)) continue;
+  for (const kind of kinds) {
+    progress(`${name} on ${kind}${long ? " (long)" : ""}`);
+    const started = Date.now();
+    const result = await run(kind).catch((err: unknown): RowResult => ({
+      row: name,
+      fault: "(the row itself failed)",
+      db: kind,
+      pass: false,
+      figures: {},
+      failures: [String(err instanceof Error ? (err.stack ?? err.message) : err)],
+    }));
+    result.figures.seconds = Math.round((Date.now() - started) / 100) / 10;
+    progress(`${name} on ${kind}: ${result.pass ? "pass" : `FAIL: ${result.failures.join("; ")}`}`);
+    results.push(result);
+  }
+}
+
+const passed = results.every((r) => r.pass);
+process.stdout.write(`${JSON.stringify({ long, passed, rows: results }, null, 2)}\n`);
+process.exit(passed ? 0 : 1);
