@@ -7,6 +7,7 @@
  * What each row does and the last figures: README.md, "Fault tolerance".
  */
 import type { TestDbKind } from "@/test/support/db";
+import { R1_CI, R1_LONG, runR1 } from "./chaos/r1-web-node-killed";
 import { R3_CI, R3_LONG, runR3 } from "./chaos/r3-offline-catch-up";
 import { runR5 } from "./chaos/r5-same-client-id";
 import { progress, type RowResult } from "./chaos/row";
@@ -21,6 +22,7 @@ const kinds: TestDbKind[] = process.env.TEST_DATABASE_URL ? ["pglite", "postgres
 
 /** Row → how to run it on one database kind. */
 const rows: Record<string, (kind: TestDbKind) => Promise<RowResult>> = {
+  R1: (kind) => runR1(kind, long ? R1_LONG : R1_CI),
   R3: (kind) => runR3(kind, long ? R3_LONG : R3_CI),
   R5: (kind) => runR5(kind),
 };
