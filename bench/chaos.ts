@@ -8,6 +8,7 @@
  */
 import type { TestDbKind } from "@/test/support/db";
 import { R1_CI, R1_LONG, runR1 } from "./chaos/r1-web-node-killed";
+import { R2_CI, R2_LONG, runR2 } from "./chaos/r2-postgres-restarted";
 import { R3_CI, R3_LONG, runR3 } from "./chaos/r3-offline-catch-up";
 import { runR5 } from "./chaos/r5-same-client-id";
 import { progress, type RowResult } from "./chaos/row";
@@ -20,17 +21,20 @@ const only = args
   .split(",");
 const kinds: TestDbKind[] = process.env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
 
-/** Row → how to run it on one database kind. */
-const rows: Record<string, (kind: TestDbKind) => Promise<RowResult>> = {
-  R1: (kind) => runR1(kind, long ? R1_LONG : R1_CI),
-  R3: (kind) => runR3(kind, long ? R3_LONG : R3_CI),
-  R5: (kind) => runR5(kind),
-};
+/** The rows, each with the databases it runs on and how to run it on one. */
+const rows: { name: string; kinds: TestDbKind[]; run: (kind: TestDbKind) => Promise<RowResult> }[] =
+  [
+    { name: "R1", kinds, run: (kind) => runR1(kind, long ? R1_LONG : R1_CI) },
+    // Its own throwaway cluster, so it needs no TEST_DATABASE_URL.
+    { name: "R2", kinds: ["postgres"], run: () => runR2(long ? R2_LONG : R2_CI) },
+    { name: "R3", kinds, run: (kind) => runR3(kind, long ? R3_LONG : R3_CI) },
+    { name: "R5", kinds, run: (kind) => runR5(kind) },
+  ];
 
 const results: RowResult[] = [];
-for (const [name, run] of Object.entries(rows)) {
+for (const { name, kinds: rowKinds, run } of rows) {
   if (only && !only.includes(name)) continue;
-  for (const kind of kinds) {
+  for (const kind of rowKinds) {
     progress(`${name} on ${kind}${long ? " (long)" : ""}`);
     const started = Date.now();
     const result = await run(kind).catch((err: unknown): RowResult => ({

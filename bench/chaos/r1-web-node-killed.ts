@@ -56,6 +56,7 @@ export function judgeLoad(r: ReturnType<typeof rowRecorder>, figures: LoadFigure
     figures.roomsWithSeqGaps === 0,
     `${figures.roomsWithSeqGaps} rooms have a gap in their seq`,
   );
+  r.check(figures.crashes === 0, `the web node crashed ${figures.crashes} times`);
   r.check(figures.outboxesNotDrained === 0, `${figures.outboxesNotDrained} outboxes did not drain`);
   r.check(
     figures.acked === figures.sends,

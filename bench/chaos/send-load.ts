@@ -38,8 +38,12 @@ export interface LoadFigures {
   duplicates: number;
   roomsWithSeqGaps: number;
   outboxesNotDrained: number;
-  /** Send attempts that failed (an error ack or no ack) and were retried. */
+  /** Send attempts answered with an error (e.g. `unavailable`), then retried. */
   failedAttempts: number;
+  /** Send attempts never answered (the node died or the ack timed out), then retried. */
+  unansweredAttempts: number;
+  /** The web node exiting without being killed: a crash. */
+  crashes: number;
   /** The longest a message waited from first try to ack, across the faults. */
   worstAckMs: number;
   /** The web node's longest main-thread stall (its watchdog's log). */
@@ -55,6 +59,9 @@ export class WebNode {
   restarts = 0;
   /** The longest main-thread stall any of its processes logged. */
   worstStallMs = 0;
+  /** Exits this class did not cause. */
+  crashes = 0;
+  private stopping = false;
 
   constructor(private readonly db: string) {}
 
@@ -64,6 +71,10 @@ export class WebNode {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
+    this.stopping = false;
+    child.once("exit", () => {
+      if (!this.stopping) this.crashes++;
+    });
     const errors: string[] = [];
     child.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
@@ -90,6 +101,7 @@ export class WebNode {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
+    this.stopping = true;
     child.kill("SIGKILL");
     await exited;
   }
@@ -104,6 +116,7 @@ export class WebNode {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
+    this.stopping = true;
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
     await exited;
@@ -123,12 +136,12 @@ async function runClient(
   user: NonNullable<WebNodeReady["users"]>[number],
   outbox: Pending[],
   acked: Map<string, MessageView>,
-  stats: { failedAttempts: number; worstAckMs: number },
+  stats: { failedAttempts: number; unansweredAttempts: number; worstAckMs: number },
   deadline: number,
 ): Promise<void> {
   let socket: TestSocket | null = null;
   let url = "";
-  while (outbox.length > 0 && Date.now() < deadline) {
+  while (outbox.length > 0 && Date.now() < deadline && node.crashes === 0) {
     if (!socket || !socket.connected || url !== node.url) {
       socket?.disconnect();
       url = node.url;
@@ -165,7 +178,8 @@ async function runClient(
       outbox.shift();
       if (outbox[0]) outbox[0].firstTry = Date.now();
     } else {
-      stats.failedAttempts++;
+      if (answer) stats.failedAttempts++;
+      else stats.unansweredAttempts++;
       await sleep(100);
     }
   }
@@ -177,7 +191,7 @@ export async function runSendLoad(options: LoadOptions): Promise<LoadFigures> {
   const setup = await node.start(`${options.clients},${options.rooms}`);
   const users = setup.users!;
   const acked = new Map<string, MessageView>();
-  const stats = { failedAttempts: 0, worstAckMs: 0 };
+  const stats = { failedAttempts: 0, unansweredAttempts: 0, worstAckMs: 0 };
   const perClient = Math.ceil(options.sends / options.clients);
   const outboxes = users.map((user, u) =>
     Array.from({ length: perClient }, (_, i): Pending => ({
@@ -214,6 +228,7 @@ export async function runSendLoad(options: LoadOptions): Promise<LoadFigures> {
     outboxesNotDrained: outboxes.filter((o) => o.length > 0).length,
     ...stats,
     nodeWorstStallMs: node.worstStallMs,
+    crashes: node.crashes,
   };
 }
 
