@@ -11,6 +11,7 @@ import { R1_CI, R1_LONG, runR1 } from "./chaos/r1-web-node-killed";
 import { R2_CI, R2_LONG, runR2 } from "./chaos/r2-postgres-restarted";
 import { R3_CI, R3_LONG, runR3 } from "./chaos/r3-offline-catch-up";
 import { runR5 } from "./chaos/r5-same-client-id";
+import { runR6 } from "./chaos/r6-sfu-killed";
 import { progress, type RowResult } from "./chaos/row";
 
 const args = process.argv.slice(2);
@@ -24,18 +25,21 @@ const kinds: TestDbKind[] = process.env.TEST_DATABASE_URL ? ["pglite", "postgres
 /** The rows, each with the databases it runs on and how to run it on one. */
 const rows: { name: string; kinds: TestDbKind[]; run: (kind: TestDbKind) => Promise<RowResult> }[] =
   [
-    { name: "R1", kinds, run: (kind) => runR1(kind, long ? R1_LONG : R1_CI) },
+    { name: "R1", kinds, run: (kind) => runR1(kind!, long ? R1_LONG : R1_CI) },
     // Its own throwaway cluster, so it needs no TEST_DATABASE_URL.
     { name: "R2", kinds: ["postgres"], run: () => runR2(long ? R2_LONG : R2_CI) },
     { name: "R3", kinds, run: (kind) => runR3(kind, long ? R3_LONG : R3_CI) },
     { name: "R5", kinds, run: (kind) => runR5(kind) },
+    // No database: the SFU keeps its calls in memory.
+    { name: "R6", kinds: ["pglite"], run: () => runR6() },
   ];
 
 const results: RowResult[] = [];
 for (const { name, kinds: rowKinds, run } of rows) {
   if (only && !only.includes(name)) continue;
   for (const kind of rowKinds) {
-    progress(`${name} on ${kind}${long ? " (long)" : ""}`);
+    const label = kind ? `${name} on ${kind}` : name;
+    progress(`${label}${long ? " (long)" : ""}`);
     const started = Date.now();
     const result = await run(kind).catch((err: unknown): RowResult => ({
       row: name,
@@ -46,7 +50,7 @@ for (const { name, kinds: rowKinds, run } of rows) {
       failures: [String(err instanceof Error ? (err.stack ?? err.message) : err)],
     }));
     result.figures.seconds = Math.round((Date.now() - started) / 100) / 10;
-    progress(`${name} on ${kind}: ${result.pass ? "pass" : `FAIL: ${result.failures.join("; ")}`}`);
+    progress(`${label}: ${result.pass ? "pass" : `FAIL: ${result.failures.join("; ")}`}`);
     results.push(result);
   }
 }
