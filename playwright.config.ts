@@ -7,7 +7,8 @@ import { chromiumArgs } from "./scripts/chromium";
  * scripts/ensure-browsers.mjs (CHROMIUM_PATH, FIREFOX_PATH); `npm test` sets them.
  */
 const PORT = Number(process.env.E2E_PORT ?? 3210);
-const DATA_DIR = ".test-data/e2e";
+// Both settable, so two runs on one machine do not share a server or wipe each other's data.
+const DATA_DIR = process.env.E2E_DATA_DIR ?? `.test-data/e2e-${PORT}`;
 
 export default defineConfig({
   testDir: "e2e",
