@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import next from "next";
-import { AUTH_LIMITS_SERVICE, createAuthLimits } from "@/lib/auth/limits";
+import { createAuthLimits } from "@/lib/auth/limits";
 import { createCallsFeature } from "@/lib/call/node";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
@@ -70,8 +70,12 @@ async function main() {
   const realtime = await createRealtime({ httpServer, env: config, database });
   const context = { env: config, secrets, dataDir, database, httpServer, io: realtime.io };
   const readiness = new Map<string, () => Promise<boolean> | boolean>();
-  const services = new Map<string, unknown>([[AUTH_LIMITS_SERVICE, createAuthLimits(config, realtime.redis)]]);
-  setRuntime({ database, io: realtime.io, readiness, services });
+  setRuntime({
+    database,
+    io: realtime.io,
+    readiness,
+    services: { authLimits: createAuthLimits(config, realtime.redis) },
+  });
   features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
   for (const feature of features) {
     if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));

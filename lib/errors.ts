@@ -1,6 +1,11 @@
 /**
  * Errors a user can cause and fix, with a stable code for clients and a message to show.
  * Anything else is a bug: logged, and reported to the client as "internal".
+ *
+ * Recognise them with {@link isAppError} (by their `code`), never `instanceof AppError`:
+ * server.ts and the code Next bundles each have their own copy of this class, and an
+ * error thrown by an object server.ts built (the SFU placement, the rate limits) reaches
+ * route handlers as the other copy's instance (docs/architecture.md).
  */
 export type ErrorCode =
   | "bad_request"
@@ -40,6 +45,13 @@ export class AppError extends Error {
   }
 }
 
+/** Any AppError, whichever module graph made it: an Error whose `code` is an ErrorCode. */
+export function isAppError(err: unknown): err is AppError {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && Object.hasOwn(STATUS, code);
+}
+
 export const badRequest = (message: string) => new AppError("bad_request", message);
 export const notFound = (message = "Not found") => new AppError("not_found", message);
 export const forbidden = (message = "You can't do that here") => new AppError("forbidden", message);
@@ -56,7 +68,7 @@ export interface ErrorBody {
 }
 
 export function toErrorBody(err: unknown): ErrorBody {
-  if (err instanceof AppError) return { code: err.code, message: err.message };
+  if (isAppError(err)) return { code: err.code, message: err.message };
   if (isDatabaseUnavailable(err)) {
     return { code: "unavailable", message: "The database is unavailable; try again shortly" };
   }

@@ -15,7 +15,8 @@ import { emailSchema } from "./schemas";
 /**
  * How often a client may try to get in: sign-ins per address and per account, accounts and
  * guests per address. server.ts builds them once (on the Redis of the Socket.IO adapter
- * when there is one, so every web node counts together) and registers them as a service.
+ * when there is one, so every web node counts together) and registers them as the
+ * `authLimits` service.
  */
 export interface AuthLimits {
   signIn: RateLimit;
@@ -23,8 +24,6 @@ export interface AuthLimits {
   signUp: RateLimit;
   guest: RateLimit;
 }
-
-export const AUTH_LIMITS_SERVICE = "auth-limits";
 
 type LimitSettings = Pick<
   Env,
@@ -73,7 +72,7 @@ export function createAuthLimits(env: LimitSettings, redis?: Redis): AuthLimits 
 }
 
 export function authLimits(): AuthLimits {
-  return service<AuthLimits>(AUTH_LIMITS_SERVICE);
+  return service("authLimits");
 }
 
 /** A sign-in form is a few hundred bytes; a larger body is refused unread. */

@@ -4,14 +4,14 @@ import type { Duplex } from "node:stream";
 import { logger } from "@/lib/server/log";
 import type { Feature } from "@/lib/server/feature";
 import type { NodeContext } from "@/lib/server/context";
-import { hasRuntime, runtime } from "@/lib/server/runtime";
+import { hasRuntime, provide } from "@/lib/server/runtime";
 import { SIGNALING_PATH } from "@/sfu/protocol";
 import { mintCallToken } from "@/sfu/token";
 import { callConfig } from "./config";
 import { iceServersFor } from "./ice-servers";
 import { LocalPlacement, RedisPlacement, type SfuPlacement, StaticPlacement } from "./placement";
 import { proxyRequest, proxyUpgrade } from "./proxy";
-import { CALLS_SERVICE, type CallsService } from "./service";
+import type { CallsService } from "./service";
 import { SfuProcess } from "./sfu-process";
 
 const log = logger("calls");
@@ -47,7 +47,7 @@ export async function createCallsFeature(ctx: Pick<NodeContext, "secrets">): Pro
     iceServers: (userId) => iceServersFor(config, userId),
     iceTransportPolicy: config.CALL_ICE_TRANSPORT_POLICY,
   };
-  if (hasRuntime()) runtime().services.set(CALLS_SERVICE, calls);
+  if (hasRuntime()) provide("calls", calls);
 
   /** Resolves a proxied URL to its node, or undefined when it is not ours. */
   const route = (url: string | undefined) => {

@@ -1,6 +1,7 @@
 import "server-only";
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
+import { AppError } from "@/lib/errors";
 import { REGISTRY, SfuNodeRecord } from "@/sfu/protocol";
 import type { Upstream } from "./proxy";
 import type { SfuProcess } from "./sfu-process";
@@ -27,11 +28,13 @@ export interface SfuPlacement {
   close(): Promise<void>;
 }
 
-export class NoSfuError extends Error {
-  constructor() {
-    super("no SFU node is available");
-    this.name = "NoSfuError";
-  }
+/**
+ * No node can take a call right now (none configured or alive, or the local child is
+ * restarting). An AppError by code, so the route handler that asked answers 503 although
+ * the placement was built by server.ts (lib/errors.ts says why that matters).
+ */
+export function noSfu(): AppError {
+  return new AppError("unavailable", "Calls are not available right now; try again in a few seconds");
 }
 
 function upstreamOf(url: string): Upstream {
@@ -50,7 +53,7 @@ export class LocalPlacement implements SfuPlacement {
 
   async nodeFor(): Promise<SfuNode> {
     const node = this.current();
-    if (!node) throw new NoSfuError();
+    if (!node) throw noSfu();
     return node;
   }
 
@@ -75,7 +78,7 @@ export class StaticPlacement implements SfuPlacement {
   }
 
   async nodeFor(roomId: string): Promise<SfuNode> {
-    if (this.nodes.length === 0) throw new NoSfuError();
+    if (this.nodes.length === 0) throw noSfu();
     const hash = createHash("sha256").update(roomId).digest().readUInt32BE(0);
     return this.nodes[hash % this.nodes.length]!;
   }
@@ -132,7 +135,7 @@ export class RedisPlacement implements SfuPlacement {
       return toNode(current);
     }
     const least = [...nodes].sort((a, b) => a.peers - b.peers)[0];
-    if (!least) throw new NoSfuError();
+    if (!least) throw noSfu();
     // Another web node may place the same room at the same moment: first writer wins,
     // unless what it wrote points at a dead node.
     const won = placed

@@ -1,15 +1,13 @@
 import "server-only";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { AppError, notFound } from "@/lib/errors";
+import { notFound } from "@/lib/errors";
 import { accessRoomBySlug } from "@/lib/rooms/access";
 import { db, service } from "@/lib/server/runtime";
 import type { CallGrant } from "@/sfu/token";
 import type { IceServer } from "./ice-servers";
-import { NoSfuError, type SfuNode } from "./placement";
+import type { SfuNode } from "./placement";
 
 /** The calls feature's service, registered by lib/call/node.ts for route handlers. */
-export const CALLS_SERVICE = "calls";
-
 export interface CallsService {
   placeRoom(roomId: string): Promise<SfuNode>;
   mint(grant: CallGrant): Promise<string>;
@@ -39,14 +37,9 @@ export function signalingPathFor(nodeId: string): string {
 export async function doIssueCallTicket(user: SessionUser, slug: string): Promise<CallTicket> {
   const access = await accessRoomBySlug(db(), slug, user.id);
   if (!access) throw notFound("There is no such room");
-  const calls = service<CallsService>(CALLS_SERVICE);
-  let node: SfuNode;
-  try {
-    node = await calls.placeRoom(access.room.id);
-  } catch (err) {
-    if (err instanceof NoSfuError) throw new AppError("unavailable", "Calls are not available right now");
-    throw err;
-  }
+  const calls = service("calls");
+  // Without a node this throws "unavailable" (placement.ts): route() answers 503.
+  const node = await calls.placeRoom(access.room.id);
   const token = await calls.mint({
     roomId: access.room.id,
     userId: user.id,

@@ -1,5 +1,5 @@
 import "server-only";
-import { hasRuntime, runtime } from "@/lib/server/runtime";
+import { hasRuntime, provide, runtime } from "@/lib/server/runtime";
 
 /**
  * What other features do after a chat change commits (lib/files removes a deleted
@@ -10,20 +10,18 @@ export interface MessageDeleted {
   messageId: string;
   roomId: string;
 }
-type Hook = (event: MessageDeleted) => Promise<void>;
+export type MessageDeletedHook = (event: MessageDeleted) => Promise<void>;
 
-const KEY = "chat.messageDeletedHooks";
-const fallback: Hook[] = [];
+const fallback: MessageDeletedHook[] = [];
 
-function hooks(): Hook[] {
+function hooks(): MessageDeletedHook[] {
   if (!hasRuntime()) return fallback;
-  const services = runtime().services;
-  let list = services.get(KEY) as Hook[] | undefined;
-  if (!list) services.set(KEY, (list = []));
+  let list = runtime().services.messageDeletedHooks;
+  if (!list) provide("messageDeletedHooks", (list = []));
   return list;
 }
 
-export function onMessageDeleted(fn: Hook): () => void {
+export function onMessageDeleted(fn: MessageDeletedHook): () => void {
   const list = hooks();
   list.push(fn);
   return () => {

@@ -6,12 +6,12 @@ import { onMessageDeleted } from "@/lib/chat/hooks";
 import type { NodeContext } from "@/lib/server/context";
 import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
-import { runtime } from "@/lib/server/runtime";
+import { provide } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
 import { sendFile } from "./download";
 import { parseMasterKey } from "./encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
-import { FILES_SERVICE, type Files } from "./service";
+import type { Files } from "./service";
 import { filesSettings } from "./settings";
 import { ThumbnailMaker } from "./thumbnails";
 import { Transfers } from "./transfers";
@@ -33,7 +33,7 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
     masterKeyHex: ctx.secrets.filesMasterKey,
     settings,
   });
-  runtime().services.set(FILES_SERVICE, files);
+  provide("files", files);
   const stopHook = onMessageDeleted(async ({ messageId }) => {
     await doDeleteMessageFiles(files, messageId);
   });

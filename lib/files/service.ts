@@ -25,11 +25,9 @@ export interface Files {
   finishing: Map<string, Promise<unknown>>;
 }
 
-export const FILES_SERVICE = "files";
-
 /** The running app's file sharing (route handlers). */
 export function files(): Files {
-  return service<Files>(FILES_SERVICE);
+  return service("files");
 }
 
 /**

@@ -1,7 +1,7 @@
 import "server-only";
 import type { Socket } from "socket.io";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { AppError, isDatabaseUnavailable, toErrorBody } from "@/lib/errors";
+import { isAppError, isDatabaseUnavailable, toErrorBody } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
 import { formatWait } from "@/lib/server/rate-limit";
 import { noteActivity } from "@/lib/stall-watchdog";
@@ -81,7 +81,7 @@ export function onCommand<N extends CommandName>(
       (err: unknown) => {
         if (isDatabaseUnavailable(err)) {
           log.warn(`${name}: the database is unavailable`);
-        } else if (!(err instanceof AppError)) {
+        } else if (!isAppError(err)) {
           log.error(`${name} failed`, { user: socket.data.user.id, err: String(err) });
         }
         reply({ ok: false, error: toErrorBody(err) });

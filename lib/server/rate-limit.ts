@@ -1,7 +1,7 @@
 import "server-only";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import { AppError } from "@/lib/errors";
+import { AppError, isAppError } from "@/lib/errors";
 
 /**
  * The one way Parley limits how often someone may do something: chat writes per user,
@@ -26,13 +26,13 @@ export class RateLimitedError extends AppError {
 }
 
 /**
- * Matched by name, not instanceof: the limits route handlers use are built by server.ts,
- * whose copy of this class is not the one in Next's bundle (docs/architecture.md).
+ * Matched by its code, not instanceof: the limits route handlers use are built by
+ * server.ts, whose copy of this class is not the one in Next's bundle (lib/errors.ts).
  */
 export function isRateLimited(err: unknown): err is RateLimitedError {
   return (
-    err instanceof Error &&
-    err.name === "RateLimitedError" &&
+    isAppError(err) &&
+    err.code === "rate_limited" &&
     typeof (err as Partial<RateLimitedError>).retryAfterS === "number"
   );
 }
@@ -85,19 +85,9 @@ export function formatWait(seconds: number): string {
 }
 
 /**
- * Runs a route handler's work and answers a rate-limit refusal as a 429 with
- * `Retry-After` (route() would answer it without the header).
+ * The 429 for a refusal: the usual error envelope (plus `extra` fields) and `Retry-After`;
+ * route() answers every refusal with it.
  */
-export async function answeringRateLimits<T>(work: () => Promise<T>): Promise<T | Response> {
-  try {
-    return await work();
-  } catch (err) {
-    if (isRateLimited(err)) return rateLimitedResponse(err);
-    throw err;
-  }
-}
-
-/** The 429 for a refusal: the usual error envelope (plus `extra` fields) and `Retry-After`. */
 export function rateLimitedResponse(
   err: RateLimitedError,
   extra: Record<string, unknown> = {},

@@ -4,15 +4,17 @@ import type { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUser } from "@/lib/auth/session";
 import { env } from "@/lib/env";
-import { AppError, badRequest, forbidden, toErrorBody, unauthorized } from "@/lib/errors";
+import { AppError, badRequest, forbidden, isAppError, statusOf, toErrorBody, unauthorized } from "@/lib/errors";
 import { originAllowed } from "@/lib/realtime/origin";
 import { readCapped } from "./body";
+import { isRateLimited, rateLimitedResponse } from "./rate-limit";
 
 /**
  * Every route handler goes through `route`: it refuses cross-site writes, authenticates
  * (unless `public`), parses the JSON body (at most MAX_BODY_BYTES, never buffered past
  * that) or query string with a zod schema, and turns errors into
- * `{ error: { code, message } }` with the matching status. Bugs are logged, not leaked.
+ * `{ error: { code, message } }` with the matching status (errorResponse). Bugs are
+ * logged, not leaked.
  */
 type Context<P> = { params: Promise<P> };
 
@@ -48,11 +50,23 @@ export function route<P, S extends z.ZodType | undefined = undefined>(
       if (result instanceof Response) return result;
       return NextResponse.json(result ?? null);
     } catch (err) {
-      const body = toErrorBody(err);
-      if (!(err instanceof AppError)) console.error(`[route] ${req.method} ${new URL(req.url).pathname}:`, err);
-      return NextResponse.json({ error: body }, { status: err instanceof AppError ? err.status : body.code === "unavailable" ? 503 : 500 });
+      return errorResponse(req, err);
     }
   };
+}
+
+/**
+ * The one place a failure becomes an HTTP answer: by its code (lib/errors.ts), whichever
+ * module graph threw it, so an AppError from an object server.ts built (the SFU placement,
+ * the rate limits) gets its status like one thrown here. Rate-limit refusals say when to
+ * try again (`Retry-After`). Anything without a code is a bug: logged, answered 500 (or
+ * 503 when the database is unreachable).
+ */
+function errorResponse(req: Request, err: unknown): Response {
+  if (isRateLimited(err)) return rateLimitedResponse(err);
+  if (!isAppError(err)) console.error(`[route] ${req.method} ${new URL(req.url).pathname}:`, err);
+  const body = toErrorBody(err);
+  return NextResponse.json({ error: body }, { status: statusOf(body.code) });
 }
 
 async function parseInput(req: Request, schema: z.ZodType): Promise<unknown> {

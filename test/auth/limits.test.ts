@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as createAccount } from "@/app/api/accounts/route";
 import {
   type AuthLimits,
-  AUTH_LIMITS_SERVICE,
   createAuthLimits,
   limitSignIn,
 } from "@/lib/auth/limits";
@@ -103,7 +102,7 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
         database,
         io: null as never,
         readiness: new Map(),
-        services: new Map([[AUTH_LIMITS_SERVICE, limits]]),
+        services: { authLimits: limits },
       });
     });
     afterAll(async () => {

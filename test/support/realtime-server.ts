@@ -32,7 +32,7 @@ export async function startRealtimeServer(
   });
   const env = parseEnv({ NODE_ENV: "test", ...overrides });
   const realtime: Realtime = await createRealtime({ httpServer, env, database });
-  setRuntime({ database, io: realtime.io, readiness: new Map(), services: new Map() });
+  setRuntime({ database, io: realtime.io, readiness: new Map(), services: {} });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const sockets: TestSocket[] = [];
