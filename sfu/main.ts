@@ -10,12 +10,19 @@ import { startStallWatchdog } from "../lib/stall-watchdog";
 import { loadConfig } from "./config";
 import { logger } from "./log";
 import { register, type Registration } from "./registration";
+import { checkWeriftPatches, describeFailures } from "./self-check";
 import { Server } from "./server";
 
 const log = logger("main");
 
 async function main() {
   const config = loadConfig();
+  // Before anything listens: a patch that lost its target would fail silently mid-call.
+  const moved = await checkWeriftPatches();
+  if (moved.length > 0) {
+    log.error(describeFailures(moved));
+    process.exit(1);
+  }
   const server = await Server.create(config);
   const watchdogLog = logger("watchdog");
   startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });

@@ -1,6 +1,8 @@
 /**
  * Workarounds for werift 0.25.2 bugs that matter to a server exposed to the internet.
  * Each is applied from outside (no edits in node_modules) and documented in docs/sfu.md.
+ * package.json pins werift exactly, and sfu/self-check.ts checks at start that every
+ * patch here finds its target (add a probe there with each new patch; a test enforces it).
  *
  * DTLS record injection: werift hands every datagram whose first byte is 20–63 to its
  * DTLS socket, whatever its source address, and that socket treats an unknown content type

@@ -42,6 +42,14 @@ function handleOf(socket: Socket): UdpHandle | null {
   return handle;
 }
 
+/**
+ * Whether `socket` takes the direct path: the `SendWrap` binding loaded and the socket's
+ * handle found (sfu/self-check.ts checks it at start; otherwise every send falls back).
+ */
+export function sendsDirectly(socket: Socket): boolean {
+  return SendWrap !== undefined && handleOf(socket) !== null;
+}
+
 /** Sends `datagram` to `address:port` (an IP literal) on `socket`. */
 export function sendDatagram(socket: Socket, datagram: Buffer, port: number, address: string): void {
   const handle = handleOf(socket);
