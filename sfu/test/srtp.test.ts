@@ -1,6 +1,8 @@
 import { createCipheriv, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { AesGcmSrtp, scratch } from "../srtp/aes-gcm";
+import { GHASH_WASM, GHASH_WAT_SHA256 } from "../srtp/ghash-wasm";
+import { WAT, watSha256 } from "../srtp/ghash-wat";
 
 /** RFC 7714 by way of node:crypto's AES-GCM: IV = (0 ‖ SSRC ‖ ROC ‖ SEQ) ⊕ salt, AAD = header. */
 function reference(key: Buffer, salt: Buffer, packet: Buffer, headerLength: number, roc: number): Buffer {
@@ -50,5 +52,115 @@ describe("AES-GCM SRTP", () => {
       const length = srtp.sealScratch(12, 300, plain.readUInt32BE(8), 0, plain.readUInt16BE(2));
       expect(Buffer.from(area.subarray(0, length)).equals(reference(contexts[i]!.key, contexts[i]!.salt, plain, 12, 0))).toBe(true);
     }
+  });
+});
+
+const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
+
+/**
+ * RFC 7714 section 16.1 (AEAD_AES_128_GCM): key 00…0f, salt "Quid pro quo", an RTP packet
+ * with SSRC 0x5501a0b2 and sequence number 0xf17b at ROC 0, and its encryption, as the RFC
+ * prints them. (SRTCP stays with werift: the SFU seals and opens RTP only.)
+ */
+describe("RFC 7714 known answers", () => {
+  const key = hex("000102030405060708090a0b0c0d0e0f");
+  const salt = hex("517569642070726f2071756f");
+  const header = hex("8040f17b 8041f8d3 5501a0b2");
+  const plain = Buffer.concat([header, Buffer.from("Gallia est omnis divisa in partes tres")]);
+  const encrypted = hex(`
+    8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca be633bd5 0d294e6f
+    42a5f47a 51c7d19b 36de3adf 8833899d 7f27beb1 6a9152cf 765ee439 0cce`);
+  const [ssrc, seq] = [0x5501a0b2, 0xf17b];
+
+  it("16.1.1: encrypts the RTP packet", () => {
+    const packet = Buffer.concat([plain, Buffer.alloc(16)]);
+    expect(new AesGcmSrtp(key, salt).protect(packet, 12, plain.length - 12, ssrc, 0, seq)).toBe(encrypted.length);
+    expect(packet.toString("hex")).toBe(encrypted.toString("hex"));
+  });
+
+  it("16.1.2: decrypts it, and refuses it with any bit of header, payload or tag flipped", () => {
+    const packet = Buffer.from(encrypted);
+    expect(new AesGcmSrtp(key, salt).unprotect(packet, packet.length, 12, ssrc, 0, seq)).toBe(plain.length);
+    expect(packet.subarray(0, plain.length).toString("hex")).toBe(plain.toString("hex"));
+    for (const at of [1, 11, 12, 30, encrypted.length - 17, encrypted.length - 16, encrypted.length - 1]) {
+      const forged = Buffer.from(encrypted);
+      forged[at]! ^= 0x10;
+      expect(new AesGcmSrtp(key, salt).unprotect(forged, forged.length, 12, ssrc, 0, seq), `byte ${at}`).toBe(-1);
+    }
+  });
+});
+
+/**
+ * The keystream is made 16 packets ahead per stream (one AES call per batch); every packet
+ * of a batch must get the counter blocks of its own index, across a sequence-number wrap
+ * (ROC + 1) and a ROC wrap (2^32 - 1 to 0), with sizes that change mid-batch.
+ */
+describe("the keystream made ahead", () => {
+  const key = randomBytes(16);
+  const salt = randomBytes(12);
+
+  /** `count` consecutive (ROC, SEQ) from a start, the ROC counting sequence-number wraps. */
+  function* indices(roc: number, seq: number, count: number): Generator<[number, number]> {
+    for (let i = 0; i < count; i++) {
+      yield [roc, seq];
+      seq = (seq + 1) & 0xffff;
+      if (seq === 0) roc = (roc + 1) >>> 0;
+    }
+  }
+
+  function packet(ssrc: number, seq: number, payloadLength: number): Buffer {
+    const plain = randomBytes(12 + payloadLength);
+    plain[0] = 0x80;
+    plain.writeUInt16BE(seq, 2);
+    plain.writeUInt32BE(ssrc, 8);
+    return plain;
+  }
+
+  /** Seals with `sender`, compares with node:crypto, opens with `receiver`. */
+  function roundTrip(sender: AesGcmSrtp, receiver: AesGcmSrtp, ssrc: number, roc: number, seq: number, payloadLength: number) {
+    const plain = packet(ssrc, seq, payloadLength);
+    const sealed = Buffer.concat([plain, Buffer.alloc(16)]);
+    sender.protect(sealed, 12, payloadLength, ssrc, roc, seq);
+    expect(sealed.equals(reference(key, salt, plain, 12, roc)), `seal at ROC ${roc}, SEQ ${seq}`).toBe(true);
+    expect(receiver.unprotect(sealed, sealed.length, 12, ssrc, roc, seq), `open at ROC ${roc}, SEQ ${seq}`).toBe(plain.length);
+    expect(sealed.subarray(0, plain.length).equals(plain)).toBe(true);
+  }
+
+  it.each([
+    ["from index 0", 0, 0],
+    ["across a sequence-number wrap", 7, 0xffe5],
+    ["across a ROC wrap", 0xffffffff, 0xffe9],
+  ])("matches node:crypto for 70 consecutive packets %s", (_, roc0, seq0) => {
+    const sender = new AesGcmSrtp(key, salt);
+    const receiver = new AesGcmSrtp(key, salt);
+    const ssrc = 0x1234abcd;
+    let i = 0;
+    for (const [roc, seq] of indices(roc0, seq0, 70)) {
+      // Mostly similar sizes, now and then a larger one (the batch is made again, wider).
+      roundTrip(sender, receiver, ssrc, roc, seq, i % 23 === 22 ? 1400 : 100 + (i % 5) * 7);
+      i++;
+    }
+  });
+
+  it("matches node:crypto out of order, after a gap and with two streams interleaved", () => {
+    const sender = new AesGcmSrtp(key, salt);
+    const receiver = new AesGcmSrtp(key, salt);
+    const order: Array<[number, number, number]> = [
+      [1, 0, 100], [2, 5, 0xfffe], [1, 0, 101], [2, 5, 0xffff], [1, 0, 99], [2, 6, 0],
+      [1, 0, 140], [1, 0, 102], [2, 5, 0xfff0], [1, 1, 100], [1, 0, 100], [2, 6, 1],
+    ];
+    for (const [stream, roc, seq] of order) roundTrip(sender, receiver, 0x1000 + stream, roc, seq, 300);
+  });
+});
+
+describe("the WebAssembly core", () => {
+  it("was assembled from ghash-wat.ts as it is now (rebuild: see ghash-wat.ts)", () => {
+    expect(watSha256()).toBe(GHASH_WAT_SHA256);
+    const kinds: Record<string, string> = { func: "function", memory: "memory" };
+    const declared = [...WAT.matchAll(/\((func|memory) \(export "(\w+)"\)/g)].map((m) => `${kinds[m[1]!]} ${m[2]}`);
+    const core = new WebAssembly.Module(Buffer.from(GHASH_WASM, "base64"));
+    const exported = WebAssembly.Module.exports(core).map((e) => `${e.kind} ${e.name}`);
+    expect(exported.sort()).toEqual(declared.sort());
+    expect(declared).toHaveLength(3);
   });
 });
