@@ -1,9 +1,6 @@
-import { type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
-import path from "node:path";
-import { type Browser, chromium, type BrowserContext, expect, test } from "@playwright/test";
-import { chromiumArgs, chromiumArgsAsking, chromiumPath } from "../scripts/chromium";
-import { Lab, labAvailable, stop } from "../test/support/netns";
+import { type Browser, chromium, expect, test } from "@playwright/test";
+import { chromiumArgsAsking, chromiumPath } from "../scripts/chromium";
+import { Lab, labAvailable } from "../test/support/netns";
 import {
   answerDevicePrompt,
   callRegion,
@@ -13,6 +10,7 @@ import {
   tile,
 } from "./call-support";
 import { byRole, firefoxGuest, firefoxJoinCall, firefoxPath, launchFirefoxIn } from "./firefox";
+import { browserOn, contextOn, type Parley, startParley, WEB_PORT, webRelay } from "./lab-call";
 import { guestIn, newRoom, signUp } from "./support";
 
 /**
@@ -25,18 +23,19 @@ import { guestIn, newRoom, signUp } from "./support";
  *
  * Playwright, with its own server rather than the config's webServer: that one runs on
  * the machine's loopback, and this one must run inside the lab; it is started and stopped
- * here by PID. Browsers are launched per test, so only a call's two run at a time.
+ * here (e2e/lab-call.ts). Browsers are launched per test, so only a call's two run at a time.
  *
- * Secure context: getUserMedia needs one, and http://10.77.1.2:3000 is not (only https and
- * localhost are). Chromium gets `--unsafely-treat-insecure-origin-as-secure=<origin>` and
- * Firefox `dom.securecontext.allowlist`: both mark that one test origin secure and change
- * nothing about networking or privacy.
+ * Secure context without a browser flag: getUserMedia needs one, and http://10.77.1.2:3000
+ * is not. Each participant opens Parley at http://127.0.0.1:3000 on their own host, where a
+ * relay carries the TCP to the server as a reverse proxy would (`webRelay`); localhost is
+ * secure. Call media still goes between the hosts' own addresses and the SFU's.
  */
 // The trace's screencast starves remote video of paints on two cores (frames decode, none
 // show); traces keep their DOM snapshots.
 test.use({ trace: { mode: "retain-on-failure", screenshots: false } });
 
-const DATA_DIR = path.resolve(".test-data/e2e-netns");
+/** Where each participant reaches Parley: their own host's relay to the server. */
+const ORIGIN = `http://127.0.0.1:${WEB_PORT}`;
 
 /**
  * The host candidates a new peer connection in the page gathers: as browsers ship, a page
@@ -64,74 +63,42 @@ test.describe("calls on a real network, browsers as they ship", () => {
   test.skip(!labAvailable(), "network namespaces need root, iproute2 and nftables");
 
   let lab: Lab;
-  let server: ChildProcess;
-  let origin: string;
-  const serverLog: string[] = [];
+  let parley: Parley | undefined;
   const browsers: { close(): Promise<void> }[] = [];
 
   test.beforeAll(async () => {
-    test.setTimeout(120_000);
+    test.setTimeout(150_000);
     lab = await Lab.create([{ name: "server" }, { name: "ada" }, { name: "grace" }]);
-    rmSync(DATA_DIR, { recursive: true, force: true });
-    // `npm start` with nothing set but where the data lives: no variable of this shell
-    // (DATABASE_URL, SFU_MEDIA_IP, PORT…) reaches the server.
-    server = lab.spawn(
-      "server",
-      process.execPath,
-      ["--import", "./scripts/node-hooks.mjs", "--import", "tsx", "server.ts"],
-      {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", DATA_DIR },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    await new Promise<void>((resolve, reject) => {
-      const collect = (chunk: Buffer) => {
-        serverLog.push(String(chunk));
-        if (String(chunk).includes("Parley is listening")) resolve();
-      };
-      server.stdout!.on("data", collect);
-      server.stderr!.on("data", collect);
-      server.once("exit", (code) =>
-        reject(new Error(`the server exited (${code}):\n${serverLog.join("")}`)),
-      );
-    });
-    origin = `http://${lab.host("server").ipv4[0]}:3000`;
+    // `npm start` with nothing set but where the data lives (a fresh directory of the lab).
+    parley = await startParley(lab, "server", {});
+    await webRelay(lab, "ada", "server");
+    await webRelay(lab, "grace", "server");
   });
 
   test.afterEach(async ({}, testInfo) => {
     await Promise.all(browsers.splice(0).map((b) => b.close().catch(() => {})));
-    if (testInfo.status !== testInfo.expectedStatus)
-      await testInfo.attach("server log", { body: serverLog.join("") });
+    if (parley && testInfo.status !== testInfo.expectedStatus)
+      await testInfo.attach("server log", { body: parley.log() });
   });
 
   test.afterAll(async () => {
-    if (server) await stop(server);
+    await parley?.stop();
     await lab?.destroy();
   });
 
-  /** Chromium on a lab host; `asking`: no one accepts its permission prompts. */
-  async function chromiumOn(host: string, asking = false): Promise<Browser> {
-    const browser = await chromium.launch({
-      executablePath: lab.wrap(host, chromiumPath),
-      args: [
-        ...(asking ? chromiumArgsAsking : chromiumArgs),
-        `--unsafely-treat-insecure-origin-as-secure=${origin}`,
-      ],
-    });
+  /** Chromium on a lab host (`browserOn`), closed after the test. */
+  async function chromiumOn(host: string): Promise<Browser> {
+    const browser = await browserOn(lab, host);
     browsers.push(browser);
     return browser;
   }
 
-  async function context(browser: Browser): Promise<BrowserContext> {
-    return browser.newContext({ baseURL: origin });
-  }
-
   test("two Chromiums on different hosts see and hear each other", async () => {
     test.setTimeout(90_000);
-    const ada = await (await context(await chromiumOn("ada"))).newPage();
+    const ada = await (await contextOn(await chromiumOn("ada"))).newPage();
     await signUp(ada, "Ada");
     const room = await newRoom(ada);
-    const grace = await guestIn(await context(await chromiumOn("grace")), room, "Grace");
+    const grace = await guestIn(await contextOn(await chromiumOn("grace")), room, "Grace");
     const hosts = await grace.evaluate(hostCandidates);
     expect(hosts.length).toBeGreaterThan(0);
     expect(hosts.filter((host) => !host.endsWith(".local"))).toEqual([]);
@@ -149,14 +116,12 @@ test.describe("calls on a real network, browsers as they ship", () => {
       throw new Error(
         "no Firefox here: `node scripts/ensure-browsers.mjs firefox` finds or installs one",
       );
-    const ada = await (await context(await chromiumOn("ada"))).newPage();
+    const ada = await (await contextOn(await chromiumOn("ada"))).newPage();
     await signUp(ada, "Ada");
     const room = await newRoom(ada);
-    const firefox = await launchFirefoxIn(lab, "grace", executable, {
-      "dom.securecontext.allowlist": lab.host("server").ipv4[0],
-    });
+    const firefox = await launchFirefoxIn(lab, "grace", executable);
     browsers.push(firefox);
-    const grace = await firefoxGuest(firefox, `${origin}${room}`, "Grace");
+    const grace = await firefoxGuest(firefox, `${ORIGIN}${room}`, "Grace");
     const hosts = await grace.evaluate(hostCandidates);
     expect(hosts.length).toBeGreaterThan(0);
     expect(hosts.filter((host) => !host.endsWith(".local"))).toEqual([]);
@@ -177,11 +142,17 @@ test.describe("calls on a real network, browsers as they ship", () => {
 
   test("someone who allows no camera or microphone still sees and hears the call", async () => {
     test.setTimeout(90_000);
-    const ada = await (await context(await chromiumOn("ada"))).newPage();
+    const ada = await (await contextOn(await chromiumOn("ada"))).newPage();
     await signUp(ada, "Ada");
     const room = await newRoom(ada);
-    const linusContext = await context(await chromiumOn("grace", true));
-    await answerDevicePrompt(linusContext, origin, { camera: "denied", microphone: "denied" });
+    // A Chromium that asks, and a person who says no to both.
+    const asking = await chromium.launch({
+      executablePath: lab.wrap("grace", chromiumPath),
+      args: chromiumArgsAsking,
+    });
+    browsers.push(asking);
+    const linusContext = await contextOn(asking);
+    await answerDevicePrompt(linusContext, ORIGIN, { camera: "denied", microphone: "denied" });
     const linus = await guestIn(linusContext, room, "Linus");
 
     await joinCall(ada);

@@ -24,24 +24,19 @@ export function firefoxPath(): string | null {
 /**
  * Firefox as it ships (WebRTC's privacy defaults: host addresses hidden behind mDNS names)
  * with a fake camera and microphone, whose prompt is accepted as a person would
- * (`media.navigator.permission.disabled`), and autoplay allowed. `prefs` adds to these
- * (e2e/call-netns.spec.ts marks its http:// test origin secure); `debuggingPort` fixes the
+ * (`media.navigator.permission.disabled`), and autoplay allowed. `debuggingPort` fixes the
  * WebDriver BiDi port (`launchFirefoxIn`).
  */
-export function launchFirefox(
-  executablePath: string,
-  options: { prefs?: Record<string, unknown>; debuggingPort?: number } = {},
-): Promise<Browser> {
+export function launchFirefox(executablePath: string, debuggingPort?: number): Promise<Browser> {
   return puppeteer.launch({
     browser: "firefox",
     executablePath,
     headless: true,
-    debuggingPort: options.debuggingPort,
+    debuggingPort,
     extraPrefsFirefox: {
       "media.navigator.streams.fake": true,
       "media.navigator.permission.disabled": true,
       "media.autoplay.default": 0,
-      ...options.prefs,
     },
   });
 }
@@ -55,10 +50,8 @@ export async function launchFirefoxIn(
   lab: Lab,
   host: string,
   executablePath: string,
-  prefs: Record<string, unknown> = {},
 ): Promise<Browser> {
-  const debuggingPort = await lab.forward(host);
-  return launchFirefox(lab.wrap(host, executablePath), { prefs, debuggingPort });
+  return launchFirefox(lab.wrap(host, executablePath), await lab.forward(host));
 }
 
 /** The element with that ARIA role and accessible name (puppeteer's ARIA query). */
