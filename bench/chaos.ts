@@ -12,6 +12,8 @@ import { R2_CI, R2_LONG, runR2 } from "./chaos/r2-postgres-restarted";
 import { R3_CI, R3_LONG, runR3 } from "./chaos/r3-offline-catch-up";
 import { runR5 } from "./chaos/r5-same-client-id";
 import { runR6 } from "./chaos/r6-sfu-killed";
+import { runR7OnServer } from "./chaos/r7-bad-input";
+import { R8_CI, R8_LONG, runR8 } from "./chaos/r8-media-fuzz";
 import { progress, type RowResult } from "./chaos/row";
 
 const args = process.argv.slice(2);
@@ -22,17 +24,26 @@ const only = args
   .split(",");
 const kinds: TestDbKind[] = process.env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
 
-/** The rows, each with the databases it runs on and how to run it on one. */
-const rows: { name: string; kinds: TestDbKind[]; run: (kind: TestDbKind) => Promise<RowResult> }[] =
-  [
-    { name: "R1", kinds, run: (kind) => runR1(kind!, long ? R1_LONG : R1_CI) },
-    // Its own throwaway cluster, so it needs no TEST_DATABASE_URL.
-    { name: "R2", kinds: ["postgres"], run: () => runR2(long ? R2_LONG : R2_CI) },
-    { name: "R3", kinds, run: (kind) => runR3(kind, long ? R3_LONG : R3_CI) },
-    { name: "R5", kinds, run: (kind) => runR5(kind) },
-    // No database: the SFU keeps its calls in memory.
-    { name: "R6", kinds: ["pglite"], run: () => runR6() },
-  ];
+/** A row: the databases it runs on (null: it has none) and how to run it on one. */
+interface Row {
+  name: string;
+  kinds: (TestDbKind | null)[];
+  run: (kind: TestDbKind | null) => Promise<RowResult>;
+}
+const onDb = (run: (kind: TestDbKind) => Promise<RowResult>) => (kind: TestDbKind | null) =>
+  run(kind ?? "pglite");
+
+const rows: Row[] = [
+  { name: "R1", kinds, run: onDb((kind) => runR1(kind, long ? R1_LONG : R1_CI)) },
+  // Its own throwaway cluster, so it needs no TEST_DATABASE_URL.
+  { name: "R2", kinds: ["postgres"], run: () => runR2(long ? R2_LONG : R2_CI) },
+  { name: "R3", kinds, run: onDb((kind) => runR3(kind, long ? R3_LONG : R3_CI)) },
+  { name: "R5", kinds, run: onDb((kind) => runR5(kind)) },
+  // The SFU keeps its calls in memory: no database.
+  { name: "R6", kinds: [null], run: () => runR6() },
+  { name: "R7", kinds, run: onDb((kind) => runR7OnServer(kind)) },
+  { name: "R8", kinds: [null], run: () => runR8(long ? R8_LONG : R8_CI) },
+];
 
 const results: RowResult[] = [];
 for (const { name, kinds: rowKinds, run } of rows) {

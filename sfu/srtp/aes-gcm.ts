@@ -139,8 +139,12 @@ export class AesGcmSrtp {
     const payloadLength = length - headerLength - GCM_TAG_LENGTH;
     if (payloadLength < 0 || length > MAX_RTP_LENGTH + GCM_TAG_LENGTH) return -1;
     bytes.set(packet.subarray(0, length), PACKET_AT);
-    this.keystream(ssrc, roc, seq, payloadLength);
+    // Anyone can send a packet with any SSRC and seq: the batch made for it is kept only
+    // once its tag checks, or forged packets would fill memory with batches (one per
+    // made-up SSRC) and evict the real streams' (issue 9, R8).
+    const made = this.keystream(ssrc, roc, seq, payloadLength, false);
     if (!core.open(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT)) return -1;
+    if (made) this.batches.set(ssrc, made);
     packet.set(bytes.subarray(PACKET_AT + headerLength, PACKET_AT + headerLength + payloadLength), headerLength);
     return headerLength + payloadLength;
   }
@@ -150,21 +154,32 @@ export class AesGcmSrtp {
     this.batches.delete(ssrc);
   }
 
-  /** Puts E(K, J0) followed by the keystream for `length` bytes at KEYSTREAM_AT. */
-  private keystream(ssrc: number, roc: number, seq: number, length: number): void {
+  /**
+   * Puts E(K, J0) followed by the keystream for `length` bytes at KEYSTREAM_AT. A batch it
+   * had to make is kept when `keep`, else returned for the caller to keep (or not).
+   */
+  private keystream(
+    ssrc: number,
+    roc: number,
+    seq: number,
+    length: number,
+    keep = true,
+  ): KeystreamBatch | null {
     const blocks = Math.ceil(length / BLOCK) + 1;
     if (blocks > MAX_BLOCKS) throw new RangeError("RTP packet too large");
     const index = roc * 0x10000 + seq;
     let batch = this.batches.get(ssrc);
     const k = batch ? index - batch.first : -1;
+    let made: KeystreamBatch | null = null;
     if (!batch || k < 0 || k >= BATCH || blocks > batch.blocks) {
       // Video packets of a stream are about the same size; leave room for a little more.
       const size = Math.min(MAX_BLOCKS, Math.max(blocks, batch && k >= 0 ? batch.blocks : 0, blocks + 2));
-      batch = this.makeBatch(ssrc, index, size);
-      this.batches.set(ssrc, batch);
+      batch = made = this.makeBatch(ssrc, index, size);
+      if (keep) this.batches.set(ssrc, batch);
     }
     const offset = (index - batch.first) * batch.blocks * BLOCK;
     batch.data.copy(memory, KEYSTREAM_AT, offset, offset + blocks * BLOCK);
+    return keep ? null : made;
   }
 
   private makeBatch(ssrc: number, first: number, blocks: number): KeystreamBatch {
