@@ -196,12 +196,14 @@ const following = new WeakSet<object>();
 
 /**
  * werift 0.25.2 as an ICE-lite agent keeps the first pair the controlling peer nominates,
- * for good. Chromium nominates on every check it sends to a lite agent, over UDP and
- * ICE-TCP alike, so whichever check arrived first won — often a TCP pair — and when
- * Chromium later closed the TCP connection it did not use, werift declared ICE failed and
- * the SFU dropped a healthy participant. RFC 8445 §8.1.1: with several pairs nominated,
- * use the highest-priority one. This keeps the lite agent on the best nominated pair, and
- * moves to the next best (instead of failing) when the selected TCP connection closes.
+ * for good. Chromium nominates (USE-CANDIDATE) the connection it has selected, and with a
+ * lite peer only that one: its first writable pair — often a TCP one — then the better
+ * one it moves to, and a worse one when the better dies (a firewall that starts dropping
+ * UDP: TURN over TCP). So werift stayed on whichever came first, and when Chromium later
+ * closed the TCP connection it did not use, werift declared ICE failed and the SFU dropped
+ * a healthy participant; and after a move to a worse pair the SFU kept sending into the
+ * dead one. This follows the latest nomination on an open socket, and moves to the best
+ * other nominated pair (instead of failing) when the selected TCP connection closes.
  */
 export function followNominations(pc: RTCPeerConnection): void {
   for (const dtls of pc.dtlsTransports) {
@@ -218,7 +220,7 @@ export function followNominations(pc: RTCPeerConnection): void {
       if (!pair) return;
       pair.nominated = true;
       const current = agent.nominated;
-      if (current && current !== pair && (pair.priority > current.priority || !usable(current))) agent.nominated = pair;
+      if (current && current !== pair && usable(pair)) agent.nominated = pair;
     };
     const handleConnectionClosed = agent.handleConnectionClosed.bind(agent);
     agent.handleConnectionClosed = (protocol, remoteAddr) => {
