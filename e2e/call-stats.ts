@@ -163,3 +163,22 @@ export function resumedAt(times: number[], since: number, pauseMs = 300, sustain
   const flowing = after.length > sustained && Date.now() - after.at(-1)! < pauseMs;
   return flowing && Date.now() - since > 2_000 ? since : undefined;
 }
+
+/** For a failure's record: each connection's state, ICE generation and media counters. */
+export function connectionSummary(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const lines: string[] = [];
+    const pcs = (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
+    for (const pc of pcs.filter((p) => p.connectionState !== "closed")) {
+      const parts = [`${pc.connectionState} ufrag ${/a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1]}`];
+      (await pc.getStats()).forEach((r: Record<string, unknown>) => {
+        if (r.type === "inbound-rtp" || r.type === "outbound-rtp")
+          parts.push(`${r.type} ${r.kind} ${r.rid ?? ""} packets ${r.packetsReceived ?? r.packetsSent} frames ${r.framesDecoded ?? r.framesEncoded ?? "-"} lost ${r.packetsLost ?? "-"} pli ${r.pliCount ?? "-"} nack ${r.nackCount ?? "-"}`);
+        if (r.type === "candidate-pair" && r.nominated)
+          parts.push(`pair ${r.state} sent ${r.bytesSent} received ${r.bytesReceived} requests ${r.requestsSent}/${r.responsesReceived}`);
+      });
+      lines.push(parts.join(" | "));
+    }
+    return lines;
+  });
+}
