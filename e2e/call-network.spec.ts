@@ -177,6 +177,7 @@ test.describe("calls over real networks", () => {
       }
       const end = Date.now();
       const sentAfter = await sentVideo(home);
+      report("loss-jitter-link", await link.counters());
       // Every direction's figures are reported before any is checked.
       const checks: (() => void)[] = [];
       for (const [i, v] of views.entries()) {

@@ -22,6 +22,9 @@ SOL_IP = 0
 IP_TRANSPARENT = 19
 IP_RECVORIGDSTADDR = 20
 IP_ORIGDSTADDR = 20
+SO_MARK = 36
+# What this relay sends to the host carries this mark, for udp-delay.ts's loss rule.
+TO_HOST_MARK = 0x4D
 
 port, delay, jitter = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 
@@ -56,6 +59,7 @@ def impostor(address):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(SOL_IP, IP_TRANSPARENT, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_MARK, TO_HOST_MARK)
         sock.bind(address)
         impostors[address] = sock
     return sock

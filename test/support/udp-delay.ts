@@ -16,11 +16,15 @@ import { stop, type Lab } from "./netns";
 
 const RELAY = fileURLToPath(new URL("./udp-delay.py", import.meta.url));
 const MARK = "0x4c";
+/** udp-delay.py marks what it sends to the host (the output hook does not know its interface yet). */
+const TO_HOST_MARK = "0x4d";
 const TABLE_ID = "76";
 
 export interface LinkDelay {
   /** Changes the loss on the host's UDP (0–100 %). */
   setLoss(percent: number): Promise<void>;
+  /** Datagrams dropped and passed on so far, each way: the loss actually applied. */
+  counters(): Promise<{ upDropped: number; upPassed: number; downDropped: number; downPassed: number }>;
   /** Stops delaying; the host's UDP goes straight through the router again. */
   stop(): Promise<void>;
 }
@@ -44,9 +48,9 @@ export async function delayUdp(
       throw new Error(`loss must be an integer 0–100 %, not ${percent}`);
   };
   checkLoss(o.lossPercent ?? 0);
-  /** Drops `percent` of the UDP crossing `side` ("iifname"/"oifname") of the host's link. */
-  const loss = (side: string, percent: number) =>
-    percent > 0 ? `${side} "${h.uplink}" meta l4proto udp numgen random mod 100 < ${percent} drop` : "";
+  /** Drops `percent` of the UDP matched by `match`. */
+  const loss = (match: string, percent: number) =>
+    percent > 0 ? `${match} meta l4proto udp numgen random mod 100 < ${percent} counter drop` : "";
 
   // Datagrams TPROXY marks are delivered locally, to the relay's socket.
   await lab.run(router, "ip", ["rule", "add", "fwmark", MARK, "lookup", TABLE_ID]).catch(() => {});
@@ -64,12 +68,13 @@ export async function delayUdp(
     table ip ${table} {
       chain in {
         type filter hook prerouting priority mangle; policy accept;
-        ${loss("iifname", percent)}
-        iifname "${h.uplink}" meta l4proto udp tproxy to :${port} meta mark set ${MARK} accept
+        ${loss(`iifname "${h.uplink}"`, percent)}
+        iifname "${h.uplink}" meta l4proto udp counter tproxy to :${port} meta mark set ${MARK} accept
       }
       chain out {
-        type filter hook output priority 0; policy accept;
-        ${loss("oifname", percent)}
+        type filter hook postrouting priority 0; policy accept;
+        ${loss(`oifname "${h.uplink}" meta mark ${TO_HOST_MARK}`, percent)}
+        oifname "${h.uplink}" meta mark ${TO_HOST_MARK} meta l4proto udp counter
       }
     }`;
   await lab.nft(rules(o.lossPercent ?? 0));
@@ -77,6 +82,16 @@ export async function delayUdp(
     async setLoss(percent) {
       checkLoss(percent);
       await lab.nft(`flush table ip ${table}\n${rules(percent)}`);
+    },
+    async counters() {
+      const listing = await lab.run(router, "nft", ["list", "table", "ip", table]);
+      const count = (rule: RegExp) => Number(listing.split("\n").find((line) => rule.test(line))?.match(/packets (\d+)/)?.[1] ?? 0);
+      return {
+        upDropped: count(/iifname.*drop/),
+        upPassed: count(/tproxy/),
+        downDropped: count(/oifname.*drop/),
+        downPassed: count(/oifname(?!.*drop)/),
+      };
     },
     async stop() {
       await lab.nft(`delete table ip ${table}`);
