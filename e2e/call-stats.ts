@@ -48,7 +48,7 @@ export function iceUfrags(page: Page): Promise<string[]> {
 }
 
 export interface Received {
-  video: { freezeCount: number; totalFreezesDuration: number; framesDecoded: number; keyFramesDecoded: number; pliCount: number; nackCount: number; packetsLost: number; packetsReceived: number; frameWidth: number };
+  video: { freezeCount: number; totalFreezesDuration: number; framesDecoded: number; keyFramesDecoded: number; pliCount: number; nackCount: number; retransmittedPacketsReceived: number; packetsLost: number; packetsReceived: number; frameWidth: number };
   audio: { concealedSamples: number; silentConcealedSamples: number; totalSamplesReceived: number; concealmentEvents: number; packetsLost: number; packetsReceived: number };
 }
 
@@ -75,7 +75,7 @@ export function receivedFrom(page: Page, name: string): Promise<Received | null>
     if (!video || !audio) return null;
     const pick = (r: Record<string, number>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, r[k] ?? 0]));
     return {
-      video: pick(video, ["freezeCount", "totalFreezesDuration", "framesDecoded", "keyFramesDecoded", "pliCount", "nackCount", "packetsLost", "packetsReceived", "frameWidth"]),
+      video: pick(video, ["freezeCount", "totalFreezesDuration", "framesDecoded", "keyFramesDecoded", "pliCount", "nackCount", "retransmittedPacketsReceived", "packetsLost", "packetsReceived", "frameWidth"]),
       audio: pick(audio, ["concealedSamples", "silentConcealedSamples", "totalSamplesReceived", "concealmentEvents", "packetsLost", "packetsReceived"]),
     } as unknown as Received;
   }, name);
