@@ -3,7 +3,7 @@
  * on its first offer), its subscribe connection, and the commands it sends after `join`.
  * It tells its Room what happened through typed events and never reaches into it.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { AwaitQueue } from "./await-queue";
 import { assertUnreachable, SfuError } from "./errors";
 import type { Logger } from "./log";
@@ -24,6 +24,14 @@ import type { CallGrant } from "./token";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 
+/**
+ * A socket that died without closing (its network went: "ping timeout", "transport error")
+ * leaves the peer waiting this long for its client to `resume` on a new socket. A socket
+ * closed on purpose (a tab closed, `leave`) ends the peer at once.
+ */
+export const RESUME_GRACE_MS = 20_000;
+const CLEAN_DISCONNECTS = new Set(["transport close", "client namespace disconnect", "server namespace disconnect", "server shutting down"]);
+
 type PeerEvents = {
   closed: [];
   /** A new published track; the room offers it to the others. */
@@ -42,6 +50,9 @@ export interface PeerOptions {
 
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly id = randomUUID();
+  readonly resumeToken = randomBytes(18).toString("base64url");
+  private socket: ParticipantSocket;
+  private resumeTimer: NodeJS.Timeout | undefined;
   readonly participant: Participant;
   readonly mayPublish: boolean;
   readonly subscription: SubscribeConnection;
@@ -60,13 +71,52 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const { grant, socket, network, answerTimeoutMs, connectTimeoutMs } = options;
     this.participant = { peerId: this.id, userId: grant.userId, displayName: grant.displayName };
     this.mayPublish = grant.mayPublish;
+    this.socket = socket;
     this.subscription = new SubscribeConnection(network, answerTimeoutMs, connectTimeoutMs);
     this.subscription.on("offer", (offer) => this.send("subscribeOffer", offer));
     this.subscription.on("failed", (error) => this.fail(error.message));
     this.subscription.on("consumerAdded", (consumer) => {
       consumer.on("layerChanged", (layer) => this.send("layerChanged", { trackId: consumer.trackId, layer }));
     });
-    socket.socket.once("disconnect", () => this.close("disconnected"));
+    this.watch(socket);
+  }
+
+  /** Whether `token` is this peer's resume token (constant time). */
+  owns(token: string): boolean {
+    const given = Buffer.from(token);
+    const own = Buffer.from(this.resumeToken);
+    return given.length === own.length && timingSafeEqual(given, own);
+  }
+
+  /**
+   * The client's new socket takes over: commands and events go through it from now on, the
+   * old one is dropped, and an unanswered subscribe offer is sent again (its first copy may
+   * have died with the old socket).
+   */
+  resume(socket: ParticipantSocket): void {
+    if (this.closed_) throw new SfuError("unknown_session", "that call session has ended");
+    const old = this.socket;
+    this.socket = socket;
+    clearTimeout(this.resumeTimer);
+    this.watch(socket);
+    socket.handOver(this.handle);
+    old.disconnect();
+    this.options.log.info("peer resumed", { peerId: this.id });
+    this.subscription.resendOffer();
+  }
+
+  private watch(socket: ParticipantSocket): void {
+    socket.socket.once("disconnect", (reason: string) => {
+      if (this.socket !== socket || this.closed_) return;
+      if (CLEAN_DISCONNECTS.has(reason)) {
+        this.close("disconnected");
+        return;
+      }
+      this.options.log.info("peer lost its socket; waiting for it to resume", { peerId: this.id, reason });
+      clearTimeout(this.resumeTimer);
+      this.resumeTimer = setTimeout(() => this.close(`disconnected (${reason})`), RESUME_GRACE_MS);
+      this.resumeTimer.unref();
+    });
   }
 
   get closed(): boolean {
@@ -85,7 +135,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     });
 
   send<K extends EventName>(event: K, payload: EventPayload<K>): void {
-    if (!this.closed_) this.options.socket.send(event, payload);
+    if (!this.closed_) this.socket.send(event, payload);
   }
 
   /** Starts forwarding another participant's track to this one. */
@@ -99,9 +149,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.closed_ = true;
     live.peers--;
     this.options.log.debug("peer closed", { peerId: this.id, reason });
-    if (this.options.socket.connected) {
-      this.options.socket.send("closed", { reason });
-      this.options.socket.disconnect();
+    clearTimeout(this.resumeTimer);
+    if (this.socket.connected) {
+      this.socket.send("closed", { reason });
+      this.socket.disconnect();
     }
     void this.publication?.close();
     void this.subscription.close();
@@ -114,7 +165,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const command = { name, payload } as Command;
     switch (command.name) {
       case "join":
+      case "resume":
         throw new SfuError("already_joined", "you have already joined");
+      case "ping":
+        return {} as CommandResult<K>;
       case "publishOffer":
         return (await this.publishOffer(command.payload)) as CommandResult<K>;
       case "subscribeAnswer":

@@ -121,6 +121,8 @@ export const ERROR_CODES = [
   "rate_limited",
   /** The room or server is closing. */
   "closing",
+  /** `resume` of a session that has ended, or with the wrong token. */
+  "unknown_session",
   "internal",
 ] as const;
 export const ErrorCode = z.enum(ERROR_CODES);
@@ -150,6 +152,17 @@ const PublishedTrack = z.object({
   muted: z.boolean().default(false),
 });
 
+/** Where a participant stands in the call: the answer to `join` and to `resume`. */
+const CallState = z.object({
+  self: Participant.extend({ mayPublish: z.boolean() }),
+  /** Everyone else in the call. */
+  participants: z.array(Participant),
+  /** Tracks the others publish; the SFU offers them on the subscribe connection. */
+  tracks: z.array(TrackInfo),
+  /** Proves the session is yours when you `resume` it on a new socket. */
+  resumeToken: z.string(),
+});
+
 export const commands = {
   /** Enter the room named by the call token. Must be the first command. */
   join: {
@@ -158,13 +171,22 @@ export const commands = {
       roomId: Id,
       protocolVersion: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION),
     }),
-    output: z.object({
-      self: Participant.extend({ mayPublish: z.boolean() }),
-      /** Everyone else already in the call. */
-      participants: z.array(Participant),
-      /** Tracks already published; the SFU offers them on the subscribe connection. */
-      tracks: z.array(TrackInfo),
-    }),
+    output: CallState,
+  },
+  /**
+   * Take your session over on a new socket after the old one died (a network change): the
+   * peer, its connections, tracks and consumers stay; the old socket is dropped. Instead of
+   * `join`, as the first command. `unknown_session` when it has ended or the token is wrong.
+   * An unanswered subscribe offer is sent again.
+   */
+  resume: {
+    input: z.object({ peerId: Id, token: z.string().min(1).max(200) }),
+    output: CallState,
+  },
+  /** A round trip, to learn whether this socket still reaches the SFU. */
+  ping: {
+    input: z.object({}),
+    output: z.object({}),
   },
   /**
    * Offer (or re-offer) the publish connection. `tracks` lists every track the offer

@@ -43,7 +43,7 @@ export class Room extends TypedEmitter<{ closed: [] }> {
    * it inside its room queue, so the room cannot close half-way through a join.
    */
   addPeer(peer: Peer): CommandResult<"join"> {
-    const others = [...this.peers.values()];
+    const state = this.stateFor(peer);
     const existing = this.producers();
     this.peers.set(peer.id, peer);
     peer.on("produced", (producer) => this.onProduced(peer, producer));
@@ -51,10 +51,24 @@ export class Room extends TypedEmitter<{ closed: [] }> {
     this.broadcast("participantJoined", { participant: peer.participant }, peer.id);
     for (const producer of existing) peer.subscribe(producer);
     this.log.info("peer joined", { roomId: this.id, peerId: peer.id, peers: this.peers.size });
+    return state;
+  }
+
+  /** One of this room's peers by id. */
+  peer(peerId: string): Peer | undefined {
+    return this.peers.get(peerId);
+  }
+
+  /** The call as `peer` sees it: the others and what they publish (`join`, `resume`). */
+  stateFor(peer: Peer): CommandResult<"join"> {
+    const others = [...this.peers.values()].filter((other) => other !== peer);
     return {
       self: { ...peer.participant, mayPublish: peer.mayPublish },
       participants: others.map((other) => other.participant),
-      tracks: existing.map((producer) => producer.info()),
+      tracks: this.producers()
+        .filter((producer) => producer.peerId !== peer.id)
+        .map((producer) => producer.info()),
+      resumeToken: peer.resumeToken,
     };
   }
 

@@ -100,19 +100,32 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     participant.requireJoinWithin(this.config.SFU_JOIN_TIMEOUT_MS);
   }
 
-  /** The handler of a socket that has not joined: only `join` is accepted. */
+  /** The handler of a socket that has not joined: `join`, `resume` or `ping`. */
   private beforeJoin(participant: () => ParticipantSocket): CommandHandler {
     let joining = false;
     return async <K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandResult<K>> => {
-      if (name !== "join") throw new SfuError("not_joined", "join the call first");
+      if (name === "ping") return {} as CommandResult<K>;
+      if (name !== "join" && name !== "resume") throw new SfuError("not_joined", "join the call first");
       if (joining) throw new SfuError("already_joined", "a join is already in progress");
       joining = true;
       try {
+        if (name === "resume") return this.resume(participant(), payload as CommandPayload<"resume">) as CommandResult<K>;
         return (await this.join(participant(), payload as CommandPayload<"join">)) as CommandResult<K>;
       } finally {
         joining = false;
       }
     };
+  }
+
+  /** Hands a live peer over to its client's new socket (`resume`). */
+  private resume(socket: ParticipantSocket, { peerId, token }: CommandPayload<"resume">): CommandResult<"resume"> {
+    for (const room of this.rooms.values()) {
+      const peer = room.peer(peerId);
+      if (!peer || peer.closed || !peer.owns(token)) continue;
+      peer.resume(socket);
+      return room.stateFor(peer);
+    }
+    throw new SfuError("unknown_session", "that call session has ended; join again");
   }
 
   private async join(socket: ParticipantSocket, payload: CommandPayload<"join">): Promise<CommandResult<"join">> {

@@ -47,18 +47,56 @@ export interface SignalingOptions {
   polling?: boolean;
 }
 
-export class SignalingClient {
-  readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
-  private readonly timeoutMs: number;
+type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-  constructor(options: SignalingOptions) {
+export class SignalingClient {
+  private socket_: SignalingSocket;
+  private readonly timeoutMs: number;
+  /** Every listener added through {@link on} and {@link onDisconnect}, for a new socket. */
+  private readonly listeners: [event: string, listener: (arg: never) => void][] = [];
+
+  constructor(private readonly options: SignalingOptions) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.socket = io(options.url, {
-      path: options.path ?? SIGNALING_PATH,
-      transports: options.polling ? ["polling", "websocket"] : ["websocket"],
+    this.socket_ = this.open();
+  }
+
+  /** The current socket ({@link reconnect} replaces it). */
+  get socket(): SignalingSocket {
+    return this.socket_;
+  }
+
+  private open(): SignalingSocket {
+    return io(this.options.url, {
+      path: this.options.path ?? SIGNALING_PATH,
+      transports: this.options.polling ? ["polling", "websocket"] : ["websocket"],
       reconnection: false,
       forceNew: true,
     });
+  }
+
+  /**
+   * Connects a new socket with the same listeners, for `resume` after the old one died with
+   * its network. The old socket is left alone: the SFU drops it when the session moves over
+   * (closing it from here would tell the SFU the participant left); it is closed here only
+   * when the new socket cannot connect.
+   */
+  async reconnect(): Promise<void> {
+    const old = this.socket_;
+    old.removeAllListeners();
+    this.socket_ = this.open();
+    const untyped = this.socket_ as unknown as UntypedEvents;
+    for (const [event, listener] of this.listeners) untyped.on(event, listener as (raw: unknown) => void);
+    try {
+      await this.connected();
+    } catch (err) {
+      old.disconnect();
+      throw err;
+    }
+  }
+
+  /** Listens to the socket's `disconnect` (with its reason), on this socket and the next. */
+  onDisconnect(listener: (reason: string) => void): () => void {
+    return this.listen("disconnect", listener as (raw: unknown) => void);
   }
 
   /** Resolves once connected; rejects on a connection error. */
@@ -71,15 +109,17 @@ export class SignalingClient {
   }
 
   /** Sends a command; resolves with its result or rejects with a CommandError. */
-  async request<K extends CommandName>(name: K, payload: CommandInput<K>): Promise<CommandResult<K>> {
+  async request<K extends CommandName>(
+    name: K,
+    payload: CommandInput<K>,
+    timeoutMs = this.timeoutMs,
+  ): Promise<CommandResult<K>> {
     // socket.io's typed emit cannot follow a generic K; the payload type is checked above.
-    const emit = this.socket.timeout(this.timeoutMs).emitWithAck as (
-      event: string,
-      payload: unknown,
-    ) => Promise<unknown>;
+    const timed = this.socket.timeout(timeoutMs);
+    const emit = timed.emitWithAck as (event: string, payload: unknown) => Promise<unknown>;
     let raw: unknown;
     try {
-      raw = await emit.call(this.socket.timeout(this.timeoutMs), name, payload);
+      raw = await emit.call(timed, name, payload);
     } catch (err) {
       throw new CommandError("internal", `${name}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -96,10 +136,18 @@ export class SignalingClient {
       const parsed = schema.safeParse(raw);
       if (parsed.success) listener(parsed.data as EventPayload<K>);
     };
-    // The typed socket cannot take an `unknown` listener; the payload is parsed above instead.
-    const socket = this.socket as unknown as UntypedEvents;
-    socket.on(event, handler);
-    return () => socket.off(event, handler);
+    return this.listen(event, handler);
+  }
+
+  private listen(event: string, handler: (raw: unknown) => void): () => void {
+    // The typed socket cannot take an `unknown` listener; payloads are parsed by the caller.
+    const entry: [string, (arg: never) => void] = [event, handler];
+    this.listeners.push(entry);
+    (this.socket_ as unknown as UntypedEvents).on(event, handler);
+    return () => {
+      this.listeners.splice(this.listeners.indexOf(entry), 1);
+      (this.socket_ as unknown as UntypedEvents).off(event, handler);
+    };
   }
 
   close(): void {

@@ -43,7 +43,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   readonly consumers = new Map<string, Consumer>();
   private readonly queue = new AwaitQueue();
   private revision = 0;
-  private outstanding: { revision: number; timer: NodeJS.Timeout } | undefined;
+  private outstanding: { revision: number; timer: NodeJS.Timeout; offer: EventPayload<"subscribeOffer"> } | undefined;
   /** Something changed while an offer was outstanding. */
   private dirty = false;
   /** Whether any offer was ever made (removing the last track still needs one). */
@@ -266,12 +266,17 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       this.emit("failed", { code: "internal", message: `no answer to subscribe offer ${revision}` });
     }, this.answerTimeoutMs);
     timer.unref();
-    this.outstanding = { revision, timer };
     // What werift applied stays as is; the text sent is what standard answerers accept.
     const sdp = announceAddress(offerForPeers(this.pc.localDescription?.sdp ?? offer.sdp), this.network.mediaIp, this.network.announcedIp);
     const tracks = [...this.consumers.values()]
       .filter((consumer) => consumer.mid !== null)
       .map((consumer) => ({ mid: consumer.mid as string, trackId: consumer.trackId }));
-    this.emit("offer", { revision, sdp, tracks });
+    this.outstanding = { revision, timer, offer: { revision, sdp, tracks } };
+    this.emit("offer", this.outstanding.offer);
+  }
+
+  /** Sends the unanswered offer again (the client resumed on a new socket). */
+  resendOffer(): void {
+    if (this.outstanding && !this.closed_) this.emit("offer", this.outstanding.offer);
   }
 }

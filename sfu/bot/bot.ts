@@ -72,8 +72,10 @@ interface OutgoingTrack {
 }
 
 export class Bot {
-  readonly signaling: SignalingClient;
+  /** Replaced by {@link resumeSignaling}. */
+  signaling: SignalingClient;
   self?: CommandResult<"join">["self"];
+  private resumeToken: string | undefined;
   readonly participants = new Map<string, Participant>();
   /** Tracks published by others, as announced. */
   readonly announced = new Map<string, TrackInfo>();
@@ -117,6 +119,7 @@ export class Bot {
       await bot.signaling.connected();
       const joined = await bot.signaling.request("join", { token: options.token, roomId: options.roomId });
       bot.self = joined.self;
+      bot.resumeToken = joined.resumeToken;
       for (const participant of joined.participants) bot.participants.set(participant.peerId, participant);
       for (const track of joined.tracks) bot.announce(track);
       return bot;
@@ -243,6 +246,23 @@ export class Bot {
     const result = await this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
     this.remoteSdps.push(result.sdp);
     await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
+  }
+
+  /**
+   * Moves the session to a new signaling socket with `resume`, as a browser does after a
+   * network change killed the old one; the old client is closed once the SFU has let go of it.
+   */
+  async resumeSignaling(): Promise<CommandResult<"resume">> {
+    const old = this.signaling;
+    const next = new SignalingClient(this.options);
+    await next.connected();
+    // Listen first: an unanswered offer is sent again before the answer to `resume`.
+    this.signaling = next;
+    this.listen();
+    const state = await next.request("resume", { peerId: this.peerId!, token: this.resumeToken! });
+    this.resumeToken = state.resumeToken;
+    old.close();
+    return state;
   }
 
   /** The track id the SFU gave one of our published sources. */

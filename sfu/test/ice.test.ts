@@ -7,6 +7,7 @@
 import { RTCPeerConnection } from "werift";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { peerConfig } from "../media";
+import { SignalingClient } from "../signaling-client";
 import { eventually, LOOPBACK, startSfu, type TestSfu } from "./harness";
 
 let sfu: TestSfu;
@@ -110,5 +111,39 @@ describe("ICE-lite", () => {
     } finally {
       await strict.stop();
     }
+  });
+});
+
+describe("resuming a session on a new socket", () => {
+  it("keeps the peer, its media and its renegotiation when the client moves to a new socket", async () => {
+    const alice = await sfu.bot("room-resume", "Alice");
+    const bob = await sfu.bot("room-resume", "Bob");
+    await alice.publish({ mic: true, camera: true });
+    await bob.waitFor(() => bob.received.size === 2 && bob.totalPackets() > 20, 10_000, "Bob receives");
+    const bobId = bob.peerId;
+    const oldSocket = bob.signaling;
+
+    // As after a network change: a new socket takes the session over; the old one is dropped.
+    const state = await bob.resumeSignaling();
+    expect(state.self.peerId).toBe(bobId);
+    expect(state.participants.map((p) => p.displayName)).toEqual(["Alice"]);
+    expect(state.tracks).toHaveLength(2);
+    await eventually(() => !oldSocket.socket.connected, 5_000, "the old socket dropped");
+    const before = bob.totalPackets();
+    await bob.waitFor(() => bob.totalPackets() > before + 50, 5_000, "media after resuming");
+    // Nobody saw Bob leave, and a newcomer still reaches him through the new socket.
+    expect(alice.participants.has(bobId!)).toBe(true);
+    const carol = await sfu.bot("room-resume", "Carol");
+    await carol.publish({ mic: true });
+    await bob.waitFor(() => bob.received.size === 3, 10_000, "Carol's track, offered on the new socket");
+    expect(bob.errors).toEqual([]);
+
+    // Someone else cannot take the session, and an ended one cannot be resumed.
+    const intruder = new SignalingClient({ url: sfu.url });
+    await intruder.connected();
+    await expect(intruder.request("resume", { peerId: bobId!, token: "not-the-token" })).rejects.toMatchObject({ code: "unknown_session" });
+    intruder.close();
+    await Promise.all([alice.leave(), bob.leave(), carol.leave()]);
+    await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");
   });
 });

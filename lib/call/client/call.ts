@@ -13,7 +13,7 @@ import {
   openDevices,
   openScreen,
 } from "./local-media";
-import { CallSession } from "./session";
+import { CallSession, type JoinResult } from "./session";
 import type { SourceWish } from "./publisher";
 import {
   applyEvent,
@@ -300,6 +300,13 @@ export class Call {
         if (!current()) return;
         this.received = tracks;
         this.set({ participants: attachReceived(this.snapshot.participants, tracks) });
+      },
+      resumed: (state: JoinResult) => {
+        // Events sent while the socket was down are lost; the SFU's answer is the state now.
+        if (!current()) return;
+        this.set({
+          participants: participantsFromJoin(state.participants, state.tracks, this.received),
+        });
       },
       lost: (reason: string) => {
         if (current() && this.session) this.sessionLost(this.session, reason);

@@ -5,7 +5,7 @@
  * has already dropped the old peer by then, or will when its socket closes).
  */
 import type { CommandResult, EventName, EventPayload } from "@/sfu/protocol";
-import { SignalingClient } from "@/sfu/signaling-client";
+import { CommandError, SignalingClient } from "@/sfu/signaling-client";
 import { Publisher } from "./publisher";
 import { type ReceivedTracks, Subscriber } from "./subscriber";
 import { fetchCallTicket, type IceSettings } from "./ticket";
@@ -21,6 +21,10 @@ const ICE_RESTART_INTERVAL_MS = 5_000;
 const RECONNECT_TIMEOUT_MS = 30_000;
 /** Chromium reports `disconnected` within a few seconds of lost consent; wait this much more. */
 const DISCONNECTED_GRACE_MS = 1_000;
+/** A signaling round trip slower than this counts as a dead socket (its network changed). */
+const SIGNALING_CHECK_MS = 2_000;
+/** How long one attempt to reconnect the signaling socket and resume may take. */
+const RESUME_ATTEMPT_MS = 3_000;
 /** Tile sizes go to the SFU at most this often (resizes come in bursts). */
 const TILE_SIZE_INTERVAL_MS = 250;
 
@@ -30,6 +34,8 @@ export type JoinResult = CommandResult<"join">;
 export interface SessionHandlers {
   event<K extends EventName>(name: K, payload: EventPayload<K>): void;
   tracks(tracks: ReceivedTracks): void;
+  /** The session moved to a new signaling socket; events meanwhile may be lost: this is now. */
+  resumed(state: JoinResult): void;
   lost(reason: string): void;
 }
 
@@ -50,6 +56,9 @@ export class CallSession {
   private readonly sentSizes = new Map<string, string>();
   private tileTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly recovering = new Map<RTCPeerConnection, MediaRecovery>();
+  /** Who this session is on the SFU, to `resume` it on a new socket. */
+  private identity: { peerId: string; token: string } | undefined;
+  private resuming: Promise<void> | undefined;
   private ended = false;
 
   /** Fetches a ticket, connects and joins; rejects (and cleans up) if any step fails. */
@@ -69,6 +78,7 @@ export class CallSession {
         token: ticket.token,
         roomId: ticket.roomId,
       });
+      session.identity = { peerId: joined.self.peerId, token: joined.resumeToken };
       session.watch();
       return { session, joined };
     } catch (err) {
@@ -148,16 +158,34 @@ export class CallSession {
   }
 
   private watch(): void {
-    const socket = this.signaling.socket;
-    const onDisconnect = (reason: string) => this.lose(`signaling ${reason}`);
-    socket.on("disconnect", onDisconnect);
-    this.unsubscribe.push(() => socket.off("disconnect", onDisconnect));
+    this.unsubscribe.push(
+      this.signaling.onDisconnect((reason) => {
+        // The SFU ended the session, or we closed it: nothing to resume.
+        if (reason === "io server disconnect" || reason === "io client disconnect")
+          this.lose(`signaling ${reason}`);
+        else void this.resumeSignaling(reason);
+      }),
+    );
     this.unsubscribe.push(
       this.signaling.on("closed", ({ reason }) => this.lose(`closed by the SFU: ${reason}`)),
     );
+    // The path that broke the media may have broken the signaling socket too (a new
+    // address): check it with a round trip before asking the SFU anything.
     const connections = [
-      { pc: this.publisher.pc, restart: () => this.publisher.restartIce() },
-      { pc: this.subscriber.pc, restart: () => this.subscriber.restartIce() },
+      {
+        pc: this.publisher.pc,
+        restart: async () => {
+          await this.checkSignaling();
+          await this.publisher.restartIce();
+        },
+      },
+      {
+        pc: this.subscriber.pc,
+        restart: async () => {
+          await this.checkSignaling();
+          await this.subscriber.restartIce();
+        },
+      },
     ];
     for (const { pc, restart } of connections) {
       const onState = () => {
@@ -174,6 +202,42 @@ export class CallSession {
       pc.addEventListener("connectionstatechange", onState);
       this.unsubscribe.push(() => pc.removeEventListener("connectionstatechange", onState));
     }
+  }
+
+  /** Resumes on a new socket unless the current one answers a round trip in time. */
+  private async checkSignaling(): Promise<void> {
+    if (this.resuming) return this.resuming;
+    try {
+      await this.signaling.request("ping", {}, SIGNALING_CHECK_MS);
+    } catch {
+      await this.resumeSignaling("no answer from the SFU");
+    }
+  }
+
+  /**
+   * Moves the session to a new signaling socket (`resume`): the SFU keeps the peer, its
+   * connections and tracks, so nobody sees a rejoin. Tried every second until it works, the
+   * SFU says the session has ended (then the Call rejoins), or 30 s pass.
+   */
+  private resumeSignaling(reason: string): Promise<void> {
+    this.resuming ??= (async () => {
+      console.warn(`[call] signaling lost (${reason}); resuming on a new socket`);
+      const deadline = Date.now() + RECONNECT_TIMEOUT_MS;
+      while (!this.ended && Date.now() < deadline) {
+        try {
+          await withTimeout(this.signaling.reconnect(), RESUME_ATTEMPT_MS);
+          const state = await this.signaling.request("resume", this.identity!, RESUME_ATTEMPT_MS);
+          this.identity = { peerId: state.self.peerId, token: state.resumeToken };
+          if (!this.ended) this.handlers.resumed(state);
+          return;
+        } catch (err) {
+          if (err instanceof CommandError && err.code === "unknown_session") break;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+      this.lose(`signaling ${reason}, and the session could not be resumed`);
+    })().finally(() => (this.resuming = undefined));
+    return this.resuming;
   }
 
   private lose(reason: string): void {
@@ -235,8 +299,27 @@ class MediaRecovery {
       if (this.pc.connectionState === "connected" || this.pc.connectionState === "closed") return;
       console.warn(`[call] media connection ${this.pc.connectionState}; restarting ICE`);
       // A restart that fails (signaling down too) is retried; the deadline still holds.
-      this.restart().catch((err: unknown) => console.warn(`[call] ICE restart failed: ${String(err)}`));
+      this.restart().catch((err: unknown) =>
+        console.warn(`[call] ICE restart failed: ${String(err)}`),
+      );
       this.schedule(ICE_RESTART_INTERVAL_MS);
     }, delayMs);
   }
+}
+
+/** Rejects after `ms` unless `promise` settles first. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
