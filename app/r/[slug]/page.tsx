@@ -35,7 +35,9 @@ export default async function RoomPage({
   try {
     joined = await doJoinRoomBySlug(db(), user, slug, invite);
   } catch (err) {
-    if (err instanceof AppError && err.code === "not_found") notFound();
+    // Someone the owner removed is refused like anyone without an invitation.
+    if (err instanceof AppError && (err.code === "not_found" || err.code === "forbidden"))
+      notFound();
     throw err;
   }
   const { access } = joined;
