@@ -28,8 +28,14 @@ import {
   followNominations,
   hardenDtls,
   resumeRestartedIce,
-  settleWeriftNacks,
+  nackPerStream,
 } from "./werift-patches";
+
+/**
+ * The least time between two NACKs for one layer: lost packets are asked for again at this
+ * pace, ten times (werift's retry count), so for half a second — several round trips.
+ */
+const UPSTREAM_NACK_INTERVAL_MS = 50;
 
 /** How often transport-wide feedback goes back to the publisher (Chromium sends it at 20/s too). */
 const FEEDBACK_INTERVAL_MS = 50;
@@ -101,9 +107,10 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     try {
       await this.pc.setRemoteDescription({ type: "offer", sdp: normalizeRemote(sdp) });
       disableWeriftTransportFeedback(this.pc);
-      // Not nackPerStream: correct per-layer NACKs, sent every 5 ms as werift does, slowed
-      // Chromium's bandwidth ramp from ~1.5 s to ~8 s (docs/sfu.md, "werift notes").
-      settleWeriftNacks(this.pc);
+      // One NACK generator per simulcast layer (werift mixes them), paced: werift asks every
+      // 5 ms and gives up after 10 asks, 50 ms, well before a retransmission can come back
+      // over a real network; the flood of requests also slowed Chromium's bandwidth ramp.
+      nackPerStream(this.pc, UPSTREAM_NACK_INTERVAL_MS);
     } catch (err) {
       await this.rollback();
       throw new NegotiationError("bad_sdp", `publish offer refused: ${messageOf(err)}`);

@@ -95,10 +95,16 @@ interface NackGenerator {
  * arrives late, the loop runs at 200 Hz forever, leaking a promise per tick (measured:
  * 25 ms of CPU per second in an SFU with two idle participants). This settles it.
  */
-function settleEmptyNacks(generator: NackGenerator): NackGenerator {
+function settleEmptyNacks(generator: NackGenerator, paceMs = 0): NackGenerator {
   const send = generator.sendNack;
-  generator.sendNack = () =>
-    generator.lostSeqNumbers.length > 0 && generator.mediaSourceSsrc ? send() : Promise.resolve();
+  let sentAt = -Infinity;
+  generator.sendNack = () => {
+    if (generator.lostSeqNumbers.length === 0 || !generator.mediaSourceSsrc) return Promise.resolve();
+    const now = performance.now();
+    if (now - sentAt < paceMs) return Promise.resolve();
+    sentAt = now;
+    return send();
+  };
   return generator;
 }
 
@@ -122,7 +128,7 @@ export function settleWeriftNacks(pc: RTCPeerConnection): void {
  * streams, so the browser retransmits packets nobody lost. This gives each SSRC its own
  * generator (werift's class, taken from the instance), each with {@link settleEmptyNacks}.
  */
-export function nackPerStream(pc: RTCPeerConnection): void {
+export function nackPerStream(pc: RTCPeerConnection, paceMs = 0): void {
   for (const transceiver of pc.getTransceivers()) {
     const receiver = transceiver.receiver as unknown as { nack?: NackGenerator };
     const first = receiver.nack;
@@ -134,7 +140,7 @@ export function nackPerStream(pc: RTCPeerConnection): void {
     proxy.addPacket = (packet) => {
       let generator = generators.get(packet.header.ssrc);
       if (!generator) {
-        generator = settleEmptyNacks(generators.size === 0 ? first : new Generator(receiver));
+        generator = settleEmptyNacks(generators.size === 0 ? first : new Generator(receiver), paceMs);
         generators.set(packet.header.ssrc, generator);
       }
       generator.addPacket(packet);
