@@ -24,6 +24,7 @@ import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
 import { TypedEmitter } from "./typed-emitter";
 import {
+  authenticateChecks,
   disableWeriftTransportFeedback,
   followNominations,
   hardenDtls,
@@ -122,6 +123,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       answerSdp = this.pc.localDescription?.sdp ?? answer.sdp;
       hardenDtls(this.pc);
       followNominations(this.pc);
+      authenticateChecks(this.pc);
       resumeRestartedIce(this.pc);
       whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     } catch (err) {

@@ -111,6 +111,18 @@ export const PROBES: Record<string, Probe> = {
     (at(agentOf(c), "iceLite") === true
       ? undefined
       : "the SFU's agent does not say it is ICE-lite"),
+  authenticateChecks: (c) => {
+    const agent = agentOf(c);
+    const missing = lacks(agent, "the ICE agent", { protocols: "array", userHistory: "object" });
+    if (missing) return missing;
+    const protocols = at(agent, "protocols") as unknown[];
+    if (protocols.length === 0) return "the ICE agent has no protocols";
+    for (const protocol of protocols) {
+      const problem = lacks(at(protocol, "onRequestReceived"), "a protocol's onRequestReceived", { execute: "function" });
+      if (problem) return problem;
+    }
+    return undefined;
+  },
   "FastTransport (srtp/fast-transport.ts)": (c) =>
     lacks(at(dtlsOf(c), "srtp"), "RTCDtlsTransport.srtp", {
       decrypt: "function",

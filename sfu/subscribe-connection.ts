@@ -29,7 +29,7 @@ import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
-import { followNominations, hardenDtls, resumeRestartedIce } from "./werift-patches";
+import { authenticateChecks, followNominations, hardenDtls, resumeRestartedIce } from "./werift-patches";
 
 type SubscribeEvents = {
   offer: [EventPayload<"subscribeOffer">];
@@ -257,6 +257,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     await this.pc.setLocalDescription(offer);
     hardenDtls(this.pc);
     followNominations(this.pc);
+    authenticateChecks(this.pc);
     whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     if (this.closed_) return;
     this.negotiated = true;
