@@ -14,6 +14,7 @@ import { env } from "@/lib/env";
 import { createFilesFeature } from "@/lib/files/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
+import { refuseMalformedPath } from "@/lib/server/malformed-path";
 import type { Feature } from "@/lib/server/feature";
 import { securePrivateDir } from "@/lib/server/data-dir";
 import { logger } from "@/lib/server/log";
@@ -61,6 +62,7 @@ async function main() {
   const trustedProxies = trustedProxyList(config.TRUSTED_PROXIES);
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     stampClientAddress(req, trustedProxies);
+    if (refuseMalformedPath(req, res)) return;
     for (const feature of features) {
       if (feature.handleRequest?.(req, res)) return;
     }

@@ -39,8 +39,17 @@ export function limitCommands(socket: AppSocket, options: { burst: number; perSe
   socket.use((packet, next) => {
     // What this node is doing, should the event loop stall (lib/stall-watchdog.ts).
     noteActivity(`socket ${String(packet[0]).slice(0, 40)}`);
-    if (budget.take()) return next();
     const ack = packet[packet.length - 1];
+    // An event that is no command still gets an answer (and nothing runs).
+    if (typeof packet[0] !== "string" || !Object.hasOwn(commands, packet[0])) {
+      if (typeof ack === "function")
+        (ack as (result: Ack<never>) => void)({
+          ok: false,
+          error: { code: "bad_request", message: `Unknown command ${String(packet[0]).slice(0, 40)}` },
+        });
+      return;
+    }
+    if (budget.take()) return next();
     if (typeof ack === "function") {
       const wait = formatWait(Math.max(1, Math.ceil(budget.msUntilNext() / 1000)));
       (ack as (result: Ack<never>) => void)({

@@ -62,7 +62,8 @@ export function route<P, S extends z.ZodType | undefined = undefined>(
  * try again (`Retry-After`). Anything without a code is a bug: logged, answered 500 (or
  * 503 when the database is unreachable).
  */
-function errorResponse(req: Request, err: unknown): Response {
+/** The JSON error answer for `err` (one mapping of codes to statuses, `Retry-After` included). */
+export function errorResponse(req: Request, err: unknown): Response {
   if (isRateLimited(err)) return rateLimitedResponse(err);
   if (!isAppError(err)) console.error(`[route] ${req.method} ${new URL(req.url).pathname}:`, err);
   const body = toErrorBody(err);
