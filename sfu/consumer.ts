@@ -24,7 +24,7 @@ import { chooseLayer } from "./layer-selection";
 import type { MediaPacket } from "./media-packet";
 import type { LayerKey, Producer, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
-import { type HeaderTemplate, headerTemplate, writeAbsSendTime } from "./rtp-header";
+import { type HeaderTemplate, headerTemplate, writeHeader } from "./rtp-header";
 import { scratch } from "./srtp/aes-gcm";
 import type { FastTransport } from "./srtp/fast-transport";
 import { live, recordForwardDelay, rtp } from "./stats";
@@ -353,16 +353,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     }
     if (this.fast) {
       const out = scratch();
-      const headerLength = template.bytes.length;
-      out.set(template.bytes, 0);
-      out[1] = (packet.marker ? 0x80 : 0) | template.payloadType;
-      out[2] = seq >>> 8;
-      out[3] = seq & 0xff;
-      out[4] = timestamp >>> 24;
-      out[5] = (timestamp >>> 16) & 0xff;
-      out[6] = (timestamp >>> 8) & 0xff;
-      out[7] = timestamp & 0xff;
-      if (template.absSendTimeAt >= 0) writeAbsSendTime(out, template.absSendTimeAt, now);
+      const headerLength = writeHeader(out, template.bytes, template.payloadType, packet.marker, seq, timestamp, template.absSendTimeAt, now);
       out.set(payload, headerLength);
       this.rewriteVp8(out, headerLength, packet);
       sent = this.fast.sendScratch(headerLength, payload.length, this.sender.ssrc, roc, seq);
@@ -400,16 +391,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     const seq = this.rtxSeq;
     this.rtxSeq = (seq + 1) & 0xffff;
     const out = scratch();
-    const headerLength = rtx.bytes.length;
-    out.set(rtx.bytes, 0);
-    out[1] = (packet.marker ? 0x80 : 0) | rtx.payloadType;
-    out[2] = seq >>> 8;
-    out[3] = seq & 0xff;
-    out[4] = timestamp >>> 24;
-    out[5] = (timestamp >>> 16) & 0xff;
-    out[6] = (timestamp >>> 8) & 0xff;
-    out[7] = timestamp & 0xff;
-    if (template.absSendTimeAt >= 0) writeAbsSendTime(out, template.absSendTimeAt, now);
+    const headerLength = writeHeader(out, rtx.bytes, rtx.payloadType, packet.marker, seq, timestamp, template.absSendTimeAt, now);
     out[headerLength] = originalSeq >>> 8;
     out[headerLength + 1] = originalSeq & 0xff;
     out.set(packet.payload, headerLength + 2);

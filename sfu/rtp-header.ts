@@ -60,6 +60,34 @@ export function headerTemplate(transceiver: RTCRtpTransceiver, kind: MediaKind):
   return { bytes, payloadType, absSendTimeAt, rtx };
 }
 
+/**
+ * Writes a header from `bytes` (a template's, or its RTX stream's) into `out` with this
+ * packet's marker, payload type, sequence number, timestamp and abs-send-time; returns
+ * the header's length, where the payload goes.
+ */
+export function writeHeader(
+  out: Uint8Array,
+  bytes: Uint8Array,
+  payloadType: number,
+  marker: boolean,
+  seq: number,
+  timestamp: number,
+  absSendTimeAt: number,
+  nowMs: number,
+): number {
+  // Scalars, not an object: this runs for every packet to every subscriber.
+  out.set(bytes, 0);
+  out[1] = (marker ? 0x80 : 0) | payloadType;
+  out[2] = seq >>> 8;
+  out[3] = seq & 0xff;
+  out[4] = timestamp >>> 24;
+  out[5] = (timestamp >>> 16) & 0xff;
+  out[6] = (timestamp >>> 8) & 0xff;
+  out[7] = timestamp & 0xff;
+  if (absSendTimeAt >= 0) writeAbsSendTime(out, absSendTimeAt, nowMs);
+  return bytes.length;
+}
+
 /** abs-send-time: 24-bit seconds in 6.18 fixed point; any epoch works (only differences count). */
 export function writeAbsSendTime(out: Uint8Array, at: number, nowMs: number): void {
   const value = Math.floor((nowMs * 262.144) % 0x1000000);

@@ -301,10 +301,14 @@ export class Call {
         this.received = tracks;
         this.set({ participants: attachReceived(this.snapshot.participants, tracks) });
       },
+      reconnecting: () => {
+        if (current()) this.set({ status: "reconnecting", activeSpeaker: null });
+      },
       resumed: (state: JoinResult) => {
         // Events sent while the socket was down are lost; the SFU's answer is the state now.
         if (!current()) return;
         this.set({
+          status: "joined",
           participants: participantsFromJoin(state.participants, state.tracks, this.received),
         });
       },

@@ -34,6 +34,8 @@ export type JoinResult = CommandResult<"join">;
 export interface SessionHandlers {
   event<K extends EventName>(name: K, payload: EventPayload<K>): void;
   tracks(tracks: ReceivedTracks): void;
+  /** The signaling socket died; the session is moving to a new one (`resumed` or `lost` follows). */
+  reconnecting(): void;
   /** The session moved to a new signaling socket; events meanwhile may be lost: this is now. */
   resumed(state: JoinResult): void;
   lost(reason: string): void;
@@ -222,6 +224,7 @@ export class CallSession {
   private resumeSignaling(reason: string): Promise<void> {
     this.resuming ??= (async () => {
       console.warn(`[call] signaling lost (${reason}); resuming on a new socket`);
+      this.handlers.reconnecting();
       const deadline = Date.now() + RECONNECT_TIMEOUT_MS;
       while (!this.ended && Date.now() < deadline) {
         try {
