@@ -102,10 +102,13 @@ async function main() {
   startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });
   const address = httpServer.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
-  log.info(`Parley is listening on http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`, {
-    dev,
-    dataDir,
-  });
+  log.info(
+    `Parley is listening on http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`,
+    {
+      dev,
+      dataDir,
+    },
+  );
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -115,7 +118,9 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     for (const feature of [...features].reverse()) {
-      await feature.close?.().catch((err: unknown) => log.error(`closing ${feature.name}`, { err: String(err) }));
+      await feature
+        .close?.()
+        .catch((err: unknown) => log.error(`closing ${feature.name}`, { err: String(err) }));
     }
     httpServer.closeAllConnections();
     await new Promise((resolve) => httpServer.close(resolve));

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const first = joins.map((j) => j.firstFrameMs);
     const result = {
       bench: "call-join",
-      what: "click on Join call → remote video presented; Chromium as it ships, loopback, npm start's SFU",
+      what: "click on Join call → remote video presented; Chromium as it ships, production server, SFU media on loopback",
       topLayer: {
         what: "two people, 1600×900 viewer: click → first frame, → first frame at the host's capture width",
         capturedWidth: captured,

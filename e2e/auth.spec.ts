@@ -20,15 +20,11 @@ test("too many sign-ins to one account are refused with how long to wait", async
     await expect(signIn).toBeEnabled();
   }
   await signIn.click();
-  await expect(alert).toHaveText(
-    "Too many sign-in attempts; try again in 15 minutes",
-  );
+  await expect(alert).toHaveText("Too many sign-in attempts; try again in 15 minutes");
   // Even the right password waits now.
   await other.getByLabel("Password").fill(password);
   await signIn.click();
-  await expect(alert).toHaveText(
-    /^Too many sign-in attempts; try again in 1[45] minutes$/,
-  );
+  await expect(alert).toHaveText(/^Too many sign-in attempts; try again in 1[45] minutes$/);
   await expect(other).toHaveURL(/\/signin/);
   await other.close();
 });

@@ -18,14 +18,17 @@ export interface Path {
 /** The selected path of each of the page's open media connections. */
 export function selectedPaths(page: Page): Promise<Path[]> {
   return page.evaluate(async () => {
-    const pcs = (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
+    const pcs =
+      (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
     const paths: { type: string; address: string; relayProtocol?: string }[] = [];
     for (const pc of pcs.filter((p) => p.connectionState === "connected")) {
       const stats = await pc.getStats();
       stats.forEach((report: { type: string; selectedCandidatePairId?: string }) => {
         if (report.type !== "transport" || !report.selectedCandidatePairId) return;
-        const pair = stats.get(report.selectedCandidatePairId) as { localCandidateId: string } | undefined;
-        const local = pair && (stats.get(pair.localCandidateId) as Record<string, string> | undefined);
+        const pair = stats.get(report.selectedCandidatePairId) as
+          { localCandidateId: string } | undefined;
+        const local =
+          pair && (stats.get(pair.localCandidateId) as Record<string, string> | undefined);
         if (local)
           paths.push({
             type: local.candidateType!,
@@ -48,55 +51,108 @@ export function iceUfrags(page: Page): Promise<string[]> {
 }
 
 export interface Received {
-  video: { freezeCount: number; totalFreezesDuration: number; framesDecoded: number; keyFramesDecoded: number; pliCount: number; nackCount: number; retransmittedPacketsReceived: number; packetsLost: number; packetsReceived: number; frameWidth: number };
-  audio: { concealedSamples: number; silentConcealedSamples: number; totalSamplesReceived: number; concealmentEvents: number; packetsLost: number; packetsReceived: number };
+  video: {
+    freezeCount: number;
+    totalFreezesDuration: number;
+    framesDecoded: number;
+    keyFramesDecoded: number;
+    pliCount: number;
+    nackCount: number;
+    retransmittedPacketsReceived: number;
+    packetsLost: number;
+    packetsReceived: number;
+    frameWidth: number;
+  };
+  audio: {
+    concealedSamples: number;
+    silentConcealedSamples: number;
+    totalSamplesReceived: number;
+    concealmentEvents: number;
+    packetsLost: number;
+    packetsReceived: number;
+  };
 }
 
 /** The inbound-rtp statistics of the named tile's video and audio; null while either is missing. */
 export function receivedFrom(page: Page, name: string): Promise<Received | null> {
   return page.evaluate(async (name) => {
-    const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
+    const tiles = document.querySelectorAll<HTMLElement>(
+      'section[aria-label="Call"] [role="group"]',
+    );
     const tile = [...tiles].find((t) => t.getAttribute("aria-label") === name);
     const trackOf = (selector: string) => {
       const stream = tile?.querySelector<HTMLMediaElement>(selector)?.srcObject;
       return stream instanceof MediaStream ? stream.getTracks()[0]?.id : undefined;
     };
     const [videoId, audioId] = [trackOf("video"), trackOf("audio")];
-    const pcs = (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
+    const pcs =
+      (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
     let video: Record<string, number> | undefined;
     let audio: Record<string, number> | undefined;
     for (const pc of pcs.filter((p) => p.connectionState !== "closed")) {
-      (await pc.getStats()).forEach((r: Record<string, number> & { type: string; trackIdentifier?: string }) => {
-        if (r.type !== "inbound-rtp") return;
-        if (r.trackIdentifier === videoId) video = r;
-        if (r.trackIdentifier === audioId) audio = r;
-      });
+      (await pc.getStats()).forEach(
+        (r: Record<string, number> & { type: string; trackIdentifier?: string }) => {
+          if (r.type !== "inbound-rtp") return;
+          if (r.trackIdentifier === videoId) video = r;
+          if (r.trackIdentifier === audioId) audio = r;
+        },
+      );
     }
     if (!video || !audio) return null;
-    const pick = (r: Record<string, number>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, r[k] ?? 0]));
+    const pick = (r: Record<string, number>, keys: string[]) =>
+      Object.fromEntries(keys.map((k) => [k, r[k] ?? 0]));
     return {
-      video: pick(video, ["freezeCount", "totalFreezesDuration", "framesDecoded", "keyFramesDecoded", "pliCount", "nackCount", "retransmittedPacketsReceived", "packetsLost", "packetsReceived", "frameWidth"]),
-      audio: pick(audio, ["concealedSamples", "silentConcealedSamples", "totalSamplesReceived", "concealmentEvents", "packetsLost", "packetsReceived"]),
+      video: pick(video, [
+        "freezeCount",
+        "totalFreezesDuration",
+        "framesDecoded",
+        "keyFramesDecoded",
+        "pliCount",
+        "nackCount",
+        "retransmittedPacketsReceived",
+        "packetsLost",
+        "packetsReceived",
+        "frameWidth",
+      ]),
+      audio: pick(audio, [
+        "concealedSamples",
+        "silentConcealedSamples",
+        "totalSamplesReceived",
+        "concealmentEvents",
+        "packetsLost",
+        "packetsReceived",
+      ]),
     } as unknown as Received;
   }, name);
 }
 
 /** What the page's publish connection sent again on request, and whether RTX was negotiated. */
-export function sentVideo(page: Page): Promise<{ rtxNegotiated: boolean; nackCount: number; retransmittedPacketsSent: number }> {
+export function sentVideo(
+  page: Page,
+): Promise<{ rtxNegotiated: boolean; nackCount: number; retransmittedPacketsSent: number }> {
   return page.evaluate(async () => {
-    const pcs = (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
+    const pcs =
+      (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
     let nackCount = 0;
     let retransmittedPacketsSent = 0;
     let rtxNegotiated = false;
     for (const pc of pcs.filter((p) => p.connectionState !== "closed")) {
       let sends = false;
-      (await pc.getStats()).forEach((r: { type: string; kind?: string; nackCount?: number; retransmittedPacketsSent?: number }) => {
-        if (r.type !== "outbound-rtp" || r.kind !== "video") return;
-        sends = true;
-        nackCount += r.nackCount ?? 0;
-        retransmittedPacketsSent += r.retransmittedPacketsSent ?? 0;
-      });
-      if (sends && /a=rtpmap:\d+ rtx\/90000/.test(pc.remoteDescription?.sdp ?? "")) rtxNegotiated = true;
+      (await pc.getStats()).forEach(
+        (r: {
+          type: string;
+          kind?: string;
+          nackCount?: number;
+          retransmittedPacketsSent?: number;
+        }) => {
+          if (r.type !== "outbound-rtp" || r.kind !== "video") return;
+          sends = true;
+          nackCount += r.nackCount ?? 0;
+          retransmittedPacketsSent += r.retransmittedPacketsSent ?? 0;
+        },
+      );
+      if (sends && /a=rtpmap:\d+ rtx\/90000/.test(pc.remoteDescription?.sdp ?? ""))
+        rtxNegotiated = true;
     }
     return { rtxNegotiated, nackCount, retransmittedPacketsSent };
   });
@@ -109,9 +165,13 @@ export function sentVideo(page: Page): Promise<{ rtxNegotiated: boolean; nackCou
  */
 export function watchTile(page: Page, name: string): Promise<boolean> {
   return page.evaluate((name) => {
-    const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
-    const tile = [...tiles].find((t) => t.getAttribute("aria-label") === name) as (HTMLElement & { watched?: boolean }) | undefined;
-    const video = tile?.querySelector("video") as (HTMLVideoElement & { frameTimes?: number[] }) | null | undefined;
+    const tiles = document.querySelectorAll<HTMLElement>(
+      'section[aria-label="Call"] [role="group"]',
+    );
+    const tile = [...tiles].find((t) => t.getAttribute("aria-label") === name) as
+      (HTMLElement & { watched?: boolean }) | undefined;
+    const video = tile?.querySelector("video") as
+      (HTMLVideoElement & { frameTimes?: number[] }) | null | undefined;
     if (!tile || !video) return false;
     tile.watched = true;
     if (!video.frameTimes) {
@@ -128,9 +188,13 @@ export function watchTile(page: Page, name: string): Promise<boolean> {
 
 export function frameTimes(page: Page, name: string): Promise<number[] | null> {
   return page.evaluate((name) => {
-    const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
-    const tile = [...tiles].find((t) => t.getAttribute("aria-label") === name) as (HTMLElement & { watched?: boolean }) | undefined;
-    const video = tile?.querySelector("video") as (HTMLVideoElement & { frameTimes?: number[] }) | null | undefined;
+    const tiles = document.querySelectorAll<HTMLElement>(
+      'section[aria-label="Call"] [role="group"]',
+    );
+    const tile = [...tiles].find((t) => t.getAttribute("aria-label") === name) as
+      (HTMLElement & { watched?: boolean }) | undefined;
+    const video = tile?.querySelector("video") as
+      (HTMLVideoElement & { frameTimes?: number[] }) | null | undefined;
     if (!tile?.watched || !video?.frameTimes) return null;
     return video.frameTimes;
   }, name);
@@ -153,7 +217,12 @@ export function longestGap(times: number[], from: number, to: number): number {
  * before it: a blackout), provided `sustained` frames follow it; `since` itself if video
  * never paused. Undefined until video has resumed.
  */
-export function resumedAt(times: number[], since: number, pauseMs = 300, sustained = 10): number | undefined {
+export function resumedAt(
+  times: number[],
+  since: number,
+  pauseMs = 300,
+  sustained = 10,
+): number | undefined {
   for (let i = 1; i < times.length; i++) {
     if (times[i]! <= since || times[i]! - times[i - 1]! < pauseMs) continue;
     return times.length - i > sustained ? times[i] : undefined;
@@ -168,14 +237,21 @@ export function resumedAt(times: number[], since: number, pauseMs = 300, sustain
 export function connectionSummary(page: Page): Promise<string[]> {
   return page.evaluate(async () => {
     const lines: string[] = [];
-    const pcs = (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
+    const pcs =
+      (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
     for (const pc of pcs.filter((p) => p.connectionState !== "closed")) {
-      const parts = [`${pc.connectionState} ufrag ${/a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1]}`];
+      const parts = [
+        `${pc.connectionState} ufrag ${/a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1]}`,
+      ];
       (await pc.getStats()).forEach((r: Record<string, unknown>) => {
         if (r.type === "inbound-rtp" || r.type === "outbound-rtp")
-          parts.push(`${r.type} ${r.kind} ${r.rid ?? ""} packets ${r.packetsReceived ?? r.packetsSent} frames ${r.framesDecoded ?? r.framesEncoded ?? "-"} lost ${r.packetsLost ?? "-"} pli ${r.pliCount ?? "-"} nack ${r.nackCount ?? "-"}`);
+          parts.push(
+            `${r.type} ${r.kind} ${r.rid ?? ""} packets ${r.packetsReceived ?? r.packetsSent} frames ${r.framesDecoded ?? r.framesEncoded ?? "-"} lost ${r.packetsLost ?? "-"} pli ${r.pliCount ?? "-"} nack ${r.nackCount ?? "-"}`,
+          );
         if (r.type === "candidate-pair" && r.nominated)
-          parts.push(`pair ${r.state} sent ${r.bytesSent} received ${r.bytesReceived} requests ${r.requestsSent}/${r.responsesReceived}`);
+          parts.push(
+            `pair ${r.state} sent ${r.bytesSent} received ${r.bytesReceived} requests ${r.requestsSent}/${r.responsesReceived}`,
+          );
       });
       lines.push(parts.join(" | "));
     }

@@ -25,7 +25,11 @@ export interface Parley {
 }
 
 /** Starts Parley on `host` with a data directory that outlives restarts of it. */
-export async function startParley(lab: Lab, host: string, env: Record<string, string>): Promise<Parley> {
+export async function startParley(
+  lab: Lab,
+  host: string,
+  env: Record<string, string>,
+): Promise<Parley> {
   const dataDir = path.join(lab.dir, "parley-data");
   const child: ChildProcess = lab.spawn(
     host,
@@ -35,7 +39,13 @@ export async function startParley(lab: Lab, host: string, env: Record<string, st
       cwd: process.cwd(),
       // `npm start` with only where the data lives and `env`: no variable of this shell
       // (DATABASE_URL, SFU_MEDIA_IP, PORT…) reaches the server.
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", DATA_DIR: dataDir, ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: "production",
+        DATA_DIR: dataDir,
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -53,7 +63,8 @@ export async function startParley(lab: Lab, host: string, env: Record<string, st
       () => false,
     );
     if (up) break;
-    if (Date.now() > deadline) throw new Error(`Parley did not answer ${url} within 120 s:\n${log}`);
+    if (Date.now() > deadline)
+      throw new Error(`Parley did not answer ${url} within 120 s:\n${log}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   return { stop: () => stop(child), log: () => log };
@@ -71,9 +82,14 @@ export async function webRelay(lab: Lab, host: string, server: string): Promise<
       c.on("close", () => t.destroy());
       t.on("close", () => c.destroy());
     }).listen(Number(port), "127.0.0.1", () => console.log("ready"));`;
-  const child = lab.spawn(host, process.execPath, ["-e", relay, String(WEB_PORT), lab.host(server).ipv4[0]!], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = lab.spawn(
+    host,
+    process.execPath,
+    ["-e", relay, String(WEB_PORT), lab.host(server).ipv4[0]!],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once("data", () => resolve());
     child.once("exit", (code) => reject(new Error(`the web relay on ${host} exited (${code})`)));

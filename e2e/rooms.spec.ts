@@ -27,7 +27,11 @@ test.describe("rooms and history", () => {
           body: "{}",
         });
         const { room } = (await joined.json()) as { room: { id: string } };
-        const socket = io(baseURL!, { path: "/socket.io/", transports: ["websocket"], extraHeaders: { cookie } });
+        const socket = io(baseURL!, {
+          path: "/socket.io/",
+          transports: ["websocket"],
+          extraHeaders: { cookie },
+        });
         await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
         return { socket, roomId: room.id };
       }),
@@ -47,7 +51,9 @@ test.describe("rooms and history", () => {
     await expectConnected(page);
     await expect(messages(page)).toHaveCount(50);
     await expect(messages(page).last()).toContainText("m64");
-    await page.getByRole("log", { name: "Messages" }).evaluate((log) => log.parentElement!.scrollTo(0, 0));
+    await page
+      .getByRole("log", { name: "Messages" })
+      .evaluate((log) => log.parentElement!.scrollTo(0, 0));
     await expect(messages(page)).toHaveCount(64);
     const lines = await transcript(page);
     expect(lines.map((l) => l.split(": ")[1])).toEqual(
@@ -118,7 +124,10 @@ test.describe("rooms and history", () => {
     await signUp(page, "Ada");
     const path = await newRoom(page);
     const guest = await joinAsGuest(browser, path, "Grace");
-    await page.getByRole("region", { name: "Participants" }).getByRole("button", { name: "Message Grace" }).click();
+    await page
+      .getByRole("region", { name: "Participants" })
+      .getByRole("button", { name: "Message Grace" })
+      .click();
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Ada & Grace");
     await expectConnected(page);
     await send(page, "just between us");

@@ -84,7 +84,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (
       typeof code === "string" &&
-      (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(code) ||
+      (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(
+        code,
+      ) ||
         code.startsWith("08"))
     ) {
       return true;
@@ -92,7 +94,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     const message = (e as { message?: unknown }).message;
     if (
       typeof message === "string" &&
-      /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+      /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+        message,
+      )
     ) {
       return true;
     }

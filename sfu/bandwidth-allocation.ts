@@ -17,7 +17,11 @@ import { LAYER_ORDER, rank } from "./layer-selection";
 import type { SimulcastLayer } from "./protocol";
 
 /** Assumed before a layer has been measured (a 720p camera's usual simulcast rates). */
-export const NOMINAL_BITRATE: Record<SimulcastLayer, number> = { low: 150_000, medium: 500_000, high: 1_500_000 };
+export const NOMINAL_BITRATE: Record<SimulcastLayer, number> = {
+  low: 150_000,
+  medium: 500_000,
+  high: 1_500_000,
+};
 
 const UPGRADE_HEADROOM = 1.15;
 /** A REMB older than this no longer limits anything. */
@@ -45,7 +49,11 @@ export interface VideoDemand {
  * The highest layer each track may have within `budget` bits/s (Infinity: no limit).
  * `fixedBps` is what the connection spends anyway (audio, non-simulcast video).
  */
-export function allocate(demands: VideoDemand[], budget: number, fixedBps = 0): Map<string, SimulcastLayer> {
+export function allocate(
+  demands: VideoDemand[],
+  budget: number,
+  fixedBps = 0,
+): Map<string, SimulcastLayer> {
   const keep = fit(demands, budget - fixedBps);
   const up = fit(demands, budget / UPGRADE_HEADROOM - fixedBps);
   const caps = new Map<string, SimulcastLayer>();
@@ -136,7 +144,8 @@ export class DownlinkEstimate {
       const probe = this.probe;
       if (Number.isNaN(probe.startedAt)) probe.startedAt = now;
       if (remb !== undefined) probe.floorBps ??= remb;
-      const congested = lossy || (remb !== undefined && remb < probe.floorBps! * PROBE_CONGESTION_DROP);
+      const congested =
+        lossy || (remb !== undefined && remb < probe.floorBps! * PROBE_CONGESTION_DROP);
       const arrived = remb !== undefined && remb >= usageBps;
       const expired = now - probe.startedAt > PROBE_MAX_MS;
       if (!congested && !arrived && !expired) return Infinity;
@@ -145,7 +154,9 @@ export class DownlinkEstimate {
     }
     if (!Number.isFinite(budget) || !constrained) return budget;
     // A receive-side estimate stays near what it gets: lift the cap now and then and see.
-    const quiet = now - this.lastDowngradeAt >= this.probeBackoffMs && now - this.probeStartedAt >= this.probeBackoffMs;
+    const quiet =
+      now - this.lastDowngradeAt >= this.probeBackoffMs &&
+      now - this.probeStartedAt >= this.probeBackoffMs;
     if (quiet && !lossy && budget >= usageBps * 1.2) {
       this.probeStartedAt = now;
       this.probe = { startedAt: now, floorBps: remb };
@@ -158,6 +169,8 @@ export class DownlinkEstimate {
   onDowngrade(now: number): void {
     this.lastDowngradeAt = now;
     const probeFailed = now - this.probeFailedAt < 1_000;
-    this.probeBackoffMs = probeFailed ? Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS) : PROBE_BACKOFF_MIN_MS;
+    this.probeBackoffMs = probeFailed
+      ? Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS)
+      : PROBE_BACKOFF_MIN_MS;
   }
 }

@@ -48,7 +48,6 @@ const schema = z
     path: ["SFU_RTC_MIN_PORT"],
   });
 
-
 export type SfuConfig = z.infer<typeof schema>;
 
 /** Parses the environment; throws one readable error naming every bad variable. */

@@ -60,7 +60,8 @@ export function watchHealth(
 }
 
 function describeFailure(pc: RTCPeerConnection): string {
-  if (pc.dtlsTransports.some((t) => t.state === "failed")) return `DTLS handshake failed (${dtlsStates(pc)})`;
+  if (pc.dtlsTransports.some((t) => t.state === "failed"))
+    return `DTLS handshake failed (${dtlsStates(pc)})`;
   return `ICE failed (ICE ${pc.iceConnectionState}, ${dtlsStates(pc)})`;
 }
 

@@ -99,9 +99,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     // Key-frame requests from the subscriber go to the publisher (rate-limited there).
     const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyFrame());
     const fir = this.sender.onRtcp.subscribe((packet) => {
-      if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback.count === FIR_FORMAT) this.requestKeyFrame();
+      if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback.count === FIR_FORMAT)
+        this.requestKeyFrame();
     });
-    const nack = this.sender.onGenericNack.subscribe((feedback: GenericNack) => this.retransmit(feedback.lost));
+    const nack = this.sender.onGenericNack.subscribe((feedback: GenericNack) =>
+      this.retransmit(feedback.lost),
+    );
     this.unsubscribers.push(pli.unSubscribe, fir.unSubscribe, nack.unSubscribe);
     this.reselect();
   }
@@ -138,7 +141,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   /** What this track's tile asks for, before bandwidth: for the connection's allocation. */
   wantedLayer(): SimulcastLayer | undefined {
     if (this.paused || this.producer.simulcastLayers.length === 0) return undefined;
-    const choice = chooseLayer({ active: this.producer.layerKeys(), preferred: this.preferred, tile: this.tile, current: this.current });
+    const choice = chooseLayer({
+      active: this.producer.layerKeys(),
+      preferred: this.preferred,
+      tile: this.tile,
+      current: this.current,
+    });
     return choice === "paused" || choice === null || choice === undefined ? undefined : choice;
   }
 
@@ -307,7 +315,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   }
 
   private canSend(): boolean {
-    return !this.sender.stopped && this.sender.dtlsTransport?.state === "connected" && !!this.sender.codec;
+    return (
+      !this.sender.stopped &&
+      this.sender.dtlsTransport?.state === "connected" &&
+      !!this.sender.codec
+    );
   }
 
   private switchTo(layer: LayerKey): void {
@@ -330,9 +342,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     }
     this.seqOffset = (this.lastSeq + 1 - packet.sequenceNumber) & 0xffff;
     // The new layer's clock is unrelated: continue ours by the time that passed.
-    const elapsed = Math.max(1, Math.round(((performance.now() - this.lastSentAt) * this.clockRate) / 1000));
+    const elapsed = Math.max(
+      1,
+      Math.round(((performance.now() - this.lastSentAt) * this.clockRate) / 1000),
+    );
     this.timestampOffset = (this.lastTimestamp + elapsed - packet.timestamp) >>> 0;
-    if (pictureId >= 0 && this.lastPictureId >= 0) this.pictureIdOffset = (this.lastPictureId + 1 - pictureId) & 0x7fff;
+    if (pictureId >= 0 && this.lastPictureId >= 0)
+      this.pictureIdOffset = (this.lastPictureId + 1 - pictureId) & 0x7fff;
     if (tl0 >= 0 && this.lastTl0 >= 0) this.tl0Offset = (this.lastTl0 + 1 - tl0) & 0xff;
   }
 
@@ -353,7 +369,16 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     }
     if (this.fast) {
       const out = scratch();
-      const headerLength = writeHeader(out, template.bytes, template.payloadType, packet.marker, seq, timestamp, template.absSendTimeAt, now);
+      const headerLength = writeHeader(
+        out,
+        template.bytes,
+        template.payloadType,
+        packet.marker,
+        seq,
+        timestamp,
+        template.absSendTimeAt,
+        now,
+      );
       out.set(payload, headerLength);
       this.rewriteVp8(out, headerLength, packet);
       sent = this.fast.sendScratch(headerLength, payload.length, this.sender.ssrc, roc, seq);
@@ -368,8 +393,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.lastTimestamp = timestamp;
     this.lastSentAt = now;
     recordForwardDelay(performance.now() - packet.receivedAt);
-    if (packet.pictureIdAt >= 0) this.lastPictureId = (readPictureId(payload, packet) + this.pictureIdOffset) & 0x7fff;
-    if (packet.tl0PicIdxAt >= 0) this.lastTl0 = (payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
+    if (packet.pictureIdAt >= 0)
+      this.lastPictureId = (readPictureId(payload, packet) + this.pictureIdOffset) & 0x7fff;
+    if (packet.tl0PicIdxAt >= 0)
+      this.lastTl0 = (payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
     this.packetsForwarded++;
     this.octetsForwarded += payload.length;
     rtp.forwarded++;
@@ -391,7 +418,16 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     const seq = this.rtxSeq;
     this.rtxSeq = (seq + 1) & 0xffff;
     const out = scratch();
-    const headerLength = writeHeader(out, rtx.bytes, rtx.payloadType, packet.marker, seq, timestamp, template.absSendTimeAt, now);
+    const headerLength = writeHeader(
+      out,
+      rtx.bytes,
+      rtx.payloadType,
+      packet.marker,
+      seq,
+      timestamp,
+      template.absSendTimeAt,
+      now,
+    );
     out[headerLength] = originalSeq >>> 8;
     out[headerLength + 1] = originalSeq & 0xff;
     out.set(packet.payload, headerLength + 2);
@@ -405,27 +441,47 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private rewriteVp8(out: Uint8Array, payloadAt: number, packet: MediaPacket): void {
     if (packet.pictureIdAt >= 0 && this.pictureIdOffset !== 0) {
       const view = out.subarray(payloadAt);
-      writePictureId(view, packet, (readPictureId(packet.payload, packet) + this.pictureIdOffset) & 0x7fff);
+      writePictureId(
+        view,
+        packet,
+        (readPictureId(packet.payload, packet) + this.pictureIdOffset) & 0x7fff,
+      );
     }
     if (packet.tl0PicIdxAt >= 0 && this.tl0Offset !== 0) {
-      out[payloadAt + packet.tl0PicIdxAt] = (packet.payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
+      out[payloadAt + packet.tl0PicIdxAt] =
+        (packet.payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
     }
   }
 
   /** The slow path: werift serialises and encrypts (ICE-TCP, or a client without GCM). */
-  private sendThroughWerift(packet: MediaPacket, payloadType: number, seq: number, timestamp: number): void {
+  private sendThroughWerift(
+    packet: MediaPacket,
+    payloadType: number,
+    seq: number,
+    timestamp: number,
+  ): void {
     if (!this.canSend()) return;
     rtp.throughWerift++;
     const payload = Buffer.from(packet.payload);
     this.rewriteVp8(payload, 0, packet);
-    const header = new RtpHeader({ marker: packet.marker, payloadType, sequenceNumber: seq, timestamp, ssrc: this.sender.ssrc, padding: false });
+    const header = new RtpHeader({
+      marker: packet.marker,
+      payloadType,
+      sequenceNumber: seq,
+      timestamp,
+      ssrc: this.sender.ssrc,
+      padding: false,
+    });
     this.sender.sendRtp(new RtpPacket(header, payload)).catch(() => {});
   }
 
   /** The rollover counter for an outgoing sequence number (retransmissions may predate a wrap). */
   private rocFor(seq: number, retransmission: boolean): number {
     if (this.lastSeq < 0) return this.roc;
-    if (retransmission) return seq > this.lastSeq && seq - this.lastSeq > 0x8000 ? Math.max(0, this.roc - 1) : this.roc;
+    if (retransmission)
+      return seq > this.lastSeq && seq - this.lastSeq > 0x8000
+        ? Math.max(0, this.roc - 1)
+        : this.roc;
     if (seq < this.lastSeq && this.lastSeq - seq > 0x8000) this.roc = (this.roc + 1) >>> 0;
     return this.roc;
   }

@@ -35,9 +35,15 @@ async function main() {
 
   let registration: Registration | undefined;
   if (config.REDIS_URL) {
-    const nodeId = config.SFU_NODE_ID ?? `${hostname()}-${server.port}`.replace(/[^A-Za-z0-9_-]/g, "-");
+    const nodeId =
+      config.SFU_NODE_ID ?? `${hostname()}-${server.port}`.replace(/[^A-Za-z0-9_-]/g, "-");
     const signalingUrl = config.SFU_SIGNALING_URL ?? `http://${hostname()}:${server.port}`;
-    registration = register({ redisUrl: config.REDIS_URL, nodeId, signalingUrl, stats: () => server.stats() });
+    registration = register({
+      redisUrl: config.REDIS_URL,
+      nodeId,
+      signalingUrl,
+      stats: () => server.stats(),
+    });
   }
 
   process.send?.({ type: "ready", port: server.port });

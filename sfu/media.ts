@@ -75,20 +75,33 @@ export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "code
         new RTCRtpCodecParameters({
           mimeType: "video/VP8",
           clockRate: 90000,
-          rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }, ...congestion],
+          rtcpFeedback: [
+            { type: "nack" },
+            { type: "nack", parameter: "pli" },
+            { type: "ccm", parameter: "fir" },
+            ...congestion,
+          ],
         }),
         // werift gives it the payload type after VP8's and `apt` pointing at VP8.
-        ...(side === "subscribe" ? [new RTCRtpCodecParameters({ mimeType: "video/rtx", clockRate: 90000 })] : []),
+        ...(side === "subscribe"
+          ? [new RTCRtpCodecParameters({ mimeType: "video/rtx", clockRate: 90000 })]
+          : []),
       ],
     },
   };
 }
 
-export function headerExtensions(side: ConnectionSide = "publish"): Pick<PeerConfig, "headerExtensions"> {
+export function headerExtensions(
+  side: ConnectionSide = "publish",
+): Pick<PeerConfig, "headerExtensions"> {
   const congestion = side === "publish" ? transportWideCC() : absSendTime();
   return {
     headerExtensions: {
-      audio: [sdesMid(), audioLevelIndication(), ...(side === "publish" ? [transportWideCC()] : [])],
+      audio: [
+        sdesMid(),
+        audioLevelIndication(),
+        ...(side === "publish" ? [transportWideCC()] : []),
+      ],
       video: [sdesMid(), sdesRtpStreamId(), congestion],
     },
   };
@@ -114,9 +127,7 @@ export function iceOptions(network: MediaNetwork, agent: IceAgent): Partial<Peer
     options.iceUseIpv4 = false;
     options.iceUseIpv6 = false;
     options.iceAdditionalHostAddresses = [network.mediaIp];
-    options.iceInterfaceAddresses = v6
-      ? { udp6: network.mediaIp }
-      : { udp4: network.mediaIp };
+    options.iceInterfaceAddresses = v6 ? { udp6: network.mediaIp } : { udp4: network.mediaIp };
   }
   return options;
 }
@@ -126,7 +137,12 @@ export function peerConfig(
   side: ConnectionSide = "publish",
   agent: IceAgent = "full",
 ): Partial<PeerConfig> {
-  return { ...codecs(side), ...headerExtensions(side), ...iceOptions(network, agent), bundlePolicy: "max-bundle" };
+  return {
+    ...codecs(side),
+    ...headerExtensions(side),
+    ...iceOptions(network, agent),
+    bundlePolicy: "max-bundle",
+  };
 }
 
 /**
@@ -139,7 +155,11 @@ export function asDtlsServer(answerSdp: string): string {
 }
 
 /** Rewrites the address of every host candidate line in an SDP or candidate string. */
-export function announceAddress(text: string, boundIp: string | undefined, announcedIp: string | undefined): string {
+export function announceAddress(
+  text: string,
+  boundIp: string | undefined,
+  announcedIp: string | undefined,
+): string {
   if (!announcedIp || !boundIp || boundIp === announcedIp) return text;
   // candidate:<foundation> <component> <transport> <priority> <address> <port> typ ...
   return text.replace(
@@ -160,8 +180,13 @@ export function acceptCandidate(pc: RTCPeerConnection, candidate: IceCandidate |
   // Browsers signal end-of-candidates with null or an empty candidate string.
   if (candidate === null || candidate.candidate === "") return;
   // A candidate for a connection never negotiated is a client bug worth telling it about.
-  if (!pc.remoteDescription) throw new NegotiationError("bad_candidate", "that connection has not been negotiated yet");
-  if (!/^(a=)?candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( |$)/i.test(candidate.candidate)) {
+  if (!pc.remoteDescription)
+    throw new NegotiationError("bad_candidate", "that connection has not been negotiated yet");
+  if (
+    !/^(a=)?candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( |$)/i.test(
+      candidate.candidate,
+    )
+  ) {
     throw new NegotiationError("bad_candidate", "the ICE candidate is malformed");
   }
 }

@@ -30,7 +30,12 @@ import { TypedEmitter } from "./typed-emitter";
  * closed on purpose (a tab closed, `leave`) ends the peer at once.
  */
 export const RESUME_GRACE_MS = 20_000;
-const CLEAN_DISCONNECTS = new Set(["transport close", "client namespace disconnect", "server namespace disconnect", "server shutting down"]);
+const CLEAN_DISCONNECTS = new Set([
+  "transport close",
+  "client namespace disconnect",
+  "server namespace disconnect",
+  "server shutting down",
+]);
 
 type PeerEvents = {
   closed: [];
@@ -76,7 +81,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.subscription.on("offer", (offer) => this.send("subscribeOffer", offer));
     this.subscription.on("failed", (error) => this.fail(error.message));
     this.subscription.on("consumerAdded", (consumer) => {
-      consumer.on("layerChanged", (layer) => this.send("layerChanged", { trackId: consumer.trackId, layer }));
+      consumer.on("layerChanged", (layer) =>
+        this.send("layerChanged", { trackId: consumer.trackId, layer }),
+      );
     });
     this.watch(socket);
   }
@@ -112,7 +119,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
         this.close("disconnected");
         return;
       }
-      this.options.log.info("peer lost its socket; waiting for it to resume", { peerId: this.id, reason });
+      this.options.log.info("peer lost its socket; waiting for it to resume", {
+        peerId: this.id,
+        reason,
+      });
       clearTimeout(this.resumeTimer);
       this.resumeTimer = setTimeout(() => this.close(`disconnected (${reason})`), RESUME_GRACE_MS);
       this.resumeTimer.unref();
@@ -128,7 +138,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /** Handles a parsed command (the socket's handler once joined). */
-  handle = <K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandResult<K>> =>
+  handle = <K extends CommandName>(
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>> =>
     this.commands.push(() => {
       if (this.closed_) throw new SfuError("closing", "you have left the call");
       return this.dispatch(name, payload);
@@ -160,7 +173,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.removeAllListeners();
   }
 
-  private async dispatch<K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandResult<K>> {
+  private async dispatch<K extends CommandName>(
+    name: K,
+    payload: CommandPayload<K>,
+  ): Promise<CommandResult<K>> {
     // Each case narrows by name; the casts only re-attach the per-name result type.
     const command = { name, payload } as Command;
     switch (command.name) {
@@ -198,7 +214,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
         return {} as CommandResult<K>;
       }
       case "setTileSize": {
-        this.consumer(command.payload.trackId).setTileSize(command.payload.width, command.payload.height);
+        this.consumer(command.payload.trackId).setTileSize(
+          command.payload.width,
+          command.payload.height,
+        );
         return {} as CommandResult<K>;
       }
       case "leave":
@@ -210,10 +229,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
   }
 
-  private async publishOffer(payload: CommandPayload<"publishOffer">): Promise<CommandResult<"publishOffer">> {
-    if (!this.mayPublish) throw new SfuError("forbidden", "your call token does not allow publishing");
+  private async publishOffer(
+    payload: CommandPayload<"publishOffer">,
+  ): Promise<CommandResult<"publishOffer">> {
+    if (!this.mayPublish)
+      throw new SfuError("forbidden", "your call token does not allow publishing");
     if (!this.publication) {
-      const publication = new PublishConnection(this.id, this.options.network, this.options.connectTimeoutMs);
+      const publication = new PublishConnection(
+        this.id,
+        this.options.network,
+        this.options.connectTimeoutMs,
+      );
       publication.on("produced", (producer) => this.emit("produced", producer));
       publication.on("failed", (reason) => this.fail(`publish connection failed: ${reason}`));
       this.publication = publication;

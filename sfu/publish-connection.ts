@@ -8,7 +8,13 @@ import { randomBytes } from "node:crypto";
 import { type RTCDtlsTransport, RTCPeerConnection, RTP_EXTENSION_URI } from "werift";
 import { type HealthWatch, watchHealth } from "./connection-health";
 import { NegotiationError, SfuError } from "./errors";
-import { acceptCandidate, announceAddress, asDtlsServer, type MediaNetwork, peerConfig } from "./media";
+import {
+  acceptCandidate,
+  announceAddress,
+  asDtlsServer,
+  type MediaNetwork,
+  peerConfig,
+} from "./media";
 import { Producer } from "./producer";
 import {
   type CommandPayload,
@@ -72,7 +78,6 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     this.health = watchHealth(this.pc, connectTimeoutMs, (reason) => this.emit("failed", reason));
   }
 
-
   /**
    * Once DTLS is up: decrypt with our own SRTP, and answer every packet's transport-wide
    * sequence number with congestion control feedback.
@@ -94,7 +99,8 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     this.fast.listen((packet, headerLength, arrivalMs) => {
       const seq = readTransportSequence(packet, headerLength, extensionId);
       if (seq < 0) return;
-      mediaSsrc = (packet[8]! << 24 | packet[9]! << 16 | packet[10]! << 8 | packet[11]!) >>> 0;
+      mediaSsrc =
+        ((packet[8]! << 24) | (packet[9]! << 16) | (packet[10]! << 8) | packet[11]!) >>> 0;
       feedback.record(seq, arrivalMs);
     });
     clearInterval(this.feedbackTimer);
@@ -128,13 +134,20 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       whenSrtpReady(this.pc, (dtls) => this.takeOverSrtp(dtls));
     } catch (err) {
       await this.rollback();
-      throw new NegotiationError("bad_sdp", `could not answer the publish offer: ${messageOf(err)}`);
+      throw new NegotiationError(
+        "bad_sdp",
+        `could not answer the publish offer: ${messageOf(err)}`,
+      );
     }
     this.reconcile(declared, layersByMid);
     this.health.negotiated();
     return {
       sdp: announceAddress(answerSdp, this.network.mediaIp, this.network.announcedIp),
-      tracks: [...this.producers.values()].map((p) => ({ mid: p.mid, trackId: p.id, source: p.source })),
+      tracks: [...this.producers.values()].map((p) => ({
+        mid: p.mid,
+        trackId: p.id,
+        source: p.source,
+      })),
     };
   }
 
@@ -207,33 +220,48 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
 function checkOffer(sdp: string, declared: DeclaredTrack[]): Map<string, SimulcastLayer[]> {
   const mids = new Set(declared.map((t) => t.mid));
   const sources = new Set(declared.map((t) => t.source));
-  if (mids.size !== declared.length) throw new NegotiationError("bad_request", "a mid is declared twice");
-  if (sources.size !== declared.length) throw new NegotiationError("bad_request", "a source is declared twice");
+  if (mids.size !== declared.length)
+    throw new NegotiationError("bad_request", "a mid is declared twice");
+  if (sources.size !== declared.length)
+    throw new NegotiationError("bad_request", "a source is declared twice");
   // Read leniently (line ends, unknown attributes, session-level direction, rid
   // restrictions: sfu/sdp.ts); what matters here is checked strictly.
   const sections = describeMedia(sdp);
   if (sections.length === 0 || sections.length > 16) {
     throw new NegotiationError("bad_sdp", "the offer must have 1 to 16 m-lines");
   }
-  if (sections.some((m) => Number.isNaN(m.port))) throw new NegotiationError("bad_sdp", "an m-line has no valid port");
+  if (sections.some((m) => Number.isNaN(m.port)))
+    throw new NegotiationError("bad_sdp", "an m-line has no valid port");
   const layersByMid = new Map<string, SimulcastLayer[]>();
   for (const track of declared) {
     const media = sections.find((m) => m.mid === track.mid);
     if (!media) throw new NegotiationError("bad_sdp", `no m-line with mid ${track.mid}`);
     if (media.kind !== kindOfSource(track.source)) {
-      throw new NegotiationError("bad_sdp", `mid ${track.mid} is ${media.kind}, but ${track.source} needs ${kindOfSource(track.source)}`);
+      throw new NegotiationError(
+        "bad_sdp",
+        `mid ${track.mid} is ${media.kind}, but ${track.source} needs ${kindOfSource(track.source)}`,
+      );
     }
     if (media.port === 0 || (media.direction !== "sendonly" && media.direction !== "sendrecv")) {
       throw new NegotiationError("bad_sdp", `mid ${track.mid} does not send`);
     }
     const rids = media.sendRids;
     if (rids.length > 0) {
-      if (track.source !== "camera") throw new NegotiationError("bad_sdp", "only the camera may use simulcast");
-      const known = rids.filter((rid): rid is SimulcastLayer => (SIMULCAST_LAYERS as readonly string[]).includes(rid));
+      if (track.source !== "camera")
+        throw new NegotiationError("bad_sdp", "only the camera may use simulcast");
+      const known = rids.filter((rid): rid is SimulcastLayer =>
+        (SIMULCAST_LAYERS as readonly string[]).includes(rid),
+      );
       if (known.length !== rids.length) {
-        throw new NegotiationError("bad_sdp", `simulcast rids must be ${SIMULCAST_LAYERS.join(", ")}`);
+        throw new NegotiationError(
+          "bad_sdp",
+          `simulcast rids must be ${SIMULCAST_LAYERS.join(", ")}`,
+        );
       }
-      layersByMid.set(track.mid, SIMULCAST_LAYERS.filter((layer) => known.includes(layer)));
+      layersByMid.set(
+        track.mid,
+        SIMULCAST_LAYERS.filter((layer) => known.includes(layer)),
+      );
     }
   }
   return layersByMid;

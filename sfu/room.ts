@@ -104,7 +104,11 @@ export class Room extends TypedEmitter<{ closed: [] }> {
     if (this.peers.size === 0) this.close();
   }
 
-  private broadcast<K extends EventName>(event: K, payload: EventPayload<K>, exceptPeerId?: string): void {
+  private broadcast<K extends EventName>(
+    event: K,
+    payload: EventPayload<K>,
+    exceptPeerId?: string,
+  ): void {
     for (const peer of this.peers.values()) if (peer.id !== exceptPeerId) peer.send(event, payload);
   }
 }

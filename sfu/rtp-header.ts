@@ -24,7 +24,10 @@ export interface HeaderTemplate {
  * learns the SSRC) and, for video, abs-send-time (its receive-side estimator feeds REMB).
  * Undefined until the transceiver has negotiated a codec.
  */
-export function headerTemplate(transceiver: RTCRtpTransceiver, kind: MediaKind): HeaderTemplate | undefined {
+export function headerTemplate(
+  transceiver: RTCRtpTransceiver,
+  kind: MediaKind,
+): HeaderTemplate | undefined {
   const payloadType = transceiver.sender.codec?.payloadType;
   if (payloadType === undefined) return undefined;
   const ids = new Map(transceiver.headerExtensions.map((e) => [e.uri, e.id]));
@@ -32,7 +35,8 @@ export function headerTemplate(transceiver: RTCRtpTransceiver, kind: MediaKind):
   const midId = ids.get(RTP_EXTENSION_URI.sdesMid);
   const absId = kind === "video" ? ids.get(RTP_EXTENSION_URI.absSendTime) : undefined;
   const elements: number[] = [];
-  if (midId !== undefined && mid) elements.push((midId << 4) | (mid.length - 1), ...Buffer.from(mid));
+  if (midId !== undefined && mid)
+    elements.push((midId << 4) | (mid.length - 1), ...Buffer.from(mid));
   let absSendTimeAt = -1;
   if (absId !== undefined) {
     absSendTimeAt = 12 + 4 + elements.length + 1;
@@ -50,7 +54,10 @@ export function headerTemplate(transceiver: RTCRtpTransceiver, kind: MediaKind):
     bytes.set(elements, 16);
   }
   // werift keeps the negotiated RTX payload type private; it is set from the answer.
-  const { rtxPayloadType, rtxSsrc } = transceiver.sender as unknown as { rtxPayloadType?: number; rtxSsrc: number };
+  const { rtxPayloadType, rtxSsrc } = transceiver.sender as unknown as {
+    rtxPayloadType?: number;
+    rtxSsrc: number;
+  };
   let rtx: HeaderTemplate["rtx"];
   if (rtxPayloadType !== undefined) {
     const rtxBytes = bytes.slice();

@@ -118,7 +118,9 @@ export const PROBES: Record<string, Probe> = {
     const protocols = at(agent, "protocols") as unknown[];
     if (protocols.length === 0) return "the ICE agent has no protocols";
     for (const protocol of protocols) {
-      const problem = lacks(at(protocol, "onRequestReceived"), "a protocol's onRequestReceived", { execute: "function" });
+      const problem = lacks(at(protocol, "onRequestReceived"), "a protocol's onRequestReceived", {
+        execute: "function",
+      });
       if (problem) return problem;
     }
     return undefined;

@@ -4,7 +4,12 @@
  * finds or creates the room (one at a time, so two joins cannot create the same room
  * twice) and hands the socket to a new Peer. Design: docs/sfu.md.
  */
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
 import { Server as SocketServer, type Socket } from "socket.io";
 import { AwaitQueue } from "./await-queue";
 import type { SfuConfig } from "./config";
@@ -12,7 +17,12 @@ import { SfuError } from "./errors";
 import { logger } from "./log";
 import type { MediaNetwork } from "./media";
 import { Peer } from "./peer";
-import { type CommandName, type CommandPayload, type CommandResult, SIGNALING_PATH } from "./protocol";
+import {
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+  SIGNALING_PATH,
+} from "./protocol";
 import { Room } from "./room";
 import { type CommandHandler, ParticipantSocket } from "./signaling";
 import { type SfuStats, snapshot } from "./stats";
@@ -60,7 +70,9 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       serveClient: false,
       // SDPs are a few kB; nothing legitimate comes near this.
       maxHttpBufferSize: 256 * 1024,
-      cors: { origin: config.SFU_ALLOWED_ORIGINS === "*" ? true : config.SFU_ALLOWED_ORIGINS.split(",") },
+      cors: {
+        origin: config.SFU_ALLOWED_ORIGINS === "*" ? true : config.SFU_ALLOWED_ORIGINS.split(","),
+      },
       pingInterval: 10_000,
       pingTimeout: 10_000,
     });
@@ -95,7 +107,11 @@ export class Server extends TypedEmitter<{ closed: [] }> {
   }
 
   private onConnection(socket: Socket): void {
-    const participant: ParticipantSocket = new ParticipantSocket(socket, log, this.beforeJoin(() => participant));
+    const participant: ParticipantSocket = new ParticipantSocket(
+      socket,
+      log,
+      this.beforeJoin(() => participant),
+    );
     // A socket that never joins is dropped, so idle connections cannot pile up.
     participant.requireJoinWithin(this.config.SFU_JOIN_TIMEOUT_MS);
   }
@@ -103,14 +119,25 @@ export class Server extends TypedEmitter<{ closed: [] }> {
   /** The handler of a socket that has not joined: `join`, `resume` or `ping`. */
   private beforeJoin(participant: () => ParticipantSocket): CommandHandler {
     let joining = false;
-    return async <K extends CommandName>(name: K, payload: CommandPayload<K>): Promise<CommandResult<K>> => {
+    return async <K extends CommandName>(
+      name: K,
+      payload: CommandPayload<K>,
+    ): Promise<CommandResult<K>> => {
       if (name === "ping") return {} as CommandResult<K>;
-      if (name !== "join" && name !== "resume") throw new SfuError("not_joined", "join the call first");
+      if (name !== "join" && name !== "resume")
+        throw new SfuError("not_joined", "join the call first");
       if (joining) throw new SfuError("already_joined", "a join is already in progress");
       joining = true;
       try {
-        if (name === "resume") return this.resume(participant(), payload as CommandPayload<"resume">) as CommandResult<K>;
-        return (await this.join(participant(), payload as CommandPayload<"join">)) as CommandResult<K>;
+        if (name === "resume")
+          return this.resume(
+            participant(),
+            payload as CommandPayload<"resume">,
+          ) as CommandResult<K>;
+        return (await this.join(
+          participant(),
+          payload as CommandPayload<"join">,
+        )) as CommandResult<K>;
       } finally {
         joining = false;
       }
@@ -118,7 +145,10 @@ export class Server extends TypedEmitter<{ closed: [] }> {
   }
 
   /** Hands a live peer over to its client's new socket (`resume`). */
-  private resume(socket: ParticipantSocket, { peerId, token }: CommandPayload<"resume">): CommandResult<"resume"> {
+  private resume(
+    socket: ParticipantSocket,
+    { peerId, token }: CommandPayload<"resume">,
+  ): CommandResult<"resume"> {
     for (const room of this.rooms.values()) {
       const peer = room.peer(peerId);
       if (!peer || peer.closed || !peer.owns(token)) continue;
@@ -128,10 +158,18 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     throw new SfuError("unknown_session", "that call session has ended; join again");
   }
 
-  private async join(socket: ParticipantSocket, payload: CommandPayload<"join">): Promise<CommandResult<"join">> {
+  private async join(
+    socket: ParticipantSocket,
+    payload: CommandPayload<"join">,
+  ): Promise<CommandResult<"join">> {
     if (this.closed_) throw new SfuError("closing", "the SFU is shutting down");
-    const grant = await verifyCallToken(this.config.CALL_TOKEN_SECRET, payload.token, this.usedTokens);
-    if (grant.roomId !== payload.roomId) throw new SfuError("wrong_room", "the call token is for another room");
+    const grant = await verifyCallToken(
+      this.config.CALL_TOKEN_SECRET,
+      payload.token,
+      this.usedTokens,
+    );
+    if (grant.roomId !== payload.roomId)
+      throw new SfuError("wrong_room", "the call token is for another room");
     const peer = await Peer.create({
       grant,
       socket,
@@ -144,7 +182,8 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       const result = await this.roomQueue.push(async () => {
         if (!socket.connected) throw new SfuError("closing", "the socket closed while joining");
         const room = await this.roomFor(grant.roomId);
-        if (room.peers.size >= this.config.SFU_MAX_PEERS_PER_ROOM) throw new SfuError("forbidden", "the call is full");
+        if (room.peers.size >= this.config.SFU_MAX_PEERS_PER_ROOM)
+          throw new SfuError("forbidden", "the call is full");
         return room.addPeer(peer);
       });
       socket.handOver(peer.handle);
@@ -179,7 +218,10 @@ export class Server extends TypedEmitter<{ closed: [] }> {
 }
 
 function isLoopback(address: string | undefined): boolean {
-  return !!address && (address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127."));
+  return (
+    !!address &&
+    (address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127."))
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

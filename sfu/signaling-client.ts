@@ -85,7 +85,8 @@ export class SignalingClient {
     old.removeAllListeners();
     this.socket_ = this.open();
     const untyped = this.socket_ as unknown as UntypedEvents;
-    for (const [event, listener] of this.listeners) untyped.on(event, listener as (raw: unknown) => void);
+    for (const [event, listener] of this.listeners)
+      untyped.on(event, listener as (raw: unknown) => void);
     try {
       await this.connected();
     } catch (err) {
@@ -121,10 +122,14 @@ export class SignalingClient {
     try {
       raw = await emit.call(timed, name, payload);
     } catch (err) {
-      throw new CommandError("internal", `${name}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new CommandError(
+        "internal",
+        `${name}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     const parsed = ackSchema(commands[name].output).safeParse(raw);
-    if (!parsed.success) throw new CommandError("internal", `${name}: malformed answer from the SFU`);
+    if (!parsed.success)
+      throw new CommandError("internal", `${name}: malformed answer from the SFU`);
     if (!parsed.data.ok) throw new CommandError(parsed.data.error.code, parsed.data.error.message);
     return parsed.data.data as CommandResult<K>;
   }

@@ -12,7 +12,7 @@ const HMAC_LENGTH = 20;
 
 /** Whether `message` carries a MESSAGE-INTEGRITY that `password` produced. */
 export function hasValidIntegrity(message: Buffer, password: string): boolean {
-  for (let pos = HEADER_LENGTH; pos + 4 <= message.length; ) {
+  for (let pos = HEADER_LENGTH; pos + 4 <= message.length;) {
     const type = message.readUInt16BE(pos);
     const length = message.readUInt16BE(pos + 2);
     if (type === MESSAGE_INTEGRITY) {

@@ -17,7 +17,12 @@ import {
   RtcpSrPacket,
 } from "werift";
 import { AwaitQueue } from "./await-queue";
-import { allocate, DownlinkEstimate, NOMINAL_BITRATE, type VideoDemand } from "./bandwidth-allocation";
+import {
+  allocate,
+  DownlinkEstimate,
+  NOMINAL_BITRATE,
+  type VideoDemand,
+} from "./bandwidth-allocation";
 import { Consumer } from "./consumer";
 import { rank } from "./layer-selection";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
@@ -29,7 +34,12 @@ import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
-import { authenticateChecks, followNominations, hardenDtls, resumeRestartedIce } from "./werift-patches";
+import {
+  authenticateChecks,
+  followNominations,
+  hardenDtls,
+  resumeRestartedIce,
+} from "./werift-patches";
 
 type SubscribeEvents = {
   offer: [EventPayload<"subscribeOffer">];
@@ -43,7 +53,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   readonly consumers = new Map<string, Consumer>();
   private readonly queue = new AwaitQueue();
   private revision = 0;
-  private outstanding: { revision: number; timer: NodeJS.Timeout; offer: EventPayload<"subscribeOffer"> } | undefined;
+  private outstanding:
+    { revision: number; timer: NodeJS.Timeout; offer: EventPayload<"subscribeOffer"> } | undefined;
   /** Something changed while an offer was outstanding. */
   private dirty = false;
   /** Whether any offer was ever made (removing the last track still needs one). */
@@ -79,7 +90,6 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     this.timers.push(setInterval(() => this.allocate(), 500));
     for (const timer of this.timers) timer.unref();
   }
-
 
   get closed(): boolean {
     return this.closed_;
@@ -122,13 +132,19 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     await this.queue.push(async () => {
       if (this.closed_) throw new ClosedError("the subscribe connection");
       if (!this.outstanding || this.outstanding.revision !== revision) {
-        throw new NegotiationError("stale_answer", `no outstanding subscribe offer has revision ${revision}`);
+        throw new NegotiationError(
+          "stale_answer",
+          `no outstanding subscribe offer has revision ${revision}`,
+        );
       }
       try {
         await this.pc.setRemoteDescription({ type: "answer", sdp: normalizeRemote(sdp) });
       } catch (err) {
         // The offer stays outstanding: the client may answer it again correctly.
-        throw new NegotiationError("bad_sdp", `subscribe answer refused: ${String((err as Error).message ?? err)}`);
+        throw new NegotiationError(
+          "bad_sdp",
+          `subscribe answer refused: ${String((err as Error).message ?? err)}`,
+        );
       }
       resumeRestartedIce(this.pc);
       this.health.negotiated();
@@ -182,7 +198,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
 
   private onRtcp(packet: RtcpPacket): void {
     const now = performance.now();
-    if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
+    if (
+      packet instanceof RtcpPayloadSpecificFeedback &&
+      packet.feedback instanceof ReceiverEstimatedMaxBitrate
+    ) {
       this.downlink.onRemb(Number(packet.feedback.bitrate), now);
       this.allocate();
     } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
@@ -210,7 +229,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
         fixed += rate;
         continue;
       }
-      const bitrate = (l: "low" | "medium" | "high") => consumer.producer.bitrate(l) || NOMINAL_BITRATE[l];
+      const bitrate = (l: "low" | "medium" | "high") =>
+        consumer.producer.bitrate(l) || NOMINAL_BITRATE[l];
       demands.push({
         id: consumer.trackId,
         wanted,
@@ -221,13 +241,16 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       simulcast.push(consumer);
     }
     if (demands.length > 0) {
-      const constrained = simulcast.some((c) => c.capLayer !== undefined && rank(c.capLayer) < rank(c.wantedLayer()!));
+      const constrained = simulcast.some(
+        (c) => c.capLayer !== undefined && rank(c.capLayer) < rank(c.wantedLayer()!),
+      );
       const budget = this.downlink.budget(now, usage, constrained);
       const caps = allocate(demands, budget, fixed);
       for (const consumer of simulcast) {
         const cap = Number.isFinite(budget) ? caps.get(consumer.trackId) : undefined;
         const current = consumer.layer;
-        if (cap !== undefined && current && rank(cap) < rank(current)) this.downlink.onDowngrade(now);
+        if (cap !== undefined && current && rank(cap) < rank(current))
+          this.downlink.onDowngrade(now);
         consumer.setCap(cap);
       }
     }
@@ -264,11 +287,18 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     const revision = ++this.revision;
     const timer = setTimeout(() => {
       if (this.outstanding?.revision !== revision) return;
-      this.emit("failed", { code: "internal", message: `no answer to subscribe offer ${revision}` });
+      this.emit("failed", {
+        code: "internal",
+        message: `no answer to subscribe offer ${revision}`,
+      });
     }, this.answerTimeoutMs);
     timer.unref();
     // What werift applied stays as is; the text sent is what standard answerers accept.
-    const sdp = announceAddress(offerForPeers(this.pc.localDescription?.sdp ?? offer.sdp), this.network.mediaIp, this.network.announcedIp);
+    const sdp = announceAddress(
+      offerForPeers(this.pc.localDescription?.sdp ?? offer.sdp),
+      this.network.mediaIp,
+      this.network.announcedIp,
+    );
     const tracks = [...this.consumers.values()]
       .filter((consumer) => consumer.mid !== null)
       .map((consumer) => ({ mid: consumer.mid as string, trackId: consumer.trackId }));

@@ -42,7 +42,8 @@ export function isAcceptableDtls(datagram: Buffer): boolean {
   while (offset < datagram.length) {
     if (datagram.length - offset < RECORD_HEADER) return false;
     const type = datagram[offset]!;
-    if (type !== CHANGE_CIPHER_SPEC && type !== HANDSHAKE && type !== APPLICATION_DATA) return false;
+    if (type !== CHANGE_CIPHER_SPEC && type !== HANDSHAKE && type !== APPLICATION_DATA)
+      return false;
     offset += RECORD_HEADER + datagram.readUInt16BE(offset + 11);
   }
   return offset === datagram.length;
@@ -53,9 +54,11 @@ interface DataPort {
 }
 
 function filterRecords(transport: RTCDtlsTransport): void {
-  const port = (transport.dtls as unknown as { transport?: { socket?: Partial<DataPort> } } | undefined)?.transport
-    ?.socket;
-  if (!port || typeof port.onData !== "function" || (port as { hardened?: boolean }).hardened) return;
+  const port = (
+    transport.dtls as unknown as { transport?: { socket?: Partial<DataPort> } } | undefined
+  )?.transport?.socket;
+  if (!port || typeof port.onData !== "function" || (port as { hardened?: boolean }).hardened)
+    return;
   const deliver = port.onData.bind(port);
   port.onData = (data, address) => {
     if (isAcceptableDtls(data)) deliver(data, address);
@@ -100,7 +103,8 @@ function settleEmptyNacks(generator: NackGenerator, paceMs = 0): NackGenerator {
   const send = generator.sendNack;
   let sentAt = -Infinity;
   generator.sendNack = () => {
-    if (generator.lostSeqNumbers.length === 0 || !generator.mediaSourceSsrc) return Promise.resolve();
+    if (generator.lostSeqNumbers.length === 0 || !generator.mediaSourceSsrc)
+      return Promise.resolve();
     const now = performance.now();
     if (now - sentAt < paceMs) return Promise.resolve();
     sentAt = now;
@@ -141,7 +145,10 @@ export function nackPerStream(pc: RTCPeerConnection, paceMs = 0): void {
     proxy.addPacket = (packet) => {
       let generator = generators.get(packet.header.ssrc);
       if (!generator) {
-        generator = settleEmptyNacks(generators.size === 0 ? first : new Generator(receiver), paceMs);
+        generator = settleEmptyNacks(
+          generators.size === 0 ? first : new Generator(receiver),
+          paceMs,
+        );
         generators.set(packet.header.ssrc, generator);
       }
       generator.addPacket(packet);
@@ -163,20 +170,32 @@ export function nackPerStream(pc: RTCPeerConnection, paceMs = 0): void {
  * checks arrive, and nothing may wait on the network (a command's ack least of all).
  * Call after the description that completes a negotiation is applied.
  */
-export function resumeRestartedIce(pc: RTCPeerConnection, onError: (err: unknown) => void = () => {}): void {
+export function resumeRestartedIce(
+  pc: RTCPeerConnection,
+  onError: (err: unknown) => void = () => {},
+): void {
   for (const dtls of pc.dtlsTransports) {
     const ice = dtls.iceTransport as unknown as RestartableIce;
     const agent = ice.connection;
     // Read from the agent itself: werift resets the transport's state without an event, and
     // reports the end of gathering as the agent's "completed".
-    const restarted = !agent.nominated && agent.remoteUsername !== "" && agent.localCandidatesEnd && agent.state !== "closed";
+    const restarted =
+      !agent.nominated &&
+      agent.remoteUsername !== "" &&
+      agent.localCandidatesEnd &&
+      agent.state !== "closed";
     if (dtls.state !== "connected" || !restarted || ice.waitStart) continue;
     ice.start().catch(onError);
   }
 }
 
 interface RestartableIce {
-  connection: { state: string; remoteUsername: string; localCandidatesEnd: boolean; nominated?: unknown };
+  connection: {
+    state: string;
+    remoteUsername: string;
+    localCandidatesEnd: boolean;
+    nominated?: unknown;
+  };
   /** Set while a start() runs. */
   waitStart?: unknown;
   start(): Promise<void>;
@@ -195,7 +214,11 @@ interface LiteAgent {
   iceLite: boolean;
   nominated?: IcePair;
   checkList: IcePair[];
-  checkIncoming(message: { attributesKeys: string[] }, addr: [string, number], protocol: unknown): void;
+  checkIncoming(
+    message: { attributesKeys: string[] },
+    addr: [string, number],
+    protocol: unknown,
+  ): void;
   handleConnectionClosed(protocol: unknown, remoteAddr: [string, number]): void;
 }
 
@@ -222,7 +245,8 @@ export function followNominations(pc: RTCPeerConnection): void {
       checkIncoming(message, addr, protocol);
       if (!message.attributesKeys.includes("USE-CANDIDATE")) return;
       const pair = agent.checkList.find(
-        (p) => p.protocol === protocol && p.remoteAddr[0] === addr[0] && p.remoteAddr[1] === addr[1],
+        (p) =>
+          p.protocol === protocol && p.remoteAddr[0] === addr[0] && p.remoteAddr[1] === addr[1],
       );
       if (!pair) return;
       pair.nominated = true;
@@ -284,12 +308,18 @@ export function authenticateChecks(pc: RTCPeerConnection): void {
       const event = protocol.onRequestReceived;
       if (authenticated.has(event)) continue;
       authenticated.add(event);
-      const execute = event.execute.bind(event) as (message: StunRequest, addr: unknown, data: Buffer) => void;
+      const execute = event.execute.bind(event) as (
+        message: StunRequest,
+        addr: unknown,
+        data: Buffer,
+      ) => void;
       event.execute = ((message: StunRequest, addr: unknown, data: Buffer) => {
         const username = message.getAttributeValue("USERNAME");
         if (typeof username !== "string" || !Buffer.isBuffer(data)) return;
         const localUfrag = username.split(":")[0] ?? "";
-        const password = Object.hasOwn(agent.userHistory, localUfrag) ? agent.userHistory[localUfrag] : undefined;
+        const password = Object.hasOwn(agent.userHistory, localUfrag)
+          ? agent.userHistory[localUfrag]
+          : undefined;
         if (password === undefined || !hasValidIntegrity(data, password)) return;
         execute(message, addr, data);
       }) as never;

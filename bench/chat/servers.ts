@@ -31,7 +31,10 @@ const BUILD_ID = path.join(".next", "BUILD_ID");
 export async function ensureBuild(log: (line: string) => void): Promise<void> {
   if (existsSync(BUILD_ID)) return;
   log("no production build (.next/BUILD_ID): running npm run build");
-  const result = spawnSync("npm", ["run", "build"], { stdio: ["ignore", 2, 2], timeout: 15 * 60_000 });
+  const result = spawnSync("npm", ["run", "build"], {
+    stdio: ["ignore", 2, 2],
+    timeout: 15 * 60_000,
+  });
   if (result.status === 0) return;
   // Someone else's build in this tree holds Next's lock (and removed BUILD_ID): wait for it.
   log("the build failed (another build running?): waiting up to 10 min for .next/BUILD_ID");
@@ -121,7 +124,9 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const orphans = childPids(child.pid);
   child.kill("SIGTERM");
-  const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+  const timer = new Promise<boolean>((resolve) =>
+    setTimeout(() => resolve(false), graceMs).unref(),
+  );
   const done = await Promise.race([exited.then(() => true), timer]);
   if (done) return;
   for (const pid of orphans) {
@@ -192,7 +197,8 @@ export async function startParley(options: {
     },
   );
   const forward = (stream: NodeJS.ReadableStream | null) => {
-    if (stream) createInterface({ input: stream }).on("line", (line) => options.log(`[parley] ${line}`));
+    if (stream)
+      createInterface({ input: stream }).on("line", (line) => options.log(`[parley] ${line}`));
   };
   forward(child.stdout);
   forward(child.stderr);
@@ -221,14 +227,17 @@ export async function startBare(options: {
   log: (line: string) => void;
 }): Promise<RunningServer> {
   const { log } = options;
-  const profile = options.profileDir
-    ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
-    : [];
-  const child = spawn(process.execPath, [...profile, ...NODE_HOOKS, "bench/bare-socketio-server.ts"], {
-    env: { ...process.env, PORT: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if (child.stderr) createInterface({ input: child.stderr }).on("line", (line) => log(`[bare] ${line}`));
+  const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, ...NODE_HOOKS, "bench/bare-socketio-server.ts"],
+    {
+      env: { ...process.env, PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  if (child.stderr)
+    createInterface({ input: child.stderr }).on("line", (line) => log(`[bare] ${line}`));
   const stop = () => stopChild(child, 5000);
   try {
     const port = await new Promise<number>((resolve, reject) => {

@@ -34,7 +34,9 @@ export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joinin
           body: JSON.stringify({ email, password, displayName }),
         });
         if (!res.ok) {
-          const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+          const body = (await res.json().catch(() => null)) as {
+            error?: { message?: string };
+          } | null;
           throw new Error(body?.error?.message ?? "Could not create the account");
         }
       }
@@ -45,7 +47,9 @@ export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joinin
       if (result?.status === 429 && result.error) throw new Error(result.error);
       if (!result || result.error || !result.ok) {
         throw new Error(
-          action === "guest" ? "Could not continue as a guest; try again" : "Wrong email or password",
+          action === "guest"
+            ? "Could not continue as a guest; try again"
+            : "Wrong email or password",
         );
       }
       window.location.assign(returnTo);

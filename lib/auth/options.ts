@@ -39,7 +39,11 @@ export function authOptions(): NextAuthOptions {
           if (!parsed.success) return null;
           const found = await authenticate(db(), parsed.data.email, parsed.data.password);
           return found
-            ? { id: found.user.id, name: found.user.displayName, sessionVersion: found.sessionVersion }
+            ? {
+                id: found.user.id,
+                name: found.user.displayName,
+                sessionVersion: found.sessionVersion,
+              }
             : null;
         },
       }),

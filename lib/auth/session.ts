@@ -40,7 +40,9 @@ export async function getSessionUserFromCookieHeader(
   if (!secret) return null;
   try {
     const payload = await decode({ token, secret });
-    return payload?.sub ? await findSessionUser(database, payload.sub, sessionVersionOf(payload)) : null;
+    return payload?.sub
+      ? await findSessionUser(database, payload.sub, sessionVersionOf(payload))
+      : null;
   } catch {
     return null;
   }

@@ -7,9 +7,9 @@ describe("the relay-only call setting", () => {
   it("defaults to `all` and takes `relay` with TURN servers", () => {
     expect(callConfig({}).CALL_ICE_TRANSPORT_POLICY).toBe("all");
     expect(callConfig({ CALL_ICE_TRANSPORT_POLICY: "" }).CALL_ICE_TRANSPORT_POLICY).toBe("all");
-    expect(callConfig({ ...turn, CALL_ICE_TRANSPORT_POLICY: "relay" }).CALL_ICE_TRANSPORT_POLICY).toBe(
-      "relay",
-    );
+    expect(
+      callConfig({ ...turn, CALL_ICE_TRANSPORT_POLICY: "relay" }).CALL_ICE_TRANSPORT_POLICY,
+    ).toBe("relay");
   });
 
   it("refuses an unknown policy, and `relay` without a TURN server to relay through", () => {

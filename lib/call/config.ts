@@ -55,7 +55,10 @@ export function callConfig(source: Record<string, string | undefined> = process.
   if (result.data.CALL_TURN_URLS.length > 0 && !result.data.CALL_TURN_SECRET) {
     throw new Error("Invalid call configuration:\n  CALL_TURN_URLS needs CALL_TURN_SECRET");
   }
-  if (result.data.CALL_ICE_TRANSPORT_POLICY === "relay" && result.data.CALL_TURN_URLS.length === 0) {
+  if (
+    result.data.CALL_ICE_TRANSPORT_POLICY === "relay" &&
+    result.data.CALL_TURN_URLS.length === 0
+  ) {
     throw new Error(
       "Invalid call configuration:\n  CALL_ICE_TRANSPORT_POLICY=relay needs CALL_TURN_URLS (media can only go through TURN)",
     );

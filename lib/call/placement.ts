@@ -34,7 +34,10 @@ export interface SfuPlacement {
  * the placement was built by server.ts (lib/errors.ts says why that matters).
  */
 export function noSfu(): AppError {
-  return new AppError("unavailable", "Calls are not available right now; try again in a few seconds");
+  return new AppError(
+    "unavailable",
+    "Calls are not available right now; try again in a few seconds",
+  );
 }
 
 function upstreamOf(url: string): Upstream {
@@ -119,7 +122,8 @@ export class RedisPlacement implements SfuPlacement {
         continue;
       }
       const parsed = SfuNodeRecord.safeParse(json);
-      if (parsed.success && now - parsed.data.heartbeatAt < REGISTRY.staleAfterMs) nodes.push(parsed.data);
+      if (parsed.success && now - parsed.data.heartbeatAt < REGISTRY.staleAfterMs)
+        nodes.push(parsed.data);
     }
     this.cache = { at: now, nodes };
     return nodes;

@@ -23,7 +23,15 @@ export interface Upstream {
 }
 
 /** Hop-by-hop headers are the proxy's own business (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+]);
 /** The browser's credentials for this app: kept from SFU nodes. */
 const CREDENTIALS = new Set(["cookie", "authorization", "proxy-authorization"]);
 
@@ -33,10 +41,16 @@ function forwardedFor(req: IncomingMessage): string {
   return previous ? `${String(previous)}, ${remote}` : remote;
 }
 
-export function proxyRequest(req: IncomingMessage, res: ServerResponse, upstream: Upstream, path: string): void {
+export function proxyRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: Upstream,
+  path: string,
+): void {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !CREDENTIALS.has(name)) headers[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !CREDENTIALS.has(name))
+      headers[name] = value;
   }
   headers.host = `${upstream.host}:${upstream.port}`;
   headers["x-forwarded-for"] = forwardedFor(req);
@@ -58,7 +72,13 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, upstream
   req.pipe(outgoing);
 }
 
-export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: Upstream, path: string): void {
+export function proxyUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  upstream: Upstream,
+  path: string,
+): void {
   const onConnected = () => {
     const lines = [`${req.method ?? "GET"} ${path} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -76,7 +96,11 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   const upstreamSocket = upstream.tls
     ? tlsConnect(
         // SNI carries names only; the certificate is checked against the host either way.
-        { host: upstream.host, port: upstream.port, servername: isIP(upstream.host) ? undefined : upstream.host },
+        {
+          host: upstream.host,
+          port: upstream.port,
+          servername: isIP(upstream.host) ? undefined : upstream.host,
+        },
         onConnected,
       )
     : connect(upstream.port, upstream.host, onConnected);

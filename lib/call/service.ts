@@ -54,4 +54,3 @@ export async function doIssueCallTicket(user: SessionUser, slug: string): Promis
     iceTransportPolicy: calls.iceTransportPolicy,
   };
 }
-

@@ -77,10 +77,7 @@ export interface MessageView {
 }
 
 export type MessageEventType =
-  | "message.created"
-  | "message.edited"
-  | "message.deleted"
-  | "reaction.changed";
+  "message.created" | "message.edited" | "message.deleted" | "reaction.changed";
 
 /** One entry of a room's event log as clients receive it, live or in catch-up. */
 export type RoomEvent =

@@ -75,7 +75,10 @@ export const roomMembers = pgTable(
     lastReadSeq: bigint("last_read_seq", { mode: "number" }).notNull().default(0),
     joinedAt: timestamp("joined_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("room_members_user_idx").on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.roomId, t.userId] }),
+    index("room_members_user_idx").on(t.userId),
+  ],
 );
 
 /**

@@ -108,12 +108,16 @@ export class EncryptedUploadStore extends DataStore {
   }
 
   /** The unfinished, unexpired uploads of a user or to a room, on this node. */
-  reserved(which: { uploaderId: string } | { roomId: string }, now = Date.now()): { count: number; bytes: number } {
+  reserved(
+    which: { uploaderId: string } | { roomId: string },
+    now = Date.now(),
+  ): { count: number; bytes: number } {
     let count = 0;
     let bytes = 0;
     for (const r of this.reservations.values()) {
       if (now - r.at > this.expiryMs) continue;
-      if ("uploaderId" in which ? r.uploaderId !== which.uploaderId : r.roomId !== which.roomId) continue;
+      if ("uploaderId" in which ? r.uploaderId !== which.uploaderId : r.roomId !== which.roomId)
+        continue;
       count++;
       bytes += r.size;
     }

@@ -34,7 +34,10 @@ type Handler<N extends CommandName> = (
  * Installed once per socket, ahead of every handler (Socket.IO's per-socket middleware),
  * where it also notes each command for the stall watchdog.
  */
-export function limitCommands(socket: AppSocket, options: { burst: number; perSecond: number }): void {
+export function limitCommands(
+  socket: AppSocket,
+  options: { burst: number; perSecond: number },
+): void {
   const budget = new TokenBucket(options.burst, options.perSecond);
   socket.use((packet, next) => {
     // What this node is doing, should the event loop stall (lib/stall-watchdog.ts).
@@ -45,7 +48,10 @@ export function limitCommands(socket: AppSocket, options: { burst: number; perSe
       if (typeof ack === "function")
         (ack as (result: Ack<never>) => void)({
           ok: false,
-          error: { code: "bad_request", message: `Unknown command ${String(packet[0]).slice(0, 40)}` },
+          error: {
+            code: "bad_request",
+            message: `Unknown command ${String(packet[0]).slice(0, 40)}`,
+          },
         });
       return;
     }
@@ -82,7 +88,10 @@ export function onCommand<N extends CommandName>(
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-      reply({ ok: false, error: { code: "bad_request", message: `${where}${issue?.message ?? "invalid"}` } });
+      reply({
+        ok: false,
+        error: { code: "bad_request", message: `${where}${issue?.message ?? "invalid"}` },
+      });
       return;
     }
     handler(parsed.data as z.output<(typeof commands)[N]>, socket).then(

@@ -40,7 +40,9 @@ export const commands = {
   "typing.start": roomRef,
   /** Follow activity (not presence) in rooms shown in your room list, for unread counts. */
   "rooms.watch": z.object({
-    roomIds: z.array(z.uuid()).max(MAX_WATCHED_ROOMS, `Watch at most ${MAX_WATCHED_ROOMS} rooms at once`),
+    roomIds: z
+      .array(z.uuid())
+      .max(MAX_WATCHED_ROOMS, `Watch at most ${MAX_WATCHED_ROOMS} rooms at once`),
   }),
   /** Moves your read position forward in every tab and device. */
   "read.mark": z.object({ roomId: z.uuid(), seq: z.number().int().min(0) }),

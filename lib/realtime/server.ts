@@ -103,7 +103,10 @@ export async function createRealtime(options: {
 
   const broadcastRoster = rosterBroadcaster(io);
   io.on("connection", (socket: AppSocket) => {
-    limitCommands(socket, { burst: env.SOCKET_COMMAND_BURST, perSecond: env.SOCKET_COMMAND_RATE_PER_S });
+    limitCommands(socket, {
+      burst: env.SOCKET_COMMAND_BURST,
+      perSecond: env.SOCKET_COMMAND_RATE_PER_S,
+    });
     void socket.join(channel.user(socket.data.user.id));
     registerChatHandlers(socket, deps);
     registerCallHandlers(socket, { io, db: deps.db, broadcastRoster });

@@ -14,7 +14,9 @@ export function refuseMalformedPath(req: IncomingMessage, res: ServerResponse): 
   } catch {
     res.writeHead(400, { "content-type": "application/json", "cache-control": "no-store" });
     res.end(
-      JSON.stringify({ error: { code: "bad_request", message: "The address is malformed (bad percent-encoding)" } }),
+      JSON.stringify({
+        error: { code: "bad_request", message: "The address is malformed (bad percent-encoding)" },
+      }),
     );
     return true;
   }

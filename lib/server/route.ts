@@ -4,7 +4,15 @@ import type { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUser } from "@/lib/auth/session";
 import { env } from "@/lib/env";
-import { AppError, badRequest, forbidden, isAppError, statusOf, toErrorBody, unauthorized } from "@/lib/errors";
+import {
+  AppError,
+  badRequest,
+  forbidden,
+  isAppError,
+  statusOf,
+  toErrorBody,
+  unauthorized,
+} from "@/lib/errors";
 import { originAllowed } from "@/lib/realtime/origin";
 import { readCapped } from "./body";
 import { isRateLimited, rateLimitedResponse } from "./rate-limit";
@@ -127,7 +135,10 @@ async function readJsonBody(req: Request): Promise<string> {
     throw new AppError("unsupported_media_type", "Send the request body as application/json");
   }
   const tooLarge = () =>
-    new AppError("too_large", `The request body is too large (at most ${MAX_BODY_BYTES / 1024} KB)`);
+    new AppError(
+      "too_large",
+      `The request body is too large (at most ${MAX_BODY_BYTES / 1024} KB)`,
+    );
   const declared = req.headers.get("content-length");
   if (declared !== null && !(Number(declared) <= MAX_BODY_BYTES)) throw tooLarge();
   const body = await readCapped(req.body, MAX_BODY_BYTES);

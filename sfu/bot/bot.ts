@@ -34,7 +34,13 @@ import {
 } from "../protocol";
 import { SignalingClient, type SignalingOptions } from "../signaling-client";
 import { countPacket, newReceivedTrack, type ReceivedTrack } from "./received-track";
-import { AudioSource, DEFAULT_VIDEO, type OutgoingPacket, VideoSource, type VideoShape } from "./rtp-source";
+import {
+  AudioSource,
+  DEFAULT_VIDEO,
+  type OutgoingPacket,
+  VideoSource,
+  type VideoShape,
+} from "./rtp-source";
 
 export type { ReceivedTrack };
 
@@ -59,7 +65,6 @@ export interface PublishOptions {
   /** Mic level in -dBov (30 = speaking, 127 = silent). */
   micLevel?: number;
 }
-
 
 interface OutgoingTrack {
   source: TrackSource;
@@ -105,7 +110,9 @@ export class Bot {
     this.signaling = new SignalingClient(options);
     this.subscribePc = new RTCPeerConnection(peerConfig(options.network, "subscribe"));
     this.subscribePc.onTrack.subscribe((track) => {
-      const transceiver = this.subscribePc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
+      const transceiver = this.subscribePc
+        .getTransceivers()
+        .find((t) => t.receiver.tracks.includes(track));
       if (!transceiver) return;
       track.onReceiveRtp.subscribe((packet) => this.count(transceiver, packet));
     });
@@ -117,10 +124,14 @@ export class Bot {
     const bot = new Bot(options);
     try {
       await bot.signaling.connected();
-      const joined = await bot.signaling.request("join", { token: options.token, roomId: options.roomId });
+      const joined = await bot.signaling.request("join", {
+        token: options.token,
+        roomId: options.roomId,
+      });
       bot.self = joined.self;
       bot.resumeToken = joined.resumeToken;
-      for (const participant of joined.participants) bot.participants.set(participant.peerId, participant);
+      for (const participant of joined.participants)
+        bot.participants.set(participant.peerId, participant);
       for (const track of joined.tracks) bot.announce(track);
       return bot;
     } catch (err) {
@@ -150,21 +161,33 @@ export class Bot {
     if (options.camera) {
       const camera = typeof options.camera === "object" ? options.camera : {};
       const simulcast = camera.simulcast ?? false;
-      wanted.push({ source: "camera", simulcast, shape: { ...DEFAULT_VIDEO, ...camera.shape, layers: simulcast ? 3 : 1 } });
+      wanted.push({
+        source: "camera",
+        simulcast,
+        shape: { ...DEFAULT_VIDEO, ...camera.shape, layers: simulcast ? 3 : 1 },
+      });
     }
     if (options.screen) {
       const screen = typeof options.screen === "object" ? options.screen : {};
-      wanted.push({ source: "screen", simulcast: false, shape: { ...DEFAULT_VIDEO, ...screen.shape, layers: 1 } });
+      wanted.push({
+        source: "screen",
+        simulcast: false,
+        shape: { ...DEFAULT_VIDEO, ...screen.shape, layers: 1 },
+      });
     }
     for (const { source, simulcast, shape } of wanted) {
       const transceiver = pc.addTransceiver(kindOfSource(source), {
         direction: "sendonly",
-        ...(simulcast ? { simulcast: SIMULCAST_LAYERS.map((rid) => ({ rid, direction: "send" as const })) } : {}),
+        ...(simulcast
+          ? { simulcast: SIMULCAST_LAYERS.map((rid) => ({ rid, direction: "send" as const })) }
+          : {}),
       });
       const track: OutgoingTrack = {
         source,
         transceiver,
-        layerSsrcs: simulcast ? SIMULCAST_LAYERS.map(() => Math.floor(Math.random() * 0xffffffff) >>> 0) : [],
+        layerSsrcs: simulcast
+          ? SIMULCAST_LAYERS.map(() => Math.floor(Math.random() * 0xffffffff) >>> 0)
+          : [],
       };
       if (shape) track.video = new VideoSource(shape, (packet) => this.sendPacket(track, packet));
       else {
@@ -174,10 +197,17 @@ export class Bot {
       this.outgoing.set(source, track);
     }
     const candidates: unknown[] = [];
-    if (this.options.trickle) pc.onIceCandidate.subscribe((candidate) => candidates.push(candidate?.toJSON()));
+    if (this.options.trickle)
+      pc.onIceCandidate.subscribe((candidate) => candidates.push(candidate?.toJSON()));
     await pc.setLocalDescription(await pc.createOffer());
-    const tracks = [...this.outgoing.values()].map((t) => ({ mid: t.transceiver.mid as string, source: t.source }));
-    const answer = this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
+    const tracks = [...this.outgoing.values()].map((t) => ({
+      mid: t.transceiver.mid as string,
+      source: t.source,
+    }));
+    const answer = this.signaling.request("publishOffer", {
+      sdp: pc.localDescription!.sdp,
+      tracks,
+    });
     // Candidates follow the offer, as a browser's would; the SFU runs commands in order.
     for (const candidate of candidates) void this.trickle(candidate);
     const result = await answer;
@@ -220,8 +250,14 @@ export class Bot {
     const pc = this.publishPc;
     if (pc) {
       await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
-      const tracks = [...this.outgoing.values()].map((t) => ({ mid: t.transceiver.mid as string, source: t.source }));
-      const result = await this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
+      const tracks = [...this.outgoing.values()].map((t) => ({
+        mid: t.transceiver.mid as string,
+        source: t.source,
+      }));
+      const result = await this.signaling.request("publishOffer", {
+        sdp: pc.localDescription!.sdp,
+        tracks,
+      });
       this.remoteSdps.push(result.sdp);
       await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
       resumeRestartedIce(pc);
@@ -242,8 +278,14 @@ export class Bot {
     this.outgoing.delete(source);
     track.transceiver.setDirection("inactive");
     await pc.setLocalDescription(await pc.createOffer());
-    const tracks = [...this.outgoing.values()].map((t) => ({ mid: t.transceiver.mid as string, source: t.source }));
-    const result = await this.signaling.request("publishOffer", { sdp: pc.localDescription!.sdp, tracks });
+    const tracks = [...this.outgoing.values()].map((t) => ({
+      mid: t.transceiver.mid as string,
+      source: t.source,
+    }));
+    const result = await this.signaling.request("publishOffer", {
+      sdp: pc.localDescription!.sdp,
+      tracks,
+    });
     this.remoteSdps.push(result.sdp);
     await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
   }
@@ -286,7 +328,8 @@ export class Bot {
   /** Packets our sources have produced, all tracks and layers. */
   packetsSent(): number {
     let total = 0;
-    for (const track of this.outgoing.values()) total += (track.video?.packetsSent ?? 0) + (track.audio?.packetsSent ?? 0);
+    for (const track of this.outgoing.values())
+      total += (track.video?.packetsSent ?? 0) + (track.audio?.packetsSent ?? 0);
     return total;
   }
 
@@ -298,7 +341,8 @@ export class Bot {
         ssrcByRtx: Record<number, number>;
         remoteStreams: Record<number, { packets_received: number } | undefined>;
       };
-      for (const rtxSsrc of Object.keys(receiver.ssrcByRtx)) total += receiver.remoteStreams[Number(rtxSsrc)]?.packets_received ?? 0;
+      for (const rtxSsrc of Object.keys(receiver.ssrcByRtx))
+        total += receiver.remoteStreams[Number(rtxSsrc)]?.packets_received ?? 0;
     }
     return total;
   }
@@ -314,7 +358,8 @@ export class Bot {
   async waitFor(predicate: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`bot ${this.self?.displayName ?? "?"}: timed out waiting for ${what}`);
+      if (Date.now() > deadline)
+        throw new Error(`bot ${this.self?.displayName ?? "?"}: timed out waiting for ${what}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -340,7 +385,9 @@ export class Bot {
 
   private listen(): void {
     const s = this.signaling;
-    s.on("participantJoined", ({ participant }) => this.participants.set(participant.peerId, participant));
+    s.on("participantJoined", ({ participant }) =>
+      this.participants.set(participant.peerId, participant),
+    );
     s.on("participantLeft", ({ peerId }) => this.participants.delete(peerId));
     s.on("trackPublished", ({ track }) => this.announce(track));
     s.on("trackUnpublished", ({ trackId }) => {
@@ -362,9 +409,11 @@ export class Bot {
     s.on("closed", ({ reason }) => (this.closedReason = reason));
     s.on("subscribeOffer", (offer) => {
       // Offers are answered strictly in order, one at a time.
-      this.subscribeChain = this.subscribeChain.then(() => this.answer(offer)).catch((err: unknown) => {
-        this.errors.push({ code: "internal", message: `answering failed: ${String(err)}` });
-      });
+      this.subscribeChain = this.subscribeChain
+        .then(() => this.answer(offer))
+        .catch((err: unknown) => {
+          this.errors.push({ code: "internal", message: `answering failed: ${String(err)}` });
+        });
     });
   }
 
@@ -373,7 +422,14 @@ export class Bot {
     for (const { mid, trackId } of offer.tracks) {
       this.trackIdByMid.set(mid, trackId);
       if (!this.received.has(trackId)) {
-        this.received.set(trackId, newReceivedTrack(mid, this.announced.get(trackId), this.layerByTrack.get(trackId) ?? null));
+        this.received.set(
+          trackId,
+          newReceivedTrack(
+            mid,
+            this.announced.get(trackId),
+            this.layerByTrack.get(trackId) ?? null,
+          ),
+        );
       }
     }
     // A track the SFU no longer offers has ended (its m-line is stopped).
@@ -383,7 +439,8 @@ export class Bot {
     nackPerStream(this.subscribePc);
     await this.subscribePc.setLocalDescription(await this.subscribePc.createAnswer());
     resumeRestartedIce(this.subscribePc);
-    if (this.options.fastSrtp) whenSrtpReady(this.subscribePc, (dtls) => void FastTransport.create(dtls));
+    if (this.options.fastSrtp)
+      whenSrtpReady(this.subscribePc, (dtls) => void FastTransport.create(dtls));
     await this.signaling.request("subscribeAnswer", {
       revision: offer.revision,
       sdp: this.subscribePc.localDescription!.sdp,
@@ -416,7 +473,9 @@ export class Bot {
       ssrcNum: ssrcs.length,
       ssrcFeedbacks: ssrcs,
     });
-    await this.subscribePc.dtlsTransports[0]?.sendRtcp([new RtcpPayloadSpecificFeedback({ feedback: remb })]);
+    await this.subscribePc.dtlsTransports[0]?.sendRtcp([
+      new RtcpPayloadSpecificFeedback({ feedback: remb }),
+    ]);
   }
 
   /** Asks the SFU to retransmit packets of a received track (a generic NACK). */
@@ -425,7 +484,9 @@ export class Bot {
     const ssrc = track ? [...track.ssrcs][0] : undefined;
     if (ssrc === undefined) throw new Error("no packets received on that track yet");
     const nack = new GenericNack({ senderSsrc: 1, mediaSourceSsrc: ssrc, lost: sequenceNumbers });
-    await this.subscribePc.dtlsTransports[0]?.sendRtcp([new RtcpTransportLayerFeedback({ feedback: nack })]);
+    await this.subscribePc.dtlsTransports[0]?.sendRtcp([
+      new RtcpTransportLayerFeedback({ feedback: nack }),
+    ]);
   }
 
   setTileSize(trackId: string, width: number, height: number) {
@@ -463,7 +524,9 @@ export class Bot {
         ssrc: track.layerSsrcs[packet.layer],
         marker: packet.marker,
         extensions: [
-          ...(ext.mid && transceiver.mid ? [{ id: ext.mid, payload: serializeSdesMid(transceiver.mid) }] : []),
+          ...(ext.mid && transceiver.mid
+            ? [{ id: ext.mid, payload: serializeSdesMid(transceiver.mid) }]
+            : []),
           ...(ext.rid ? [{ id: ext.rid, payload: serializeSdesRTPStreamID(rid) }] : []),
         ],
       });
@@ -484,7 +547,10 @@ export class Bot {
   }
 }
 
-const extensionCache = new WeakMap<RTCRtpTransceiver, { mid?: number; rid?: number; audioLevel?: number }>();
+const extensionCache = new WeakMap<
+  RTCRtpTransceiver,
+  { mid?: number; rid?: number; audioLevel?: number }
+>();
 
 /** The negotiated header extension ids of a transceiver, looked up once. */
 function extensionIds(transceiver: RTCRtpTransceiver) {

@@ -34,7 +34,8 @@ interface GcmCore {
   open(table: number, pkt: number, hlen: number, plen: number, ks: number, tmp: number): number;
 }
 
-const core = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GHASH_WASM, "base64"))).exports as unknown as GcmCore;
+const core = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GHASH_WASM, "base64")))
+  .exports as unknown as GcmCore;
 let bytes = new Uint8Array(core.memory.buffer);
 /** The same memory as a Buffer, for native copies without allocating views. */
 let memory = Buffer.from(core.memory.buffer);
@@ -101,7 +102,8 @@ export class AesGcmSrtp {
 
   constructor(sessionKey: Uint8Array, sessionSalt: Uint8Array) {
     // werift derives 14 salt bytes for either profile; GCM uses the first 12 (RFC 7714 §12).
-    if (sessionKey.length !== 16 || sessionSalt.length < 12) throw new Error("AES-128-GCM SRTP needs a 16-byte key and a 12-byte salt");
+    if (sessionKey.length !== 16 || sessionSalt.length < 12)
+      throw new Error("AES-128-GCM SRTP needs a 16-byte key and a 12-byte salt");
     this.ecb = createCipheriv("aes-128-ecb", sessionKey, null);
     this.ecb.setAutoPadding(false);
     const slot = allocateSlot();
@@ -117,14 +119,27 @@ export class AesGcmSrtp {
    * Encrypts the RTP packet in {@link scratch} (`headerLength` + `payloadLength` bytes) in
    * place and writes the tag after it. Returns the SRTP length.
    */
-  sealScratch(headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): number {
+  sealScratch(
+    headerLength: number,
+    payloadLength: number,
+    ssrc: number,
+    roc: number,
+    seq: number,
+  ): number {
     this.keystream(ssrc, roc, seq, payloadLength);
     core.seal(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT);
     return headerLength + payloadLength + GCM_TAG_LENGTH;
   }
 
   /** Encrypts a plaintext RTP packet held in `packet` (with room for the tag) in place. */
-  protect(packet: Uint8Array, headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): number {
+  protect(
+    packet: Uint8Array,
+    headerLength: number,
+    payloadLength: number,
+    ssrc: number,
+    roc: number,
+    seq: number,
+  ): number {
     bytes.set(packet.subarray(0, headerLength + payloadLength), PACKET_AT);
     const length = this.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
     packet.set(bytes.subarray(PACKET_AT, PACKET_AT + length));
@@ -135,7 +150,14 @@ export class AesGcmSrtp {
    * Checks the tag of an SRTP packet of `length` bytes and decrypts its payload in place.
    * Returns the plaintext RTP length, or -1 when authentication fails.
    */
-  unprotect(packet: Uint8Array, length: number, headerLength: number, ssrc: number, roc: number, seq: number): number {
+  unprotect(
+    packet: Uint8Array,
+    length: number,
+    headerLength: number,
+    ssrc: number,
+    roc: number,
+    seq: number,
+  ): number {
     const payloadLength = length - headerLength - GCM_TAG_LENGTH;
     if (payloadLength < 0 || length > MAX_RTP_LENGTH + GCM_TAG_LENGTH) return -1;
     bytes.set(packet.subarray(0, length), PACKET_AT);
@@ -143,9 +165,13 @@ export class AesGcmSrtp {
     // once its tag checks, or forged packets would fill memory with batches (one per
     // made-up SSRC) and evict the real streams' (issue 9, R8).
     const made = this.keystream(ssrc, roc, seq, payloadLength, false);
-    if (!core.open(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT)) return -1;
+    if (!core.open(this.table, PACKET_AT, headerLength, payloadLength, KEYSTREAM_AT, TMP_AT))
+      return -1;
     if (made) this.batches.set(ssrc, made);
-    packet.set(bytes.subarray(PACKET_AT + headerLength, PACKET_AT + headerLength + payloadLength), headerLength);
+    packet.set(
+      bytes.subarray(PACKET_AT + headerLength, PACKET_AT + headerLength + payloadLength),
+      headerLength,
+    );
     return headerLength + payloadLength;
   }
 
@@ -173,7 +199,10 @@ export class AesGcmSrtp {
     let made: KeystreamBatch | null = null;
     if (!batch || k < 0 || k >= BATCH || blocks > batch.blocks) {
       // Video packets of a stream are about the same size; leave room for a little more.
-      const size = Math.min(MAX_BLOCKS, Math.max(blocks, batch && k >= 0 ? batch.blocks : 0, blocks + 2));
+      const size = Math.min(
+        MAX_BLOCKS,
+        Math.max(blocks, batch && k >= 0 ? batch.blocks : 0, blocks + 2),
+      );
       batch = made = this.makeBatch(ssrc, index, size);
       if (keep) this.batches.set(ssrc, batch);
     }

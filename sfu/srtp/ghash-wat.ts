@@ -30,7 +30,10 @@ function mulBlock(): string {
     const half = byte < 8 ? "$a" : "$b";
     const shift = (byte % 8) * 8;
     // High nibble of the byte is position 2·byte, low nibble 2·byte + 1; 256 bytes per position.
-    for (const [position, nibbleShift] of [[2 * byte, shift + 4], [2 * byte + 1, shift]] as const) {
+    for (const [position, nibbleShift] of [
+      [2 * byte, shift + 4],
+      [2 * byte + 1, shift],
+    ] as const) {
       lines.push(
         `(local.set $e (i32.add (local.get $table) (i32.add (i32.const ${position << 8}) (i32.shl (i32.wrap_i64 (i64.and (i64.shr_u (local.get ${half}) (i64.const ${nibbleShift})) (i64.const 15))) (i32.const 4)))))`,
         `(local.set $z0 (i64.xor (local.get $z0) (i64.load (local.get $e))))`,

@@ -58,5 +58,7 @@ export class Ghash {
 }
 
 export function readWord(data: Uint8Array, offset: number): number {
-  return (data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!;
+  return (
+    (data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!
+  );
 }

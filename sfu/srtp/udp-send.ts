@@ -14,7 +14,14 @@ import type { Socket } from "node:dgram";
 import { isIP } from "node:net";
 
 interface UdpHandle {
-  send(req: object, list: Buffer[], count: number, port: number, address: string, hasCallback: boolean): number;
+  send(
+    req: object,
+    list: Buffer[],
+    count: number,
+    port: number,
+    address: string,
+    hasCallback: boolean,
+  ): number;
 }
 
 type SendWrapClass = new () => { list?: Buffer[]; address?: string; port?: number };
@@ -24,7 +31,9 @@ const handles = new WeakMap<Socket, UdpHandle | null>();
 
 function loadSendWrap(): SendWrapClass | undefined {
   try {
-    const binding = (process as unknown as { binding(name: string): { SendWrap?: SendWrapClass } }).binding("udp_wrap");
+    const binding = (
+      process as unknown as { binding(name: string): { SendWrap?: SendWrapClass } }
+    ).binding("udp_wrap");
     return typeof binding.SendWrap === "function" ? binding.SendWrap : undefined;
   } catch {
     return undefined;
@@ -35,8 +44,12 @@ function handleOf(socket: Socket): UdpHandle | null {
   let handle = handles.get(socket);
   if (handle !== undefined) return handle;
   handle = null;
-  const stateSymbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === "state symbol");
-  const state = stateSymbol ? (socket as unknown as Record<symbol, { handle?: UdpHandle; bindState?: number }>)[stateSymbol] : undefined;
+  const stateSymbol = Object.getOwnPropertySymbols(socket).find(
+    (s) => s.description === "state symbol",
+  );
+  const state = stateSymbol
+    ? (socket as unknown as Record<symbol, { handle?: UdpHandle; bindState?: number }>)[stateSymbol]
+    : undefined;
   if (SendWrap && state?.handle && typeof state.handle.send === "function") handle = state.handle;
   handles.set(socket, handle);
   return handle;
@@ -51,7 +64,12 @@ export function sendsDirectly(socket: Socket): boolean {
 }
 
 /** Sends `datagram` to `address:port` (an IP literal) on `socket`. */
-export function sendDatagram(socket: Socket, datagram: Buffer, port: number, address: string): void {
+export function sendDatagram(
+  socket: Socket,
+  datagram: Buffer,
+  port: number,
+  address: string,
+): void {
   const handle = handleOf(socket);
   if (handle && SendWrap && isIP(address)) {
     const req = new SendWrap();

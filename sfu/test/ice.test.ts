@@ -42,10 +42,19 @@ describe("ICE-lite", () => {
     ];
     const started = performance.now();
     for (const candidate of candidates) {
-      await alice.signaling.request("iceCandidate", { connection: "publish", candidate: { candidate, sdpMid: "0" } });
-      await alice.signaling.request("iceCandidate", { connection: "subscribe", candidate: { candidate, sdpMid: "0" } });
+      await alice.signaling.request("iceCandidate", {
+        connection: "publish",
+        candidate: { candidate, sdpMid: "0" },
+      });
+      await alice.signaling.request("iceCandidate", {
+        connection: "subscribe",
+        candidate: { candidate, sdpMid: "0" },
+      });
     }
-    await alice.signaling.request("setTrackMuted", { trackId: alice.publishedTrackId("mic")!, muted: false });
+    await alice.signaling.request("setTrackMuted", {
+      trackId: alice.publishedTrackId("mic")!,
+      muted: false,
+    });
     expect(performance.now() - started).toBeLessThan(1_000);
 
     // Media still flows, and no error reached either bot.
@@ -62,15 +71,27 @@ describe("ICE-lite", () => {
     const bob = await sfu.bot("room-restart", "Bob");
     await alice.publish({ mic: true, camera: true });
     await bob.publish({ mic: true });
-    await bob.waitFor(() => bob.received.size === 2 && bob.totalPackets() > 20, 10_000, "Bob receives");
-    await alice.waitFor(() => alice.received.size === 1 && alice.totalPackets() > 5, 10_000, "Alice receives");
+    await bob.waitFor(
+      () => bob.received.size === 2 && bob.totalPackets() > 20,
+      10_000,
+      "Bob receives",
+    );
+    await alice.waitFor(
+      () => alice.received.size === 1 && alice.totalPackets() > 5,
+      10_000,
+      "Alice receives",
+    );
 
     const publishUfrag = ufragOf(alice.remoteSdps.find((sdp) => /a=ice-lite/.test(sdp))!);
     const offersBefore = bob.offersAnswered;
     const subscribeUfrag = ufragOf(bob.remoteSdps.at(-1)!);
     await alice.restartIce();
     const afterPublishRestart = bob.totalPackets();
-    await bob.waitFor(() => bob.totalPackets() > afterPublishRestart + 100, 10_000, "Bob receives after Alice's publish restart");
+    await bob.waitFor(
+      () => bob.totalPackets() > afterPublishRestart + 100,
+      10_000,
+      "Bob receives after Alice's publish restart",
+    );
     await bob.restartIce();
     await bob.waitFor(() => bob.offersAnswered > offersBefore, 5_000, "Bob's restart offer");
     // New credentials on both sides of both connections...
@@ -79,8 +100,16 @@ describe("ICE-lite", () => {
     // ...and media keeps flowing both ways, with the same tracks (no rejoin).
     const bobBefore = bob.totalPackets();
     const aliceBefore = alice.totalPackets();
-    await bob.waitFor(() => bob.totalPackets() > bobBefore + 100, 10_000, "Bob receives after the restart");
-    await alice.waitFor(() => alice.totalPackets() > aliceBefore + 20, 10_000, "Alice receives after the restart");
+    await bob.waitFor(
+      () => bob.totalPackets() > bobBefore + 100,
+      10_000,
+      "Bob receives after the restart",
+    );
+    await alice.waitFor(
+      () => alice.totalPackets() > aliceBefore + 20,
+      10_000,
+      "Alice receives after the restart",
+    );
     expect(bob.received.size).toBe(2);
     expect([...bob.received.values()].every((t) => !t.ended)).toBe(true);
     expect(alice.errors).toEqual([]);
@@ -104,7 +133,9 @@ describe("ICE-lite", () => {
       });
       await pc.close();
       await bot.waitFor(() => bot.closedReason !== undefined, 5_000, "the SFU to end the session");
-      expect(bot.errors.map((e) => e.message).join("\n")).toMatch(/publish connection failed: no ICE connectivity check from the peer within 2 s/);
+      expect(bot.errors.map((e) => e.message).join("\n")).toMatch(
+        /publish connection failed: no ICE connectivity check from the peer within 2 s/,
+      );
       expect(bot.closedReason).toMatch(/no ICE connectivity check/);
       await eventually(async () => (await strict.stats()).peers === 0, 5_000, "the peer gone");
       await bot.close();
@@ -119,7 +150,11 @@ describe("resuming a session on a new socket", () => {
     const alice = await sfu.bot("room-resume", "Alice");
     const bob = await sfu.bot("room-resume", "Bob");
     await alice.publish({ mic: true, camera: true });
-    await bob.waitFor(() => bob.received.size === 2 && bob.totalPackets() > 20, 10_000, "Bob receives");
+    await bob.waitFor(
+      () => bob.received.size === 2 && bob.totalPackets() > 20,
+      10_000,
+      "Bob receives",
+    );
     const bobId = bob.peerId;
     const oldSocket = bob.signaling;
 
@@ -135,13 +170,19 @@ describe("resuming a session on a new socket", () => {
     expect(alice.participants.has(bobId!)).toBe(true);
     const carol = await sfu.bot("room-resume", "Carol");
     await carol.publish({ mic: true });
-    await bob.waitFor(() => bob.received.size === 3, 10_000, "Carol's track, offered on the new socket");
+    await bob.waitFor(
+      () => bob.received.size === 3,
+      10_000,
+      "Carol's track, offered on the new socket",
+    );
     expect(bob.errors).toEqual([]);
 
     // Someone else cannot take the session, and an ended one cannot be resumed.
     const intruder = new SignalingClient({ url: sfu.url });
     await intruder.connected();
-    await expect(intruder.request("resume", { peerId: bobId!, token: "not-the-token" })).rejects.toMatchObject({ code: "unknown_session" });
+    await expect(
+      intruder.request("resume", { peerId: bobId!, token: "not-the-token" }),
+    ).rejects.toMatchObject({ code: "unknown_session" });
     intruder.close();
     await Promise.all([alice.leave(), bob.leave(), carol.leave()]);
     await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");

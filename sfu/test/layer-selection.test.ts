@@ -20,19 +20,64 @@ describe("layer selection", () => {
   });
 
   it("pauses hidden tiles, honours preferences and caps, and falls back to flowing layers", () => {
-    expect(chooseLayer({ active: [...all], preferred: null, tile: { width: 0, height: 0 }, current: "high" })).toBe("paused");
-    expect(chooseLayer({ active: [...all], preferred: null, tile: null, current: undefined })).toBe("low");
-    expect(chooseLayer({ active: [...all], preferred: "medium", tile: { width: 1920, height: 1080 }, current: undefined })).toBe("medium");
-    expect(chooseLayer({ active: [...all], preferred: null, tile: { width: 1920, height: 1080 }, current: undefined, cap: "low" })).toBe("low");
+    expect(
+      chooseLayer({
+        active: [...all],
+        preferred: null,
+        tile: { width: 0, height: 0 },
+        current: "high",
+      }),
+    ).toBe("paused");
+    expect(chooseLayer({ active: [...all], preferred: null, tile: null, current: undefined })).toBe(
+      "low",
+    );
+    expect(
+      chooseLayer({
+        active: [...all],
+        preferred: "medium",
+        tile: { width: 1920, height: 1080 },
+        current: undefined,
+      }),
+    ).toBe("medium");
+    expect(
+      chooseLayer({
+        active: [...all],
+        preferred: null,
+        tile: { width: 1920, height: 1080 },
+        current: undefined,
+        cap: "low",
+      }),
+    ).toBe("low");
     // The publisher stopped its high layer: take the best that flows.
-    expect(chooseLayer({ active: ["low", "medium"], preferred: null, tile: { width: 1920, height: 1080 }, current: "high" })).toBe("medium");
-    expect(chooseLayer({ active: [null], preferred: null, tile: { width: 100, height: 100 }, current: undefined })).toBe(null);
-    expect(chooseLayer({ active: [], preferred: null, tile: null, current: undefined })).toBeUndefined();
+    expect(
+      chooseLayer({
+        active: ["low", "medium"],
+        preferred: null,
+        tile: { width: 1920, height: 1080 },
+        current: "high",
+      }),
+    ).toBe("medium");
+    expect(
+      chooseLayer({
+        active: [null],
+        preferred: null,
+        tile: { width: 100, height: 100 },
+        current: undefined,
+      }),
+    ).toBe(null);
+    expect(
+      chooseLayer({ active: [], preferred: null, tile: null, current: undefined }),
+    ).toBeUndefined();
   });
 });
 
 describe("bandwidth allocation", () => {
-  const demand = (id: string, wanted: VideoDemand["wanted"], current: VideoDemand["current"], priority: number): VideoDemand => ({
+  const demand = (
+    id: string,
+    wanted: VideoDemand["wanted"],
+    current: VideoDemand["current"],
+    priority: number,
+  ): VideoDemand => ({
     id,
     wanted,
     current,
@@ -41,10 +86,16 @@ describe("bandwidth allocation", () => {
   });
 
   it("steps the smallest tiles down first until the total fits", () => {
-    const caps = allocate([demand("big", "high", "high", 1000), demand("small", "high", "high", 10)], 2_200_000);
+    const caps = allocate(
+      [demand("big", "high", "high", 1000), demand("small", "high", "high", 10)],
+      2_200_000,
+    );
     expect(caps.get("big")).toBe("high");
     expect(caps.get("small")).toBe("medium");
-    const tight = allocate([demand("big", "high", "high", 1000), demand("small", "high", "high", 10)], 400_000);
+    const tight = allocate(
+      [demand("big", "high", "high", 1000), demand("small", "high", "high", 10)],
+      400_000,
+    );
     expect([tight.get("big"), tight.get("small")]).toEqual(["low", "low"]);
   });
 
@@ -139,7 +190,10 @@ describe("transport-wide feedback", () => {
 
   it("reads the transport-wide sequence number from a one-byte header extension", () => {
     // V=2, X=1; extension BEDE, 2 words: id 2 (1 byte), id 3 (2 bytes) = 0x1234, padding.
-    const packet = Buffer.from([0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0, 2, 0x20, 0xaa, 0x31, 0x12, 0x34, 0, 0, 0, 1, 2]);
+    const packet = Buffer.from([
+      0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0, 2, 0x20, 0xaa, 0x31, 0x12, 0x34, 0, 0,
+      0, 1, 2,
+    ]);
     expect(readTransportSequence(packet, 24, 3)).toBe(0x1234);
     expect(readTransportSequence(packet, 24, 5)).toBe(-1);
   });

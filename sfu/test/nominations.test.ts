@@ -25,7 +25,11 @@ function liteAgent(pairs: Pair[]) {
     checkList: pairs,
     closed: [] as [string, number][],
     // werift's own: the first nomination wins, for good.
-    checkIncoming(message: { attributesKeys: string[] }, addr: [string, number], protocol: unknown) {
+    checkIncoming(
+      message: { attributesKeys: string[] },
+      addr: [string, number],
+      protocol: unknown,
+    ) {
       if (!message.attributesKeys.includes("USE-CANDIDATE") || agent.nominated) return;
       agent.nominated = pairs.find((p) => p.protocol === protocol && p.remoteAddr[1] === addr[1]);
     },
@@ -33,7 +37,9 @@ function liteAgent(pairs: Pair[]) {
       agent.closed.push(remoteAddr);
     },
   };
-  const pc = { dtlsTransports: [{ iceTransport: { connection: agent } }] } as unknown as RTCPeerConnection;
+  const pc = {
+    dtlsTransports: [{ iceTransport: { connection: agent } }],
+  } as unknown as RTCPeerConnection;
   followNominations(pc);
   return agent;
 }
@@ -46,7 +52,11 @@ const udp = (port: number, priority: number, closed = false): Pair => ({
   state: 3,
 });
 const nominate = (agent: ReturnType<typeof liteAgent>, pair: Pair) =>
-  agent.checkIncoming({ attributesKeys: ["USERNAME", "USE-CANDIDATE"] }, pair.remoteAddr, pair.protocol);
+  agent.checkIncoming(
+    { attributesKeys: ["USERNAME", "USE-CANDIDATE"] },
+    pair.remoteAddr,
+    pair.protocol,
+  );
 
 describe("the lite agent follows the browser's nominations", () => {
   it("moves to a better pair, and to a worse one when the browser moves there", () => {

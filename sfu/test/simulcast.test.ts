@@ -17,17 +17,23 @@ afterAll(async () => {
 });
 
 /** A simulcasting publisher and one subscriber receiving its camera. */
-async function simulcastCall(roomId: string): Promise<{ pub: Bot; sub: Bot; track: ReceivedTrack; trackId: string }> {
+async function simulcastCall(
+  roomId: string,
+): Promise<{ pub: Bot; sub: Bot; track: ReceivedTrack; trackId: string }> {
   const pub = await sfu.bot(roomId, "Simulcaster");
   await pub.publish({ camera: { simulcast: true } });
   const sub = await sfu.bot(roomId, "Viewer");
   await sub.waitFor(() => [...sub.received.values()].some((t) => t.packets > 10), 10_000, "video");
   const [track] = [...sub.received.values()];
   // Every layer has been measured by the SFU (rates need a full second).
-  await eventually(async () => {
-    const stats = (await sfu.stats()).tracks.find((t) => t.trackId === track!.info!.trackId);
-    return !!stats && stats.layers.every((l) => l.bitrate > 0);
-  }, 5_000, "layer rates");
+  await eventually(
+    async () => {
+      const stats = (await sfu.stats()).tracks.find((t) => t.trackId === track!.info!.trackId);
+      return !!stats && stats.layers.every((l) => l.bitrate > 0);
+    },
+    5_000,
+    "layer rates",
+  );
   return { pub, sub, track: track!, trackId: track!.info!.trackId };
 }
 

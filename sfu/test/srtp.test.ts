@@ -6,7 +6,13 @@ import { GHASH_WASM, GHASH_WAT_SHA256 } from "../srtp/ghash-wasm";
 import { WAT, watSha256 } from "../srtp/ghash-wat";
 
 /** RFC 7714 by way of node:crypto's AES-GCM: IV = (0 ‖ SSRC ‖ ROC ‖ SEQ) ⊕ salt, AAD = header. */
-function reference(key: Buffer, salt: Buffer, packet: Buffer, headerLength: number, roc: number): Buffer {
+function reference(
+  key: Buffer,
+  salt: Buffer,
+  packet: Buffer,
+  headerLength: number,
+  roc: number,
+): Buffer {
   const iv = Buffer.alloc(12);
   iv.writeUInt32BE(packet.readUInt32BE(8), 2);
   iv.writeUInt32BE(roc, 6);
@@ -14,7 +20,12 @@ function reference(key: Buffer, salt: Buffer, packet: Buffer, headerLength: numb
   for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!;
   const cipher = createCipheriv("aes-128-gcm", key, iv);
   cipher.setAAD(packet.subarray(0, headerLength));
-  return Buffer.concat([packet.subarray(0, headerLength), cipher.update(packet.subarray(headerLength)), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.concat([
+    packet.subarray(0, headerLength),
+    cipher.update(packet.subarray(headerLength)),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
 }
 
 describe("AES-GCM SRTP", () => {
@@ -22,7 +33,16 @@ describe("AES-GCM SRTP", () => {
     const key = randomBytes(16);
     const salt = randomBytes(12);
     const srtp = new AesGcmSrtp(key, salt);
-    for (const [headerLength, payloadLength] of [[12, 1100], [24, 1100], [20, 37], [12, 0], [28, 15], [12, 16], [16, 1], [12, 1400]] as const) {
+    for (const [headerLength, payloadLength] of [
+      [12, 1100],
+      [24, 1100],
+      [20, 37],
+      [12, 0],
+      [28, 15],
+      [12, 16],
+      [16, 1],
+      [12, 1400],
+    ] as const) {
       const plain = randomBytes(headerLength + payloadLength);
       plain[0] = 0x80;
       const roc = 70_000;
@@ -30,20 +50,29 @@ describe("AES-GCM SRTP", () => {
       const packet = Buffer.concat([plain, Buffer.alloc(16)]);
       const ssrc = plain.readUInt32BE(8);
       const seq = plain.readUInt16BE(2);
-      expect(srtp.protect(packet, headerLength, payloadLength, ssrc, roc, seq)).toBe(expected.length);
+      expect(srtp.protect(packet, headerLength, payloadLength, ssrc, roc, seq)).toBe(
+        expected.length,
+      );
       expect(packet.equals(expected)).toBe(true);
-      expect(srtp.unprotect(packet, packet.length, headerLength, ssrc, roc, seq)).toBe(plain.length);
+      expect(srtp.unprotect(packet, packet.length, headerLength, ssrc, roc, seq)).toBe(
+        plain.length,
+      );
       expect(packet.subarray(0, plain.length).equals(plain)).toBe(true);
       // A flipped bit, or the wrong index, fails authentication.
       const forged = Buffer.from(expected);
       forged[forged.length - 1]! ^= 1;
       expect(srtp.unprotect(forged, forged.length, headerLength, ssrc, roc, seq)).toBe(-1);
-      expect(srtp.unprotect(Buffer.from(expected), expected.length, headerLength, ssrc, roc + 1, seq)).toBe(-1);
+      expect(
+        srtp.unprotect(Buffer.from(expected), expected.length, headerLength, ssrc, roc + 1, seq),
+      ).toBe(-1);
     }
   });
 
   it("seals in the scratch area with many keys alive", () => {
-    const contexts = Array.from({ length: 4 }, () => ({ key: randomBytes(16), salt: randomBytes(12) }));
+    const contexts = Array.from({ length: 4 }, () => ({
+      key: randomBytes(16),
+      salt: randomBytes(12),
+    }));
     const srtps = contexts.map(({ key, salt }) => new AesGcmSrtp(key, salt));
     const plain = randomBytes(12 + 300);
     plain[0] = 0x80;
@@ -51,7 +80,11 @@ describe("AES-GCM SRTP", () => {
       const area = scratch();
       area.set(plain);
       const length = srtp.sealScratch(12, 300, plain.readUInt32BE(8), 0, plain.readUInt16BE(2));
-      expect(Buffer.from(area.subarray(0, length)).equals(reference(contexts[i]!.key, contexts[i]!.salt, plain, 12, 0))).toBe(true);
+      expect(
+        Buffer.from(area.subarray(0, length)).equals(
+          reference(contexts[i]!.key, contexts[i]!.salt, plain, 12, 0),
+        ),
+      ).toBe(true);
     }
   });
 });
@@ -76,18 +109,33 @@ describe("RFC 7714 known answers", () => {
 
   it("16.1.1: encrypts the RTP packet", () => {
     const packet = Buffer.concat([plain, Buffer.alloc(16)]);
-    expect(new AesGcmSrtp(key, salt).protect(packet, 12, plain.length - 12, ssrc, 0, seq)).toBe(encrypted.length);
+    expect(new AesGcmSrtp(key, salt).protect(packet, 12, plain.length - 12, ssrc, 0, seq)).toBe(
+      encrypted.length,
+    );
     expect(packet.toString("hex")).toBe(encrypted.toString("hex"));
   });
 
   it("16.1.2: decrypts it, and refuses it with any bit of header, payload or tag flipped", () => {
     const packet = Buffer.from(encrypted);
-    expect(new AesGcmSrtp(key, salt).unprotect(packet, packet.length, 12, ssrc, 0, seq)).toBe(plain.length);
+    expect(new AesGcmSrtp(key, salt).unprotect(packet, packet.length, 12, ssrc, 0, seq)).toBe(
+      plain.length,
+    );
     expect(packet.subarray(0, plain.length).toString("hex")).toBe(plain.toString("hex"));
-    for (const at of [1, 11, 12, 30, encrypted.length - 17, encrypted.length - 16, encrypted.length - 1]) {
+    for (const at of [
+      1,
+      11,
+      12,
+      30,
+      encrypted.length - 17,
+      encrypted.length - 16,
+      encrypted.length - 1,
+    ]) {
       const forged = Buffer.from(encrypted);
       forged[at]! ^= 0x10;
-      expect(new AesGcmSrtp(key, salt).unprotect(forged, forged.length, 12, ssrc, 0, seq), `byte ${at}`).toBe(-1);
+      expect(
+        new AesGcmSrtp(key, salt).unprotect(forged, forged.length, 12, ssrc, 0, seq),
+        `byte ${at}`,
+      ).toBe(-1);
     }
   });
 
@@ -103,9 +151,17 @@ describe("RFC 7714 known answers", () => {
     const masterSalt = Buffer.concat([salt, Buffer.alloc(2)]);
     const session = new SrtcpSession({
       profile: 0x0007,
-      keys: { localMasterKey: key, localMasterSalt: masterSalt, remoteMasterKey: key, remoteMasterSalt: masterSalt },
+      keys: {
+        localMasterKey: key,
+        localMasterSalt: masterSalt,
+        remoteMasterKey: key,
+        remoteMasterSalt: masterSalt,
+      },
     });
-    type Cipher = { encryptRTCP(packet: Buffer, index: number): Buffer; decryptRTCP(packet: Buffer): [Buffer, unknown] };
+    type Cipher = {
+      encryptRTCP(packet: Buffer, index: number): Buffer;
+      decryptRTCP(packet: Buffer): [Buffer, unknown];
+    };
     const Gcm = (session.localContext as unknown as { cipher: object }).cipher.constructor as new (
       ...keys: Buffer[]
     ) => Cipher;
@@ -145,12 +201,25 @@ describe("the keystream made ahead", () => {
   }
 
   /** Seals with `sender`, compares with node:crypto, opens with `receiver`. */
-  function roundTrip(sender: AesGcmSrtp, receiver: AesGcmSrtp, ssrc: number, roc: number, seq: number, payloadLength: number) {
+  function roundTrip(
+    sender: AesGcmSrtp,
+    receiver: AesGcmSrtp,
+    ssrc: number,
+    roc: number,
+    seq: number,
+    payloadLength: number,
+  ) {
     const plain = packet(ssrc, seq, payloadLength);
     const sealed = Buffer.concat([plain, Buffer.alloc(16)]);
     sender.protect(sealed, 12, payloadLength, ssrc, roc, seq);
-    expect(sealed.equals(reference(key, salt, plain, 12, roc)), `seal at ROC ${roc}, SEQ ${seq}`).toBe(true);
-    expect(receiver.unprotect(sealed, sealed.length, 12, ssrc, roc, seq), `open at ROC ${roc}, SEQ ${seq}`).toBe(plain.length);
+    expect(
+      sealed.equals(reference(key, salt, plain, 12, roc)),
+      `seal at ROC ${roc}, SEQ ${seq}`,
+    ).toBe(true);
+    expect(
+      receiver.unprotect(sealed, sealed.length, 12, ssrc, roc, seq),
+      `open at ROC ${roc}, SEQ ${seq}`,
+    ).toBe(plain.length);
     expect(sealed.subarray(0, plain.length).equals(plain)).toBe(true);
   }
 
@@ -174,10 +243,21 @@ describe("the keystream made ahead", () => {
     const sender = new AesGcmSrtp(key, salt);
     const receiver = new AesGcmSrtp(key, salt);
     const order: Array<[number, number, number]> = [
-      [1, 0, 100], [2, 5, 0xfffe], [1, 0, 101], [2, 5, 0xffff], [1, 0, 99], [2, 6, 0],
-      [1, 0, 140], [1, 0, 102], [2, 5, 0xfff0], [1, 1, 100], [1, 0, 100], [2, 6, 1],
+      [1, 0, 100],
+      [2, 5, 0xfffe],
+      [1, 0, 101],
+      [2, 5, 0xffff],
+      [1, 0, 99],
+      [2, 6, 0],
+      [1, 0, 140],
+      [1, 0, 102],
+      [2, 5, 0xfff0],
+      [1, 1, 100],
+      [1, 0, 100],
+      [2, 6, 1],
     ];
-    for (const [stream, roc, seq] of order) roundTrip(sender, receiver, 0x1000 + stream, roc, seq, 300);
+    for (const [stream, roc, seq] of order)
+      roundTrip(sender, receiver, 0x1000 + stream, roc, seq, 300);
   });
 });
 
@@ -185,7 +265,9 @@ describe("the WebAssembly core", () => {
   it("was assembled from ghash-wat.ts as it is now (rebuild: see ghash-wat.ts)", () => {
     expect(watSha256()).toBe(GHASH_WAT_SHA256);
     const kinds: Record<string, string> = { func: "function", memory: "memory" };
-    const declared = [...WAT.matchAll(/\((func|memory) \(export "(\w+)"\)/g)].map((m) => `${kinds[m[1]!]} ${m[2]}`);
+    const declared = [...WAT.matchAll(/\((func|memory) \(export "(\w+)"\)/g)].map(
+      (m) => `${kinds[m[1]!]} ${m[2]}`,
+    );
     const core = new WebAssembly.Module(Buffer.from(GHASH_WASM, "base64"));
     const exported = WebAssembly.Module.exports(core).map((e) => `${e.kind} ${e.name}`);
     expect(exported.sort()).toEqual(declared.sort());

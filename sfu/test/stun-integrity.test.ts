@@ -11,7 +11,10 @@ const REQUEST = 0x000;
 
 function request(password: string | undefined, username = "ab12:cd34"): Buffer {
   const message = new Message(BINDING, REQUEST);
-  message.setAttribute("USERNAME", username).setAttribute("PRIORITY", 1_845_501_695).setAttribute("USE-CANDIDATE", null);
+  message
+    .setAttribute("USERNAME", username)
+    .setAttribute("PRIORITY", 1_845_501_695)
+    .setAttribute("USE-CANDIDATE", null);
   if (password !== undefined) message.addMessageIntegrity(Buffer.from(password, "utf8"));
   message.addFingerprint();
   return message.bytes;
@@ -19,8 +22,12 @@ function request(password: string | undefined, username = "ab12:cd34"): Buffer {
 
 describe("STUN message integrity", () => {
   it("accepts a request signed with the password, and nothing else", () => {
-    expect(hasValidIntegrity(request("the-local-password-22c"), "the-local-password-22c")).toBe(true);
-    expect(hasValidIntegrity(request("someone-elses-password"), "the-local-password-22c")).toBe(false);
+    expect(hasValidIntegrity(request("the-local-password-22c"), "the-local-password-22c")).toBe(
+      true,
+    );
+    expect(hasValidIntegrity(request("someone-elses-password"), "the-local-password-22c")).toBe(
+      false,
+    );
     expect(hasValidIntegrity(request(undefined), "the-local-password-22c")).toBe(false);
   });
 
@@ -29,7 +36,9 @@ describe("STUN message integrity", () => {
     const altered = Buffer.from(signed);
     altered[27] = altered[27]! ^ 0x01; // inside USERNAME
     expect(hasValidIntegrity(altered, "the-local-password-22c")).toBe(false);
-    expect(hasValidIntegrity(signed.subarray(0, signed.length - 30), "the-local-password-22c")).toBe(false);
+    expect(
+      hasValidIntegrity(signed.subarray(0, signed.length - 30), "the-local-password-22c"),
+    ).toBe(false);
     expect(hasValidIntegrity(Buffer.alloc(20), "the-local-password-22c")).toBe(false);
   });
 });

@@ -3,11 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as createAccount } from "@/app/api/accounts/route";
-import {
-  type AuthLimits,
-  createAuthLimits,
-  limitSignIn,
-} from "@/lib/auth/limits";
+import { type AuthLimits, createAuthLimits, limitSignIn } from "@/lib/auth/limits";
 import type { Database } from "@/lib/db/client";
 import { parseEnv } from "@/lib/env";
 import {

@@ -85,7 +85,11 @@ export async function startRealtimeServer(
 export type RealtimeHarness = Awaited<ReturnType<typeof startRealtimeServer>>;
 
 /** Emits a command and resolves with its ack envelope. */
-export function ask(socket: TestSocket, name: string, payload: unknown): Promise<{
+export function ask(
+  socket: TestSocket,
+  name: string,
+  payload: unknown,
+): Promise<{
   ok: boolean;
   data?: unknown;
   error?: { code: string; message: string };

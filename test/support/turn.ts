@@ -31,12 +31,19 @@ export interface Turn {
 export function turnAvailable(): boolean {
   const missing = ["/usr/bin/turnserver", "/usr/bin/openssl"].filter((f) => !existsSync(f));
   if (missing.length === 0) return true;
-  if (process.env.CI === "true") throw new Error(`CI=true but the TURN tests need ${missing.join(", ")}`);
+  if (process.env.CI === "true")
+    throw new Error(`CI=true but the TURN tests need ${missing.join(", ")}`);
   return false;
 }
 
 /** The coturn configuration the tests run (and the deployment docs quote). */
-export function turnConfig(o: { address: string; secret: string; cert: string; key: string; dir: string }): string {
+export function turnConfig(o: {
+  address: string;
+  secret: string;
+  cert: string;
+  key: string;
+  dir: string;
+}): string {
   return `
 listening-ip=${o.address}
 relay-ip=${o.address}
@@ -72,14 +79,32 @@ export async function startTurn(lab: Lab, host: string): Promise<Turn> {
   const cert = path.join(dir, "cert.pem");
   const key = path.join(dir, "key.pem");
   await exec("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-days", "2", "-subj", "/CN=Parley test TURN", "-addext", `subjectAltName=IP:${address}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-keyout", key, "-out", cert,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=Parley test TURN",
+    "-addext",
+    `subjectAltName=IP:${address}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-keyout",
+    key,
+    "-out",
+    cert,
   ]);
   const secret = randomBytes(24).toString("base64url");
   const conf = path.join(dir, "turnserver.conf");
   writeFileSync(conf, turnConfig({ address, secret, cert, key, dir }));
-  const child = lab.spawn(host, "/usr/bin/turnserver", ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = lab.spawn(host, "/usr/bin/turnserver", ["-c", conf], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout!.on("data", (d: Buffer) => (log += String(d)));
   child.stderr!.on("data", (d: Buffer) => (log += String(d)));
@@ -91,8 +116,17 @@ export async function startTurn(lab: Lab, host: string): Promise<Turn> {
   for (let tries = 0; ; tries++) {
     if (child.exitCode !== null) throw new Error(`turnserver exited (${child.exitCode}):\n${log}`);
     const up = await lab
-      .run(lab.host(host).netns, process.execPath, ["-e", probe, address, String(TURN_PORT), String(TURNS_PORT)])
-      .then(() => true, () => false);
+      .run(lab.host(host).netns, process.execPath, [
+        "-e",
+        probe,
+        address,
+        String(TURN_PORT),
+        String(TURNS_PORT),
+      ])
+      .then(
+        () => true,
+        () => false,
+      );
     if (up) break;
     if (tries === 100) throw new Error(`turnserver did not start within 10 s:\n${log}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -116,11 +150,23 @@ export async function startTurn(lab: Lab, host: string): Promise<Turn> {
  */
 export async function homeTrusting(dir: string, certificate: string): Promise<string> {
   if (!existsSync("/usr/bin/certutil")) {
-    throw new Error("certutil is missing (Debian package libnss3-tools): a browser cannot trust the TURN certificate");
+    throw new Error(
+      "certutil is missing (Debian package libnss3-tools): a browser cannot trust the TURN certificate",
+    );
   }
   const db = path.join(dir, ".pki", "nssdb");
   await exec("mkdir", ["-p", db]);
   await exec("certutil", ["-d", `sql:${db}`, "-N", "--empty-password"]);
-  await exec("certutil", ["-d", `sql:${db}`, "-A", "-t", "C,,", "-n", "parley-test-turn", "-i", certificate]);
+  await exec("certutil", [
+    "-d",
+    `sql:${db}`,
+    "-A",
+    "-t",
+    "C,,",
+    "-n",
+    "parley-test-turn",
+    "-i",
+    certificate,
+  ]);
   return dir;
 }

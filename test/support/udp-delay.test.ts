@@ -24,14 +24,22 @@ const tick = setInterval(() => {
 describe.runIf(labAvailable())("UDP delay, jitter and loss on a lab host", () => {
   let lab: Lab;
   const roundTrips = async () =>
-    JSON.parse(await lab.run(lab.host("home").netns, process.execPath, ["-e", ping, lab.host("server").ipv4[0]!])) as {
+    JSON.parse(
+      await lab.run(lab.host("home").netns, process.execPath, [
+        "-e",
+        ping,
+        lab.host("server").ipv4[0]!,
+      ]),
+    ) as {
       rtts: number[];
       order: number[];
     };
 
   beforeAll(async () => {
     lab = await Lab.create([{ name: "server" }, { name: "home", nat: true }]);
-    const server = lab.spawn("server", process.execPath, ["-e", echo], { stdio: ["ignore", "pipe", "inherit"] });
+    const server = lab.spawn("server", process.execPath, ["-e", echo], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await new Promise((resolve) => server.stdout!.once("data", resolve));
   });
   afterAll(async () => {
@@ -64,7 +72,9 @@ describe.runIf(labAvailable())("UDP delay, jitter and loss on a lab host", () =>
 
   test("refuses settings that make no sense, before changing anything", async () => {
     await expect(delayUdp(lab, "home", { delayMs: 10, jitterMs: 20 })).rejects.toThrow(/jitter/);
-    await expect(delayUdp(lab, "home", { delayMs: 60, jitterMs: 20, lossPercent: 2.5 })).rejects.toThrow(/0–100/);
+    await expect(
+      delayUdp(lab, "home", { delayMs: 60, jitterMs: 20, lossPercent: 2.5 }),
+    ).rejects.toThrow(/0–100/);
     await expect(delayUdp(lab, "nobody", { delayMs: 60, jitterMs: 20 })).rejects.toThrow(/no host/);
     expect(await lab.run(lab.router, "nft", ["list", "tables"])).not.toContain("udp_delay");
   });

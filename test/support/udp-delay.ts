@@ -24,7 +24,12 @@ export interface LinkDelay {
   /** Changes the loss on the host's UDP (0–100 %). */
   setLoss(percent: number): Promise<void>;
   /** Datagrams dropped and passed on so far, each way: the loss actually applied. */
-  counters(): Promise<{ upDropped: number; upPassed: number; downDropped: number; downPassed: number }>;
+  counters(): Promise<{
+    upDropped: number;
+    upPassed: number;
+    downDropped: number;
+    downPassed: number;
+  }>;
   /** Stops delaying; the host's UDP goes straight through the router again. */
   stop(): Promise<void>;
 }
@@ -54,7 +59,16 @@ export async function delayUdp(
 
   // Datagrams TPROXY marks are delivered locally, to the relay's socket.
   await lab.run(router, "ip", ["rule", "add", "fwmark", MARK, "lookup", TABLE_ID]).catch(() => {});
-  await lab.run(router, "ip", ["route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table", TABLE_ID]);
+  await lab.run(router, "ip", [
+    "route",
+    "replace",
+    "local",
+    "0.0.0.0/0",
+    "dev",
+    "lo",
+    "table",
+    TABLE_ID,
+  ]);
   // Not lab.spawn (that is for hosts): deleting the router's namespace kills it all the same.
   const args = [RELAY, String(port), String(o.delayMs), String(o.jitterMs)];
   const relay = spawn("ip", ["netns", "exec", router, "/usr/bin/python3", "-u", ...args], {
@@ -85,7 +99,13 @@ export async function delayUdp(
     },
     async counters() {
       const listing = await lab.run(router, "nft", ["list", "table", "ip", table]);
-      const count = (rule: RegExp) => Number(listing.split("\n").find((line) => rule.test(line))?.match(/packets (\d+)/)?.[1] ?? 0);
+      const count = (rule: RegExp) =>
+        Number(
+          listing
+            .split("\n")
+            .find((line) => rule.test(line))
+            ?.match(/packets (\d+)/)?.[1] ?? 0,
+        );
       return {
         upDropped: count(/iifname.*drop/),
         upPassed: count(/tproxy/),

@@ -36,7 +36,10 @@ describe("the call ticket", () => {
       serve({ ...ticket, iceTransportPolicy });
       const err = await fetchCallTicket("room").catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TicketError);
-      expect(err).toMatchObject({ message: "The server sent a malformed call ticket", retryable: false });
+      expect(err).toMatchObject({
+        message: "The server sent a malformed call ticket",
+        retryable: false,
+      });
     }
   });
 });

@@ -18,7 +18,10 @@ async function post(req: Request, ctx: Context): Promise<Response> {
   if (type !== "application/x-www-form-urlencoded" || req.headers.has("content-encoding")) {
     return errorResponse(
       req,
-      new AppError("unsupported_media_type", "Send this form as application/x-www-form-urlencoded, uncompressed"),
+      new AppError(
+        "unsupported_media_type",
+        "Send this form as application/x-www-form-urlencoded, uncompressed",
+      ),
     );
   }
   return (await limitSignIn(req, authLimits())) ?? handler(req, ctx);
