@@ -2,7 +2,7 @@ import "server-only";
 import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { encryptingStream } from "./encrypted-streams";
+import { encryptingStream } from "./crypto/encrypted-streams";
 import {
   CHUNK_SIZE,
   chunkCount,
@@ -16,9 +16,9 @@ import {
   SEALED_CHUNK_SIZE,
   TAG_LENGTH,
   TamperedError,
-} from "./encryption";
+} from "./crypto/encryption";
 import type { FileStorage } from "./storage";
-import type { Transfers } from "./transfers";
+import type { Transfers } from "./crypto/transfers";
 
 /**
  * Encrypted objects in a FileStorage: what the rest of lib/files reads and writes. The

@@ -17,8 +17,8 @@ import {
   SEALED_CHUNK_SIZE,
   sealTail,
   TAG_LENGTH,
-} from "./encryption";
-import type { Transfers } from "./transfers";
+} from "./crypto/encryption";
+import type { Transfers } from "./crypto/transfers";
 
 /**
  * The tus data store: uploads in progress, staged under DATA_DIR/files/uploads/<id>/ and

@@ -19,7 +19,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 import { type FileHandle, open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
-import type * as Sniff from "./sniff";
+import type * as Sniff from "../sniff";
 
 /** The chunk format's constants, sent by the main thread with every job. */
 export interface Format {
@@ -309,7 +309,7 @@ let sniffModule: Promise<typeof Sniff> | null = null;
 
 async function sniff(job: SniffJob): Promise<void> {
   try {
-    sniffModule ??= import(new URL("./sniff.ts", import.meta.url).href) as Promise<typeof Sniff>;
+    sniffModule ??= import(new URL("../sniff.ts", import.meta.url).href) as Promise<typeof Sniff>;
     const { sniffType } = await sniffModule;
     post({ type: "sniffed", job: job.job, mime: await sniffType(job.sample) });
   } catch (err) {

@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DiskStorage } from "./disk-storage";
+import { DiskStorage } from "../disk-storage";
 import {
   CHUNK_SIZE,
   chunkOffset,
@@ -18,8 +18,8 @@ import {
   storedSize,
   TamperedError,
 } from "./encryption";
-import { openObject, writeObject } from "./objects";
-import { type FileStorage, newStorageKey } from "./storage";
+import { openObject, writeObject } from "../objects";
+import { type FileStorage, newStorageKey } from "../storage";
 import { Transfers } from "./transfers";
 import { expectSameBytes } from "@/test/files/bytes";
 
