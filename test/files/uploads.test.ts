@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
 import { attachments } from "@/lib/db/schema";
-import { CHUNK_SIZE } from "@/lib/files/crypto/encryption";
+import { CHUNK_SIZE } from "@/lib/files/crypto/format";
 import { UPLOADS_PATH } from "@/lib/files/http/upload-endpoint";
 import { testDbKinds } from "@/test/support/db";
 import { download, tusMetadata, tusRequest, UploadRefused, uploadFile } from "./client";
