@@ -83,6 +83,49 @@ const schema = z.object({
     .int()
     .min(1)
     .default(100 * 1024 * 1024),
+  // --- Notifications (lib/notify, docs/notifications.md) ---
+  /** VAPID key pair (base64url, as `web-push generate-vapid-keys` prints); unset: generated into DATA_DIR. */
+  VAPID_PUBLIC_KEY: unsetIfEmpty(
+    z
+      .string()
+      .regex(/^[\w-]{86,88}$/, "VAPID_PUBLIC_KEY must be a base64url P-256 public key")
+      .optional(),
+  ),
+  VAPID_PRIVATE_KEY: unsetIfEmpty(
+    z
+      .string()
+      .regex(/^[\w-]{42,44}$/, "VAPID_PRIVATE_KEY must be a base64url P-256 private key")
+      .optional(),
+  ),
+  /** Who push services contact about this server: mailto: or https:. Default: PUBLIC_URL, else a mailto: placeholder. */
+  VAPID_SUBJECT: unsetIfEmpty(
+    z
+      .string()
+      .regex(/^(mailto:|https:\/\/)/, "VAPID_SUBJECT must start with mailto: or https://")
+      .optional(),
+  ),
+  /** Server-wide privacy mode: pushes never carry what a message says, only "New message". */
+  PUSH_PRIVACY: z.stringbool().default(false),
+  /**
+   * Origins allowed as plain-http push endpoints (comma separated; tests' local push service).
+   * Everything else must be https.
+   */
+  PUSH_INSECURE_ORIGINS: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+  /** In rooms with more members than this, only owners can notify everyone with @room. */
+  MENTION_ROOM_MAX_MEMBERS: z.coerce.number().int().min(0).default(50),
+  /** SMTP server for the email digest (smtp://user:pass@host:port or smtps://); unset: no email. */
+  SMTP_URL: unsetIfEmpty(z.url().optional()),
+  SMTP_FROM: z.string().default("Parley <parley@localhost>"),
+  /** Minutes a mention or direct message stays unread before it is mailed. */
+  EMAIL_DIGEST_DELAY_MIN: z.coerce.number().min(0).default(10),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 
