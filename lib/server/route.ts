@@ -3,7 +3,6 @@ import { NextResponse } from "next/server";
 import type { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUser } from "@/lib/auth/session";
-import { env } from "@/lib/env";
 import {
   AppError,
   badRequest,
@@ -16,6 +15,7 @@ import {
 import { originAllowed } from "@/lib/realtime/origin";
 import { readCapped } from "./body";
 import { isRateLimited, rateLimitedResponse } from "./rate-limit";
+import { runtime } from "./runtime";
 
 /**
  * Every route handler goes through `route`: it refuses cross-site writes, authenticates
@@ -114,7 +114,7 @@ function checkSameOrigin(req: Request): void {
   if (!WRITE_METHODS.has(req.method)) return;
   const origin = req.headers.get("origin");
   const site = req.headers.get("sec-fetch-site");
-  const config = env();
+  const { config } = runtime();
   const allowed = { publicUrl: config.PUBLIC_URL, extra: config.ALLOWED_ORIGINS };
   const ok =
     origin !== null
