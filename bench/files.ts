@@ -412,7 +412,7 @@ async function serve() {
   const { doCreateAccount } = await import("@/lib/auth/service");
   const { doCreateRoom } = await import("@/lib/rooms/service");
   const { openFiles, startFilesFeature } = await import("@/lib/files/node");
-  const { serveFile } = await import("@/lib/files/download");
+  const { serveFile } = await import("@/lib/files/http/download");
   const { sendResponse } = await import("@/test/files/harness");
 
   const database = await openDatabase(

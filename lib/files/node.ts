@@ -8,14 +8,14 @@ import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
 import { provide } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
-import { sendFile } from "./download";
-import { parseMasterKey } from "./encryption";
+import { sendFile } from "./http/download";
+import { parseMasterKey } from "./crypto/encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
 import type { Files } from "./service";
 import { filesSettings } from "./settings";
 import { ThumbnailMaker } from "./thumbnails";
-import { Transfers } from "./transfers";
-import { type Authenticate, createUploadEndpoint } from "./upload-endpoint";
+import { Transfers } from "./crypto/transfers";
+import { type Authenticate, createUploadEndpoint } from "./http/upload-endpoint";
 import { EncryptedUploadStore } from "./upload-store";
 
 const log = logger("files");

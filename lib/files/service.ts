@@ -4,7 +4,7 @@ import { service } from "@/lib/server/runtime";
 import type { FilesSettings } from "./settings";
 import type { FileStorage } from "./storage";
 import type { ThumbnailMaker } from "./thumbnails";
-import type { Transfers } from "./transfers";
+import type { Transfers } from "./crypto/transfers";
 import type { EncryptedUploadStore } from "./upload-store";
 
 /**

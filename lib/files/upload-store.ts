@@ -5,24 +5,13 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { DataStore, ERRORS, Upload } from "@tus/utils";
 import { z } from "zod";
-import {
-  CHUNK_SIZE,
-  chunkCount,
-  chunkOffset,
-  createFileKey,
-  type FileKey,
-  HEADER_LENGTH,
-  openFileKey,
-  openTail,
-  SEALED_CHUNK_SIZE,
-  sealTail,
-  TAG_LENGTH,
-} from "./encryption";
-import type { Transfers } from "./transfers";
+import { createFileKey, type FileKey, openFileKey, openTail, sealTail } from "./crypto/encryption";
+import { CHUNK_SIZE, chunkCount, HEADER_LENGTH, wholeChunksIn } from "./crypto/format";
+import type { Transfers } from "./crypto/transfers";
 
 /**
  * The tus data store: uploads in progress, staged under DATA_DIR/files/uploads/<id>/ and
- * encrypted as they arrive, in the same format as stored objects (./encryption.ts), so a
+ * encrypted as they arrive, in the same format as stored objects (./crypto/format.ts), so a
  * finished upload becomes an object by a rename. Plaintext never touches the disk.
  *
  *   info.json  who uploads what, to which room, under which storage key
@@ -267,9 +256,7 @@ export class EncryptedUploadStore extends DataStore {
     ]);
     const fileKey = openFileKey(this.masterKey, header, info.storageKey);
     const total = chunkCount(info.size);
-    let sealed = Math.min(total, Math.floor((dataSize - HEADER_LENGTH) / SEALED_CHUNK_SIZE));
-    const lastSealed = info.size - (total - 1) * CHUNK_SIZE + TAG_LENGTH;
-    if (sealed === total - 1 && dataSize - chunkOffset(sealed) >= lastSealed) sealed = total;
+    const sealed = wholeChunksIn(dataSize, info.size);
     let tail: Buffer | null = null;
     if (sealed < total) {
       const raw = await readFile(path.join(folder, "tail")).catch(() => null);

@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
-import { serveFile } from "@/lib/files/download";
+import { serveFile } from "@/lib/files/http/download";
 import { openFiles, startFilesFeature } from "@/lib/files/node";
 import type { Files } from "@/lib/files/service";
 import type { FilesSettings } from "@/lib/files/settings";

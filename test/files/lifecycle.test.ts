@@ -16,7 +16,7 @@ import {
 } from "@/lib/files/lifecycle";
 import { queryRoomFiles } from "@/lib/files/queries";
 import { newStorageKey } from "@/lib/files/storage";
-import { UPLOADS_PATH } from "@/lib/files/upload-endpoint";
+import { UPLOADS_PATH } from "@/lib/files/http/upload-endpoint";
 import { testDbKinds } from "@/test/support/db";
 import { download, tusMetadata, tusRequest, uploadFile } from "./client";
 import { type FilesFixture, startFilesFixture } from "./fixture";

@@ -121,3 +121,17 @@ export function nextEvent<T>(
     socket.on(event, handler as never);
   });
 }
+
+/**
+ * A round trip on `socket`: resolves once the server has answered a command sent now. The
+ * server writes to one connection in order, so whatever it sent this socket before reading
+ * the command has arrived by then: how a test shows that something did *not* arrive,
+ * without sleeping. The command is one the server does not know, answered at once by the
+ * per-socket middleware (lib/realtime/command.ts), so it runs nothing and costs no budget.
+ */
+export async function roundTrip(socket: TestSocket): Promise<void> {
+  const answer = await ask(socket, "test.round-trip", null);
+  if (answer.error?.code !== "bad_request") {
+    throw new Error(`unexpected answer to a round trip: ${JSON.stringify(answer)}`);
+  }
+}

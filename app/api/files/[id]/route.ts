@@ -6,7 +6,7 @@ import { route } from "@/lib/server/route";
 
 // GET/HEAD /api/files/<id> (the file itself) never reach Next: server.ts's files feature
 // answers them on plain Node, streaming from the transfer worker (sendFile in
-// lib/files/download.ts).
+// lib/files/http/download.ts).
 
 /** DELETE /api/files/<id>: the uploader takes back a file not yet sent in a message. */
 export const DELETE = route<{ id: string }>({}, async ({ user, params }) => {

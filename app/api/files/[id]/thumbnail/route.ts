@@ -1,5 +1,5 @@
 import { getSessionUser } from "@/lib/auth/session";
-import { failureResponse, serveFile } from "@/lib/files/download";
+import { failureResponse, serveFile } from "@/lib/files/http/download";
 import { files } from "@/lib/files/service";
 
 /** GET/HEAD /api/files/<id>/thumbnail: an image's WebP preview, for members of its room. */

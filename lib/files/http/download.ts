@@ -4,12 +4,12 @@ import type { Readable } from "node:stream";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { type ErrorBody, statusOf, toErrorBody } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
-import { accessAttachmentById, type AttachmentRow } from "./access";
-import { attachmentKind, isInlineSafe } from "./media-types";
-import { contentDisposition } from "./names";
-import { type EncryptedObject, openObject } from "./objects";
+import { accessAttachmentById, type AttachmentRow } from "../access";
+import { attachmentKind, isInlineSafe } from "../media-types";
+import { contentDisposition } from "../names";
+import { type EncryptedObject, openObject } from "../objects";
 import { parseRange } from "./range";
-import { type Files, isErrorNamed } from "./service";
+import { type Files, isErrorNamed } from "../service";
 
 const log = logger("files");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -4,10 +4,10 @@ import { ERRORS, MemoryLocker, Server as TusServer, TUS_RESUMABLE } from "@tus/s
 import type { SessionUser } from "@/lib/auth/schemas";
 import { AppError, notFound, toErrorBody, unauthorized } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
-import { reserveUpload } from "./quota";
-import { filesErrorSchema } from "./schemas";
-import type { Files } from "./service";
-import { checkUploadStart, doFinishUpload, formatLimit } from "./uploads";
+import { reserveUpload } from "../quota";
+import { filesErrorSchema } from "../schemas";
+import type { Files } from "../service";
+import { checkUploadStart, doFinishUpload, formatLimit } from "../uploads";
 
 const log = logger("files");
 
