@@ -3,7 +3,7 @@
  * events), plus the features that need plain-Node handling (SFU signaling, uploads).
  * Architecture: docs/architecture.md.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import next from "next";
 import { createAuthLimits } from "@/lib/auth/limits";
@@ -20,6 +20,8 @@ import { securePrivateDir } from "@/lib/server/data-dir";
 import { logger, setLogLevel } from "@/lib/server/log";
 import { setRuntime } from "@/lib/server/runtime";
 import { loadSecrets } from "@/lib/server/secrets";
+import { tlsPlan } from "@/lib/server/tls/config";
+import { createWeb } from "@/lib/server/tls/web";
 import { startStallWatchdog } from "@/lib/stall-watchdog";
 
 const log = logger("server");
@@ -30,6 +32,7 @@ process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 async function main() {
   const config = loadEnv();
   setLogLevel(config.LOG_LEVEL);
+  const tls = tlsPlan(process.env, config);
   const dataDir = path.resolve(config.DATA_DIR);
   const secrets = loadSecrets(dataDir, {
     authSecret: config.AUTH_SECRET,
@@ -63,14 +66,19 @@ async function main() {
 
   let features: Feature[] = [];
   const trustedProxies = trustedProxyList(config.TRUSTED_PROXIES);
-  const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
-    stampClientAddress(req, trustedProxies);
-    if (refuseMalformedPath(req, res)) return;
-    for (const feature of features) {
-      if (feature.handleRequest?.(req, res)) return;
-    }
-    void handleNext(req, res);
+  // Plain HTTP, or HTTPS with its certificate and an HTTP redirect (lib/server/tls/).
+  const web = await createWeb(tls, {
+    dataDir,
+    handler: (req: IncomingMessage, res: ServerResponse) => {
+      stampClientAddress(req, trustedProxies);
+      if (refuseMalformedPath(req, res)) return;
+      for (const feature of features) {
+        if (feature.handleRequest?.(req, res)) return;
+      }
+      void handleNext(req, res);
+    },
   });
+  const httpServer = web.server;
 
   const realtime = await createRealtime({ httpServer, env: config, database });
   const context = { env: config, secrets, dataDir, database, httpServer, io: realtime.io };
@@ -81,8 +89,9 @@ async function main() {
     database,
     io: realtime.io,
     readiness,
-    services: { authLimits: createAuthLimits(config, realtime.redis) },
+    services: { authLimits: createAuthLimits(config, realtime.redis), tls: web.status },
   });
+  readiness.set("tls", web.ready);
   features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
   for (const feature of features) {
     if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));
@@ -98,22 +107,11 @@ async function main() {
     else if (!req.url?.startsWith("/socket.io/")) socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(config.PORT, config.HOST, () => resolve());
-  });
+  await web.listen(config.HOST);
   // From here on nothing should hold the event loop long: log whatever does.
   const watchdogLog = logger("watchdog");
   startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });
-  const address = httpServer.address();
-  const port = typeof address === "object" && address ? address.port : config.PORT;
-  log.info(
-    `Parley is listening on http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`,
-    {
-      dev,
-      dataDir,
-    },
-  );
+  log.info(`Parley is listening on ${web.urls().join(", ")}`, { dev, dataDir, tls: tls.mode });
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -127,8 +125,7 @@ async function main() {
         .close?.()
         .catch((err: unknown) => log.error(`closing ${feature.name}`, { err: String(err) }));
     }
-    httpServer.closeAllConnections();
-    await new Promise((resolve) => httpServer.close(resolve));
+    await web.close();
     await app.close().catch(() => {});
     await database.close().catch(() => {});
     process.exit(0);

@@ -12,7 +12,7 @@ import {
   toErrorBody,
   unauthorized,
 } from "@/lib/errors";
-import { originAllowed } from "@/lib/realtime/origin";
+import { writeAllowed } from "@/lib/realtime/origin";
 import { readCapped } from "./body";
 import { isRateLimited, rateLimitedResponse } from "./rate-limit";
 import { runtime } from "./runtime";
@@ -112,14 +112,15 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
  */
 function checkSameOrigin(req: Request): void {
   if (!WRITE_METHODS.has(req.method)) return;
-  const origin = req.headers.get("origin");
-  const site = req.headers.get("sec-fetch-site");
   const { config } = runtime();
-  const allowed = { publicUrl: config.PUBLIC_URL, extra: config.ALLOWED_ORIGINS };
-  const ok =
-    origin !== null
-      ? originAllowed(origin, req.headers.get("host"), allowed)
-      : site === null || site === "same-origin" || site === "none";
+  const ok = writeAllowed(
+    {
+      origin: req.headers.get("origin"),
+      secFetchSite: req.headers.get("sec-fetch-site"),
+      host: req.headers.get("host"),
+    },
+    { publicUrl: config.PUBLIC_URL, extra: config.ALLOWED_ORIGINS },
+  );
   if (!ok) throw forbidden("Requests from other sites are not accepted");
 }
 

@@ -7,6 +7,7 @@ import type { Database } from "@/lib/db/client";
 import type { Env } from "@/lib/env";
 import type { Files } from "@/lib/files/service";
 import type { Secrets } from "./secrets";
+import type { TlsStatus } from "./tls/web";
 
 /**
  * What the web node's process shares between server.ts and the code Next.js bundles.
@@ -42,6 +43,8 @@ export interface Services {
   calls: CallsService;
   /** File storage, keys and transfers (lib/files/node.ts). */
   files: Files;
+  /** The serving certificate and its renewal, for /api/health (lib/server/tls/web.ts). */
+  tls: () => TlsStatus;
   /** What runs after a chat message is deleted (lib/chat/hooks.ts). */
   messageDeletedHooks: MessageDeletedHook[];
 }
