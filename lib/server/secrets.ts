@@ -14,8 +14,10 @@ export type Secrets = z.infer<typeof secretsSchema>;
 /**
  * Secrets come from the environment when set; otherwise they are generated once into
  * DATA_DIR/secrets.json (mode 0600) and reused on every start, so sessions, call tokens
- * and encrypted files survive restarts. The result is written back into process.env so
- * code that Next bundles (NextAuth, route handlers) and the SFU child read the same values.
+ * and encrypted files survive restarts. The result is returned, never written into
+ * process.env: server.ts hands it to the features (NodeContext), to the code Next bundles
+ * (`runtime().secrets`: NextAuth's options, the session cookie reader) and to the SFU child
+ * (CALL_TOKEN_SECRET in its environment, lib/call/sfu-process.ts).
  */
 export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}): Secrets {
   const file = path.join(dataDir, "secrets.json");
@@ -45,9 +47,5 @@ export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}):
     callTokenSecret: configured.callTokenSecret ?? generated.callTokenSecret,
     filesMasterKey: (configured.filesMasterKey ?? generated.filesMasterKey).toLowerCase(),
   };
-  process.env.AUTH_SECRET = secrets.authSecret;
-  process.env.NEXTAUTH_SECRET = secrets.authSecret;
-  process.env.CALL_TOKEN_SECRET = secrets.callTokenSecret;
-  process.env.FILES_MASTER_KEY = secrets.filesMasterKey;
   return secrets;
 }

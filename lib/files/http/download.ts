@@ -1,99 +1,71 @@
 import "server-only";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { type ErrorBody, statusOf, toErrorBody } from "@/lib/errors";
 import { logger } from "@/lib/server/log";
 import { accessAttachmentById, type AttachmentRow } from "../access";
 import { attachmentKind, isInlineSafe } from "../media-types";
 import { contentDisposition } from "../names";
 import { type EncryptedObject, openObject } from "../objects";
-import { parseRange } from "./range";
+import { isAttachmentId } from "../schemas";
 import { type Files, isErrorNamed } from "../service";
+import { FilesHttpError } from "./errors";
+import { parseRange } from "./range";
 
 const log = logger("files");
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export type Variant = "file" | "thumbnail";
 
-export interface DownloadRequest {
-  method: string;
+/** What a download answers: a head, and the bytes start..end of `object` after it, if any. */
+interface Prepared {
+  status: number;
   headers: Headers;
-  /** ?download=1: always as an attachment, even for a type that could show inline. */
-  forceDownload: boolean;
+  body: { object: EncryptedObject; start: number; end: number } | null;
 }
 
-/** What a download answers: a complete response, or a head and the bytes to stream after it. */
-type Prepared =
-  | { response: Response }
-  | {
-      status: number;
-      headers: Headers;
-      object: EncryptedObject;
-      start: number;
-      end: number;
-      response?: undefined;
-    };
-
 /**
- * GET/HEAD /api/files/<id>[/thumbnail]: a file, decrypted as it streams, for members of
- * its room only, with single-range support (video seeking, resumed downloads). Files are
- * served by sendFile() on plain Node (server.ts's files feature), thumbnails by the route
- * handler through serveFile(); both answer alike.
+ * GET/HEAD /api/files/<id>[/thumbnail]: a file or its preview, decrypted as it streams,
+ * for members of its room only, with single-range support (video seeking, resumed
+ * downloads). On plain Node, ahead of Next (./handler.ts): the bytes go from the transfer
+ * worker's ring to the socket without being copied or allocated on this thread (a route
+ * handler's body passes web streams that copy every chunk; ../crypto/transfers.ts says why
+ * allocation matters here). Refusals are thrown as FilesHttpError.
  *
  * Safety headers on every answer: nosniff, a CSP that sandboxes whatever the browser
  * opens, and Content-Disposition attachment for everything except raster images, audio,
  * video and PDF. SVG and HTML are therefore always downloads, never documents of this
  * origin.
  */
-export async function serveFile(
-  files: Files,
-  user: SessionUser | null,
-  id: string,
-  variant: Variant,
-  request: DownloadRequest,
-): Promise<Response> {
-  const prepared = await prepareFile(files, user, id, variant, request);
-  if (prepared.response) return prepared.response;
-  const { status, headers, object, start, end } = prepared;
-  return new Response(webStream(object.read({ start, end })), { status, headers });
-}
-
-/**
- * GET/HEAD /api/files/<id> on plain Node, ahead of Next: the bytes go from the transfer
- * worker's ring to the socket without being copied or allocated on this thread (a
- * route handler's body passes web streams that copy every chunk; ./transfers.ts says why
- * allocation matters here).
- */
 export async function sendFile(
   files: Files,
   user: SessionUser | null,
   id: string,
+  variant: Variant,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  try {
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === "string") headers.set(name, value);
-    }
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const prepared = await prepareFile(files, user, id, "file", {
-      method: req.method ?? "GET",
-      headers,
-      forceDownload: url.searchParams.get("download") === "1",
-    });
-    if (prepared.response) {
-      await writeResponse(res, prepared.response);
-      return;
-    }
-    const { status, object, start, end } = prepared;
-    res.writeHead(status, Object.fromEntries(prepared.headers));
-    await object.send(res, { start, end }, files.transfers);
-  } catch (err) {
-    if (res.headersSent) res.destroy();
-    else await writeResponse(res, failureResponse(err));
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const prepared = await prepareFile(files, user, id, variant, {
+    method: req.method ?? "GET",
+    header: (name) => {
+      const value = req.headers[name];
+      return typeof value === "string" ? value : null;
+    },
+    forceDownload: url.searchParams.get("download") === "1",
+  });
+  res.writeHead(prepared.status, Object.fromEntries(prepared.headers));
+  if (!prepared.body) {
+    res.end();
+    return;
   }
+  const { object, start, end } = prepared.body;
+  await object.send(res, { start, end }, files.transfers);
+}
+
+interface DownloadRequest {
+  method: string;
+  header(name: "if-none-match" | "if-range" | "range"): string | null;
+  /** ?download=1: always as an attachment, even for a type that could show inline. */
+  forceDownload: boolean;
 }
 
 async function prepareFile(
@@ -103,15 +75,11 @@ async function prepareFile(
   variant: Variant,
   request: DownloadRequest,
 ): Promise<Prepared> {
-  const answer = (response: Response) => ({ response });
-  if (!user)
-    return answer(
-      errorResponse(401, { code: "unauthorized", message: "Sign in to download files" }),
-    );
-  const row = UUID.test(id) ? await accessAttachmentById(files.db, id, user.id) : null;
+  if (!user) throw new FilesHttpError(401, "unauthorized", "Sign in to download files");
+  const noSuchFile = new FilesHttpError(404, "not_found", "There is no such file");
+  const row = isAttachmentId(id) ? await accessAttachmentById(files.db, id, user.id) : null;
   const key = variant === "thumbnail" ? row?.thumbnailKey : row?.storageKey;
-  if (!row || !key)
-    return answer(errorResponse(404, { code: "not_found", message: "There is no such file" }));
+  if (!row || !key) throw noSuchFile;
 
   let object: EncryptedObject;
   try {
@@ -119,7 +87,7 @@ async function prepareFile(
   } catch (err) {
     if (isErrorNamed(err, "ObjectNotFoundError")) {
       log.error("an attachment's stored object is missing", { id, variant });
-      return answer(errorResponse(404, { code: "not_found", message: "There is no such file" }));
+      throw noSuchFile;
     }
     if (isErrorNamed(err, "TamperedError")) {
       log.error("a stored object failed its integrity check", {
@@ -127,9 +95,7 @@ async function prepareFile(
         variant,
         err: (err as Error).message,
       });
-      return answer(
-        errorResponse(500, { code: "internal", message: "This file is damaged on the server" }),
-      );
+      throw new FilesHttpError(500, "internal", "This file is damaged on the server");
     }
     throw err;
   }
@@ -148,53 +114,24 @@ async function prepareFile(
     // the ETag keeps that cheap.
     "Cache-Control": "private, no-cache",
   });
-  if (matches(request.headers.get("if-none-match"), etag))
-    return answer(new Response(null, { status: 304, headers }));
+  if (matches(request.header("if-none-match"), etag)) return { status: 304, headers, body: null };
 
-  const ifRange = request.headers.get("if-range");
+  const ifRange = request.header("if-range");
   const range =
     ifRange && ifRange !== etag
       ? { kind: "whole" as const }
-      : parseRange(request.headers.get("range"), object.size);
+      : parseRange(request.header("range"), object.size);
   if (range.kind === "unsatisfiable") {
     headers.set("Content-Range", `bytes */${object.size}`);
-    return answer(new Response(null, { status: 416, headers }));
+    return { status: 416, headers, body: null };
   }
   const start = range.kind === "part" ? range.start : 0;
   const end = range.kind === "part" ? range.end : object.size - 1;
   headers.set("Content-Length", String(end - start + 1));
   if (range.kind === "part") headers.set("Content-Range", `bytes ${start}-${end}/${object.size}`);
   const status = range.kind === "part" ? 206 : 200;
-  if (request.method === "HEAD") return answer(new Response(null, { status, headers }));
-  return { status, headers, object, start, end };
-}
-
-/**
- * A web stream over a Node one, handing on its buffers as they are: Readable.toWeb copies
- * each chunk into a new Uint8Array.
- */
-function webStream(source: Readable): ReadableStream<Uint8Array> {
-  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      async cancel() {
-        await chunks.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
-/** Writes a small web Response (an error, 304, HEAD) to a Node response. */
-async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
-  const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
-  res.writeHead(response.status, Object.fromEntries(response.headers));
-  res.end(body);
+  if (request.method === "HEAD") return { status, headers, body: null };
+  return { status, headers, body: { object, start, end } };
 }
 
 /** Content type, disposition and CSP for a file or its thumbnail. */
@@ -232,25 +169,4 @@ function matches(ifNoneMatch: string | null, etag: string): boolean {
   return ifNoneMatch
     .split(",")
     .some((t) => t.trim() === etag || t.trim() === `W/${etag}` || t.trim() === "*");
-}
-
-export function errorResponse(status: number, body: ErrorBody): Response {
-  return Response.json(
-    { error: body },
-    {
-      status,
-      headers: { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" },
-    },
-  );
-}
-
-/** An unexpected failure, logged, as a JSON 500 (or 503 when the database is down). */
-export function failureResponse(err: unknown): Response {
-  const body = toErrorBody(err);
-  if (body.code === "internal") {
-    log.error("files request failed", {
-      err: err instanceof Error ? (err.stack ?? err.message) : String(err),
-    });
-  }
-  return errorResponse(statusOf(body.code), body);
 }
