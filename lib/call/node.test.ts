@@ -7,6 +7,7 @@ import { logger } from "@/lib/server/log";
 import { Bot } from "@/sfu/bot/bot";
 import { mintCallToken } from "@/sfu/token";
 import { LOOPBACK, eventually } from "@/sfu/test/harness";
+import { TEST_SECRETS, testConfig } from "@/test/support/config";
 import { createCallsFeature } from "./node";
 import { SfuProcess } from "./sfu-process";
 
@@ -32,13 +33,8 @@ describe("the calls feature of the web node", () => {
     process.env.SFU_ICE_TCP = "false";
     process.env.LOG_LEVEL = "warn";
     feature = await createCallsFeature({
-      secrets: {
-        callTokenSecret: secret,
-        authSecret: "a".repeat(32),
-        filesMasterKey: "0".repeat(64),
-        vapidPublicKey: "",
-        vapidPrivateKey: "",
-      },
+      env: testConfig(),
+      secrets: { ...TEST_SECRETS, callTokenSecret: secret },
     });
     web = createServer((req, res) => {
       if (!feature.handleRequest?.(req, res)) res.writeHead(404).end();

@@ -18,8 +18,10 @@ export type Secrets = z.infer<typeof secretsSchema>;
 /**
  * Secrets come from the environment when set; otherwise they are generated once into
  * DATA_DIR/secrets.json (mode 0600) and reused on every start, so sessions, call tokens
- * and encrypted files survive restarts. The result is written back into process.env so
- * code that Next bundles (NextAuth, route handlers) and the SFU child read the same values.
+ * and encrypted files survive restarts. The result is returned, never written into
+ * process.env: server.ts hands it to the features (NodeContext), to the code Next bundles
+ * (`runtime().secrets`: NextAuth's options, the session cookie reader) and to the SFU child
+ * (CALL_TOKEN_SECRET in its environment, lib/call/sfu-process.ts).
  */
 export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}): Secrets {
   const file = path.join(dataDir, "secrets.json");
@@ -55,17 +57,10 @@ export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}):
     authSecret: configured.authSecret ?? generated.authSecret,
     callTokenSecret: configured.callTokenSecret ?? generated.callTokenSecret,
     filesMasterKey: (configured.filesMasterKey ?? generated.filesMasterKey).toLowerCase(),
-    // A pair: a configured public key without its private key (or the reverse) is not used.
+    // A pair, configured whole or not at all (lib/notify/settings.ts checks).
     ...(configured.vapidPublicKey && configured.vapidPrivateKey
       ? { vapidPublicKey: configured.vapidPublicKey, vapidPrivateKey: configured.vapidPrivateKey }
       : { vapidPublicKey: generated.vapidPublicKey, vapidPrivateKey: generated.vapidPrivateKey }),
   };
-  process.env.AUTH_SECRET = secrets.authSecret;
-  process.env.NEXTAUTH_SECRET = secrets.authSecret;
-  process.env.CALL_TOKEN_SECRET = secrets.callTokenSecret;
-  process.env.FILES_MASTER_KEY = secrets.filesMasterKey;
-  // Route handlers hand the public key to browsers subscribing (applicationServerKey).
-  process.env.VAPID_PUBLIC_KEY = secrets.vapidPublicKey;
-  process.env.VAPID_PRIVATE_KEY = secrets.vapidPrivateKey;
   return secrets;
 }

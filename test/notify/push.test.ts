@@ -13,8 +13,8 @@ import {
   doUpdateRoomNotify,
   listSubscriptions,
 } from "@/lib/notify/service";
-import { parseEnv } from "@/lib/env";
 import { doCreateRoom, doJoinRoomBySlug, doOpenDirectRoom } from "@/lib/rooms/service";
+import { testConfig } from "@/test/support/config";
 import { testDbKinds } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
 import { startPushService, type PushService, type TestDevice } from "@/test/support/push-service";
@@ -42,8 +42,7 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
   beforeAll(async () => {
     h = await startRealtimeServer(kind, { CHAT_RATE_POINTS: "200" });
     push = await startPushService({ expectedPublicKey: vapid.publicKey });
-    const env = parseEnv({
-      NODE_ENV: "test",
+    const env = testConfig({
       PUSH_INSECURE_ORIGINS: push.url,
       VAPID_SUBJECT: "mailto:ops@parley.test",
     });

@@ -1,19 +1,18 @@
-import { env } from "@/lib/env";
 import { subscribeSchema, unsubscribeSchema } from "@/lib/notify/schemas";
 import { doSubscribe, doUnsubscribe, listSubscriptions } from "@/lib/notify/service";
 import { route } from "@/lib/server/route";
-import { db } from "@/lib/server/runtime";
+import { db, runtime } from "@/lib/server/runtime";
 
 /** This server's VAPID public key (the browser's applicationServerKey) and your devices. */
 export const GET = route({}, async ({ user }) => ({
-  publicKey: process.env.VAPID_PUBLIC_KEY ?? null,
+  publicKey: runtime().secrets.vapidPublicKey,
   subscriptions: await listSubscriptions(db(), user.id),
 }));
 
 /** Subscribes this device: the browser's PushSubscription JSON. */
 export const POST = route({ input: subscribeSchema }, async ({ req, user, input }) =>
   doSubscribe(db(), user, input, {
-    insecureOrigins: env().PUSH_INSECURE_ORIGINS,
+    insecureOrigins: runtime().config.PUSH_INSECURE_ORIGINS,
     userAgent: req.headers.get("user-agent"),
   }),
 );
