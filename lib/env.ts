@@ -6,6 +6,7 @@ import { parseSettings, type SettingsSource } from "@/lib/config/settings";
 import { filesEnv } from "@/lib/files/settings";
 import { realtimeEnv } from "@/lib/realtime/settings";
 import { serverEnv } from "@/lib/server/settings";
+import { checkTlsEnv, tlsEnv } from "@/lib/server/tls/config";
 
 /**
  * The web node's configuration: one schema composed of each feature's part (its own
@@ -19,6 +20,7 @@ import { serverEnv } from "@/lib/server/settings";
  */
 export const PARTS = {
   server: serverEnv,
+  tls: tlsEnv,
   auth: authEnv,
   chat: chatEnv,
   realtime: realtimeEnv,
@@ -29,6 +31,7 @@ export const PARTS = {
 const schema = z
   .object({
     ...serverEnv.shape,
+    ...tlsEnv.shape,
     ...authEnv.shape,
     ...chatEnv.shape,
     ...realtimeEnv.shape,
@@ -36,6 +39,7 @@ const schema = z
     ...filesEnv.shape,
   })
   .superRefine((config, ctx) => {
+    checkTlsEnv(config, ctx);
     checkCallEnv(config, ctx);
   });
 
