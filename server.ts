@@ -33,7 +33,7 @@ process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 async function main() {
   const config = loadEnv();
   setLogLevel(config.LOG_LEVEL);
-  const tls = tlsPlan(process.env, config);
+  const tls = tlsPlan(config);
   const dataDir = path.resolve(config.DATA_DIR);
   const secrets = loadSecrets(dataDir, {
     authSecret: config.AUTH_SECRET,

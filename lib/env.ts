@@ -7,6 +7,7 @@ import { filesEnv } from "@/lib/files/settings";
 import { checkNotifyEnv, notifyEnv } from "@/lib/notify/settings";
 import { realtimeEnv } from "@/lib/realtime/settings";
 import { serverEnv } from "@/lib/server/settings";
+import { checkTlsEnv, tlsEnv } from "@/lib/server/tls/config";
 
 /**
  * The web node's configuration: one schema composed of each feature's part (its own
@@ -20,6 +21,7 @@ import { serverEnv } from "@/lib/server/settings";
  */
 export const PARTS = {
   server: serverEnv,
+  tls: tlsEnv,
   auth: authEnv,
   chat: chatEnv,
   realtime: realtimeEnv,
@@ -31,6 +33,7 @@ export const PARTS = {
 const schema = z
   .object({
     ...serverEnv.shape,
+    ...tlsEnv.shape,
     ...authEnv.shape,
     ...chatEnv.shape,
     ...realtimeEnv.shape,
@@ -39,6 +42,7 @@ const schema = z
     ...notifyEnv.shape,
   })
   .superRefine((config, ctx) => {
+    checkTlsEnv(config, ctx);
     checkCallEnv(config, ctx);
     checkNotifyEnv(config, ctx);
   });
