@@ -21,6 +21,7 @@ export const MessageItem = memo(function MessageItem({
   canModerate,
   actions,
   grouped,
+  current = false,
 }: {
   message: MessageView;
   meId: string;
@@ -28,6 +29,8 @@ export const MessageItem = memo(function MessageItem({
   actions: MessageActions;
   /** Follows a message by the same author shortly before: the header is not repeated visually. */
   grouped: boolean;
+  /** The message the room was opened at (`?m=<seq>`): marked and highlighted. */
+  current?: boolean;
 }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.body);
@@ -58,8 +61,9 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <article
-      className={`${styles.message} ${grouped ? styles.grouped : ""}`}
+      className={`${styles.message} ${grouped ? styles.grouped : ""} ${current ? styles.current : ""}`}
       aria-labelledby={`author-${message.id}`}
+      aria-current={current ? "true" : undefined}
       data-seq={message.seq}
       // Focusable by click or tap (not by Tab), so touch screens can reveal the actions.
       tabIndex={-1}
@@ -145,10 +149,19 @@ export const MessageItem = memo(function MessageItem({
 
       {!deleted && !editing && (
         <div className={styles.actions} role="toolbar" aria-label="Message actions">
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => setPicking((p) => !p)} aria-expanded={picking}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => setPicking((p) => !p)}
+            aria-expanded={picking}
+          >
             React
           </button>
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => actions.reply(message)}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => actions.reply(message)}
+          >
             Reply
           </button>
           {mine && (
@@ -169,9 +182,11 @@ export const MessageItem = memo(function MessageItem({
               className="btn btn-ghost btn-small btn-danger"
               onClick={() => {
                 if (window.confirm("Delete this message for everyone?")) {
-                  actions.remove(message).catch((err: unknown) =>
-                    setError(err instanceof Error ? err.message : "Could not delete"),
-                  );
+                  actions
+                    .remove(message)
+                    .catch((err: unknown) =>
+                      setError(err instanceof Error ? err.message : "Could not delete"),
+                    );
                 }
               }}
             >
@@ -189,7 +204,9 @@ export const MessageItem = memo(function MessageItem({
               className="btn btn-ghost btn-small"
               onClick={() => {
                 setPicking(false);
-                const already = message.reactions.find((r) => r.emoji === emoji)?.userIds.includes(meId);
+                const already = message.reactions
+                  .find((r) => r.emoji === emoji)
+                  ?.userIds.includes(meId);
                 actions.react(message, emoji, !already);
               }}
             >

@@ -124,6 +124,11 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
             </Link>
             <span className={styles.meta}>
               {room.kind === "private" && <span className={styles.kind}>private</span>}
+              {room.mentionCount > 0 && (
+                <span className={`${styles.badge} ${styles.mentions}`}>
+                  {room.mentionCount} {room.mentionCount === 1 ? "mention" : "mentions"}
+                </span>
+              )}
               {room.unreadCount > 0 ? (
                 <span className={styles.badge}>{room.unreadCount} unread</span>
               ) : (

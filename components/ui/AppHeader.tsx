@@ -3,11 +3,14 @@
 import Link from "next/link";
 import { signOut } from "next-auth/react";
 import type { ReactNode } from "react";
+import { useUnreadSignals } from "@/lib/notify/client/unread";
 import { ThemeToggle } from "./ThemeToggle";
 import styles from "./AppHeader.module.css";
 
 /** The bar along the top of signed-in pages. */
 export function AppHeader({ userName, children }: { userName: string; children?: ReactNode }) {
+  // Unread count in the title and the app badge; notifications while hidden.
+  useUnreadSignals();
   return (
     <header className={styles.bar}>
       <Link href="/" className={styles.brand}>

@@ -43,6 +43,8 @@ export interface RoomSummary extends RoomView {
   role: MemberRole;
   lastReadSeq: number;
   unreadCount: number;
+  /** Of those, the ones that mention you (or @room). */
+  mentionCount: number;
   /** When the last message was sent, ISO 8601; null when there is none. */
   lastMessageAt: string | null;
 }

@@ -200,6 +200,13 @@ export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSumm
         select count(*)::int from messages m
         where m.room_id = ${rooms.id} and m.seq > ${roomMembers.lastReadSeq}
           and m.author_id <> ${userId} and m.deleted_at is null)`,
+      // Unread messages that mention you or say @room (lib/notify/schemas.ts' syntax).
+      mentionCount: sql<number>`(
+        select count(*)::int from messages m
+        where m.room_id = ${rooms.id} and m.seq > ${roomMembers.lastReadSeq}
+          and m.author_id <> ${userId} and m.deleted_at is null
+          and (strpos(m.body, ${`](mention:${userId})`}) > 0
+               or m.body ~ '(^|[^[:alnum:]_@])@room([^[:alnum:]_]|$)'))`,
       lastMessageAt: sql<string | null>`(
         select max(m.created_at) from messages m where m.room_id = ${rooms.id})`,
     })
@@ -213,6 +220,7 @@ export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSumm
   return rows.map((r) => ({
     ...r,
     unreadCount: Number(r.unreadCount),
+    mentionCount: Number(r.mentionCount),
     lastMessageAt: r.lastMessageAt ? new Date(r.lastMessageAt).toISOString() : null,
   }));
 }

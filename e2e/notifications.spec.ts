@@ -1,0 +1,145 @@
+import { type BrowserContext, type CDPSession, expect, type Page, test } from "@playwright/test";
+import type { PushPayload } from "@/lib/notify/schemas";
+import { startPushService, type PushService } from "@/test/support/push-service";
+import { expectConnected, messages, newRoom, send, signUp } from "./support";
+
+/**
+ * Notifications in Chromium. `pushManager.subscribe()` needs the browser vendor's push
+ * service, out of reach here, so the page registers a subscription pointing at a local push
+ * service (test/support/push-service.ts: it checks the VAPID JWT and decrypts the payload)
+ * through Parley's own API; what that service receives is relayed into the service worker
+ * with the DevTools protocol's `ServiceWorker.deliverPushMessage`.
+ */
+const PUSH_PORT = Number(process.env.E2E_PORT ?? 3210) + 1000;
+
+let push: PushService;
+test.beforeAll(async () => {
+  push = await startPushService({ port: PUSH_PORT });
+});
+test.afterAll(async () => {
+  await push?.close();
+});
+
+/** The service worker's registration id, for CDP (after the page's worker is active). */
+async function swRegistrationId(page: Page, cdp: CDPSession): Promise<string> {
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  const origin = new URL(page.url()).origin;
+  const found = new Promise<string>((resolve) => {
+    cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+      const ours = registrations.find((r) => r.scopeURL.startsWith(origin) && !r.isDeleted);
+      if (ours) resolve(ours.registrationId);
+    });
+  });
+  await cdp.send("ServiceWorker.enable");
+  return found;
+}
+
+async function notificationsShown(page: Page) {
+  return page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    return (await registration.getNotifications()).map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+      data: n.data as { url: string; seq: number },
+    }));
+  });
+}
+
+test("Parley is installable: manifest, icons, service worker", async ({ page }) => {
+  await signUp(page, "Ina");
+  await expect(page.locator('link[rel="manifest"]')).toHaveAttribute("href", /manifest/);
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  // The worker controls the page after the first load.
+  await page.reload();
+  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  const cdp = await page.context().newCDPSession(page);
+  const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+  expect(installabilityErrors).toEqual([]);
+  const manifest = (await (await page.request.get("/manifest.webmanifest")).json()) as {
+    display: string;
+    icons: { sizes: string }[];
+  };
+  expect(manifest.display).toBe("standalone");
+  expect(manifest.icons.map((i) => i.sizes)).toEqual(
+    expect.arrayContaining(["192x192", "512x512"]),
+  );
+});
+
+test("a message pushed while the room is not open shows a notification that opens it at the message", async ({
+  browser,
+  page: ada,
+}) => {
+  await signUp(ada, "Ada");
+  const roomPath = await newRoom(ada);
+  const roomName = (await ada.getByRole("heading", { level: 1 }).textContent())!.trim();
+
+  const bobContext: BrowserContext = await browser.newContext();
+  await bobContext.grantPermissions(["notifications"]);
+  const bob = await bobContext.newPage();
+  await signUp(bob, "Bob");
+  await bob.goto(roomPath);
+  await expectConnected(bob);
+
+  // Bob wants every message of this room (the default for rooms is mentions only).
+  await bob.getByRole("button", { name: "Notifications" }).click();
+  await bob.getByRole("radio", { name: "All messages" }).check();
+  await expect(bob.getByRole("radio", { name: "All messages" })).toBeChecked();
+
+  // This browser's subscription, made against the local push service.
+  const device = push.device("Bob");
+  const registered = await bob.evaluate(async (subscription) => {
+    const res = await fetch("/api/notifications/subscriptions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(subscription),
+    });
+    return res.status;
+  }, device.subscription);
+  expect(registered).toBe(200);
+
+  // While Bob looks at the room, nothing is pushed; once he is elsewhere, it is.
+  await bob.goto("/");
+  const bobCdp = await bobContext.newCDPSession(bob);
+  const registrationId = await swRegistrationId(bob, bobCdp);
+
+  await send(ada, "Lunch at noon, Bob?");
+  await push.until(() => push.received.some((r) => r.device === "Bob"), "Bob's push");
+  const received = push.received.find((r) => r.device === "Bob")!;
+  const payload = received.payload as PushPayload;
+  expect(payload.title).toBe(`Ada in ${roomName}`);
+  expect(payload.body).toBe("Lunch at noon, Bob?");
+
+  await bobCdp.send("ServiceWorker.deliverPushMessage", {
+    origin: new URL(bob.url()).origin,
+    registrationId,
+    data: JSON.stringify(payload),
+  });
+  await expect.poll(() => notificationsShown(bob)).toHaveLength(1);
+  const [shown] = await notificationsShown(bob);
+  expect(shown).toMatchObject({
+    title: `Ada in ${roomName}`,
+    body: "Lunch at noon, Bob?",
+    tag: payload.tag,
+    data: { url: `${roomPath}?m=${payload.seq}`, seq: payload.seq },
+  });
+
+  // A click. Chromium offers no way to click a notification from a test (neither CDP nor
+  // Playwright reach the system's notification centre), so the worker's own click handler
+  // (openNotification in public/sw.js) is run in the worker for the shown notification.
+  const [worker] = bobContext.serviceWorkers();
+  expect(worker).toBeDefined();
+  await worker!.evaluate(async () => {
+    const scope = self as unknown as {
+      registration: ServiceWorkerRegistration;
+      openNotification(n: Notification): Promise<void>;
+    };
+    const [n] = await scope.registration.getNotifications();
+    n!.close();
+    await scope.openNotification(n!);
+  });
+  await bob.waitForURL((url) => url.pathname === roomPath && url.searchParams.get("m") !== null);
+  const current = messages(bob).and(bob.locator('[aria-current="true"]'));
+  await expect(current).toContainText("Lunch at noon, Bob?");
+  await bobContext.close();
+});
