@@ -1,4 +1,15 @@
-import { type BrowserContext, type CDPSession, expect, type Page, test } from "@playwright/test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  type BrowserContext,
+  type CDPSession,
+  chromium,
+  expect,
+  type Page,
+  test,
+} from "@playwright/test";
+import { chromiumArgs } from "../scripts/chromium";
 import type { PushPayload } from "@/lib/notify/schemas";
 import { startPushService, type PushService } from "@/test/support/push-service";
 import { expectConnected, messages, newRoom, send, signUp } from "./support";
@@ -46,24 +57,46 @@ async function notificationsShown(page: Page) {
   });
 }
 
-test("Parley is installable: manifest, icons, service worker", async ({ page }) => {
-  await signUp(page, "Ina");
-  await expect(page.locator('link[rel="manifest"]')).toHaveAttribute("href", /manifest/);
-  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-  // The worker controls the page after the first load.
-  await page.reload();
-  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
-  const cdp = await page.context().newCDPSession(page);
-  const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
-  expect(installabilityErrors).toEqual([]);
-  const manifest = (await (await page.request.get("/manifest.webmanifest")).json()) as {
-    display: string;
-    icons: { sizes: string }[];
-  };
-  expect(manifest.display).toBe("standalone");
-  expect(manifest.icons.map((i) => i.sizes)).toEqual(
-    expect.arrayContaining(["192x192", "512x512"]),
-  );
+test("Parley is installable: manifest, icons, service worker, offline page", async ({
+  baseURL,
+}) => {
+  // Chromium never offers to install from an incognito profile (Playwright's contexts
+  // are): a persistent profile of its own.
+  const profile = await mkdtemp(path.join(tmpdir(), "parley-install-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH,
+    args: chromiumArgs,
+    baseURL,
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await signUp(page, "Ina");
+    await expect(page.locator('link[rel="manifest"]')).toHaveAttribute("href", /manifest/);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    // The worker controls the page after the first load.
+    await page.reload();
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+    expect(installabilityErrors).toEqual([]);
+    const manifest = (await (await page.request.get("/manifest.webmanifest")).json()) as {
+      display: string;
+      icons: { sizes: string }[];
+    };
+    expect(manifest.display).toBe("standalone");
+    expect(manifest.icons.map((i) => i.sizes)).toEqual(
+      expect.arrayContaining(["192x192", "512x512"]),
+    );
+
+    // The server is out of reach: the worker answers a page load with the offline page.
+    await context.setOffline(true);
+    await page.goto("/settings").catch(() => undefined);
+    await expect(page.getByRole("heading", { name: "Parley can't be reached" })).toBeVisible();
+    await context.setOffline(false);
+  } finally {
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  }
 });
 
 test("a message pushed while the room is not open shows a notification that opens it at the message", async ({

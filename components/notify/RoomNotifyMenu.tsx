@@ -41,12 +41,15 @@ export function RoomNotifyMenu({ slug }: { slug: string }) {
     };
   }, [open]);
 
+  /** Shown at once, saved behind; a refusal puts back what the server has. */
   async function update(input: { level?: NotifyLevel; muted?: boolean }) {
     setError(null);
+    const before = queryClient.getQueryData<RoomNotifyView>(key);
+    if (before) queryClient.setQueryData<RoomNotifyView>(key, { ...before, ...input, chosen: true });
     try {
-      const next = await notifyApi.updateRoom(slug, input);
-      queryClient.setQueryData<RoomNotifyView>(key, next);
+      queryClient.setQueryData<RoomNotifyView>(key, await notifyApi.updateRoom(slug, input));
     } catch (err) {
+      if (before) queryClient.setQueryData<RoomNotifyView>(key, before);
       setError(err instanceof Error ? err.message : "Could not save");
     }
   }
