@@ -4,8 +4,10 @@ import { callEnv, checkCallEnv } from "@/lib/call/config";
 import { chatEnv } from "@/lib/chat/settings";
 import { parseSettings, type SettingsSource } from "@/lib/config/settings";
 import { filesEnv } from "@/lib/files/settings";
+import { checkNotifyEnv, notifyEnv } from "@/lib/notify/settings";
 import { realtimeEnv } from "@/lib/realtime/settings";
 import { serverEnv } from "@/lib/server/settings";
+import { checkTlsEnv, tlsEnv } from "@/lib/server/tls/config";
 
 /**
  * The web node's configuration: one schema composed of each feature's part (its own
@@ -19,24 +21,30 @@ import { serverEnv } from "@/lib/server/settings";
  */
 export const PARTS = {
   server: serverEnv,
+  tls: tlsEnv,
   auth: authEnv,
   chat: chatEnv,
   realtime: realtimeEnv,
   call: callEnv,
   files: filesEnv,
+  notify: notifyEnv,
 };
 
 const schema = z
   .object({
     ...serverEnv.shape,
+    ...tlsEnv.shape,
     ...authEnv.shape,
     ...chatEnv.shape,
     ...realtimeEnv.shape,
     ...callEnv.shape,
     ...filesEnv.shape,
+    ...notifyEnv.shape,
   })
   .superRefine((config, ctx) => {
+    checkTlsEnv(config, ctx);
     checkCallEnv(config, ctx);
+    checkNotifyEnv(config, ctx);
   });
 
 export type Env = z.output<typeof schema>;

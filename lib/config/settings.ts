@@ -25,8 +25,13 @@ export function parseSettings<S extends z.ZodType>(
 }
 
 /** `Invalid <what>:` and a line per issue, named by its variable. */
-export function describeIssues(what: string, issues: readonly z.core.$ZodIssue[]): string {
-  const lines = issues.map((i) => `  ${i.path.join(".") || "(settings)"}: ${i.message}`);
+export function describeIssues(
+  what: string,
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): string {
+  const lines = issues.map(
+    (i) => `  ${i.path.map(String).join(".") || "(settings)"}: ${i.message}`,
+  );
   return `Invalid ${what}:\n${lines.join("\n")}`;
 }
 

@@ -47,6 +47,11 @@ export async function publish(io: Server, publications: readonly Publication[]):
 function publishRoomEvent(io: Server, event: RoomEvent): void {
   io.to(channel.room(event.roomId)).emit("room.event", event);
   io.to(channel.watch(event.roomId)).emit("room.activity", activityOf(event));
+  for (const listener of listeners.get(io) ?? []) {
+    listener(event).catch((err: unknown) =>
+      console.error(`[realtime] a room-event listener failed: ${String(err)}`),
+    );
+  }
 }
 
 export function activityOf(event: RoomEvent): RoomActivity {
@@ -93,4 +98,23 @@ async function memberGone(io: Server, userId: string, roomId: string, removed: b
   if (removed) io.to(channel.user(userId)).emit("room.removed", { roomId });
   await publishPresence(io, roomId);
   rosterBroadcaster(io)(roomId);
+}
+
+export type RoomEventListener = (event: RoomEvent) => Promise<unknown>;
+
+const listeners = new WeakMap<Server, RoomEventListener[]>();
+
+/**
+ * Runs `listener` after every room event published on this server (notifications'
+ * fan-out), without holding up the publish: it starts after the event went out, and a
+ * failure is logged. Returns the unsubscribe function.
+ */
+export function onRoomEvent(io: Server, listener: RoomEventListener): () => void {
+  const list = listeners.get(io) ?? [];
+  list.push(listener);
+  listeners.set(io, list);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
 }
