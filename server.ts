@@ -10,14 +10,15 @@ import { createAuthLimits } from "@/lib/auth/limits";
 import { createCallsFeature } from "@/lib/call/node";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import { env } from "@/lib/env";
+import { loadEnv } from "@/lib/env";
 import { createFilesFeature } from "@/lib/files/node";
+import { createNotifyFeature } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
 import { refuseMalformedPath } from "@/lib/server/malformed-path";
 import type { Feature } from "@/lib/server/feature";
 import { securePrivateDir } from "@/lib/server/data-dir";
-import { logger } from "@/lib/server/log";
+import { logger, setLogLevel } from "@/lib/server/log";
 import { setRuntime } from "@/lib/server/runtime";
 import { loadSecrets } from "@/lib/server/secrets";
 import { tlsPlan } from "@/lib/server/tls/config";
@@ -30,17 +31,22 @@ const log = logger("server");
 process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 
 async function main() {
-  const config = env();
-  const tls = tlsPlan(process.env, config);
+  const config = loadEnv();
+  setLogLevel(config.LOG_LEVEL);
+  const tls = tlsPlan(config);
   const dataDir = path.resolve(config.DATA_DIR);
   const secrets = loadSecrets(dataDir, {
     authSecret: config.AUTH_SECRET,
     callTokenSecret: config.CALL_TOKEN_SECRET,
     filesMasterKey: config.FILES_MASTER_KEY,
+    vapidPublicKey: config.VAPID_PUBLIC_KEY,
+    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
   });
   // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
-  // it is told to trust it. Without a configured public URL, the Host header is the truth
-  // (a laptop reached as localhost, a LAN address or a tunnel).
+  // it is told to trust it, and has no option for either: a library constraint, so these two
+  // are the one place the parsed configuration is written back into process.env. Without a
+  // configured public URL, the Host header is the truth (a laptop reached as localhost, a
+  // LAN address or a tunnel). Its secret is passed as an option (lib/auth/options.ts).
   if (config.PUBLIC_URL) process.env.NEXTAUTH_URL = config.PUBLIC_URL;
   else process.env.AUTH_TRUST_HOST = "true";
 
@@ -81,13 +87,20 @@ async function main() {
   const context = { env: config, secrets, dataDir, database, httpServer, io: realtime.io };
   const readiness = new Map<string, () => Promise<boolean> | boolean>();
   setRuntime({
+    config,
+    secrets,
     database,
     io: realtime.io,
     readiness,
     services: { authLimits: createAuthLimits(config, realtime.redis), tls: web.status },
   });
   readiness.set("tls", web.ready);
-  features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
+  features = [
+    realtime,
+    await createCallsFeature(context),
+    await createFilesFeature(context),
+    createNotifyFeature(context),
+  ];
   for (const feature of features) {
     if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));
   }

@@ -3,7 +3,6 @@ import { NextResponse } from "next/server";
 import type { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUser } from "@/lib/auth/session";
-import { env } from "@/lib/env";
 import {
   AppError,
   badRequest,
@@ -16,6 +15,7 @@ import {
 import { writeAllowed } from "@/lib/realtime/origin";
 import { readCapped } from "./body";
 import { isRateLimited, rateLimitedResponse } from "./rate-limit";
+import { runtime } from "./runtime";
 
 /**
  * Every route handler goes through `route`: it refuses cross-site writes, authenticates
@@ -112,7 +112,7 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
  */
 function checkSameOrigin(req: Request): void {
   if (!WRITE_METHODS.has(req.method)) return;
-  const config = env();
+  const { config } = runtime();
   const ok = writeAllowed(
     {
       origin: req.headers.get("origin"),

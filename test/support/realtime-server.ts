@@ -4,15 +4,15 @@ import { encode } from "next-auth/jwt";
 import { io as connect, type Socket } from "socket.io-client";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
-import { parseEnv } from "@/lib/env";
 import type { ClientCommands, ServerEvents } from "@/lib/realtime/protocol";
 import { createRealtime, type Realtime } from "@/lib/realtime/server";
 import { setRuntime } from "@/lib/server/runtime";
+import { TEST_SECRETS, testConfig } from "./config";
 import { openTestDatabase, type TestDbKind } from "./db";
 
 export type TestSocket = Socket<ServerEvents, ClientCommands>;
 
-const SECRET = "test-secret-test-secret-test-secret-0123";
+const SECRET = TEST_SECRETS.authSecret;
 
 /**
  * The web node's realtime half (Socket.IO + chat handlers + a real database) on a loopback
@@ -23,16 +23,22 @@ export async function startRealtimeServer(
   overrides: Record<string, string> = {},
   options: { database?: Database } = {},
 ) {
-  process.env.AUTH_SECRET = SECRET;
   const ownsDatabase = !options.database;
   const database: Database = options.database ?? (await openTestDatabase(kind));
   const httpServer = createServer((_req, res) => {
     res.statusCode = 404;
     res.end();
   });
-  const env = parseEnv({ NODE_ENV: "test", ...overrides });
+  const env = testConfig(overrides);
   const realtime: Realtime = await createRealtime({ httpServer, env, database });
-  setRuntime({ database, io: realtime.io, readiness: new Map(), services: {} });
+  setRuntime({
+    config: env,
+    secrets: TEST_SECRETS,
+    database,
+    io: realtime.io,
+    readiness: new Map(),
+    services: {},
+  });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const sockets: TestSocket[] = [];

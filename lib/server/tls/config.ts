@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { describeIssues, list, port } from "@/lib/config/settings";
 
 /**
- * HTTPS settings (issue 11), one zod part read from the environment next to lib/env.ts's
- * schema. Which mode runs follows from what is set unless TLS_MODE says it outright:
+ * HTTPS settings (issue 11): one part of the configuration lib/env.ts composes, with its
+ * checks across variables (`checkTlsEnv`) in the composed schema. Which mode runs follows from what is set unless TLS_MODE says it outright:
  *
  * - `files`: TLS_CERT_FILE and TLS_KEY_FILE are set (bring your own; reloaded on change);
  * - `proxy`: TRUSTED_PROXIES is set (a reverse proxy in front terminates TLS);
@@ -21,21 +22,6 @@ export type TlsMode = (typeof TLS_MODES)[number];
 export const CHALLENGES = ["http-01", "tls-alpn-01"] as const;
 export type Challenge = (typeof CHALLENGES)[number];
 
-const unsetIfEmpty = <T extends z.ZodType>(inner: T) =>
-  z.preprocess((v) => (v === "" ? undefined : v), inner);
-
-const list = z
-  .string()
-  .default("")
-  .transform((s) =>
-    s
-      .split(",")
-      .map((e) => e.trim())
-      .filter(Boolean),
-  );
-
-const port = z.coerce.number().int().min(0).max(65535);
-
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** "90" or "90s", "45m", "12h", "30d": seconds. */
@@ -47,35 +33,33 @@ const duration = z
     return Number.parseInt(s, 10) * UNITS[unit];
   });
 
-export const tlsSchema = z.object({
-  TLS_MODE: unsetIfEmpty(z.enum(TLS_MODES).optional()),
+export const tlsEnv = z.object({
+  TLS_MODE: z.enum(TLS_MODES).optional(),
   /** The HTTPS port; default PUBLIC_URL's port, else 443. Unused without TLS (PORT is). */
-  HTTPS_PORT: unsetIfEmpty(port.optional()),
+  HTTPS_PORT: port.optional(),
   /** The plain HTTP port that redirects to HTTPS and answers HTTP-01; `off` for none. */
-  HTTP_PORT: unsetIfEmpty(z.union([z.literal("off"), port]).default(80)),
-  TLS_CERT_FILE: unsetIfEmpty(z.string().optional()),
-  TLS_KEY_FILE: unsetIfEmpty(z.string().optional()),
+  HTTP_PORT: z.union([z.literal("off"), port]).default(80),
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
   /** More names or addresses for the self-signed certificate, comma separated. */
   TLS_NAMES: list,
   /** Any RFC 8555 directory; Let's Encrypt's production one by default. */
-  ACME_DIRECTORY_URL: unsetIfEmpty(z.url().default(LETS_ENCRYPT)),
+  ACME_DIRECTORY_URL: z.url().default(LETS_ENCRYPT),
   /** Where the CA may write about expiry or problems; optional. */
-  ACME_EMAIL: unsetIfEmpty(z.email().optional()),
+  ACME_EMAIL: z.email().optional(),
   /** Challenge types to offer, preferred first. */
-  ACME_CHALLENGES: unsetIfEmpty(
-    z
-      .string()
-      .default(CHALLENGES.join(","))
-      .transform((s) => s.split(",").map((c) => c.trim()))
-      .pipe(z.array(z.enum(CHALLENGES)).min(1)),
-  ),
+  ACME_CHALLENGES: z
+    .string()
+    .default(CHALLENGES.join(","))
+    .transform((s) => s.split(",").map((c) => c.trim()))
+    .pipe(z.array(z.enum(CHALLENGES)).min(1)),
   /** Renew this long before expiry; default a third of the certificate's lifetime. */
-  ACME_RENEW_BEFORE: unsetIfEmpty(duration.optional()),
+  ACME_RENEW_BEFORE: duration.optional(),
   /** Strict-Transport-Security max-age once a trusted certificate serves; 0 sends none. */
-  HSTS_MAX_AGE_S: unsetIfEmpty(z.coerce.number().int().min(0).default(31_536_000)),
+  HSTS_MAX_AGE_S: z.coerce.number().int().min(0).default(31_536_000),
 });
 
-type TlsEnv = z.infer<typeof tlsSchema>;
+export type TlsEnv = z.output<typeof tlsEnv>;
 
 /** What the rest of the app's configuration contributes (lib/env.ts). */
 export interface TlsContext {
@@ -108,41 +92,54 @@ export type TlsPlan =
       renewBeforeS?: number;
     } & Ports);
 
-/** Parses and checks the TLS settings; throws naming each bad one, as lib/env.ts does. */
-export function tlsPlan(source: Record<string, string | undefined>, context: TlsContext): TlsPlan {
-  const result = tlsSchema.safeParse(source);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+/** A setting that does not fit the others: the variable to name, and why. */
+interface Problem {
+  path: [keyof TlsEnv | keyof TlsContext];
+  message: string;
+}
+
+/** The TLS settings' checks across variables, in the composed schema (lib/env.ts). */
+export function checkTlsEnv(config: TlsEnv & TlsContext, ctx: z.RefinementCtx): void {
+  const problems: Problem[] = [];
+  resolve(config, problems);
+  for (const problem of problems) ctx.addIssue({ code: "custom", ...problem });
+}
+
+/** What serves, from the parsed configuration (which checkTlsEnv has already checked). */
+export function tlsPlan(config: TlsEnv & TlsContext): TlsPlan {
+  const problems: Problem[] = [];
+  const plan = resolve(config, problems);
+  if (problems.length) {
+    throw new Error(describeIssues("configuration", problems));
   }
-  const problems: string[] = [];
-  const plan = resolve(result.data, context, problems);
-  if (problems.length) throw new Error(`Invalid configuration:\n  ${problems.join("\n  ")}`);
   return plan;
 }
 
-function resolve(e: TlsEnv, c: TlsContext, problems: string[]): TlsPlan {
-  const publicUrl = c.PUBLIC_URL ? new URL(c.PUBLIC_URL) : null;
+function resolve(e: TlsEnv & TlsContext, problems: Problem[]): TlsPlan {
+  const problem = (path: Problem["path"][0], message: string) =>
+    problems.push({ path: [path], message });
+  const publicUrl = e.PUBLIC_URL ? new URL(e.PUBLIC_URL) : null;
   const httpsPublic = publicUrl?.protocol === "https:";
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined))
-    problems.push("TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
+    problem("TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
   const mode: TlsMode =
     e.TLS_MODE ??
     (e.TLS_CERT_FILE && e.TLS_KEY_FILE
       ? "files"
-      : c.TRUSTED_PROXIES.length
+      : e.TRUSTED_PROXIES.length
         ? "proxy"
         : httpsPublic
           ? "acme"
           : "off");
 
-  if (mode === "off") return { mode, port: c.PORT };
+  if (mode === "off") return { mode, port: e.PORT };
   if (mode === "proxy") {
-    if (!c.TRUSTED_PROXIES.length)
-      problems.push("TLS_MODE=proxy: set TRUSTED_PROXIES to the proxy's addresses");
-    return { mode, port: c.PORT };
+    if (!e.TRUSTED_PROXIES.length)
+      problem("TRUSTED_PROXIES", "TLS_MODE=proxy: set TRUSTED_PROXIES to the proxy's addresses");
+    return { mode, port: e.PORT };
   }
-  if (publicUrl && !httpsPublic) problems.push(`TLS_MODE=${mode}: PUBLIC_URL must be https://`);
+  if (publicUrl && !httpsPublic)
+    problem("PUBLIC_URL", `TLS_MODE=${mode}: PUBLIC_URL must be https://`);
   const ports: Ports = {
     httpsPort: e.HTTPS_PORT ?? (publicUrl?.port ? Number(publicUrl.port) : 443),
     httpPort: e.HTTP_PORT === "off" ? null : e.HTTP_PORT,
@@ -151,11 +148,11 @@ function resolve(e: TlsEnv, c: TlsContext, problems: string[]): TlsPlan {
     hstsMaxAgeS: mode === "self-signed" ? 0 : e.HSTS_MAX_AGE_S,
   };
   if (ports.httpPort !== null && ports.httpPort === ports.httpsPort && ports.httpsPort !== 0)
-    problems.push(`HTTP_PORT and HTTPS_PORT are both ${ports.httpsPort}`);
+    problem("HTTP_PORT", `HTTP_PORT and HTTPS_PORT are both ${ports.httpsPort}`);
 
   if (mode === "files") {
     if (!e.TLS_CERT_FILE || !e.TLS_KEY_FILE) {
-      problems.push("TLS_MODE=files: set TLS_CERT_FILE and TLS_KEY_FILE");
+      problem("TLS_MODE", "TLS_MODE=files: set TLS_CERT_FILE and TLS_KEY_FILE");
       return { mode, certFile: "", keyFile: "", ...ports };
     }
     return { mode, certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, ...ports };
@@ -163,14 +160,14 @@ function resolve(e: TlsEnv, c: TlsContext, problems: string[]): TlsPlan {
   if (mode === "self-signed") return { mode, extraNames: e.TLS_NAMES, ...ports };
 
   if (!httpsPublic) {
-    problems.push("TLS_MODE=acme: set PUBLIC_URL=https://<your domain>");
+    problem("PUBLIC_URL", "TLS_MODE=acme: set PUBLIC_URL=https://<your domain>");
     return { mode, names: [], directoryUrl: "", challenges: [], ...ports };
   }
   const host = publicUrl.hostname;
   if (!/[a-z]/i.test(host) || host.startsWith("["))
-    problems.push(`ACME certificates are for domain names, not addresses (${host})`);
+    problem("PUBLIC_URL", `ACME certificates are for domain names, not addresses (${host})`);
   if (e.ACME_CHALLENGES.includes("http-01") && e.ACME_CHALLENGES.length === 1 && !ports.httpPort)
-    problems.push("ACME_CHALLENGES=http-01 needs HTTP_PORT");
+    problem("ACME_CHALLENGES", "ACME_CHALLENGES=http-01 needs HTTP_PORT");
   return {
     mode,
     names: [host],

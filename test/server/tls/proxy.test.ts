@@ -2,6 +2,7 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createHttpsServer, request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEnv } from "@/lib/env";
 import { tlsPlan } from "@/lib/server/tls/config";
 import {
   CLIENT_ADDRESS_HEADER,
@@ -30,8 +31,7 @@ const dir = mkdtempSync(path.join(tmpdir(), "parley-proxy-"));
 
 beforeAll(async () => {
   const plan = tlsPlan(
-    {},
-    { PORT: 0, TRUSTED_PROXIES: ["127.0.0.1"], PUBLIC_URL: "https://localhost" },
+    parseEnv({ PORT: "0", TRUSTED_PROXIES: "127.0.0.1", PUBLIC_URL: "https://localhost" }),
   );
   expect(plan.mode).toBe("proxy");
   const trusted = trustedProxyList(["127.0.0.1"]);

@@ -4,14 +4,11 @@
  * lab host against a real ACME CA. `GET /status` answers the TLS status /api/health
  * reports; everything else `hello <path>`.
  */
+import { loadEnv } from "@/lib/env";
 import { tlsPlan } from "@/lib/server/tls/config";
 import { createWeb, type Web } from "@/lib/server/tls/web";
 
-const plan = tlsPlan(process.env, {
-  PUBLIC_URL: process.env.PUBLIC_URL,
-  PORT: 3000,
-  TRUSTED_PROXIES: [],
-});
+const plan = tlsPlan(loadEnv());
 let web: Web | undefined = undefined;
 web = await createWeb(plan, {
   dataDir: process.env.DATA_DIR!,

@@ -6,6 +6,7 @@ import path from "node:path";
 import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseEnv } from "@/lib/env";
 import { tlsPlan } from "@/lib/server/tls/config";
 import { CA_PATH, createWeb, type Web } from "@/lib/server/tls/web";
 
@@ -31,10 +32,7 @@ function tempDir(): string {
 }
 
 async function start(env: Record<string, string>, dataDir: string): Promise<Web> {
-  const plan = tlsPlan(
-    { HTTPS_PORT: "0", HTTP_PORT: "0", ...env },
-    { PORT: 3000, TRUSTED_PROXIES: [] },
-  );
+  const plan = tlsPlan(parseEnv({ HTTPS_PORT: "0", HTTP_PORT: "0", ...env }));
   const web = await createWeb(plan, {
     dataDir,
     handler: (req, res) => res.end(`hello ${req.url}`),
