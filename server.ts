@@ -12,6 +12,7 @@ import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 import { loadEnv } from "@/lib/env";
 import { createFilesFeature } from "@/lib/files/node";
+import { createNotifyFeature } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
 import { refuseMalformedPath } from "@/lib/server/malformed-path";
@@ -38,6 +39,8 @@ async function main() {
     authSecret: config.AUTH_SECRET,
     callTokenSecret: config.CALL_TOKEN_SECRET,
     filesMasterKey: config.FILES_MASTER_KEY,
+    vapidPublicKey: config.VAPID_PUBLIC_KEY,
+    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
   });
   // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
   // it is told to trust it, and has no option for either: a library constraint, so these two
@@ -92,7 +95,12 @@ async function main() {
     services: { authLimits: createAuthLimits(config, realtime.redis), tls: web.status },
   });
   readiness.set("tls", web.ready);
-  features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
+  features = [
+    realtime,
+    await createCallsFeature(context),
+    await createFilesFeature(context),
+    createNotifyFeature(context),
+  ];
   for (const feature of features) {
     if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));
   }

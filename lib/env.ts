@@ -4,6 +4,7 @@ import { callEnv, checkCallEnv } from "@/lib/call/config";
 import { chatEnv } from "@/lib/chat/settings";
 import { parseSettings, type SettingsSource } from "@/lib/config/settings";
 import { filesEnv } from "@/lib/files/settings";
+import { checkNotifyEnv, notifyEnv } from "@/lib/notify/settings";
 import { realtimeEnv } from "@/lib/realtime/settings";
 import { serverEnv } from "@/lib/server/settings";
 import { checkTlsEnv, tlsEnv } from "@/lib/server/tls/config";
@@ -26,6 +27,7 @@ export const PARTS = {
   realtime: realtimeEnv,
   call: callEnv,
   files: filesEnv,
+  notify: notifyEnv,
 };
 
 const schema = z
@@ -37,10 +39,12 @@ const schema = z
     ...realtimeEnv.shape,
     ...callEnv.shape,
     ...filesEnv.shape,
+    ...notifyEnv.shape,
   })
   .superRefine((config, ctx) => {
     checkTlsEnv(config, ctx);
     checkCallEnv(config, ctx);
+    checkNotifyEnv(config, ctx);
   });
 
 export type Env = z.output<typeof schema>;

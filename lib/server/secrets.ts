@@ -2,12 +2,16 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import webpush from "web-push";
 import { z } from "zod";
 
 const secretsSchema = z.object({
   authSecret: z.string().min(32),
   callTokenSecret: z.string().min(32),
   filesMasterKey: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The VAPID key pair that signs Web Push requests (RFC 8292), base64url. */
+  vapidPublicKey: z.string().min(80),
+  vapidPrivateKey: z.string().min(40),
 });
 export type Secrets = z.infer<typeof secretsSchema>;
 
@@ -29,15 +33,22 @@ export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}):
       throw new Error(`${file} is unreadable or corrupt: ${(err as Error).message}`);
     }
   }
+  const vapid =
+    stored.vapidPublicKey && stored.vapidPrivateKey
+      ? { publicKey: stored.vapidPublicKey, privateKey: stored.vapidPrivateKey }
+      : webpush.generateVAPIDKeys();
   const generated: Secrets = {
     authSecret: stored.authSecret ?? randomBytes(32).toString("base64url"),
     callTokenSecret: stored.callTokenSecret ?? randomBytes(32).toString("base64url"),
     filesMasterKey: stored.filesMasterKey ?? randomBytes(32).toString("hex"),
+    vapidPublicKey: vapid.publicKey,
+    vapidPrivateKey: vapid.privateKey,
   };
   if (
     generated.authSecret !== stored.authSecret ||
     generated.callTokenSecret !== stored.callTokenSecret ||
-    generated.filesMasterKey !== stored.filesMasterKey
+    generated.filesMasterKey !== stored.filesMasterKey ||
+    generated.vapidPublicKey !== stored.vapidPublicKey
   ) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(generated, null, 2) + "\n", { mode: 0o600 });
@@ -46,6 +57,10 @@ export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}):
     authSecret: configured.authSecret ?? generated.authSecret,
     callTokenSecret: configured.callTokenSecret ?? generated.callTokenSecret,
     filesMasterKey: (configured.filesMasterKey ?? generated.filesMasterKey).toLowerCase(),
+    // A pair, configured whole or not at all (lib/notify/settings.ts checks).
+    ...(configured.vapidPublicKey && configured.vapidPrivateKey
+      ? { vapidPublicKey: configured.vapidPublicKey, vapidPrivateKey: configured.vapidPrivateKey }
+      : { vapidPublicKey: generated.vapidPublicKey, vapidPrivateKey: generated.vapidPrivateKey }),
   };
   return secrets;
 }

@@ -1,3 +1,4 @@
+import webpush from "web-push";
 import { type Env, parseEnv } from "@/lib/env";
 import type { Secrets } from "@/lib/server/secrets";
 
@@ -6,6 +7,9 @@ export const TEST_SECRETS: Secrets = {
   authSecret: "test-secret-test-secret-test-secret-0123",
   callTokenSecret: "c".repeat(32),
   filesMasterKey: "0".repeat(64),
+  ...(({ publicKey, privateKey }) => ({ vapidPublicKey: publicKey, vapidPrivateKey: privateKey }))(
+    webpush.generateVAPIDKeys(),
+  ),
 };
 
 /** A parsed configuration: the defaults, NODE_ENV=test, and what the test sets. */
