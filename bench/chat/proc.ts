@@ -104,7 +104,11 @@ export function cpuWindow(pids: () => number[]) {
       const machine = machineCpu();
       const machineBusy =
         (machine.busy - startMachine.busy) / Math.max(1, machine.total - startMachine.total);
-      return { cpuSeconds: cpu, cpuPercent: (cpu / seconds) * 100, machineBusyPercent: machineBusy * 100 };
+      return {
+        cpuSeconds: cpu,
+        cpuPercent: (cpu / seconds) * 100,
+        machineBusyPercent: machineBusy * 100,
+      };
     },
   };
 }
