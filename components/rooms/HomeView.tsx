@@ -9,6 +9,7 @@ import { createRoom } from "@/lib/rooms/client";
 import { RoomListSync } from "@/lib/rooms/list-sync";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import { AppHeader } from "@/components/ui/AppHeader";
+import { LocalTime } from "@/components/ui/LocalTime";
 import styles from "./HomeView.module.css";
 
 /** Home: start a room, or open one of yours; unread counts stay live (lib/rooms/list-sync.ts). */
@@ -107,7 +108,11 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
                 <span className={styles.badge}>{room.unreadCount} unread</span>
               ) : (
                 <span className="muted">
-                  {room.lastMessageAt ? formatWhen(room.lastMessageAt) : "No messages yet"}
+                  {room.lastMessageAt ? (
+                    <LocalTime dateTime={room.lastMessageAt} style="recent" />
+                  ) : (
+                    "No messages yet"
+                  )}
                 </span>
               )}
             </span>
@@ -116,12 +121,4 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
       </ul>
     </section>
   );
-}
-
-function formatWhen(iso: string): string {
-  const date = new Date(iso);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay
-    ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : date.toLocaleDateString([], { month: "short", day: "numeric" });
 }
