@@ -1,7 +1,7 @@
 import type { NextConfig } from "next";
 
 // Pages get their Content-Security-Policy, with a per-request script nonce, from proxy.ts
-// (lib/server/csp.ts); downloads send their own (lib/files/download.ts).
+// (lib/server/csp.ts); downloads send their own (lib/files/http/download.ts).
 const securityHeaders = [
   { key: "X-Content-Type-Options", value: "nosniff" },
   { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },

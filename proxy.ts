@@ -1,5 +1,6 @@
 import { type NextRequest, NextResponse } from "next/server";
 import { contentSecurityPolicy, newNonce } from "@/lib/server/csp";
+import { runtime } from "@/lib/server/runtime";
 
 /**
  * Next's request proxy (formerly middleware): gives every page a fresh script nonce and
@@ -10,11 +11,13 @@ import { contentSecurityPolicy, newNonce } from "@/lib/server/csp";
  */
 export function proxy(request: NextRequest): NextResponse {
   const nonce = newNonce();
-  const publicUrl = process.env.PUBLIC_URL;
+  // Next runs the proxy in the Node.js runtime, in server.ts's process: the parsed
+  // configuration is there (lib/server/runtime.ts).
+  const { config } = runtime();
   const policy = contentSecurityPolicy({
     nonce,
-    host: publicUrl ? new URL(publicUrl).host : request.headers.get("host"),
-    dev: process.env.NODE_ENV === "development",
+    host: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).host : request.headers.get("host"),
+    dev: config.NODE_ENV === "development",
   });
   const headers = new Headers(request.headers);
   headers.set("x-nonce", nonce);

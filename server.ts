@@ -3,23 +3,26 @@
  * events), plus the features that need plain-Node handling (SFU signaling, uploads).
  * Architecture: docs/architecture.md.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import next from "next";
 import { createAuthLimits } from "@/lib/auth/limits";
 import { createCallsFeature } from "@/lib/call/node";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import { env } from "@/lib/env";
+import { loadEnv } from "@/lib/env";
 import { createFilesFeature } from "@/lib/files/node";
+import { createNotifyFeature } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
 import { refuseMalformedPath } from "@/lib/server/malformed-path";
 import type { Feature } from "@/lib/server/feature";
 import { securePrivateDir } from "@/lib/server/data-dir";
-import { logger } from "@/lib/server/log";
+import { logger, setLogLevel } from "@/lib/server/log";
 import { setRuntime } from "@/lib/server/runtime";
 import { loadSecrets } from "@/lib/server/secrets";
+import { tlsPlan } from "@/lib/server/tls/config";
+import { createWeb } from "@/lib/server/tls/web";
 import { startStallWatchdog } from "@/lib/stall-watchdog";
 
 const log = logger("server");
@@ -28,16 +31,22 @@ const log = logger("server");
 process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 
 async function main() {
-  const config = env();
+  const config = loadEnv();
+  setLogLevel(config.LOG_LEVEL);
+  const tls = tlsPlan(config);
   const dataDir = path.resolve(config.DATA_DIR);
   const secrets = loadSecrets(dataDir, {
     authSecret: config.AUTH_SECRET,
     callTokenSecret: config.CALL_TOKEN_SECRET,
     filesMasterKey: config.FILES_MASTER_KEY,
+    vapidPublicKey: config.VAPID_PUBLIC_KEY,
+    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
   });
   // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
-  // it is told to trust it. Without a configured public URL, the Host header is the truth
-  // (a laptop reached as localhost, a LAN address or a tunnel).
+  // it is told to trust it, and has no option for either: a library constraint, so these two
+  // are the one place the parsed configuration is written back into process.env. Without a
+  // configured public URL, the Host header is the truth (a laptop reached as localhost, a
+  // LAN address or a tunnel). Its secret is passed as an option (lib/auth/options.ts).
   if (config.PUBLIC_URL) process.env.NEXTAUTH_URL = config.PUBLIC_URL;
   else process.env.AUTH_TRUST_HOST = "true";
 
@@ -60,25 +69,38 @@ async function main() {
 
   let features: Feature[] = [];
   const trustedProxies = trustedProxyList(config.TRUSTED_PROXIES);
-  const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
-    stampClientAddress(req, trustedProxies);
-    if (refuseMalformedPath(req, res)) return;
-    for (const feature of features) {
-      if (feature.handleRequest?.(req, res)) return;
-    }
-    void handleNext(req, res);
+  // Plain HTTP, or HTTPS with its certificate and an HTTP redirect (lib/server/tls/).
+  const web = await createWeb(tls, {
+    dataDir,
+    handler: (req: IncomingMessage, res: ServerResponse) => {
+      stampClientAddress(req, trustedProxies);
+      if (refuseMalformedPath(req, res)) return;
+      for (const feature of features) {
+        if (feature.handleRequest?.(req, res)) return;
+      }
+      void handleNext(req, res);
+    },
   });
+  const httpServer = web.server;
 
   const realtime = await createRealtime({ httpServer, env: config, database });
   const context = { env: config, secrets, dataDir, database, httpServer, io: realtime.io };
   const readiness = new Map<string, () => Promise<boolean> | boolean>();
   setRuntime({
+    config,
+    secrets,
     database,
     io: realtime.io,
     readiness,
-    services: { authLimits: createAuthLimits(config, realtime.redis) },
+    services: { authLimits: createAuthLimits(config, realtime.redis), tls: web.status },
   });
-  features = [realtime, await createCallsFeature(context), await createFilesFeature(context)];
+  readiness.set("tls", web.ready);
+  features = [
+    realtime,
+    await createCallsFeature(context),
+    await createFilesFeature(context),
+    createNotifyFeature(context),
+  ];
   for (const feature of features) {
     if (feature.ready) readiness.set(feature.name, feature.ready.bind(feature));
   }
@@ -93,22 +115,11 @@ async function main() {
     else if (!req.url?.startsWith("/socket.io/")) socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(config.PORT, config.HOST, () => resolve());
-  });
+  await web.listen(config.HOST);
   // From here on nothing should hold the event loop long: log whatever does.
   const watchdogLog = logger("watchdog");
   startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });
-  const address = httpServer.address();
-  const port = typeof address === "object" && address ? address.port : config.PORT;
-  log.info(
-    `Parley is listening on http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`,
-    {
-      dev,
-      dataDir,
-    },
-  );
+  log.info(`Parley is listening on ${web.urls().join(", ")}`, { dev, dataDir, tls: tls.mode });
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -122,8 +133,7 @@ async function main() {
         .close?.()
         .catch((err: unknown) => log.error(`closing ${feature.name}`, { err: String(err) }));
     }
-    httpServer.closeAllConnections();
-    await new Promise((resolve) => httpServer.close(resolve));
+    await web.close();
     await app.close().catch(() => {});
     await database.close().catch(() => {});
     process.exit(0);

@@ -412,8 +412,6 @@ async function serve() {
   const { doCreateAccount } = await import("@/lib/auth/service");
   const { doCreateRoom } = await import("@/lib/rooms/service");
   const { openFiles, startFilesFeature } = await import("@/lib/files/node");
-  const { serveFile } = await import("@/lib/files/download");
-  const { sendResponse } = await import("@/test/files/harness");
 
   const database = await openDatabase(
     process.env.DATABASE_URL
@@ -445,19 +443,10 @@ async function serve() {
   const token = randomBytes(16).toString("hex");
   const authenticate = async (cookie: string | undefined) =>
     cookie?.includes(`bench-session=${token}`) ? user : null;
-  const feature = startFilesFeature(files, authenticate);
+  const feature = startFilesFeature(files, { authenticate });
   const server = createServer((req, res) => {
     if (feature.handleRequest?.(req, res)) return;
-    const id = /^\/api\/files\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "";
-    void authenticate(req.headers.cookie)
-      .then((who) =>
-        serveFile(files, who, id, "file", {
-          method: req.method ?? "GET",
-          headers: new Headers(),
-          forceDownload: false,
-        }),
-      )
-      .then((response) => sendResponse(res, response));
+    res.writeHead(404).end();
   });
   announce(server, { cookie: `bench-session=${token}`, roomId: room.room.id });
 }

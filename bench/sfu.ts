@@ -17,11 +17,13 @@
  * node starts it); the bots run here, decrypting with the SFU's SRTP code so that they
  * leave the CPU to the SFU. BENCH_SFU_PROFILE_DIR=dir writes the SFU's --cpu-prof there;
  * BENCH_SFU_RUNS, BENCH_SFU_SUBSCRIBERS (e.g. "5,20"), BENCH_SFU_ROOMS (e.g. "3,5")
- * and BENCH_SFU_WINDOW_S shorten a run. SFU_FAST_SRTP=off measures werift's own
- * forwarding path (its sender and SRTP) on the same machine, for comparison.
+ * and BENCH_SFU_WINDOW_S shorten a run. BENCH_SFU_PATH=werift starts the SFU with
+ * SFU_FAST_SRTP=off (sfu/config.ts): werift's own forwarding path (its sender and SRTP) on
+ * the same machine, for comparison.
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { z } from "zod";
 import type { Bot } from "../sfu/bot/bot";
 import { STAMP_OFFSET } from "../sfu/bot/rtp-source";
 import type { SfuStats } from "../sfu/stats";
@@ -33,7 +35,19 @@ const WINDOW_S = Number(process.env.BENCH_SFU_WINDOW_S ?? 10);
 const WARMUP_S = 2;
 const SUBSCRIBERS = (process.env.BENCH_SFU_SUBSCRIBERS ?? "5,20,50").split(",").map(Number);
 const ROOM_SIZES = (process.env.BENCH_SFU_ROOMS ?? "2,3,4,5,6,8,10").split(",").map(Number);
-const VIDEO = { fps: 100, packetsPerFrame: 3, payloadSize: 1100, keyFrameInterval: 100, stamp: true };
+/** Which forwarding path the SFU runs: its own SRTP (`fast`) or werift's (`werift`, the baseline). */
+const PATH = z
+  .enum(["fast", "werift"])
+  .default("fast")
+  .parse(process.env.BENCH_SFU_PATH || undefined);
+const SFU_SETTINGS = { SFU_FAST_SRTP: PATH === "fast" ? "on" : "off" };
+const VIDEO = {
+  fps: 100,
+  packetsPerFrame: 3,
+  payloadSize: 1100,
+  keyFrameInterval: 100,
+  stamp: true,
+};
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 const PAGE_SIZE = 4096;
 
@@ -92,10 +106,18 @@ class LatencyProbe {
 
   attach(bot: Bot): void {
     bot.onRtp = (track, packet) => {
-      if (!this.recording || track.info?.kind !== "video" || packet.payload.length < STAMP_OFFSET + 8) return;
+      if (
+        !this.recording ||
+        track.info?.kind !== "video" ||
+        packet.payload.length < STAMP_OFFSET + 8
+      )
+        return;
       const sentAt = packet.payload.readDoubleLE(STAMP_OFFSET);
       const ms = performance.timeOrigin + performance.now() - sentAt;
-      const bucket = Math.min(this.counts.length - 1, Math.max(0, Math.floor(ms / LatencyProbe.BUCKET_MS)));
+      const bucket = Math.min(
+        this.counts.length - 1,
+        Math.max(0, Math.floor(ms / LatencyProbe.BUCKET_MS)),
+      );
       this.counts[bucket]!++;
     };
   }
@@ -106,31 +128,58 @@ class LatencyProbe {
  * handshakes at once on a saturated 2-core machine leave some bots' handshakes stalled
  * (werift as DTLS client), and real participants arrive over time anyway.
  */
-async function joinAll(sfu: TestSfu, roomId: string, names: string[], ready: (bot: Bot) => boolean): Promise<Bot[]> {
+async function joinAll(
+  sfu: TestSfu,
+  roomId: string,
+  names: string[],
+  ready: (bot: Bot) => boolean,
+): Promise<Bot[]> {
   const bots: Bot[] = [];
   for (let i = 0; i < names.length; i += 5) {
-    const batch = await Promise.all(names.slice(i, i + 5).map((name) => sfu.bot(roomId, name, { fastSrtp: true })));
+    const batch = await Promise.all(
+      names.slice(i, i + 5).map((name) => sfu.bot(roomId, name, { fastSrtp: true })),
+    );
     bots.push(...batch);
-    for (const bot of batch) await bot.waitFor(() => ready(bot), 20_000, `media (${describe(bot)})`);
+    for (const bot of batch)
+      await bot.waitFor(() => ready(bot), 20_000, `media (${describe(bot)})`);
   }
   return bots;
 }
 
 /** Measures one window: everyone is connected and receiving before this is called. */
-async function measure(sfu: TestSfu, receivers: Bot[], expected: () => number, probe: LatencyProbe): Promise<Omit<Sample, "subscribers">> {
+async function measure(
+  sfu: TestSfu,
+  receivers: Bot[],
+  expected: () => number,
+  probe: LatencyProbe,
+): Promise<Omit<Sample, "subscribers">> {
   await sleep(WARMUP_S * 1000);
   const pid = sfu.child.pid!;
   const received = () => receivers.reduce((sum, bot) => sum + bot.totalPackets(), 0);
-  const before = { usage: processUsage(pid), packets: received(), expected: expected(), stats: await sfu.stats(), at: performance.now() };
+  const before = {
+    usage: processUsage(pid),
+    packets: received(),
+    expected: expected(),
+    stats: await sfu.stats(),
+    at: performance.now(),
+  };
   probe.counts.fill(0);
   probe.recording = true;
   await sleep(WINDOW_S * 1000);
   probe.recording = false;
-  const after = { usage: processUsage(pid), packets: received(), expected: expected(), stats: await sfu.stats(), at: performance.now() };
+  const after = {
+    usage: processUsage(pid),
+    packets: received(),
+    expected: expected(),
+    stats: await sfu.stats(),
+    at: performance.now(),
+  };
   const seconds = (after.at - before.at) / 1000;
   const packets = after.packets - before.packets;
   const cpu = after.usage.cpuMicros - before.usage.cpuMicros;
-  const delays = (after.stats as SfuStats).forwardDelay.map((n, i) => n - before.stats.forwardDelay[i]!);
+  const delays = (after.stats as SfuStats).forwardDelay.map(
+    (n, i) => n - before.stats.forwardDelay[i]!,
+  );
   return {
     forwardedPacketsPerSecond: Math.round(packets / seconds),
     sfuCpuMicrosPerPacket: round(cpu / packets),
@@ -144,7 +193,7 @@ async function measure(sfu: TestSfu, receivers: Bot[], expected: () => number, p
 
 /** (a) One publisher, `n` subscribers. */
 async function fanOut(n: number): Promise<Sample> {
-  const sfu = await startSfu({}, profileArgs(`fanout-${n}`));
+  const sfu = await startSfu(SFU_SETTINGS, profileArgs(`fanout-${n}`));
   const probe = new LatencyProbe();
   const bots: Bot[] = [];
   try {
@@ -152,7 +201,12 @@ async function fanOut(n: number): Promise<Sample> {
     const publisher = await sfu.bot(roomId, "Publisher");
     bots.push(publisher);
     await publisher.publish({ camera: { shape: VIDEO } });
-    const subscribers = await joinAll(sfu, roomId, Array.from({ length: n }, (_, i) => `Subscriber ${i + 1}`), (bot) => bot.totalPackets() > 0);
+    const subscribers = await joinAll(
+      sfu,
+      roomId,
+      Array.from({ length: n }, (_, i) => `Subscriber ${i + 1}`),
+      (bot) => bot.totalPackets() > 0,
+    );
     bots.push(...subscribers);
     for (const bot of subscribers) probe.attach(bot);
     const sample = await measure(sfu, subscribers, () => publisher.packetsSent() * n, probe);
@@ -165,7 +219,7 @@ async function fanOut(n: number): Promise<Sample> {
 
 /** (b) An `n`-way room: everyone sends video and audio and receives everyone else. */
 async function room(n: number): Promise<Sample> {
-  const sfu = await startSfu({}, profileArgs(`room-${n}`));
+  const sfu = await startSfu(SFU_SETTINGS, profileArgs(`room-${n}`));
   const probe = new LatencyProbe();
   const bots: Bot[] = [];
   try {
@@ -175,13 +229,28 @@ async function room(n: number): Promise<Sample> {
       const bot = await sfu.bot(roomId, `Participant ${i + 1}`, { fastSrtp: true });
       bots.push(bot);
       await bot.publish({ mic: true, camera: { shape: VIDEO } });
-      await bot.waitFor(() => bot.received.size === 2 * i && [...bot.received.values()].every((t) => t.packets > 0), 20_000, `everyone (${describe(bot)})`);
+      await bot.waitFor(
+        () => bot.received.size === 2 * i && [...bot.received.values()].every((t) => t.packets > 0),
+        20_000,
+        `everyone (${describe(bot)})`,
+      );
     }
     for (const bot of bots) {
-      await bot.waitFor(() => bot.received.size === 2 * (n - 1) && [...bot.received.values()].every((t) => t.packets > 0), 20_000, `everyone (${describe(bot)})`);
+      await bot.waitFor(
+        () =>
+          bot.received.size === 2 * (n - 1) &&
+          [...bot.received.values()].every((t) => t.packets > 0),
+        20_000,
+        `everyone (${describe(bot)})`,
+      );
     }
     for (const bot of bots) probe.attach(bot);
-    const sample = await measure(sfu, bots, () => bots.reduce((sum, bot) => sum + bot.packetsSent(), 0) * (n - 1), probe);
+    const sample = await measure(
+      sfu,
+      bots,
+      () => bots.reduce((sum, bot) => sum + bot.packetsSent(), 0) * (n - 1),
+      probe,
+    );
     return { subscribers: n * (n - 1), ...sample };
   } finally {
     await Promise.all(bots.map((bot) => bot.close()));
@@ -209,7 +278,13 @@ async function attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
 
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_SFU_PROFILE_DIR;
-  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=sfu-${name}-${Date.now()}.cpuprofile`] : [];
+  return dir
+    ? [
+        "--cpu-prof",
+        `--cpu-prof-dir=${dir}`,
+        `--cpu-prof-name=sfu-${name}-${Date.now()}.cpuprofile`,
+      ]
+    : [];
 }
 
 /** Medians of every numeric field over the runs. */
@@ -222,7 +297,10 @@ function summarize(samples: Sample[]) {
     sfuRssMB: pick((s) => s.sfuRssMB),
     loss: pick((s) => s.loss),
     latencyMs: { p50: pick((s) => s.latencyMs.p50), p99: pick((s) => s.latencyMs.p99) },
-    sfuForwardDelayMs: { p50: pick((s) => s.sfuForwardDelayMs.p50), p99: pick((s) => s.sfuForwardDelayMs.p99) },
+    sfuForwardDelayMs: {
+      p50: pick((s) => s.sfuForwardDelayMs.p50),
+      p99: pick((s) => s.sfuForwardDelayMs.p99),
+    },
     runs: samples.map((s) => s.sfuCpuMicrosPerPacket),
   };
 }
@@ -234,7 +312,8 @@ async function main() {
   for (const n of SUBSCRIBERS) {
     try {
       const samples: Sample[] = [];
-      for (let run = 0; run < RUNS; run++) samples.push(await attempt(`fan-out N=${n}`, () => fanOut(n)));
+      for (let run = 0; run < RUNS; run++)
+        samples.push(await attempt(`fan-out N=${n}`, () => fanOut(n)));
       fanout[`N=${n}`] = summarize(samples);
     } catch (err) {
       fanout[`N=${n}`] = { error: String(err) };
@@ -245,7 +324,8 @@ async function main() {
   for (const n of ROOM_SIZES) {
     try {
       const samples: Sample[] = [];
-      for (let run = 0; run < RUNS; run++) samples.push(await attempt(`room N=${n}`, () => room(n)));
+      for (let run = 0; run < RUNS; run++)
+        samples.push(await attempt(`room N=${n}`, () => room(n)));
       const summary = summarize(samples);
       rooms[`N=${n}`] = { forwardedStreams: n * (n - 1) * 2, ...summary };
       console.error(`room N=${n}:`, JSON.stringify(rooms[`N=${n}`]));
@@ -264,7 +344,12 @@ async function main() {
         load: "VP8-shaped RTP, 1100-byte payload, 3 packets/frame, 300 packets/s, key frame every 100 frames; rooms add 50 packets/s Opus-shaped audio per participant",
         window: `${WINDOW_S} s after all connected + ${WARMUP_S} s warm-up; medians of ${RUNS} runs`,
         srtp: "AEAD_AES_128_GCM",
-        machine: { cpus: 2, loadAverageBefore: loadBefore.map((l) => round(l)), loadAverageAfter: loadavg().map((l) => round(l)) },
+        forwardingPath: PATH,
+        machine: {
+          cpus: 2,
+          loadAverageBefore: loadBefore.map((l) => round(l)),
+          loadAverageAfter: loadavg().map((l) => round(l)),
+        },
         fanout,
         rooms,
         seconds: Math.round((Date.now() - started) / 1000),

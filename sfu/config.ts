@@ -1,47 +1,56 @@
 /**
- * The SFU node's configuration, parsed once from the environment. Every variable is
- * documented in docs/sfu.md ("Settings").
+ * The SFU node's configuration, parsed once from the environment by sfu/main.ts with the
+ * web node's conventions (lib/config/settings.ts: `FOO=` is unset, one error naming every
+ * bad variable). Every variable is documented in docs/sfu.md ("Settings").
  */
-import { isIP } from "node:net";
 import { z } from "zod";
+import {
+  bool,
+  integer,
+  ipAddress as ip,
+  logLevel,
+  parseSettings,
+  port,
+  type SettingsSource,
+} from "../lib/config/settings";
 import { Id } from "./protocol";
-
-const bool = z
-  .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
-  .transform((v) => ["1", "true", "yes", "on"].includes(v));
-
-const ip = z.string().refine((s) => isIP(s) !== 0, "must be an IP address");
 
 const schema = z
   .object({
     /** Signaling (Socket.IO + /stats) listen address and port. Port 0 = any free port. */
     SFU_HOST: z.string().min(1).default("0.0.0.0"),
-    SFU_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    SFU_PORT: port.default(4000),
     /** Address media sockets bind to; unset = every interface's address (werift's default). */
     SFU_MEDIA_IP: ip.optional(),
     /** Public address written into ICE candidates in place of the bound one (1:1 NAT). */
     SFU_ANNOUNCED_IP: ip.optional(),
     /** UDP (and ICE-TCP) port range for media; two ports per participant and interface. */
-    SFU_RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(40000),
-    SFU_RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(49999),
+    SFU_RTC_MIN_PORT: integer(1024, 65535).default(40000),
+    SFU_RTC_MAX_PORT: integer(1024, 65535).default(49999),
     /** Offer passive ICE-TCP candidates (for networks that block UDP). */
     SFU_ICE_TCP: bool.default(true),
     /** HS256 secret shared with the web nodes. */
     CALL_TOKEN_SECRET: z.string().min(32, "CALL_TOKEN_SECRET must be at least 32 characters"),
     /** How long a connected socket may take to join, and a joined peer to connect media. */
-    SFU_JOIN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    SFU_JOIN_TIMEOUT_MS: integer(100).default(10_000),
     /** How long the SFU waits for a subscribe answer before giving up on the peer. */
-    SFU_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+    SFU_ANSWER_TIMEOUT_MS: integer(100).default(15_000),
     /** How long a negotiated media connection may take to connect before the peer is dropped. */
-    SFU_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
-    SFU_MAX_PEERS_PER_ROOM: z.coerce.number().int().min(1).default(100),
+    SFU_CONNECT_TIMEOUT_MS: integer(100).default(20_000),
+    SFU_MAX_PEERS_PER_ROOM: integer(1).default(100),
     /** Origins allowed to open the signaling socket directly (not through the web node). */
     SFU_ALLOWED_ORIGINS: z.string().default("*"),
     /** Registry: with REDIS_URL the node announces itself so web nodes can place rooms on it. */
-    REDIS_URL: z.string().url().optional(),
+    REDIS_URL: z.url().optional(),
     SFU_NODE_ID: Id.optional(),
     /** Where web nodes reach this node's signaling (http://host:port), for the registry. */
-    SFU_SIGNALING_URL: z.string().url().optional(),
+    SFU_SIGNALING_URL: z.url().optional(),
+    /**
+     * Forward with the SFU's own SRTP (sfu/srtp/fast-transport.ts). `off` keeps werift's own
+     * sender and SRTP: the benchmark's same-machine baseline (bench/sfu.ts), not for production.
+     */
+    SFU_FAST_SRTP: bool.default(true),
+    LOG_LEVEL: logLevel,
   })
   .refine((c) => c.SFU_RTC_MIN_PORT < c.SFU_RTC_MAX_PORT, {
     message: "SFU_RTC_MIN_PORT must be below SFU_RTC_MAX_PORT",
@@ -51,13 +60,6 @@ const schema = z
 export type SfuConfig = z.infer<typeof schema>;
 
 /** Parses the environment; throws one readable error naming every bad variable. */
-export function loadConfig(source: Record<string, string | undefined> = process.env): SfuConfig {
-  // An empty variable means unset (as `VAR= npm run sfu` or a blank .env line intends).
-  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
-  const result = schema.safeParse(present);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid SFU configuration:\n${lines.join("\n")}`);
-  }
-  return result.data;
+export function loadConfig(source: SettingsSource = process.env): SfuConfig {
+  return parseSettings(schema, source, "SFU configuration");
 }

@@ -1,19 +1,20 @@
 /**
  * The SFU's line-per-event logger: `[sfu:scope] message {json}` on stderr/stdout. The SFU
- * is its own process and imports nothing server-only from lib/, hence its own small copy.
+ * is its own process and imports nothing server-only from lib/, hence its own small copy;
+ * the levels are the shared ones (lib/config/settings.ts).
  */
-const levels = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-type Level = keyof typeof levels;
+import { LOG_LEVELS as levels, type LogLevel as Level } from "../lib/config/settings";
 
-function threshold(): number {
-  const raw = process.env.LOG_LEVEL;
-  return raw && raw in levels ? levels[raw as Level] : levels.info;
+/** LOG_LEVEL, set once by sfu/main.ts from the parsed configuration; info until then. */
+let threshold: number = levels.info;
+
+export function setLogLevel(level: Level): void {
+  threshold = levels[level];
 }
 
 export function logger(scope: string) {
-  const min = threshold();
   const write = (level: Level, message: string, fields?: Record<string, unknown>) => {
-    if (levels[level] < min) return;
+    if (levels[level] < threshold) return;
     const line = `[sfu:${scope}] ${message}${fields ? " " + JSON.stringify(fields) : ""}`;
     if (level === "error") console.error(line);
     else if (level === "warn") console.warn(line);

@@ -8,7 +8,7 @@
 import { hostname } from "node:os";
 import { startStallWatchdog } from "../lib/stall-watchdog";
 import { loadConfig } from "./config";
-import { logger } from "./log";
+import { logger, setLogLevel } from "./log";
 import { register, type Registration } from "./registration";
 import { checkWeriftPatches, describeFailures } from "./self-check";
 import { Server } from "./server";
@@ -17,6 +17,7 @@ const log = logger("main");
 
 async function main() {
   const config = loadConfig();
+  setLogLevel(config.LOG_LEVEL);
   // Before anything listens: a patch that lost its target would fail silently mid-call.
   const moved = await checkWeriftPatches();
   if (moved.length > 0) {

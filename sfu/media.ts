@@ -27,6 +27,11 @@ export interface MediaNetwork {
   iceTcp: boolean;
   /** STUN/TURN for a full ICE agent (the bot); the SFU is ICE-lite and gathers host candidates only. */
   iceServers?: RTCIceServer[];
+  /**
+   * The SFU's connections take over SRTP with their own (srtp/fast-transport.ts) once DTLS is
+   * up; false keeps werift's own path (SFU_FAST_SRTP=off, the benchmark's baseline).
+   */
+  fastSrtp?: boolean;
 }
 
 /**

@@ -79,7 +79,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
     if (!dtls || this.srtpDtls === dtls) return;
     this.srtpDtls = dtls;
-    this.fast = FastTransport.create(dtls);
+    this.fast = this.network.fastSrtp ? FastTransport.create(dtls) : undefined;
     const extensionId = this.pc
       .getTransceivers()
       .flatMap((t) => t.headerExtensions)

@@ -64,6 +64,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       announcedIp: config.SFU_ANNOUNCED_IP,
       portRange: [config.SFU_RTC_MIN_PORT, config.SFU_RTC_MAX_PORT],
       iceTcp: config.SFU_ICE_TCP,
+      fastSrtp: config.SFU_FAST_SRTP,
     };
     this.io = new SocketServer(http, {
       path: SIGNALING_PATH,

@@ -191,7 +191,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
     if (!dtls || this.srtpDtls === dtls) return;
     this.srtpDtls = dtls;
-    this.fast = FastTransport.create(dtls);
+    this.fast = this.network.fastSrtp ? FastTransport.create(dtls) : undefined;
     for (const consumer of this.consumers.values()) consumer.setTransport(this.fast);
     dtls.onRtcp.subscribe((packet) => this.onRtcp(packet));
   }

@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import { doCreateGuest } from "@/lib/auth/service";
-import { doSendMessage, sendMessageStatement } from "@/lib/chat/service";
+import { sendMessageParams, sendMessageStatement } from "@/lib/chat/send-statement";
+import { doSendMessage } from "@/lib/chat/service";
 import { openDatabase, type Database } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 import { messages } from "@/lib/db/schema";
@@ -87,13 +88,17 @@ async function main() {
     ).$client;
     rows.push(
       await timeIt("the send statement, unprepared (bare driver)", N, () =>
-        client.query(sendMessageStatement.text, [
-          room.id,
-          user.id,
-          crypto.randomUUID(),
-          crypto.randomUUID(),
-          body,
-        ]),
+        client.query(
+          sendMessageStatement.text,
+          sendMessageParams({
+            roomId: room.id,
+            userId: user.id,
+            clientId: crypto.randomUUID(),
+            messageId: crypto.randomUUID(),
+            body,
+            replyToId: null,
+          }),
+        ),
       ),
     );
     process.stdout.write(`${JSON.stringify({ database: kind, n: N, per_call: rows }, null, 2)}\n`);

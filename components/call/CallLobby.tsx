@@ -5,6 +5,7 @@ import { useAudioLevel } from "@/lib/call/client/hooks";
 import type { CallSnapshot } from "@/lib/call/client/state";
 import type { Participant } from "@/lib/realtime/protocol";
 import { CallControls } from "./CallControls";
+import { INSECURE_NOTICE_ID, SecureContextNotice, useSecureContext } from "./SecureContextNotice";
 import { Tile } from "./Tile";
 import styles from "./Call.module.css";
 
@@ -16,6 +17,8 @@ export function CallLobby(props: {
   meName: string;
 }) {
   const { call, state, roster } = props;
+  // On plain HTTP (other than localhost) the browser has no camera or microphone to give.
+  const secure = useSecureContext();
   const level = useAudioLevel(
     state.previewing && state.microphone.on ? state.microphone.track : null,
   );
@@ -34,6 +37,7 @@ export function CallLobby(props: {
           <button
             type="button"
             className="btn"
+            disabled={!secure}
             aria-expanded={state.previewing}
             onClick={() => (state.previewing ? call.stopPreview() : void call.startPreview())}
           >
@@ -42,13 +46,15 @@ export function CallLobby(props: {
           <button
             type="button"
             className="btn btn-primary"
-            disabled={state.status !== "idle"}
+            disabled={!secure || state.status !== "idle"}
+            aria-describedby={secure ? undefined : INSECURE_NOTICE_ID}
             onClick={() => call.join()}
           >
             Join call
           </button>
         </div>
       </div>
+      {!secure && <SecureContextNotice />}
       {state.error && (
         <p role="alert" className={`alert ${styles.joinError}`}>
           {state.error}

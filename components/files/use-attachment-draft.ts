@@ -1,7 +1,7 @@
 "use client";
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { FileUpload, type UploadState } from "@/lib/files/upload-client";
+import { FileUpload, type UploadState } from "@/lib/files/client/upload-client";
 import { MAX_ATTACHMENTS_PER_MESSAGE } from "@/lib/files/schemas";
 
 export interface DraftFile {

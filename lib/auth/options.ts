@@ -1,7 +1,7 @@
 import "server-only";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
-import { db } from "@/lib/server/runtime";
+import { db, runtime } from "@/lib/server/runtime";
 import { safeReturnPath } from "./redirect";
 import { guestSchema, signInSchema } from "./schemas";
 import { authenticate, doCreateGuest } from "./service";
@@ -26,7 +26,9 @@ const SESSION_MAX_AGE_S = 30 * 24 * 60 * 60;
  */
 export function authOptions(): NextAuthOptions {
   return {
-    secret: process.env.AUTH_SECRET,
+    // The secret in use (configured or generated: lib/server/secrets.ts), passed as the
+    // option so NextAuth never falls back to reading NEXTAUTH_SECRET from the environment.
+    secret: runtime().secrets.authSecret,
     session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_S },
     pages: { signIn: "/signin", error: "/signin" },
     providers: [

@@ -3,7 +3,7 @@ import { getServerSession } from "next-auth";
 import { decode } from "next-auth/jwt";
 import { redirect } from "next/navigation";
 import type { Db } from "@/lib/db/client";
-import { db } from "@/lib/server/runtime";
+import { db, runtime } from "@/lib/server/runtime";
 import { authOptions, sessionVersionOf } from "./options";
 import type { SessionUser } from "./schemas";
 import { findSessionUser } from "./service";
@@ -36,10 +36,8 @@ export async function getSessionUserFromCookieHeader(
 ): Promise<SessionUser | null> {
   const token = sessionTokenFromCookies(parseCookies(cookieHeader ?? ""));
   if (!token) return null;
-  const secret = process.env.AUTH_SECRET;
-  if (!secret) return null;
   try {
-    const payload = await decode({ token, secret });
+    const payload = await decode({ token, secret: runtime().secrets.authSecret });
     return payload?.sub
       ? await findSessionUser(database, payload.sub, sessionVersionOf(payload))
       : null;

@@ -7,6 +7,7 @@ import { logger } from "@/lib/server/log";
 import { Bot } from "@/sfu/bot/bot";
 import { mintCallToken } from "@/sfu/token";
 import { LOOPBACK, eventually } from "@/sfu/test/harness";
+import { TEST_SECRETS, testConfig } from "@/test/support/config";
 import { createCallsFeature } from "./node";
 import { SfuProcess } from "./sfu-process";
 
@@ -32,7 +33,8 @@ describe("the calls feature of the web node", () => {
     process.env.SFU_ICE_TCP = "false";
     process.env.LOG_LEVEL = "warn";
     feature = await createCallsFeature({
-      secrets: { callTokenSecret: secret, authSecret: "a".repeat(32), filesMasterKey: "0".repeat(64) },
+      env: testConfig(),
+      secrets: { ...TEST_SECRETS, callTokenSecret: secret },
     });
     web = createServer((req, res) => {
       if (!feature.handleRequest?.(req, res)) res.writeHead(404).end();
@@ -58,14 +60,23 @@ describe("the calls feature of the web node", () => {
         url,
         path: "/sfu/local/socket.io/",
         polling,
-        token: await mintCallToken(secret, { roomId: "room-p", userId: name, displayName: name, mayPublish: true }),
+        token: await mintCallToken(secret, {
+          roomId: "room-p",
+          userId: name,
+          displayName: name,
+          mayPublish: true,
+        }),
         roomId: "room-p",
         network: LOOPBACK,
       });
     const alice = await join("alice", false);
     const bob = await join("bob", true);
     await alice.publish({ mic: true, camera: true });
-    await bob.waitFor(() => bob.received.size === 2 && [...bob.received.values()].every((t) => t.packets > 10), 10_000, "media");
+    await bob.waitFor(
+      () => bob.received.size === 2 && [...bob.received.values()].every((t) => t.packets > 10),
+      10_000,
+      "media",
+    );
     expect(bob.errors).toEqual([]);
     await alice.leave();
     await bob.leave();
@@ -80,7 +91,11 @@ describe("the calls feature of the web node", () => {
 
 describe("the SFU child process", () => {
   it("restarts after it dies and stops for good on close", async () => {
-    const child = new SfuProcess({ callTokenSecret: secret, log: logger("test"), env: { SFU_MEDIA_IP: "127.0.0.1", LOG_LEVEL: "warn" } });
+    const child = new SfuProcess({
+      callTokenSecret: secret,
+      log: logger("test"),
+      env: { SFU_MEDIA_IP: "127.0.0.1", LOG_LEVEL: "warn" },
+    });
     child.start();
     await child.whenReady();
     const firstPid = child.pid!;

@@ -7,7 +7,6 @@ import type { NodeContext } from "@/lib/server/context";
 import { hasRuntime, provide } from "@/lib/server/runtime";
 import { SIGNALING_PATH } from "@/sfu/protocol";
 import { mintCallToken } from "@/sfu/token";
-import { callConfig } from "./config";
 import { iceServersFor } from "./ice-servers";
 import { LocalPlacement, RedisPlacement, type SfuPlacement, StaticPlacement } from "./placement";
 import { proxyRequest, proxyUpgrade } from "./proxy";
@@ -25,8 +24,10 @@ const PROXIED_PATH = /^\/sfu\/([A-Za-z0-9_-]{1,64})\/socket\.io\/(.*)$/s;
  * tokens through the `calls` service; proxies each node's signaling on this origin at
  * `/sfu/<nodeId>/socket.io/`. UDP/TCP media goes straight to the SFU.
  */
-export async function createCallsFeature(ctx: Pick<NodeContext, "secrets">): Promise<Feature> {
-  const config = callConfig();
+export async function createCallsFeature(
+  ctx: Pick<NodeContext, "env" | "secrets">,
+): Promise<Feature> {
+  const config = ctx.env;
   const secret = ctx.secrets.callTokenSecret;
   let placement: SfuPlacement;
   if (config.SFU_REGISTRY === "redis" && config.REDIS_URL) {

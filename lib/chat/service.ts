@@ -2,14 +2,20 @@ import "server-only";
 import { and, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { type Db, isUniqueViolation, type Queryable } from "@/lib/db/client";
-import { attachments, messages, rooms } from "@/lib/db/schema";
-import { preparedStatement, runPrepared, type TextRow } from "@/lib/db/prepared";
+import { attachments, messages, rooms, users } from "@/lib/db/schema";
+import { runPrepared } from "@/lib/db/prepared";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { toAttachmentView } from "@/lib/files/views";
 import { accessRoomById, canManageRoom, type RoomAccess } from "@/lib/rooms/access";
 import { runMessageDeletedHooks } from "./hooks";
 import type { MessageEventType, MessageView, RoomEvent, SendMessageInput } from "./schemas";
+import {
+  type SendValues,
+  sendMessageParams,
+  sendMessageSql,
+  sendMessageStatement,
+} from "./send-statement";
 import { excerpt, loadMessageViews } from "./views";
 
 /**
@@ -72,34 +78,11 @@ async function findByClientId(db: Queryable, user: SessionUser, roomId: string, 
 }
 
 /**
- * A plain send (no reply, no files) in one prepared statement: the membership and clientId
- * checks are conditions of the seq update, so the common case is one round trip, planned
- * once. It inserts nothing, and takes no seq, when the sender is not a member or the
- * clientId was used; two racing retries of one clientId end in a unique violation, which
- * rolls the whole statement back.
- */
-export const sendMessageStatement = preparedStatement(
-  "parley_send_message",
-  `with next as (
-     update rooms set last_seq = last_seq + 1
-     where id = $1
-       and exists (select 1 from room_members where room_id = $1 and user_id = $2)
-       and not exists (select 1 from messages where room_id = $1 and client_id = $3)
-     returning last_seq
-   ), created as (
-     insert into messages (id, room_id, author_id, client_id, seq, body)
-     select $4, $1, $2, $3, next.last_seq, $5 from next
-     returning seq, created_at
-   ), logged as (
-     insert into room_events (room_id, seq, type, actor_id, message_id)
-     select $1, created.seq, 'message.created', $2, $4 from created
-   )
-   select seq, created_at from created`,
-);
-
-/**
- * Sends a message. Idempotent on (room, clientId): a retry of a send that already
- * committed returns the original message and no new event.
+ * Sends a message: one statement (lib/chat/send-statement.ts) that also checks the
+ * sender's membership, the clientId and the reply target, prepared once and run in one
+ * round trip; a send that shares files runs it inside the transaction that attaches them.
+ * Idempotent on (room, clientId): a retry of a send that already committed returns the
+ * original message and no new event.
  */
 export async function doSendMessage(
   db: Db,
@@ -109,121 +92,131 @@ export async function doSendMessage(
 ): Promise<ChatOutcome> {
   const attachmentIds = [...new Set(input.attachmentIds ?? [])];
   const body = checkBody(input.body, limits, attachmentIds.length > 0);
-  const id = crypto.randomUUID();
-  const created = (
-    row: { seq: string | number; created_at: string | Date },
-    extra: {
-      replyTo: MessageView["replyTo"];
-      attachments: MessageView["attachments"];
-    },
-  ): ChatOutcome => {
-    const message: MessageView = {
-      id,
-      roomId: input.roomId,
-      seq: Number(row.seq),
-      clientId: input.clientId,
-      author: { id: user.id, displayName: user.displayName },
-      body,
-      createdAt: new Date(row.created_at).toISOString(),
-      editedAt: null,
-      deletedAt: null,
-      reactions: [],
-      ...extra,
-    };
-    return {
-      message,
-      event: { type: "message.created", roomId: input.roomId, seq: message.seq, message },
-    };
-  };
-  // Nothing was inserted, or a racing retry of this clientId won: answer with the original.
-  const original = async () => {
-    await checkMember(db, user, input.roomId);
-    return findByClientId(db, user, input.roomId, input.clientId);
+  const values: SendValues = {
+    roomId: input.roomId,
+    userId: user.id,
+    clientId: input.clientId,
+    messageId: crypto.randomUUID(),
+    body,
+    replyToId: input.replyToId ?? null,
   };
 
-  if (attachmentIds.length === 0 && !input.replyToId) {
-    let rows: TextRow[];
-    try {
-      rows = await runPrepared(db, sendMessageStatement, [
-        input.roomId,
-        user.id,
-        input.clientId,
-        id,
-        body,
-      ]);
-    } catch (err) {
-      const existing = isUniqueViolation(err) ? await original() : null;
+  let sent: {
+    seq: number;
+    createdAt: string | Date;
+    attachments: MessageView["attachments"];
+  } | null;
+  try {
+    if (attachmentIds.length === 0) {
+      const [row] = await runPrepared(db, sendMessageStatement, sendMessageParams(values));
+      sent =
+        row?.[0] && row[1] ? { seq: Number(row[0]), createdAt: row[1], attachments: [] } : null;
+    } else {
+      await checkMember(db, user, input.roomId);
+      const existing = await findByClientId(db, user, input.roomId, input.clientId);
       if (existing) return { message: existing, event: null };
-      throw err;
+      sent = await db
+        .transaction(async (tx) => {
+          const files = await checkAttachable(tx, user, input.roomId, attachmentIds);
+          const [row] = await queryRows<{ seq: string | number; created_at: string | Date }>(
+            tx,
+            sendMessageSql(values),
+          );
+          // Nothing sent: roll the transaction back, so no file is attached to nothing.
+          if (!row) throw notSent;
+          await tx
+            .update(attachments)
+            .set({ messageId: values.messageId })
+            .where(and(inArray(attachments.id, attachmentIds), isNull(attachments.messageId)));
+          return {
+            seq: Number(row.seq),
+            createdAt: row.created_at,
+            attachments: files.map(toAttachmentView),
+          };
+        })
+        .catch((err: unknown) => {
+          if (err === notSent) return null;
+          throw err;
+        });
     }
-    const [seq, createdAt] = rows[0] ?? [];
-    if (seq && createdAt) {
-      return created({ seq, created_at: createdAt }, { replyTo: null, attachments: [] });
-    }
-    const existing = await original();
-    if (existing) return { message: existing, event: null };
-    throw notFound("There is no such room");
+  } catch (err) {
+    // Two racing retries of one clientId: the loser's statement rolled back whole.
+    if (!isUniqueViolation(err)) throw err;
+    sent = null;
   }
+  if (!sent) return whyNotSent(db, user, input);
 
+  const message: MessageView = {
+    id: values.messageId,
+    roomId: input.roomId,
+    seq: sent.seq,
+    clientId: input.clientId,
+    author: { id: user.id, displayName: user.displayName },
+    body,
+    replyTo: input.replyToId ? await quoteOf(db, input.roomId, input.replyToId) : null,
+    createdAt: new Date(sent.createdAt).toISOString(),
+    editedAt: null,
+    deletedAt: null,
+    reactions: [],
+    attachments: sent.attachments,
+  };
+  return {
+    message,
+    event: { type: "message.created", roomId: input.roomId, seq: message.seq, message },
+  };
+}
+
+/** Thrown inside a send's transaction when the statement sent nothing, to roll it back. */
+const notSent = new Error("nothing sent");
+
+/**
+ * The send statement wrote nothing: which of its conditions failed. Not a member: the
+ * room does not exist for them. The clientId was used: by this sender, that was a retry,
+ * answered with the original. The reply target is gone: say so. Every lookup here is a
+ * query like any other, so a database failure is an error, never one of these answers.
+ */
+async function whyNotSent(
+  db: Db,
+  user: SessionUser,
+  input: SendMessageInput,
+): Promise<ChatOutcome> {
   await checkMember(db, user, input.roomId);
   const existing = await findByClientId(db, user, input.roomId, input.clientId);
   if (existing) return { message: existing, event: null };
-
-  let replyTo: MessageView["replyTo"] = null;
   if (input.replyToId) {
-    const target = await checkLiveMessage(db, input.roomId, input.replyToId).catch(() => {
+    const target = await quoteOf(db, input.roomId, input.replyToId);
+    if (!target || target.deleted) {
       throw badRequest("The message you are replying to no longer exists");
-    });
-    const [author] = await loadMessageViews(db, [target.id]);
-    replyTo = {
-      id: target.id,
-      authorName: author?.author.displayName ?? "",
-      excerpt: excerpt(target.body),
-      deleted: false,
-    };
-  }
-
-  const insert = (q: Queryable) =>
-    queryRows<{ seq: string | number; created_at: string | Date }>(
-      q,
-      sql`with next as (
-            update ${rooms} set last_seq = last_seq + 1 where id = ${input.roomId} returning last_seq
-          ), created as (
-            insert into ${messages} (id, room_id, author_id, client_id, seq, body, reply_to_id)
-            select ${id}, ${input.roomId}, ${user.id}, ${input.clientId}, next.last_seq, ${body}, ${input.replyToId ?? null}
-            from next returning seq, created_at
-          ), logged as (
-            insert into room_events (room_id, seq, type, actor_id, message_id)
-            select ${input.roomId}, created.seq, 'message.created', ${user.id}, ${id} from created
-          )
-          select seq, created_at from created`,
-    );
-
-  let row: { seq: string | number; created_at: string | Date } | undefined;
-  let attached: MessageView["attachments"] = [];
-  try {
-    if (attachmentIds.length === 0) {
-      [row] = await insert(db);
-    } else {
-      [row, attached] = await db.transaction(async (tx) => {
-        const files = await checkAttachable(tx, user, input.roomId, attachmentIds);
-        const [inserted] = await insert(tx);
-        await tx
-          .update(attachments)
-          .set({ messageId: id })
-          .where(and(inArray(attachments.id, attachmentIds), isNull(attachments.messageId)));
-        return [inserted, files.map(toAttachmentView)] as const;
-      });
     }
-  } catch (err) {
-    if (isUniqueViolation(err)) {
-      const existingNow = await original();
-      if (existingNow) return { message: existingNow, event: null };
-    }
-    throw err;
   }
-  if (!row) throw notFound("There is no such room");
-  return created(row, { replyTo, attachments: attached });
+  throw new AppError("conflict", "The room changed while sending; try again");
+}
+
+/** How a reply quotes the message it answers (null: not in this room). */
+async function quoteOf(
+  db: Queryable,
+  roomId: string,
+  messageId: string,
+): Promise<MessageView["replyTo"]> {
+  const [row] = await db
+    .select({
+      id: messages.id,
+      body: messages.body,
+      deletedAt: messages.deletedAt,
+      authorName: users.displayName,
+    })
+    .from(messages)
+    .innerJoin(users, eq(users.id, messages.authorId))
+    .where(and(eq(messages.id, messageId), eq(messages.roomId, roomId)))
+    .limit(1);
+  if (!row) return null;
+  const deleted = row.deletedAt !== null;
+  return {
+    id: row.id,
+    authorName: row.authorName,
+    excerpt: deleted ? "" : excerpt(row.body),
+    deleted,
+  };
 }
 
 /** Locks the files being shared and checks each is the sender's, in this room, unshared. */

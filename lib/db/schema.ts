@@ -199,6 +199,70 @@ export const roomEvents = pgTable(
   (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
 );
 
+/**
+ * A device's Web Push subscription (RFC 8030): where the browser's push service accepts
+ * messages for it, and its keys for the payload encryption (RFC 8291). A push service's
+ * 404/410 deletes the row (lib/notify/push.ts).
+ */
+export const pushSubscriptions = pgTable(
+  "push_subscriptions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    endpoint: text("endpoint").notNull(),
+    /** The browser's P-256 public key, base64url (65 bytes uncompressed). */
+    p256dh: text("p256dh").notNull(),
+    /** The browser's 16-byte authentication secret, base64url. */
+    auth: text("auth").notNull(),
+    /** What the person sees in settings to tell devices apart (browser and OS). */
+    label: text("label").notNull(),
+    createdAt: createdAt(),
+    lastSuccessAt: timestamp("last_success_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("push_subscriptions_endpoint_key").on(t.endpoint),
+    index("push_subscriptions_user_idx").on(t.userId),
+  ],
+);
+
+export const notifyLevel = pgEnum("notify_level", ["all", "mentions", "nothing"]);
+
+/**
+ * What reaches a person from one room: absent means the default (direct conversations
+ * `all`, rooms `mentions`). Kept apart from room_members so membership stays what it is.
+ */
+export const roomNotifySettings = pgTable(
+  "room_notify_settings",
+  {
+    roomId: uuid("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    level: notifyLevel("level"),
+    muted: boolean("muted").notNull().default(false),
+    /** The highest seq already mailed in a digest (lib/notify/digest.ts). */
+    emailedSeq: bigint("emailed_seq", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
+/** A person's notification switches that hold across rooms and devices. */
+export const notifyPrefs = pgTable("notify_prefs", {
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  /** Do not disturb until then (null: off). */
+  dndUntil: timestamp("dnd_until", { withTimezone: true }),
+  /** Pushes say only "New message", not what it says. */
+  privacy: boolean("privacy").notNull().default(false),
+  /** Unread mentions and direct messages are mailed (when SMTP_URL is set). */
+  emailDigest: boolean("email_digest").notNull().default(true),
+});
+
 export const schema = {
   users,
   rooms,
@@ -208,4 +272,7 @@ export const schema = {
   reactions,
   attachments,
   roomEvents,
+  pushSubscriptions,
+  roomNotifySettings,
+  notifyPrefs,
 };

@@ -1,29 +1,29 @@
 import "server-only";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { getSessionUserFromCookieHeader } from "@/lib/auth/session";
 import { onMessageDeleted } from "@/lib/chat/hooks";
 import type { NodeContext } from "@/lib/server/context";
 import type { Feature } from "@/lib/server/feature";
+import type { AllowedOrigins } from "@/lib/realtime/origin";
 import { logger } from "@/lib/server/log";
 import { provide } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
-import { sendFile } from "./download";
-import { parseMasterKey } from "./encryption";
+import { parseMasterKey } from "./crypto/encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
 import type { Files } from "./service";
 import { filesSettings } from "./settings";
 import { ThumbnailMaker } from "./thumbnails";
-import { Transfers } from "./transfers";
-import { type Authenticate, createUploadEndpoint } from "./upload-endpoint";
+import { Transfers } from "./crypto/transfers";
+import { createFilesHandler } from "./http/handler";
+import type { Authenticate } from "./http/upload-endpoint";
 import { EncryptedUploadStore } from "./upload-store";
 
 const log = logger("files");
 
 /**
- * File sharing on the web node (docs/files.md): the tus upload endpoint as a plain-Node
- * route, the shared Files service for the download route handlers, the message-deleted
- * hook, and the periodic sweep of abandoned uploads.
+ * File sharing on the web node (docs/files.md): the files HTTP surface as plain-Node
+ * routes (./http/handler.ts), the shared Files service (published for the Files list's
+ * route handler), the message-deleted hook, and the periodic sweep of abandoned uploads.
  */
 export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
   const settings = filesSettings(ctx.env);
@@ -37,11 +37,11 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
   const stopHook = onMessageDeleted(async ({ messageId }) => {
     await doDeleteMessageFiles(files, messageId);
   });
-  return startFilesFeature(
-    files,
-    (cookie) => getSessionUserFromCookieHeader(cookie, files.db),
+  return startFilesFeature(files, {
+    authenticate: (cookie) => getSessionUserFromCookieHeader(cookie, files.db),
+    allowedOrigins: { publicUrl: ctx.env.PUBLIC_URL, extra: ctx.env.ALLOWED_ORIGINS },
     stopHook,
-  );
+  });
 }
 
 /** Builds the Files service over a data folder (also used by tests and the benchmark). */
@@ -74,33 +74,15 @@ export async function openFiles(options: {
 }
 
 /**
- * GET/HEAD /api/files/<id>: files are served here rather than by a route handler (see
- * sendFile in ./download.ts); thumbnails, lists and DELETE stay with Next.
+ * The feature over a built Files service (also used by tests and the benchmark): the HTTP
+ * surface and the sweep timer. `allowedOrigins` defaults to this host alone.
  */
-function createDownloadEndpoint(files: Files, authenticate: Authenticate) {
-  return (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== "GET" && req.method !== "HEAD") return false;
-    const match = /^\/api\/files\/([^/?]+)(?:\?|$)/.exec(req.url ?? "");
-    if (!match || match[1] === "uploads") return false;
-    void authenticate(req.headers.cookie).then(
-      (user) => sendFile(files, user, match[1]!, req, res),
-      (err: unknown) => {
-        log.error("authenticating a download failed", { err: String(err) });
-        res.writeHead(500).end();
-      },
-    );
-    return true;
-  };
-}
-
-/** The feature over a built Files service: upload endpoint, downloads and sweep timer. */
 export function startFilesFeature(
   files: Files,
-  authenticate: Authenticate,
-  stopHook: () => void = () => {},
+  options: { authenticate: Authenticate; allowedOrigins?: AllowedOrigins; stopHook?: () => void },
 ): Feature {
-  const endpoint = createUploadEndpoint(files, authenticate);
-  const downloads = createDownloadEndpoint(files, authenticate);
+  const { authenticate, allowedOrigins = { extra: [] }, stopHook = () => {} } = options;
+  const http = createFilesHandler(files, { authenticate, allowedOrigins });
   const sweep = async () => {
     try {
       const result = await sweepAbandonedFiles(files);
@@ -119,7 +101,7 @@ export function startFilesFeature(
 
   return {
     name: "files",
-    handleRequest: (req, res) => endpoint.handleRequest(req, res) || downloads(req, res),
+    handleRequest: (req, res) => http.handleRequest(req, res),
     ready: () => true,
     async close() {
       clearInterval(timer);

@@ -2,23 +2,22 @@ import "server-only";
 import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { encryptingStream } from "./encrypted-streams";
+import { encryptingStream } from "./crypto/encrypted-streams";
+import { createFileKey, type FileKey, openChunk, openFileKey } from "./crypto/encryption";
 import {
   CHUNK_SIZE,
   chunkCount,
   chunkOffset,
-  createFileKey,
-  type FileKey,
+  chunksOf,
   HEADER_LENGTH,
-  openChunk,
-  openFileKey,
   plainSizeOf,
   SEALED_CHUNK_SIZE,
-  TAG_LENGTH,
+  sealedChunkLength,
+  sliceOfChunk,
   TamperedError,
-} from "./encryption";
+} from "./crypto/format";
 import type { FileStorage } from "./storage";
-import type { Transfers } from "./transfers";
+import type { Transfers } from "./crypto/transfers";
 
 /**
  * Encrypted objects in a FileStorage: what the rest of lib/files reads and writes. The
@@ -100,17 +99,16 @@ async function* decryptRange(
 ): AsyncGenerator<Buffer> {
   if (end < start) return;
   const lastIndex = chunkCount(size) - 1;
+  const { first, past } = chunksOf(start, end);
   const stored = await storage.open(key);
   try {
     const scratch = Buffer.allocUnsafe(SEALED_CHUNK_SIZE);
-    for (let index = Math.floor(start / CHUNK_SIZE); index * CHUNK_SIZE <= end; index++) {
-      const last = index === lastIndex;
-      const sealedLength = last ? size - index * CHUNK_SIZE + TAG_LENGTH : SEALED_CHUNK_SIZE;
+    for (let index = first; index < past; index++) {
+      const sealedLength = sealedChunkLength(size, index);
       const sealed = await stored.read(chunkOffset(index), sealedLength, scratch);
       if (sealed.length !== sealedLength) throw new TamperedError("object ends early");
-      const plain = openChunk(fileKey, index, last, sealed);
-      const from = Math.max(0, start - index * CHUNK_SIZE);
-      const to = Math.min(plain.length, end - index * CHUNK_SIZE + 1);
+      const plain = openChunk(fileKey, index, index === lastIndex, sealed);
+      const { from, to } = sliceOfChunk(index, plain.length, start, end);
       yield from === 0 && to === plain.length ? plain : plain.subarray(from, to);
     }
   } finally {

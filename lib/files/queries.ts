@@ -5,7 +5,7 @@ import type { Queryable } from "@/lib/db/client";
 import { attachments, messages, users } from "@/lib/db/schema";
 import { badRequest } from "@/lib/errors";
 import { accessRoomBySlug, canManageRoom } from "@/lib/rooms/access";
-import type { RoomFile, RoomFiles } from "./schemas";
+import { isAttachmentId, type RoomFile, type RoomFiles } from "./schemas";
 import { toAttachmentView } from "./views";
 
 const PAGE = 50;
@@ -86,9 +86,8 @@ export async function roomStorageUse(
 }
 
 function parseCursor(raw: string): { seq: number; id: string } {
-  const match = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
-    raw,
-  );
-  if (!match) throw badRequest("That is not a page cursor");
-  return { seq: Number(match[1]), id: match[2]! };
+  const [seq, id, ...rest] = raw.split("_");
+  if (rest.length || !seq || !/^\d{1,15}$/.test(seq) || !id || !isAttachmentId(id))
+    throw badRequest("That is not a page cursor");
+  return { seq: Number(seq), id };
 }

@@ -1,12 +1,26 @@
 import { z } from "zod";
 
 /**
+ * An attachment's id, which is also its upload's id: a UUID as crypto.randomUUID() makes
+ * it (the tus endpoint's namingFunction) and Postgres prints it, lowercase. The one
+ * definition: upload and download URLs, staged-upload folders (the id becomes a path) and
+ * the Files view's page cursor are all checked with it.
+ */
+export const attachmentIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "That is not a file id");
+
+export function isAttachmentId(value: string): boolean {
+  return attachmentIdSchema.safeParse(value).success;
+}
+
+/**
  * What clients see of a shared file, inside a message and in the room's Files view.
  * Shared by the server (which builds it in ./views.ts) and the browser (which renders it).
  * Design: docs/files.md.
  */
 export const attachmentViewSchema = z.object({
-  id: z.string().uuid(),
+  id: attachmentIdSchema,
   name: z.string(),
   size: z.number().int().nonnegative(),
   /** Sniffed from the content on upload; never the type the client claimed. */
@@ -57,8 +71,6 @@ export const roomFilesSchema = z.object({
   usage: z.object({ bytes: z.number(), files: z.number() }).nullable(),
 });
 export type RoomFiles = z.infer<typeof roomFilesSchema>;
-
-export const attachmentIdSchema = z.uuid("That is not a file id");
 
 /** GET /api/files query. */
 export const roomFilesQuerySchema = z.object({

@@ -4,13 +4,13 @@ import { service } from "@/lib/server/runtime";
 import type { FilesSettings } from "./settings";
 import type { FileStorage } from "./storage";
 import type { ThumbnailMaker } from "./thumbnails";
-import type { Transfers } from "./transfers";
+import type { Transfers } from "./crypto/transfers";
 import type { EncryptedUploadStore } from "./upload-store";
 
 /**
  * Everything file sharing works with, built once by createFilesFeature (./node.ts) and
- * published on the runtime, so route handlers that Next bundles reach the same storage and
- * master key as the upload endpoint in server.ts.
+ * published on the runtime, so the route handler that Next bundles (the Files list) reaches
+ * the same database and settings as the plain-Node endpoints in server.ts (./http/).
  */
 export interface Files {
   db: Db;

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { SNIFF_BYTES, sniffType, webmHasOnlyAudio } from "./sniff";
-import { Transfers } from "./transfers";
+import { Transfers } from "./crypto/transfers";
 
 /** An EBML element with a one-byte size (bodies under 127 bytes). */
 function element(id: number[], body: Buffer): Buffer {

@@ -3,26 +3,18 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { DataStore, ERRORS, Upload } from "@tus/utils";
+import { DataStore, Upload } from "@tus/utils";
 import { z } from "zod";
-import {
-  CHUNK_SIZE,
-  chunkCount,
-  chunkOffset,
-  createFileKey,
-  type FileKey,
-  HEADER_LENGTH,
-  openFileKey,
-  openTail,
-  SEALED_CHUNK_SIZE,
-  sealTail,
-  TAG_LENGTH,
-} from "./encryption";
-import type { Transfers } from "./transfers";
+import { createFileKey, type FileKey, openFileKey, openTail, sealTail } from "./crypto/encryption";
+import { CHUNK_SIZE, chunkCount, HEADER_LENGTH, wholeChunksIn } from "./crypto/format";
+import { AppError, badRequest } from "@/lib/errors";
+import { isAttachmentId } from "./schemas";
+import { noSuchUpload, uploadMovedOn } from "./uploads";
+import type { Transfers } from "./crypto/transfers";
 
 /**
  * The tus data store: uploads in progress, staged under DATA_DIR/files/uploads/<id>/ and
- * encrypted as they arrive, in the same format as stored objects (./encryption.ts), so a
+ * encrypted as they arrive, in the same format as stored objects (./crypto/format.ts), so a
  * finished upload becomes an object by a rename. Plaintext never touches the disk.
  *
  *   info.json  who uploads what, to which room, under which storage key
@@ -88,7 +80,7 @@ export class EncryptedUploadStore extends DataStore {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const store = new EncryptedUploadStore(dir, masterKey, expiryMs, transfers);
     for (const id of await readdir(dir)) {
-      const info = /^[0-9a-f-]{36}$/.test(id) ? await store.staged(id).catch(() => null) : null;
+      const info = await store.staged(id).catch(() => null);
       if (info && !info.completed) store.reserve(id, { ...info, at: Date.parse(info.createdAt) });
     }
     return store;
@@ -127,7 +119,7 @@ export class EncryptedUploadStore extends DataStore {
   private folder(id: string): string {
     // Ids come from the tus handler's namingFunction (UUIDs) and are checked again here,
     // because this one becomes a path.
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw ERRORS.FILE_NOT_FOUND;
+    if (!isAttachmentId(id)) throw noSuchUpload();
     return path.join(this.dir, id);
   }
 
@@ -138,7 +130,7 @@ export class EncryptedUploadStore extends DataStore {
 
   override async create(upload: Upload): Promise<Upload> {
     const binding = newUploadSchema.parse(upload.metadata);
-    if (!upload.size) throw ERRORS.INVALID_LENGTH;
+    if (!upload.size) throw badRequest("Upload-Length or Upload-Defer-Length header required");
     const info: StagedUpload = {
       id: upload.id,
       size: upload.size,
@@ -165,13 +157,13 @@ export class EncryptedUploadStore extends DataStore {
 
   /** The upload's binding and state, or null when there is no such upload. */
   async staged(id: string): Promise<StagedUpload | null> {
+    if (!isAttachmentId(id)) return null;
     try {
       return infoSchema.parse(
         JSON.parse(await readFile(path.join(this.folder(id), "info.json"), "utf8")),
       );
     } catch (err) {
-      if (err === ERRORS.FILE_NOT_FOUND || (err as NodeJS.ErrnoException).code === "ENOENT")
-        return null;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw err;
     }
   }
@@ -187,7 +179,7 @@ export class EncryptedUploadStore extends DataStore {
 
   override async getUpload(id: string): Promise<Upload> {
     const info = await this.staged(id);
-    if (!info) throw ERRORS.FILE_NOT_FOUND;
+    if (!info) throw noSuchUpload();
     const offset = info.adopted ? info.size : (await this.progress(info)).offset;
     return new Upload({
       id,
@@ -206,9 +198,9 @@ export class EncryptedUploadStore extends DataStore {
    */
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
     const info = await this.staged(id);
-    if (!info || info.adopted) throw ERRORS.FILE_NOT_FOUND;
+    if (!info || info.adopted) throw noSuchUpload();
     const state = await this.progress(info);
-    if (state.offset !== offset) throw ERRORS.INVALID_OFFSET;
+    if (state.offset !== offset) throw uploadMovedOn();
 
     const sealing = this.transfers.seal({
       path: this.dataPath(id),
@@ -222,7 +214,8 @@ export class EncryptedUploadStore extends DataStore {
       if (state.tail) await sealing.push(state.tail);
       for await (const piece of stream as AsyncIterable<Buffer>) {
         received += piece.length;
-        if (received > info.size) throw ERRORS.ERR_SIZE_EXCEEDED;
+        if (received > info.size)
+          throw new AppError("too_large", "The upload is longer than the size it declared");
         const wait = sealing.push(piece);
         if (wait) await wait;
       }
@@ -267,9 +260,7 @@ export class EncryptedUploadStore extends DataStore {
     ]);
     const fileKey = openFileKey(this.masterKey, header, info.storageKey);
     const total = chunkCount(info.size);
-    let sealed = Math.min(total, Math.floor((dataSize - HEADER_LENGTH) / SEALED_CHUNK_SIZE));
-    const lastSealed = info.size - (total - 1) * CHUNK_SIZE + TAG_LENGTH;
-    if (sealed === total - 1 && dataSize - chunkOffset(sealed) >= lastSealed) sealed = total;
+    const sealed = wholeChunksIn(dataSize, info.size);
     let tail: Buffer | null = null;
     if (sealed < total) {
       const raw = await readFile(path.join(folder, "tail")).catch(() => null);
@@ -280,7 +271,7 @@ export class EncryptedUploadStore extends DataStore {
   }
 
   override async remove(id: string): Promise<void> {
-    if (!(await this.staged(id))) throw ERRORS.FILE_NOT_FOUND;
+    if (!(await this.staged(id))) throw noSuchUpload();
     await this.discard(id);
   }
 
@@ -298,7 +289,7 @@ export class EncryptedUploadStore extends DataStore {
   override async deleteExpired(now = Date.now()): Promise<number> {
     let removed = 0;
     for (const id of await readdir(this.dir).catch(() => [] as string[])) {
-      if (!/^[0-9a-f-]{36}$/.test(id)) continue;
+      if (!isAttachmentId(id)) continue;
       const info = await this.staged(id).catch(() => null);
       const created = info
         ? Date.parse(info.createdAt)

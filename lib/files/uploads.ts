@@ -29,6 +29,14 @@ export function formatLimit(bytes: number): string {
   return `${bytes} bytes`;
 }
 
+/** An upload that is missing, or another user's: the same answer for both. */
+export const noSuchUpload = () => notFound("There is no such upload");
+/** A PATCH from an offset the upload is no longer at (tus's 409). */
+export const uploadMovedOn = () =>
+  new AppError("conflict", "The upload moved on elsewhere; resume from the server's offset");
+export const fileTooLarge = (maxBytes: number) =>
+  new AppError("too_large", `Files can be at most ${formatLimit(maxBytes)}`);
+
 /** Validates a new upload and binds it to its room, uploader, clean name and storage key. */
 export async function checkUploadStart(
   files: Files,
@@ -39,7 +47,7 @@ export async function checkUploadStart(
   if (size === undefined) throw badRequest("Say how large the file is (Upload-Length)");
   if (size === 0) throw badRequest("The file is empty");
   if (size > files.settings.maxBytes) {
-    throw new AppError("too_large", `Files can be at most ${formatLimit(files.settings.maxBytes)}`);
+    throw fileTooLarge(files.settings.maxBytes);
   }
   const parsed = uploadRequestSchema.safeParse(metadata ?? {});
   if (!parsed.success)
@@ -69,7 +77,7 @@ export function doFinishUpload(files: Files, uploadId: string): Promise<Attachme
 
 async function finish(files: Files, uploadId: string): Promise<AttachmentView> {
   const info = await files.uploads.staged(uploadId);
-  if (!info) throw notFound("There is no such upload");
+  if (!info) throw noSuchUpload();
   const existing = await findAttachment(files, uploadId);
   if (existing) return toAttachmentView(existing);
 

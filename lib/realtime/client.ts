@@ -17,6 +17,40 @@ import type {
  */
 export type ClientSocket = Socket<ServerEvents, ClientCommands>;
 
+/** What a client feature listens to: the server's events and the connection's own. */
+export type TransportEvents = ServerEvents & {
+  connect: () => void;
+  disconnect: (reason: Socket.DisconnectReason) => void;
+};
+
+/**
+ * What client features (RoomSync, OutboxSender, Call) need of the connection: whether it is
+ * up, its events, and commands answered through an ack. The Socket.IO client satisfies it
+ * as is; features take one in their constructor, defaulting to the page's shared socket, so
+ * tests can drive them over a real socket.io-client of their own, or a fake.
+ */
+export interface RealtimeTransport {
+  readonly connected: boolean;
+  on: Listen;
+  off: Listen;
+  /** Emits with an ack; the promise rejects if none arrives within `ms`. */
+  timeout(ms: number): {
+    emitWithAck(event: CommandName, payload: unknown): Promise<unknown>;
+  };
+}
+
+/** `(event, listener) => unknown` for each event, as overloads (what Socket.IO's generic `on` fits). */
+type Listen = UnionToIntersection<
+  {
+    [E in keyof TransportEvents]: (event: E, listener: TransportEvents[E]) => unknown;
+  }[keyof TransportEvents]
+>;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (
+  i: infer I,
+) => void
+  ? I
+  : never;
+
 let socket: ClientSocket | null = null;
 
 export function getSocket(): ClientSocket {
@@ -52,25 +86,42 @@ export class CommandError extends Error {
   }
 }
 
-/** Sends a command and resolves with its data, or rejects with a CommandError. */
-export async function command<N extends CommandName>(
+/** How long a command may go unanswered before it fails with `timeout`. */
+export const COMMAND_TIMEOUT_MS = 10_000;
+
+/**
+ * Sends a command over `transport` and resolves with its data, or rejects with a
+ * CommandError: `offline` when not connected (or the connection dropped before the answer),
+ * `timeout` when no answer came in time, else the server's own code.
+ */
+export async function sendCommand<N extends CommandName>(
+  transport: RealtimeTransport,
   name: N,
   payload: CommandInput<N>,
-  timeoutMs = 10_000,
+  timeoutMs = COMMAND_TIMEOUT_MS,
 ): Promise<CommandResults[N]> {
-  const s = getSocket();
-  if (!s.connected) throw new CommandError("offline", "You are offline");
+  if (!transport.connected) throw new CommandError("offline", "You are offline");
   let result: Ack<CommandResults[N]>;
   try {
-    const timed = s.timeout(timeoutMs);
-    const emit = timed.emitWithAck.bind(timed) as unknown as (
-      event: N,
-      payload: CommandInput<N>,
-    ) => Promise<Ack<CommandResults[N]>>;
-    result = await emit(name, payload);
+    // The server answers every command with this envelope (lib/realtime/command.ts).
+    result = (await transport.timeout(timeoutMs).emitWithAck(name, payload)) as Ack<
+      CommandResults[N]
+    >;
   } catch {
-    throw new CommandError(s.connected ? "timeout" : "offline", "No answer from the server");
+    throw new CommandError(
+      transport.connected ? "timeout" : "offline",
+      "No answer from the server",
+    );
   }
   if (!result.ok) throw new CommandError(result.error.code, result.error.message);
   return result.data;
+}
+
+/** {@link sendCommand} over the page's shared socket. */
+export function command<N extends CommandName>(
+  name: N,
+  payload: CommandInput<N>,
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): Promise<CommandResults[N]> {
+  return sendCommand(getSocket(), name, payload, timeoutMs);
 }

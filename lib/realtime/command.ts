@@ -20,6 +20,8 @@ const log = logger("realtime");
 
 export interface SocketData {
   user: SessionUser;
+  /** The room this tab shows and whether it is visible and focused (`client.focus`). */
+  focus?: { roomId: string | null; active: boolean };
 }
 export type AppSocket = Socket<ClientCommands, ServerEvents, Record<string, never>, SocketData>;
 

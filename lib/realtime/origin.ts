@@ -36,3 +36,20 @@ export function originAllowed(
   if (allowed.publicUrl && new URL(allowed.publicUrl).origin === url.origin) return true;
   return !allowed.publicUrl && url.host === host;
 }
+
+/**
+ * A state-changing HTTP request (POST, PUT, PATCH, DELETE) from a browser page this app
+ * allows: its Origin passes {@link originAllowed}, or, without Origin, Sec-Fetch-Site says
+ * same-origin or none. Clients that are not browsers send neither and pass (they still
+ * need a session). Used by route handlers (lib/server/route.ts) and the plain-Node file
+ * endpoints (lib/files/http/handler.ts).
+ */
+export function writeAllowed(
+  headers: { origin: string | null; secFetchSite: string | null; host: string | null },
+  allowed: AllowedOrigins,
+): boolean {
+  const { origin, secFetchSite: site, host } = headers;
+  return origin !== null
+    ? originAllowed(origin, host, allowed)
+    : site === null || site === "same-origin" || site === "none";
+}

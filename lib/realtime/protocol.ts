@@ -46,6 +46,11 @@ export const commands = {
   }),
   /** Moves your read position forward in every tab and device. */
   "read.mark": z.object({ roomId: z.uuid(), seq: z.number().int().min(0) }),
+  /**
+   * Which room this tab shows and whether someone is looking at it (visible and focused):
+   * pushes for that room are held back while any of your tabs is (lib/notify/fanout.ts).
+   */
+  "client.focus": z.object({ roomId: z.uuid().nullable(), active: z.boolean() }),
   /** This tab is now in the room's call (sent on joining and again after every reconnect). */
   "call.join": roomRef,
   /** This tab left the room's call. */
@@ -75,6 +80,7 @@ export interface CommandResults {
   "typing.start": null;
   "rooms.watch": { watching: number };
   "read.mark": { lastReadSeq: number };
+  "client.focus": null;
   "call.join": CallRoster;
   "call.leave": CallRoster;
   "call.roster": CallRoster;

@@ -11,6 +11,7 @@ import { logger } from "@/lib/server/log";
 import { registerCallHandlers, rosterBroadcaster } from "./call-handlers";
 import { registerChatHandlers } from "./chat-handlers";
 import { type AppSocket, limitCommands, type SocketData } from "./command";
+import { registerFocusHandler } from "./focus";
 import { isAllowedOrigin } from "./origin";
 import { presenceBroadcaster } from "./presence";
 import {
@@ -109,6 +110,7 @@ export async function createRealtime(options: {
     });
     void socket.join(channel.user(socket.data.user.id));
     registerChatHandlers(socket, deps);
+    registerFocusHandler(socket);
     registerCallHandlers(socket, { io, db: deps.db, broadcastRoster });
   });
 

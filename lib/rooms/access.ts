@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, inArray, type SQL } from "drizzle-orm";
+import { and, eq, inArray, type Placeholder, type SQL, sql, type SQLWrapper } from "drizzle-orm";
 import type { Queryable } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import type { MemberRole, RoomView } from "./schemas";
@@ -41,6 +41,23 @@ export function accessRoomBySlug(
   return accessRoomWhere(db, eq(rooms.slug, slug), userId);
 }
 
+/** A room id or user id in a condition: a value, a column, or a prepared statement's placeholder. */
+type Ref = string | SQLWrapper | Placeholder;
+
+/**
+ * The one rule of who may see and write to a room: the user has a membership row in it.
+ * Every check here is built from it, and so is the chat send's single statement
+ * (lib/chat/send-statement.ts), which folds the check into the write.
+ */
+export function membership(roomId: Ref, userId: Ref): SQL {
+  return and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId))!;
+}
+
+/** `membership` as a condition on anything else: true when the user is in the room. */
+export function isMember(roomId: Ref, userId: Ref): SQL {
+  return sql`exists (select 1 from ${roomMembers} where ${membership(roomId, userId)})`;
+}
+
 async function accessRoomWhere(
   db: Queryable,
   which: SQL,
@@ -49,8 +66,8 @@ async function accessRoomWhere(
   const [row] = await db
     .select(columns)
     .from(rooms)
-    .innerJoin(roomMembers, eq(roomMembers.roomId, rooms.id))
-    .where(and(which, eq(roomMembers.userId, userId)))
+    .innerJoin(roomMembers, membership(rooms.id, userId))
+    .where(which)
     .limit(1);
   return row ? toAccess(row) : null;
 }

@@ -48,8 +48,26 @@ export function resolveClientAddress(
   return current;
 }
 
-/** Sets CLIENT_ADDRESS_HEADER on a request about to be handed to Next. */
+/** What a reverse proxy says about the original request; believed only from TRUSTED_PROXIES. */
+const FORWARDED_HEADERS = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+] as const;
+
+/**
+ * Sets CLIENT_ADDRESS_HEADER on a request about to be handed to Next, and drops the
+ * forwarding headers (Forwarded, X-Forwarded-*) unless the peer is a trusted proxy: what
+ * reads them afterwards (NextAuth's URLs, the SFU proxy's X-Forwarded-For) then never
+ * sees a client's own claims.
+ */
 export function stampClientAddress(req: IncomingMessage, trusted: BlockList): void {
+  const peer = normalize(req.socket.remoteAddress ?? "");
+  if (!peer || !isTrusted(peer, trusted)) {
+    for (const name of FORWARDED_HEADERS) delete req.headers[name];
+  }
   req.headers[CLIENT_ADDRESS_HEADER] = resolveClientAddress(
     req.socket.remoteAddress,
     req.headers,

@@ -1,7 +1,21 @@
 import { NextRequest } from "next/server";
 import { describe, expect, it } from "vitest";
 import { proxy } from "@/proxy";
+import { TEST_SECRETS, testConfig } from "@/test/support/config";
 import { contentSecurityPolicy } from "./csp";
+import { setRuntime } from "./runtime";
+
+/** The proxy reads the configuration server.ts parsed. */
+function configure(settings: Record<string, string> = {}) {
+  setRuntime({
+    config: testConfig(settings),
+    secrets: TEST_SECRETS,
+    database: null as never,
+    io: null as never,
+    readiness: new Map(),
+    services: {},
+  });
+}
 
 const directives = (policy: string) =>
   new Map(
@@ -38,6 +52,7 @@ describe("the pages' Content-Security-Policy", () => {
   });
 
   it("is set by the proxy with a fresh nonce per request, which Next and the layout read", () => {
+    configure();
     const run = () => {
       const response = proxy(
         new NextRequest("http://localhost:3000/r/abc", { headers: { host: "localhost:3000" } }),
@@ -61,5 +76,15 @@ describe("the pages' Content-Security-Policy", () => {
       "ws://localhost:3000",
       "wss://localhost:3000",
     ]);
+  });
+
+  it("names PUBLIC_URL's host, not the request's, when it is configured", () => {
+    configure({ PUBLIC_URL: "https://chat.example.org" });
+    const response = proxy(
+      new NextRequest("http://localhost:3000/", { headers: { host: "localhost:3000" } }),
+    );
+    expect(directives(response.headers.get("content-security-policy")!).get("connect-src")).toEqual(
+      ["'self'", "ws://chat.example.org", "wss://chat.example.org"],
+    );
   });
 });

@@ -1,11 +1,20 @@
 import "server-only";
+import { LOG_LEVELS as levels, type LogLevel as Level } from "@/lib/config/settings";
 
-const levels = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-type Level = keyof typeof levels;
+/**
+ * The least severe level written: LOG_LEVEL, set once by server.ts from the parsed
+ * configuration (info until then). Kept on globalThis so the code Next bundles, which has
+ * its own copy of this module, logs at the same level.
+ */
+const KEY = Symbol.for("parley.logLevel");
+type Holder = { [KEY]?: number };
+
+export function setLogLevel(level: Level): void {
+  (globalThis as Holder)[KEY] = levels[level];
+}
 
 function threshold(): number {
-  const raw = process.env.LOG_LEVEL as Level | undefined;
-  return levels[raw && raw in levels ? raw : "info"];
+  return (globalThis as Holder)[KEY] ?? levels.info;
 }
 
 /** A line-per-event logger: `[scope] message {json}`. Quiet enough to leave on. */

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { TEST_SECRETS, testConfig } from "@/test/support/config";
 import { MAX_BODY_BYTES, route } from "./route";
+import { setRuntime } from "./runtime";
 
 /** A public route that records what reached it: a refused request must change nothing. */
 function recordingRoute() {
@@ -29,9 +31,15 @@ async function errorOf(res: Response): Promise<{ status: number; code: string; m
 }
 
 beforeAll(() => {
-  // Read once by env(), on the first request.
-  process.env.ALLOWED_ORIGINS = "https://partner.example";
-  delete process.env.PUBLIC_URL;
+  // The configuration server.ts would have parsed; these routes touch nothing else.
+  setRuntime({
+    config: testConfig({ ALLOWED_ORIGINS: "https://partner.example" }),
+    secrets: TEST_SECRETS,
+    database: null as never,
+    io: null as never,
+    readiness: new Map(),
+    services: {},
+  });
 });
 
 describe("route(): cross-site writes", () => {

@@ -3,7 +3,6 @@ import { NextResponse } from "next/server";
 import type { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUser } from "@/lib/auth/session";
-import { env } from "@/lib/env";
 import {
   AppError,
   badRequest,
@@ -13,9 +12,10 @@ import {
   toErrorBody,
   unauthorized,
 } from "@/lib/errors";
-import { originAllowed } from "@/lib/realtime/origin";
+import { writeAllowed } from "@/lib/realtime/origin";
 import { readCapped } from "./body";
 import { isRateLimited, rateLimitedResponse } from "./rate-limit";
+import { runtime } from "./runtime";
 
 /**
  * Every route handler goes through `route`: it refuses cross-site writes, authenticates
@@ -112,14 +112,15 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
  */
 function checkSameOrigin(req: Request): void {
   if (!WRITE_METHODS.has(req.method)) return;
-  const origin = req.headers.get("origin");
-  const site = req.headers.get("sec-fetch-site");
-  const config = env();
-  const allowed = { publicUrl: config.PUBLIC_URL, extra: config.ALLOWED_ORIGINS };
-  const ok =
-    origin !== null
-      ? originAllowed(origin, req.headers.get("host"), allowed)
-      : site === null || site === "same-origin" || site === "none";
+  const { config } = runtime();
+  const ok = writeAllowed(
+    {
+      origin: req.headers.get("origin"),
+      secFetchSite: req.headers.get("sec-fetch-site"),
+      host: req.headers.get("host"),
+    },
+    { publicUrl: config.PUBLIC_URL, extra: config.ALLOWED_ORIGINS },
+  );
   if (!ok) throw forbidden("Requests from other sites are not accepted");
 }
 

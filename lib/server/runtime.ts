@@ -4,7 +4,10 @@ import type { AuthLimits } from "@/lib/auth/limits";
 import type { CallsService } from "@/lib/call/service";
 import type { MessageDeletedHook } from "@/lib/chat/hooks";
 import type { Database } from "@/lib/db/client";
+import type { Env } from "@/lib/env";
 import type { Files } from "@/lib/files/service";
+import type { Secrets } from "./secrets";
+import type { TlsStatus } from "./tls/web";
 
 /**
  * What the web node's process shares between server.ts and the code Next.js bundles.
@@ -20,6 +23,10 @@ import type { Files } from "@/lib/files/service";
  * (lib/errors.ts) and are recognised by it.
  */
 export interface Runtime {
+  /** The configuration server.ts parsed at start (lib/env.ts); nothing parses it again. */
+  config: Env;
+  /** The secrets in use: configured, or generated into DATA_DIR (lib/server/secrets.ts). */
+  secrets: Secrets;
   database: Database;
   io: SocketServer;
   /** Readiness of the parts /api/health reports; each feature registers its own check. */
@@ -36,6 +43,8 @@ export interface Services {
   calls: CallsService;
   /** File storage, keys and transfers (lib/files/node.ts). */
   files: Files;
+  /** The serving certificate and its renewal, for /api/health (lib/server/tls/web.ts). */
+  tls: () => TlsStatus;
   /** What runs after a chat message is deleted (lib/chat/hooks.ts). */
   messageDeletedHooks: MessageDeletedHook[];
 }

@@ -62,10 +62,12 @@ export class FastTransport {
 
   /** Takes over SRTP of a connected DTLS transport, or returns undefined (not GCM, not ready). */
   static create(dtls: RTCDtlsTransport): FastTransport | undefined {
-    // Diagnostic switch: the benchmark's same-machine baseline runs werift's own path.
-    if (process.env.SFU_FAST_SRTP === "off") return undefined;
     const session = dtls.srtp as unknown as
-      | { localContext?: SrtpContextKeys; remoteContext?: SrtpContextKeys; decrypt: (data: Buffer) => Buffer }
+      | {
+          localContext?: SrtpContextKeys;
+          remoteContext?: SrtpContextKeys;
+          decrypt: (data: Buffer) => Buffer;
+        }
       | undefined;
     const local = session?.localContext;
     const remote = session?.remoteContext;
@@ -89,8 +91,15 @@ export class FastTransport {
    * Seals the RTP packet in the scratch area and sends it. Returns false when there is no
    * UDP path (not connected, or ICE-TCP: then the caller falls back to werift).
    */
-  sendScratch(headerLength: number, payloadLength: number, ssrc: number, roc: number, seq: number): boolean {
-    const pair = (this.dtls.iceTransport.connection as unknown as { nominated?: NominatedPair }).nominated;
+  sendScratch(
+    headerLength: number,
+    payloadLength: number,
+    ssrc: number,
+    roc: number,
+    seq: number,
+  ): boolean {
+    const pair = (this.dtls.iceTransport.connection as unknown as { nominated?: NominatedPair })
+      .nominated;
     const transport = pair?.protocol.transport;
     const socket = transport?.socket;
     if (!pair || !socket || transport.type !== "udp" || transport.closed) return false;
@@ -132,7 +141,8 @@ export class FastTransport {
 
 /** RFC 3711 §3.3.1: the index's ROC guessed from the highest sequence number seen. */
 function estimateRoc(state: ReceiveState, seq: number): number {
-  if (state.lastSeq < 0x8000) return seq - state.lastSeq > 0x8000 && state.roc > 0 ? state.roc - 1 : state.roc;
+  if (state.lastSeq < 0x8000)
+    return seq - state.lastSeq > 0x8000 && state.roc > 0 ? state.roc - 1 : state.roc;
   return state.lastSeq - 0x8000 > seq ? state.roc + 1 : state.roc;
 }
 
@@ -155,7 +165,10 @@ const watched = new WeakSet<RTCDtlsTransport>();
  * its bandwidth probes at once, and feedback that misses them makes the probes fail.
  * Call after each setLocal/RemoteDescription (new transports appear there).
  */
-export function whenSrtpReady(pc: RTCPeerConnection, ready: (dtls: RTCDtlsTransport) => void): void {
+export function whenSrtpReady(
+  pc: RTCPeerConnection,
+  ready: (dtls: RTCDtlsTransport) => void,
+): void {
   for (const dtls of pc.dtlsTransports) {
     if (watched.has(dtls)) continue;
     watched.add(dtls);

@@ -14,6 +14,7 @@ import {
   trustedProxyList,
 } from "@/lib/server/client-address";
 import { setRuntime } from "@/lib/server/runtime";
+import { TEST_SECRETS } from "@/test/support/config";
 import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { testRedisUrl } from "@/test/support/redis";
 
@@ -95,6 +96,8 @@ describe.each(testDbKinds().flatMap((kind) => stores.map((store) => [kind, store
       });
       limits = createAuthLimits(env, redis);
       setRuntime({
+        config: env,
+        secrets: TEST_SECRETS,
         database,
         io: null as never,
         readiness: new Map(),

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { getSessionUserFromCookieHeader } from "@/lib/auth/session";
 import { authenticate, doSignOutEverywhere, findSessionUser } from "@/lib/auth/service";
+import { TEST_SECRETS } from "@/test/support/config";
 import { testDbKinds } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
 import { type RealtimeHarness, startRealtimeServer } from "@/test/support/realtime-server";
@@ -24,7 +25,7 @@ describe.each(testDbKinds())("sign out everywhere on %s", (kind) => {
   const cookie = async (user: SessionUser, ver?: number) =>
     `next-auth.session-token=${await encode({
       token: { sub: user.id, name: user.displayName, ...(ver === undefined ? {} : { ver }) },
-      secret: process.env.AUTH_SECRET!,
+      secret: TEST_SECRETS.authSecret,
     })}`;
 
   it("ends every session signed in before it, sockets included, and only that user's", async () => {

@@ -1,6 +1,6 @@
 import * as tus from "tus-js-client";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { UPLOADS_PATH } from "@/lib/files/upload-endpoint";
+import { UPLOADS_PATH } from "@/lib/files/http/upload-endpoint";
 import { type AttachmentView, uploadResultSchema } from "@/lib/files/schemas";
 import type { FilesHarness } from "./harness";
 

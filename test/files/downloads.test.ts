@@ -7,7 +7,7 @@ import type { SessionUser } from "@/lib/auth/schemas";
 import { doSendMessage } from "@/lib/chat/service";
 import type { Database } from "@/lib/db/client";
 import { attachments } from "@/lib/db/schema";
-import { CHUNK_SIZE, chunkOffset } from "@/lib/files/encryption";
+import { CHUNK_SIZE, chunkOffset } from "@/lib/files/crypto/format";
 import { doCreateRoom } from "@/lib/rooms/service";
 import { testDbKinds } from "@/test/support/db";
 import { download, uploadFile } from "./client";

@@ -1,23 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
-import { serveFile } from "@/lib/files/download";
 import { openFiles, startFilesFeature } from "@/lib/files/node";
 import type { Files } from "@/lib/files/service";
 import type { FilesSettings } from "@/lib/files/settings";
 import type { Feature } from "@/lib/server/feature";
 
 /**
- * The file-sharing HTTP surface on a loopback port, without Next: the real upload
- * endpoint (the files feature's handleRequest) and the real download function behind the
- * route handlers. Sessions are a test cookie naming a user, so tests need no NextAuth.
+ * The file-sharing HTTP surface on a loopback port, without Next: the files feature's
+ * handleRequest, as server.ts offers it every request (uploads, downloads, thumbnails,
+ * DELETE). Sessions are a test cookie naming a user, so tests need no NextAuth.
  */
 export interface FilesHarness {
   url: string;
@@ -59,7 +56,7 @@ export async function startFilesHarness(
     const token = /(?:^|;\s*)test-session=([0-9a-f]+)/.exec(cookie ?? "")?.[1];
     return (token && sessions.get(token)) || null;
   };
-  const feature = startFilesFeature(files, authenticate);
+  const feature = startFilesFeature(files, { authenticate });
   const harness: FilesHarness = {
     url: "",
     files,
@@ -81,58 +78,11 @@ export async function startFilesHarness(
   const server: Server = createServer((req, res) => {
     harness.onRequest?.(req);
     if (feature.handleRequest?.(req, res)) return;
-    void download(files, authenticate, req, res);
+    res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   harness.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return harness;
-}
-
-/**
- * What app/api/files/[id]/thumbnail/route.ts does, on plain Node (files themselves are
- * served by the feature's handleRequest, as in the app).
- */
-async function download(
-  files: Files,
-  authenticate: (cookie: string | undefined) => Promise<SessionUser | null>,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://localhost");
-  const match = /^\/api\/files\/([^/]+)(\/thumbnail)?$/.exec(url.pathname);
-  if (!match) {
-    res.writeHead(404).end();
-    return;
-  }
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (typeof value === "string") headers.set(name, value);
-  }
-  const response = await serveFile(
-    files,
-    await authenticate(req.headers.cookie),
-    decodeURIComponent(match[1]!),
-    match[2] ? "thumbnail" : "file",
-    {
-      method: req.method ?? "GET",
-      headers,
-      forceDownload: url.searchParams.get("download") === "1",
-    },
-  );
-  await sendResponse(res, response);
-}
-
-/** Writes a web Response to a Node response, streaming its body. */
-export async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
-  res.writeHead(response.status, Object.fromEntries(response.headers));
-  if (!response.body) {
-    res.end();
-    return;
-  }
-  const body = Readable.fromWeb(response.body as WebReadableStream);
-  body.on("error", () => res.destroy());
-  body.pipe(res);
-  await new Promise((resolve) => res.on("close", resolve));
 }
 
 /**

@@ -16,7 +16,7 @@ import {
 } from "@/lib/files/lifecycle";
 import { queryRoomFiles } from "@/lib/files/queries";
 import { newStorageKey } from "@/lib/files/storage";
-import { UPLOADS_PATH } from "@/lib/files/upload-endpoint";
+import { UPLOADS_PATH } from "@/lib/files/http/upload-endpoint";
 import { testDbKinds } from "@/test/support/db";
 import { download, tusMetadata, tusRequest, uploadFile } from "./client";
 import { type FilesFixture, startFilesFixture } from "./fixture";
@@ -91,6 +91,50 @@ describe.each(testDbKinds())("file lifecycle on %s", (kind) => {
     const sent = (await uploadFile(harness, ada, roomId, randomBytes(10), "sent.bin")).attachment;
     await send(ada, [sent.id]);
     await expect(doRemoveUnsentFile(harness.files, ada, sent.id)).rejects.toThrow(AppError);
+  });
+
+  it("answers DELETE /api/files/<id> where GET is answered, with the route handlers' checks", async () => {
+    const { attachment } = await uploadFile(harness, ada, roomId, randomBytes(10), "take.bin");
+    const url = `${harness.url}/api/files/${attachment.id}`;
+    const del = (user: SessionUser | null, headers: Record<string, string> = {}) =>
+      fetch(url, {
+        method: "DELETE",
+        headers: { ...(user ? { cookie: harness.cookie(user) } : {}), ...headers },
+      });
+    const errorOf = async (res: Response) => ({ status: res.status, ...(await res.json()) });
+
+    expect(await errorOf(await del(null))).toEqual({
+      status: 401,
+      error: { code: "unauthorized", message: "Sign in first" },
+    });
+    // A page on another site may not take it back, even with the uploader's cookie.
+    expect(await errorOf(await del(ada, { Origin: "https://evil.example" }))).toEqual({
+      status: 403,
+      error: { code: "forbidden", message: "Requests from other sites are not accepted" },
+    });
+    expect(await errorOf(await del(ada, { "Sec-Fetch-Site": "cross-site" }))).toMatchObject({
+      status: 403,
+    });
+    const notYours = { code: "not_found", message: "There is no such unsent file" };
+    expect(await errorOf(await del(bob))).toEqual({ status: 404, error: notYours });
+    const malformed = await fetch(`${harness.url}/api/files/not-an-id`, {
+      method: "DELETE",
+      headers: { cookie: harness.cookie(ada) },
+    });
+    expect(await errorOf(malformed)).toEqual({ status: 404, error: notYours });
+    expect(await rowOf(attachment.id)).not.toBeNull();
+    expect((await download(harness, ada, `/api/files/${attachment.id}`)).status).toBe(200);
+
+    const taken = await del(ada, { Origin: harness.url });
+    expect(taken.status).toBe(204);
+    expect(await rowOf(attachment.id)).toBeNull();
+    expect((await download(harness, ada, `/api/files/${attachment.id}`)).status).toBe(404);
+    expect((await del(ada)).status).toBe(404);
+
+    // Other methods are refused where they land, not passed on.
+    const post = await fetch(url, { method: "POST", headers: { cookie: harness.cookie(ada) } });
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, HEAD, DELETE");
   });
 
   it("sweeps abandoned uploads, unsent files and orphaned objects after the expiry, and nothing else", async () => {

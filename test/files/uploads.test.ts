@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
 import { attachments } from "@/lib/db/schema";
-import { CHUNK_SIZE } from "@/lib/files/encryption";
-import { UPLOADS_PATH } from "@/lib/files/upload-endpoint";
+import { CHUNK_SIZE } from "@/lib/files/crypto/format";
+import { UPLOADS_PATH } from "@/lib/files/http/upload-endpoint";
 import { testDbKinds } from "@/test/support/db";
 import { download, tusMetadata, tusRequest, UploadRefused, uploadFile } from "./client";
 import { type FilesFixture, startFilesFixture } from "./fixture";
@@ -176,13 +176,20 @@ describe.each(testDbKinds())("uploads on %s", (kind) => {
       });
     const noVersion = await patch({ "Upload-Offset": "0", "Content-Type": octets });
     expect(noVersion.status).toBe(412);
+    expect(await noVersion.json()).toEqual({
+      error: { code: "bad_request", message: "Tus-Resumable Required" },
+    });
     const base = { "Tus-Resumable": "1.0.0" };
     const wrongType = await patch({ ...base, "Upload-Offset": "0", "Content-Type": "text/plain" });
     expect(wrongType.status).toBe(400);
     expect(wrongType.headers.get("tus-resumable")).toBe("1.0.0");
     const badOffset = await patch({ ...base, "Upload-Offset": "-1", "Content-Type": octets });
     expect(badOffset.status).toBe(400);
-    expect((await patch({ ...base, "Content-Type": octets })).status).toBe(403);
+    const noOffset = await patch({ ...base, "Content-Type": octets });
+    expect(noOffset.status).toBe(403);
+    expect(await noOffset.json()).toEqual({
+      error: { code: "bad_request", message: "Upload-Offset header required" },
+    });
     const tooLong = await fetch(`${harness.url}${location}`, {
       method: "PATCH",
       headers: {

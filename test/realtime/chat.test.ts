@@ -1,16 +1,25 @@
+import { isDeepStrictEqual } from "node:util";
+import { QueryClient } from "@tanstack/react-query";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { applyEvents, flattenPages, type MessagePages } from "@/lib/chat/cache";
+import { flattenPages, type MessagePages } from "@/lib/chat/cache";
+import { chatKeys } from "@/lib/chat/client/keys";
+import { MemoryOutboxStore, Outbox } from "@/lib/chat/client/outbox";
+import { RoomSync } from "@/lib/chat/client/room-sync";
+import { OutboxSender } from "@/lib/chat/client/sender";
 import type { MessageView, RoomEvent, SyncPage } from "@/lib/chat/schemas";
 import { loadHistoryPage } from "@/lib/chat/views";
+import type { RealtimeTransport } from "@/lib/realtime/client";
 import type { Participant } from "@/lib/realtime/protocol";
 import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
+import { observedTransport, until } from "@/test/support/client-transport";
 import { testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
 import {
   ask,
   nextEvent,
   type RealtimeHarness,
+  roundTrip,
   startRealtimeServer,
   type TestSocket,
 } from "@/test/support/realtime-server";
@@ -41,6 +50,71 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
 
   const send = (socket: TestSocket, body: string, clientId: string = crypto.randomUUID()) =>
     ask(socket, "message.send", { roomId, clientId, body });
+  const roomLastSeq = async () => (await loadHistoryPage(h.db, roomId, { limit: 1 })).lastSeq;
+
+  /** A page's message cache, seeded with the newest history page as the room page seeds it. */
+  async function seededCache() {
+    const queryClient = new QueryClient();
+    const history = await loadHistoryPage(h.db, roomId, { limit: 50 });
+    queryClient.setQueryData<MessagePages>(chatKeys.messages(roomId), {
+      pages: [history],
+      pageParams: [undefined],
+    });
+    const messages = () =>
+      flattenPages(queryClient.getQueryData<MessagePages>(chatKeys.messages(roomId)));
+    /** Resolves once the cache's newest messages equal the server's (a fresh fetch). */
+    const equalsServer = async (what: string) => {
+      let fresh = await loadHistoryPage(h.db, roomId, { limit: 50 });
+      await until(
+        (listener) => queryClient.getQueryCache().subscribe(listener),
+        () => isDeepStrictEqual(messages().slice(-fresh.messages.length), fresh.messages),
+        what,
+      ).catch(async (err: unknown) => {
+        fresh = await loadHistoryPage(h.db, roomId, { limit: 50 });
+        expect(messages().slice(-fresh.messages.length)).toEqual(fresh.messages);
+        throw err;
+      });
+    };
+    return { queryClient, history, messages, equalsServer };
+  }
+
+  /**
+   * A room page of `user`: the real RoomSync over a real socket (wrapped to record its
+   * commands, and to lose the live events `dropEvent` picks), subscribed and caught up.
+   */
+  async function openRoomPage(
+    user: SessionUser,
+    options: { dropEvent?: (event: RoomEvent) => boolean } = {},
+  ) {
+    const socket = await h.client(user);
+    const transport = observedTransport(socket, options);
+    const cache = await seededCache();
+    const errors: (string | null)[] = [];
+    let subscribed!: () => void;
+    const presence = new Promise<void>((resolve) => (subscribed = resolve));
+    const sync = new RoomSync(
+      cache.queryClient,
+      roomId,
+      {
+        onPresence: () => subscribed(),
+        onTyping: () => undefined,
+        onRenamed: () => undefined,
+        onError: (message) => errors.push(message),
+      },
+      transport,
+    );
+    sync.start();
+    sync.setBaseline(cache.history.lastSeq);
+    await presence;
+    await sync.catchUp();
+    /** The seqs of every event `room.sync` answered with, from the `from`th command on. */
+    const syncedSeqs = (from = 0) =>
+      transport.sent
+        .slice(from)
+        .filter((c) => c.name === "room.sync")
+        .flatMap((c) => (c.answer as { data: SyncPage }).data.events.map((e) => e.seq));
+    return { socket, transport, sync, errors, syncedSeqs, ...cache };
+  }
 
   it("refuses a handshake without a valid session", async () => {
     await expect(h.client(null)).rejects.toThrow("unauthorized");
@@ -86,8 +160,10 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     }
     const a = await h.client(ada);
     await ask(a, "room.subscribe", { roomId });
-    await send(a, "secret");
-    await new Promise((r) => setTimeout(r, 200));
+    expect((await send(a, "secret")).ok).toBe(true);
+    // The event went out before Ada's ack; had it been sent to Eve, it would be ahead of
+    // the answer to her next command on the same connection.
+    await roundTrip(e);
     expect(received).toEqual([]);
     a.disconnect();
     e.disconnect();
@@ -138,69 +214,229 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     c.disconnect();
   });
 
-  it("catches a reconnecting client up in order, and its cache equals a fresh fetch", async () => {
-    const b = await h.client(bob);
-    await ask(b, "room.subscribe", { roomId });
-    const page = await loadHistoryPage(h.db, roomId, { limit: 50 });
-    let cache: MessagePages = { pages: [page], pageParams: [undefined] };
-    let lastSeq = page.lastSeq;
-    b.disconnect();
+  it("keeps a page's cache equal to the server's log as events arrive live", async () => {
+    const bobPage = await openRoomPage(bob);
+    const a = await h.client(ada);
+    const sent = (await send(a, "live one")).data as MessageView;
+    expect(
+      (await ask(a, "message.edit", { roomId, messageId: sent.id, body: "live, edited" })).ok,
+    ).toBe(true);
+    expect(
+      (await ask(a, "reaction.set", { roomId, messageId: sent.id, emoji: "👍", on: true })).ok,
+    ).toBe(true);
+    await bobPage.equalsServer("Bob's cache has the message, its edit and its reaction");
+    expect(bobPage.messages().at(-1)).toMatchObject({
+      body: "live, edited",
+      reactions: [{ emoji: "👍" }],
+    });
+    // In order, each applied as it came: no catch-up was needed.
+    expect(bobPage.syncedSeqs()).toEqual([]);
+    expect(bobPage.errors.filter(Boolean)).toEqual([]);
+    bobPage.sync.stop();
+    a.disconnect();
+    bobPage.socket.disconnect();
+  });
+
+  it("notices a gap from a live event's seq and fetches what it missed", async () => {
+    const base = await roomLastSeq();
+    // The network loses the first of Ada's two events on its way to Bob.
+    const bobPage = await openRoomPage(bob, { dropEvent: (e) => e.seq === base + 1 });
+    const before = bobPage.transport.sent.length;
+    const a = await h.client(ada);
+    expect((await send(a, "lost on the way")).ok).toBe(true);
+    expect((await send(a, "arrives")).ok).toBe(true);
+    await bobPage.equalsServer("Bob's cache has both messages");
+    expect(
+      bobPage
+        .messages()
+        .slice(-2)
+        .map((m) => m.body),
+    ).toEqual(["lost on the way", "arrives"]);
+    // Seeing base+2 after base, RoomSync asked for everything after base, once.
+    const syncs = bobPage.transport.sent.slice(before).filter((c) => c.name === "room.sync");
+    expect(syncs.map((c) => c.payload)).toEqual([{ roomId, afterSeq: base }]);
+    expect(bobPage.syncedSeqs(before)).toEqual([base + 1, base + 2]);
+    bobPage.sync.stop();
+    a.disconnect();
+    bobPage.socket.disconnect();
+  });
+
+  it("catches a reconnecting page up: every missed change once, in order, cache == fresh fetch", async () => {
+    const a = await h.client(ada);
+    const old = (await send(a, "written before Bob left")).data as MessageView;
+    const bobPage = await openRoomPage(bob);
+    const base = bobPage.history.lastSeq;
+    bobPage.socket.disconnect();
+    const before = bobPage.transport.sent.length;
 
     // While Bob is away: new messages, an edit and a reaction on an old message, a delete.
-    const a = await h.client(ada);
     const sent: MessageView[] = [];
     for (let i = 0; i < 5; i++) sent.push((await send(a, `missed ${i}`)).data as MessageView);
-    const old = page.messages.find((m) => m.author.id === ada.id && !m.deletedAt)!;
-    expect((await ask(a, "message.edit", { roomId, messageId: old.id, body: "edited while away" })).ok).toBe(true);
-    expect((await ask(a, "reaction.set", { roomId, messageId: sent[0]!.id, emoji: "🎉", on: true })).ok).toBe(true);
+    expect(
+      (await ask(a, "message.edit", { roomId, messageId: old.id, body: "edited while away" })).ok,
+    ).toBe(true);
+    expect(
+      (await ask(a, "reaction.set", { roomId, messageId: sent[0]!.id, emoji: "🎉", on: true })).ok,
+    ).toBe(true);
     expect((await ask(a, "message.delete", { roomId, messageId: sent[1]!.id })).ok).toBe(true);
     a.disconnect();
 
-    const b2 = await h.client(bob);
-    await ask(b2, "room.subscribe", { roomId });
-    const seen: number[] = [];
-    for (;;) {
-      const result = await ask(b2, "room.sync", { roomId, afterSeq: lastSeq });
-      const sync = result.data as SyncPage;
-      seen.push(...sync.events.map((e) => e.seq));
-      cache = applyEvents(cache, sync.events);
-      lastSeq = sync.throughSeq;
-      if (!sync.hasMore) break;
-    }
-    // Every missed seq exactly once, in order.
-    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => page.lastSeq + 1 + i));
-    expect(seen).toHaveLength(8);
-    const fresh = await loadHistoryPage(h.db, roomId, { limit: 50 });
-    expect(flattenPages(cache).slice(-fresh.messages.length)).toEqual(fresh.messages);
-    b2.disconnect();
+    // Back: RoomSync re-subscribes on `connect` and syncs from its lastSeq.
+    bobPage.socket.connect();
+    await bobPage.equalsServer("Bob's cache caught up");
+    expect(bobPage.transport.sent.slice(before).map((c) => c.name)).toEqual([
+      "room.subscribe",
+      "room.sync",
+    ]);
+    expect(bobPage.syncedSeqs(before)).toEqual(Array.from({ length: 8 }, (_, i) => base + 1 + i));
+    expect(bobPage.messages().find((m) => m.id === old.id)?.body).toBe("edited while away");
+    bobPage.sync.stop();
+    bobPage.socket.disconnect();
   });
 
-  it("detects a gap from a live event's seq", async () => {
+  /** An outbox sender for `user` over `transport`, on a memory store, with a seeded cache. */
+  async function openSender(user: SessionUser, transport: RealtimeTransport) {
+    const outbox = new Outbox(new MemoryOutboxStore());
+    await outbox.loaded;
+    const cache = await seededCache();
+    const sender = new OutboxSender(cache.queryClient, user.id, { outbox, transport });
+    const release = sender.start();
+    const emptied = (what: string) =>
+      until(
+        (listener) => outbox.subscribe(listener),
+        () => outbox.pending(user.id).length === 0,
+        what,
+      );
+    return { outbox, sender, release, emptied, ...cache };
+  }
+
+  it("sends what was written offline once connected: each message once, in order", async () => {
+    const socket = await h.client(ada, { autoConnect: false });
+    const transport = observedTransport(socket);
+    const page = await openSender(ada, transport);
+    const base = await roomLastSeq();
+    const bodies = ["written offline 1", "written offline 2", "written offline 3"];
+    for (const body of bodies)
+      await page.sender.send({ clientId: crypto.randomUUID(), roomId, body });
+    expect(page.outbox.pending(ada.id).map((i) => i.body)).toEqual(bodies);
+    expect(transport.sent).toEqual([]);
+
+    socket.connect();
+    await page.emptied("the outbox is sent");
+    const sends = transport.sent.filter((c) => c.name === "message.send");
+    expect(sends.map((c) => (c.payload as { body: string }).body)).toEqual(bodies);
+    const history = await loadHistoryPage(h.db, roomId, { limit: 3 });
+    expect(history.lastSeq).toBe(base + 3);
+    expect(history.messages.map((m) => [m.seq, m.body])).toEqual(
+      bodies.map((b, i) => [base + 1 + i, b]),
+    );
+    // The acks went into the page's cache too.
+    expect(page.messages().slice(-3)).toEqual(history.messages);
+    page.release();
+    socket.disconnect();
+  });
+
+  it("sends a message again when its answer was lost, and the server stores it once", async () => {
+    const socket = await h.client(ada);
+    const observed = observedTransport(socket);
+    // The first send's answer is lost: the connection drops as it comes back.
+    let cut = false;
+    const transport: RealtimeTransport = {
+      get connected() {
+        return observed.connected;
+      },
+      on: observed.on,
+      off: observed.off,
+      timeout: (ms) => ({
+        emitWithAck: async (name, payload) => {
+          const answer = await observed.timeout(ms).emitWithAck(name, payload);
+          if (name === "message.send" && !cut) {
+            cut = true;
+            socket.disconnect();
+            throw new Error("socket has been disconnected");
+          }
+          return answer;
+        },
+      }),
+    };
     const b = await h.client(bob);
     await ask(b, "room.subscribe", { roomId });
-    const { lastSeq } = await loadHistoryPage(h.db, roomId, { limit: 1 });
-    const a = await h.client(ada);
-    await send(a, "one");
-    const second = nextEvent<RoomEvent>(b, "room.event", (e) => e.seq === lastSeq + 2);
-    await send(a, "two");
-    // A client that only saw the second event knows seq lastSeq+1 is missing and asks for it.
-    const event = await second;
-    expect(event.seq).toBeGreaterThan(lastSeq + 1);
-    const gap = (await ask(b, "room.sync", { roomId, afterSeq: lastSeq })).data as SyncPage;
-    expect(gap.events.map((e) => e.seq)).toEqual([lastSeq + 1, lastSeq + 2]);
-    a.disconnect();
+    const page = await openSender(ada, transport);
+    const base = await roomLastSeq();
+    const clientId = crypto.randomUUID();
+    const stored = nextEvent<RoomEvent>(b, "room.event", (e) => e.seq === base + 1);
+    const dropped = new Promise((resolve) => socket.once("disconnect", resolve));
+    await page.sender.send({ clientId, roomId, body: "the ack was lost" });
+    // The server stored it; Ada's page does not know, and keeps it pending.
+    expect(await stored).toMatchObject({ type: "message.created", message: { clientId } });
+    await dropped;
+    expect(page.outbox.pending(ada.id).map((i) => i.clientId)).toEqual([clientId]);
+
+    socket.connect();
+    await page.emptied("the retry is acknowledged");
+    const sends = observed.sent.filter((c) => c.name === "message.send");
+    expect(sends.map((c) => (c.payload as { clientId: string }).clientId)).toEqual([
+      clientId,
+      clientId,
+    ]);
+    expect(sends[1]!.answer).toMatchObject({ ok: true, data: { clientId, seq: base + 1 } });
+    // Stored once, and the retry took no seq (so no event either).
+    const history = await loadHistoryPage(h.db, roomId, { limit: 5 });
+    expect(history.lastSeq).toBe(base + 1);
+    expect(history.messages.filter((m) => m.clientId === clientId)).toHaveLength(1);
+    expect(page.messages().filter((m) => m.clientId === clientId)).toHaveLength(1);
+    page.release();
+    socket.disconnect();
     b.disconnect();
   });
 
+  it("marks a refused message failed with the reason; Retry sends it again", async () => {
+    const socket = await h.client(ada);
+    const transport = observedTransport(socket);
+    const page = await openSender(ada, transport);
+    const base = await roomLastSeq();
+    const clientId = crypto.randomUUID();
+    const sends = () => transport.sent.filter((c) => c.name === "message.send");
+    const failedAfter = (attempts: number) =>
+      until(
+        (listener) => page.outbox.subscribe(listener),
+        () => sends().length === attempts && page.outbox.list(roomId)[0]?.status === "failed",
+        `the message is marked failed after ${attempts} attempt(s)`,
+      );
+    await page.sender.send({ clientId, roomId, body: "x".repeat(501) });
+    await failedAfter(1);
+    expect(page.outbox.list(roomId)).toMatchObject([
+      { clientId, status: "failed", error: expect.stringMatching(/at most 500 characters/) },
+    ]);
+    // Failed is not pending: no flush (a reconnect's included) sends it until Retry.
+    expect(page.outbox.pending(ada.id)).toEqual([]);
+    await page.sender.retry(clientId);
+    await failedAfter(2);
+    expect(await roomLastSeq()).toBe(base);
+    await page.sender.discard(clientId);
+    expect(page.outbox.list(roomId)).toEqual([]);
+    page.release();
+    socket.disconnect();
+  });
+
   it("rate-limits each user with a clear error", async () => {
-    const limited = await startRealtimeServer(kind, { CHAT_RATE_POINTS: "3", CHAT_RATE_WINDOW_S: "60" });
+    const limited = await startRealtimeServer(kind, {
+      CHAT_RATE_POINTS: "3",
+      CHAT_RATE_WINDOW_S: "60",
+    });
     try {
       const user = await createUser(limited.db, "Fast");
       const room = await doCreateRoom(limited.db, user, { kind: "open" });
       const s = await limited.client(user);
       const results = [];
       for (let i = 0; i < 4; i++) {
-        results.push(await ask(s, "message.send", { roomId: room.room.id, clientId: crypto.randomUUID(), body: `m${i}` }));
+        results.push(
+          await ask(s, "message.send", {
+            roomId: room.room.id,
+            clientId: crypto.randomUUID(),
+            body: `m${i}`,
+          }),
+        );
       }
       expect(results.slice(0, 3).every((r) => r.ok)).toBe(true);
       expect(results[3]).toMatchObject({ ok: false, error: { code: "rate_limited" } });
@@ -218,14 +454,23 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const b = await h.client(bob);
     await ask(a1, "room.subscribe", { roomId });
     await ask(a2, "room.subscribe", { roomId });
-    const both = nextEvent<{ participants: Participant[] }>(b, "presence", (p) => p.participants.length === 2);
+    const both = nextEvent<{ participants: Participant[] }>(
+      b,
+      "presence",
+      (p) => p.participants.length === 2,
+    );
     await ask(b, "room.subscribe", { roomId });
     expect((await both).participants.map((p) => p.displayName)).toEqual(["Ada", "Bob"]);
 
     // Closing one of Ada's tabs keeps her present; closing the other removes her.
+    const stillThere = nextEvent<{ participants: Participant[] }>(b, "presence");
     a1.disconnect();
-    await new Promise((r) => setTimeout(r, 150));
-    const gone = nextEvent<{ participants: Participant[] }>(b, "presence", (p) => p.participants.length === 1);
+    expect((await stillThere).participants.map((p) => p.displayName)).toEqual(["Ada", "Bob"]);
+    const gone = nextEvent<{ participants: Participant[] }>(
+      b,
+      "presence",
+      (p) => p.participants.length === 1,
+    );
     a2.disconnect();
     expect((await gone).participants.map((p) => p.displayName)).toEqual(["Bob"]);
 
@@ -236,7 +481,8 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const typing = nextEvent<{ displayName: string }>(b, "typing");
     await ask(a3, "typing.start", { roomId });
     expect((await typing).displayName).toBe("Ada");
-    await new Promise((r) => setTimeout(r, 100));
+    // An echo would have been sent to Ada before the answer to her next command.
+    await roundTrip(a3);
     expect(echoed).toBe(false);
     a3.disconnect();
     b.disconnect();
@@ -247,10 +493,16 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const laptop = await h.client(bob);
     const { lastSeq } = await loadHistoryPage(h.db, roomId, { limit: 1 });
     const update = nextEvent<{ roomId: string; lastReadSeq: number }>(laptop, "read.updated");
-    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq })).data).toEqual({ lastReadSeq: lastSeq });
+    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq })).data).toEqual({
+      lastReadSeq: lastSeq,
+    });
     expect(await update).toEqual({ roomId, lastReadSeq: lastSeq });
-    expect((await ask(phone, "read.mark", { roomId, seq: 1 })).data).toEqual({ lastReadSeq: lastSeq });
-    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq + 1000 })).data).toEqual({ lastReadSeq: lastSeq });
+    expect((await ask(phone, "read.mark", { roomId, seq: 1 })).data).toEqual({
+      lastReadSeq: lastSeq,
+    });
+    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq + 1000 })).data).toEqual({
+      lastReadSeq: lastSeq,
+    });
     phone.disconnect();
     laptop.disconnect();
   });

@@ -16,6 +16,7 @@ import {
   ask,
   nextEvent,
   type RealtimeHarness,
+  roundTrip,
   startRealtimeServer,
   type TestSocket,
 } from "@/test/support/realtime-server";
@@ -105,7 +106,8 @@ describe.each(testDbKinds())("removing a member on %s", (kind) => {
     expect((await callRoster(h.realtime.io, room.id)).participants).toEqual([]);
     expect((await send(a, room.id, "after the removal")).ok).toBe(true);
     expect((await ask(a, "typing.start", { roomId: room.id })).ok).toBe(true);
-    await new Promise((r) => setTimeout(r, 300));
+    // Both went out before Ada's acks: anything for Bob would precede his next answer.
+    await roundTrip(b);
     expect(got).toEqual([]);
     // And what Bob's tab asks for is refused.
     expect((await ask(b, "room.subscribe", { roomId: room.id })).error?.code).toBe("not_found");
@@ -157,7 +159,7 @@ describe.each(testDbKinds())("removing a member on %s", (kind) => {
 
     // Ada goes on talking; none of it reaches Bob.
     expect((await send(a, room.id, "after reconnect")).ok).toBe(true);
-    await new Promise((r) => setTimeout(r, 300));
+    await roundTrip(b);
     expect(got).toEqual([]);
 
     // The open room's link does not let him back in, and nothing is written.

@@ -13,6 +13,7 @@ import type * as rateLimitModule from "@/lib/server/rate-limit";
 import { route } from "@/lib/server/route";
 import { provide, setRuntime } from "@/lib/server/runtime";
 import { doCreateRoom } from "@/lib/rooms/service";
+import { TEST_SECRETS, testConfig } from "@/test/support/config";
 import { openTestDatabase } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
 
@@ -38,7 +39,14 @@ describe("route() answers failures from server.ts's module graph by their code",
     database = await openTestDatabase("pglite");
     user = await createUser(database.db);
     vi.mocked(getSessionUser).mockResolvedValue(user);
-    setRuntime({ database, io: null as never, readiness: new Map(), services: {} });
+    setRuntime({
+      config: testConfig(),
+      secrets: TEST_SECRETS,
+      database,
+      io: null as never,
+      readiness: new Map(),
+      services: {},
+    });
   });
   afterAll(async () => {
     await database?.close();

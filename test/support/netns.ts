@@ -1,5 +1,13 @@
 import { type ChildProcess, execFile, spawn, type SpawnOptions } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -22,6 +30,8 @@ import { promisify } from "node:util";
 
 const exec = promisify(execFile);
 const PREFIX = "parley-";
+/** Per-namespace files that `ip netns exec` mounts over /etc (setNames). */
+const NETNS_ETC = "/etc/netns";
 
 export interface HostSpec {
   name: string;
@@ -103,8 +113,11 @@ export async function removeStaleNamespaces(): Promise<void> {
     const name = line.split(" ")[0] ?? "";
     if (stale(name)) await deleteNamespace(name);
   }
-  for (const entry of readdirSync(tmpdir())) {
-    if (stale(entry)) rmSync(path.join(tmpdir(), entry), { recursive: true, force: true });
+  for (const dir of [tmpdir(), NETNS_ETC]) {
+    if (!existsSync(dir)) continue;
+    for (const entry of readdirSync(dir)) {
+      if (stale(entry)) rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
   }
 }
 
@@ -118,6 +131,7 @@ async function deleteNamespace(netns: string): Promise<void> {
     }
   }
   await ip("netns", "delete", netns).catch(() => {});
+  rmSync(path.join(NETNS_ETC, netns), { recursive: true, force: true });
 }
 
 export class Lab {
@@ -393,6 +407,21 @@ export class Lab {
       "eth0",
     );
     list.splice(index, 1);
+  }
+
+  /**
+   * Names every host of the lab resolves, `name → host` (a host's first IPv4 address): each
+   * namespace gets its own /etc/hosts, which `ip netns exec` mounts from
+   * /etc/netns/<netns>/hosts for what it starts afterwards (TLS tests need real names).
+   */
+  setNames(names: Record<string, string>): void {
+    const lines = ["127.0.0.1 localhost", "::1 localhost"];
+    for (const [name, host] of Object.entries(names))
+      lines.push(`${this.host(host).ipv4[0]} ${name}`);
+    for (const netns of [this.router, ...[...this.hosts.values()].map((h) => h.netns)]) {
+      mkdirSync(path.join(NETNS_ETC, netns), { recursive: true });
+      writeFileSync(path.join(NETNS_ETC, netns, "hosts"), lines.join("\n") + "\n");
+    }
   }
 
   /** Takes the host's link down or up (its interface sees the carrier go, as with a cable). */

@@ -4,15 +4,15 @@ import { encode } from "next-auth/jwt";
 import { io as connect, type Socket } from "socket.io-client";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
-import { parseEnv } from "@/lib/env";
 import type { ClientCommands, ServerEvents } from "@/lib/realtime/protocol";
 import { createRealtime, type Realtime } from "@/lib/realtime/server";
 import { setRuntime } from "@/lib/server/runtime";
+import { TEST_SECRETS, testConfig } from "./config";
 import { openTestDatabase, type TestDbKind } from "./db";
 
 export type TestSocket = Socket<ServerEvents, ClientCommands>;
 
-const SECRET = "test-secret-test-secret-test-secret-0123";
+const SECRET = TEST_SECRETS.authSecret;
 
 /**
  * The web node's realtime half (Socket.IO + chat handlers + a real database) on a loopback
@@ -23,16 +23,22 @@ export async function startRealtimeServer(
   overrides: Record<string, string> = {},
   options: { database?: Database } = {},
 ) {
-  process.env.AUTH_SECRET = SECRET;
   const ownsDatabase = !options.database;
   const database: Database = options.database ?? (await openTestDatabase(kind));
   const httpServer = createServer((_req, res) => {
     res.statusCode = 404;
     res.end();
   });
-  const env = parseEnv({ NODE_ENV: "test", ...overrides });
+  const env = testConfig(overrides);
   const realtime: Realtime = await createRealtime({ httpServer, env, database });
-  setRuntime({ database, io: realtime.io, readiness: new Map(), services: {} });
+  setRuntime({
+    config: env,
+    secrets: TEST_SECRETS,
+    database,
+    io: realtime.io,
+    readiness: new Map(),
+    services: {},
+  });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const sockets: TestSocket[] = [];
@@ -120,4 +126,18 @@ export function nextEvent<T>(
     };
     socket.on(event, handler as never);
   });
+}
+
+/**
+ * A round trip on `socket`: resolves once the server has answered a command sent now. The
+ * server writes to one connection in order, so whatever it sent this socket before reading
+ * the command has arrived by then: how a test shows that something did *not* arrive,
+ * without sleeping. The command is one the server does not know, answered at once by the
+ * per-socket middleware (lib/realtime/command.ts), so it runs nothing and costs no budget.
+ */
+export async function roundTrip(socket: TestSocket): Promise<void> {
+  const answer = await ask(socket, "test.round-trip", null);
+  if (answer.error?.code !== "bad_request") {
+    throw new Error(`unexpected answer to a round trip: ${JSON.stringify(answer)}`);
+  }
 }

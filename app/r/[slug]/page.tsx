@@ -3,7 +3,6 @@ import { notFound } from "next/navigation";
 import { RoomView } from "@/components/rooms/RoomView";
 import { requirePageUser } from "@/lib/auth/session";
 import { loadHistoryPage } from "@/lib/chat/views";
-import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { channel } from "@/lib/realtime/protocol";
 import { SLUG_PATTERN } from "@/lib/rooms/schemas";
@@ -55,7 +54,7 @@ export default async function RoomPage({
       role={access.role}
       invitePath={invitePath}
       initialHistory={history}
-      maxMessageLength={env().CHAT_MAX_MESSAGE_LENGTH}
+      maxMessageLength={runtime().config.CHAT_MAX_MESSAGE_LENGTH}
     />
   );
 }

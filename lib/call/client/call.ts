@@ -4,7 +4,7 @@
  * and SFU restarts by opening a new session. Framework-free: React reads it through
  * `subscribe`/`getSnapshot` (hooks.ts). Design: docs/calls.md.
  */
-import { command, getSocket } from "@/lib/realtime/client";
+import { getSocket, type RealtimeTransport, sendCommand } from "@/lib/realtime/client";
 import type { EventName, EventPayload } from "@/sfu/protocol";
 import {
   listDevices,
@@ -13,8 +13,8 @@ import {
   openDevices,
   openScreen,
 } from "./local-media";
-import { CallSession, type JoinResult } from "./session";
-import type { SourceWish } from "./publisher";
+import { CallSession, type JoinResult, type SessionHandlers } from "./session";
+import type { Publisher, SourceWish } from "./publisher";
 import {
   applyEvent,
   attachReceived,
@@ -30,10 +30,30 @@ const RETRY_DELAYS_MS = [250, 500, 1_000, 2_000, 3_000];
 /** Losses closer together than this count as one streak. */
 const LOSS_WINDOW_MS = 30_000;
 
+/** What the Call uses of a session with the SFU (session.ts). */
+export type CallSessionLike = Pick<
+  CallSession,
+  "closed" | "close" | "leave" | "setTileSize" | "forgetTile" | "receivedStats"
+> & { readonly publisher: Pick<Publisher, "update"> };
+
+/** Opens a session and joins (CallSession.open); rejects if it could not. */
+export type OpenSession = (
+  slug: string,
+  handlers: SessionHandlers,
+) => Promise<{ session: CallSessionLike; joined: JoinResult }>;
+
+/** How the Call reaches the servers; each defaults to the real thing (tests pass fakes). */
+export interface CallConnections {
+  /** The web node's socket, for the room's roster (`call.join`/`call.leave`). */
+  transport?: RealtimeTransport;
+  /** Sessions with the SFU. */
+  openSession?: OpenSession;
+}
+
 export class Call {
   private snapshot: CallSnapshot = initialSnapshot;
   private readonly listeners = new Set<() => void>();
-  private session: CallSession | null = null;
+  private session: CallSessionLike | null = null;
   private received: ReceivedTracks = new Map();
   /** The person asked to be in the call (and has not left): keep reconnecting. */
   private wantInCall = false;
@@ -47,7 +67,15 @@ export class Call {
   private losses: number[] = [];
   private disposed = false;
 
-  constructor(private readonly room: { roomId: string; slug: string }) {}
+  constructor(
+    private readonly room: { roomId: string; slug: string },
+    private readonly connections: CallConnections = {},
+  ) {}
+
+  /** Made while rendering, on the server too: the shared socket is only opened when used. */
+  private get socket(): RealtimeTransport {
+    return this.connections.transport ?? getSocket();
+  }
 
   subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
@@ -64,7 +92,7 @@ export class Call {
       this.session && this.sessionLost(this.session, "the browser went offline");
     const onOnline = () => this.wake?.();
     const onDevices = () => void this.refreshDevices();
-    const socket = getSocket();
+    const socket = this.socket;
     const onSocket = () => {
       if (this.wantInCall) this.tellRoster("call.join");
     };
@@ -247,9 +275,11 @@ export class Call {
         continue;
       }
       this.received = new Map();
-      let opened: Awaited<ReturnType<typeof CallSession.open>>;
+      let opened: Awaited<ReturnType<OpenSession>>;
+      const open: OpenSession =
+        this.connections.openSession ?? ((slug, handlers) => CallSession.open(slug, handlers));
       try {
-        opened = await CallSession.open(
+        opened = await open(
           this.room.slug,
           this.handlers(() => generation === this.generation),
         );
@@ -318,7 +348,7 @@ export class Call {
     };
   }
 
-  private sessionLost(session: CallSession, reason: string): void {
+  private sessionLost(session: CallSessionLike, reason: string): void {
     if (session !== this.session) return;
     console.warn(`[call] connection lost (${reason}); rejoining`);
     this.session = null;
@@ -393,8 +423,9 @@ export class Call {
   }
 
   private tellRoster(name: "call.join" | "call.leave"): void {
-    if (!getSocket().connected) return; // `connect` re-sends call.join
-    command(name, { roomId: this.room.roomId }).catch((err: unknown) =>
+    const socket = this.socket;
+    if (!socket.connected) return; // `connect` re-sends call.join
+    sendCommand(socket, name, { roomId: this.room.roomId }).catch((err: unknown) =>
       console.warn(`[call] ${name} failed: ${String(err)}`),
     );
   }

@@ -5,7 +5,7 @@ import { type IDBPDatabase, openDB } from "idb";
  * offline, or just before a reload or a crash, is still sent — exactly once, because the
  * server is idempotent on clientId. Tabs of one browser share the outbox and tell each
  * other about changes over a BroadcastChannel. Falls back to memory where IndexedDB is
- * unavailable (some private modes).
+ * unavailable (the server while rendering, some private modes); tests pass a memory store.
  */
 export interface OutboxItem {
   clientId: string;
@@ -24,30 +24,90 @@ export interface OutboxItem {
 
 type Listener = () => void;
 
+/**
+ * Where the outbox keeps its items. `put` and `delete` reach every tab of the browser;
+ * `watch` hears about changes made by the others.
+ */
+export interface OutboxStore {
+  getAll(): Promise<OutboxItem[]>;
+  put(item: OutboxItem): Promise<void>;
+  delete(clientId: string): Promise<void>;
+  /** Calls `listener` when another tab changed the store; returns the undo. */
+  watch(listener: Listener): () => void;
+}
+
+/** This page's memory only: where IndexedDB is missing (the server, tests, some private modes). */
+export class MemoryOutboxStore implements OutboxStore {
+  private readonly items = new Map<string, OutboxItem>();
+  async getAll(): Promise<OutboxItem[]> {
+    return [...this.items.values()];
+  }
+  async put(item: OutboxItem): Promise<void> {
+    this.items.set(item.clientId, item);
+  }
+  async delete(clientId: string): Promise<void> {
+    this.items.delete(clientId);
+  }
+  watch(): () => void {
+    return () => undefined;
+  }
+}
+
 const DB_NAME = "parley";
 const STORE = "outbox";
+
+/** The browser's IndexedDB, shared by its tabs, which tell each other over a BroadcastChannel. */
+class IndexedDbOutboxStore implements OutboxStore {
+  private readonly idb: Promise<IDBPDatabase | null>;
+  private readonly fallback = new MemoryOutboxStore();
+  private readonly channel: BroadcastChannel | null =
+    typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("parley-outbox");
+
+  constructor() {
+    this.idb = openDB(DB_NAME, 1, {
+      upgrade(db) {
+        db.createObjectStore(STORE, { keyPath: "clientId" });
+      },
+    }).catch(() => null);
+  }
+
+  async getAll(): Promise<OutboxItem[]> {
+    const idb = await this.idb;
+    return idb ? ((await idb.getAll(STORE)) as OutboxItem[]) : this.fallback.getAll();
+  }
+
+  async put(item: OutboxItem): Promise<void> {
+    const idb = await this.idb;
+    await (idb ? idb.put(STORE, item) : this.fallback.put(item));
+    this.channel?.postMessage("changed");
+  }
+
+  async delete(clientId: string): Promise<void> {
+    const idb = await this.idb;
+    await (idb ? idb.delete(STORE, clientId) : this.fallback.delete(clientId));
+    this.channel?.postMessage("changed");
+  }
+
+  watch(listener: Listener): () => void {
+    this.channel?.addEventListener("message", listener);
+    return () => this.channel?.removeEventListener("message", listener);
+  }
+}
 
 export class Outbox {
   private items = new Map<string, OutboxItem>();
   private listeners = new Set<Listener>();
-  private idb: Promise<IDBPDatabase | null>;
-  private channel: BroadcastChannel | null;
   private snapshotCache = new Map<string, OutboxItem[]>();
+  /** Bumped by every local write, so a reload that raced one reads the store again. */
+  private writes = 0;
   readonly loaded: Promise<void>;
 
-  constructor() {
-    // On the server (while rendering) there is no IndexedDB: the outbox is simply empty.
-    this.idb =
-      typeof indexedDB === "undefined"
-        ? Promise.resolve(null)
-        : openDB(DB_NAME, 1, {
-            upgrade(db) {
-              db.createObjectStore(STORE, { keyPath: "clientId" });
-            },
-          }).catch(() => null);
-    this.channel =
-      typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("parley-outbox");
-    this.channel?.addEventListener("message", () => void this.reload());
+  constructor(
+    private readonly store: OutboxStore = typeof indexedDB === "undefined"
+      ? new MemoryOutboxStore()
+      : new IndexedDbOutboxStore(),
+  ) {
+    store.watch(() => void this.reload());
     this.loaded = this.reload();
   }
 
@@ -76,18 +136,16 @@ export class Outbox {
 
   async put(item: OutboxItem): Promise<void> {
     this.items.set(item.clientId, item);
+    this.writes++;
     this.changed();
-    const idb = await this.idb;
-    await idb?.put(STORE, item);
-    this.channel?.postMessage("changed");
+    await this.store.put(item);
   }
 
   async remove(clientId: string): Promise<void> {
     if (!this.items.delete(clientId)) return;
+    this.writes++;
     this.changed();
-    const idb = await this.idb;
-    await idb?.delete(STORE, clientId);
-    this.channel?.postMessage("changed");
+    await this.store.delete(clientId);
   }
 
   async update(clientId: string, patch: Partial<Pick<OutboxItem, "status" | "error">>) {
@@ -97,9 +155,14 @@ export class Outbox {
   }
 
   private async reload(): Promise<void> {
-    const idb = await this.idb;
-    if (!idb) return;
-    const all = (await idb.getAll(STORE)) as OutboxItem[];
+    let all: OutboxItem[];
+    let writes: number;
+    // A write made here while the store was being read is not in what it returned: read
+    // again (the store applies operations in the order they were asked for).
+    do {
+      writes = this.writes;
+      all = await this.store.getAll();
+    } while (writes !== this.writes);
     this.items = new Map(all.map((i) => [i.clientId, i]));
     this.changed();
   }

@@ -1,5 +1,5 @@
 import type { QueryClient } from "@tanstack/react-query";
-import { command, getSocket } from "@/lib/realtime/client";
+import { getSocket, type RealtimeTransport, sendCommand } from "@/lib/realtime/client";
 import type { Participant } from "@/lib/realtime/protocol";
 import { applyEvents, type MessagePages } from "../cache";
 import type { RoomEvent } from "../schemas";
@@ -30,10 +30,12 @@ export class RoomSync {
     private readonly queryClient: QueryClient,
     private readonly roomId: string,
     private readonly callbacks: RoomSyncCallbacks,
+    /** The connection to the web node: the page's shared socket unless a test passes its own. */
+    private readonly transport: RealtimeTransport = getSocket(),
   ) {}
 
   start(): void {
-    const socket = getSocket();
+    const socket = this.transport;
     const onConnect = () => void this.subscribe();
     const onEvent = (event: RoomEvent) => {
       if (event.roomId === this.roomId) this.receive(event);
@@ -60,8 +62,10 @@ export class RoomSync {
   stop(): void {
     this.stopped = true;
     for (const off of this.detach.splice(0)) off();
-    if (getSocket().connected) {
-      command("room.unsubscribe", { roomId: this.roomId }).catch(() => undefined);
+    if (this.transport.connected) {
+      sendCommand(this.transport, "room.unsubscribe", { roomId: this.roomId }).catch(
+        () => undefined,
+      );
     }
   }
 
@@ -75,7 +79,9 @@ export class RoomSync {
 
   private async subscribe(): Promise<void> {
     try {
-      const { participants } = await command("room.subscribe", { roomId: this.roomId });
+      const { participants } = await sendCommand(this.transport, "room.subscribe", {
+        roomId: this.roomId,
+      });
       if (this.stopped) return;
       this.callbacks.onPresence(participants);
       this.callbacks.onError(null);
@@ -107,7 +113,10 @@ export class RoomSync {
           this.again = false;
           let hasMore = true;
           while (hasMore && this.lastSeq !== null && !this.stopped) {
-            const page = await command("room.sync", { roomId: this.roomId, afterSeq: this.lastSeq });
+            const page = await sendCommand(this.transport, "room.sync", {
+              roomId: this.roomId,
+              afterSeq: this.lastSeq,
+            });
             this.apply(page.events);
             this.lastSeq = Math.max(this.lastSeq, page.throughSeq);
             hasMore = page.hasMore;

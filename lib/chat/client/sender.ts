@@ -1,5 +1,10 @@
 import type { QueryClient } from "@tanstack/react-query";
-import { CommandError, command, getSocket } from "@/lib/realtime/client";
+import {
+  CommandError,
+  getSocket,
+  type RealtimeTransport,
+  sendCommand,
+} from "@/lib/realtime/client";
 import { type MessagePages, upsertMessage } from "../cache";
 import { chatKeys } from "./keys";
 import { type Outbox, type OutboxItem, getOutbox } from "./outbox";
@@ -17,16 +22,28 @@ export class OutboxSender {
   private users = 0;
   private stopListening: (() => void) | null = null;
 
+  private readonly outbox: Outbox;
+  private readonly transport: RealtimeTransport | undefined;
+
+  /** `outbox` and `transport` default to the page's own (tests pass theirs). */
   constructor(
     private readonly queryClient: QueryClient,
     private readonly userId: string,
-    private readonly outbox: Outbox = getOutbox(),
-  ) {}
+    options: { outbox?: Outbox; transport?: RealtimeTransport } = {},
+  ) {
+    this.outbox = options.outbox ?? getOutbox();
+    this.transport = options.transport;
+  }
+
+  /** Made while rendering, on the server too: the shared socket is only opened when used. */
+  private get socket(): RealtimeTransport {
+    return this.transport ?? getSocket();
+  }
 
   /** Starts flushing on every connect; returns a release. Counted, so nested users share it. */
   start(): () => void {
     if (this.users++ === 0) {
-      const socket = getSocket();
+      const socket = this.socket;
       const onConnect = () => void this.flush();
       socket.on("connect", onConnect);
       void this.outbox.loaded.then(() => this.flush());
@@ -42,11 +59,15 @@ export class OutboxSender {
   }
 
   async send(item: Omit<OutboxItem, "status" | "createdAt" | "userId">): Promise<void> {
+    // The outbox sends oldest first: two messages written within one millisecond must not
+    // tie (IndexedDB returns ties in clientId order, which is random).
+    const newest = this.outbox.pending(this.userId).at(-1)?.createdAt;
+    const at = Math.max(Date.now(), newest ? Date.parse(newest) + 1 : 0);
     await this.outbox.put({
       ...item,
       userId: this.userId,
       status: "pending",
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(at).toISOString(),
     });
     void this.flush();
   }
@@ -78,9 +99,10 @@ export class OutboxSender {
 
   private async flushOnce(): Promise<void> {
     for (const item of this.outbox.pending(this.userId)) {
-      if (!getSocket().connected) return;
+      const socket = this.socket;
+      if (!socket.connected) return;
       try {
-        const message = await command("message.send", {
+        const message = await sendCommand(socket, "message.send", {
           roomId: item.roomId,
           clientId: item.clientId,
           body: item.body,

@@ -7,26 +7,31 @@
  * only say how far the ring is filled or released. Everything this thread allocates
  * (cipher output, read buffers) is collected by its own small heap.
  *
- * It also sniffs uploads' media types (./sniff.ts), so that looking at a file's content
+ * It also sniffs uploads' media types (../sniff.ts), so that looking at a file's content
  * can never stall the main thread.
  *
- * This file is loaded by `new Worker(url)`, outside any bundler and path alias: it imports
- * node: modules only (and ./sniff.ts by URL, below) and uses only type syntax Node can
- * strip, so it runs under tsx (the server), Node's own type stripping and vitest alike. The
- * chunk format is ./encryption.ts's; the nonce layout below must stay the same as its
- * chunkNonce().
+ * The stored format (layout, nonces, lengths) is ./format.ts's, the module the main thread
+ * uses too. This file is loaded by `new Worker(url)`, outside any bundler and path alias:
+ * it imports node: modules and ./format.ts only (with its extension, and ../sniff.ts by
+ * URL, below) and uses only type syntax Node can strip, so it runs under tsx (the server),
+ * Node's own type stripping and vitest alike.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 import { type FileHandle, open } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
-import type * as Sniff from "./sniff";
-
-/** The chunk format's constants, sent by the main thread with every job. */
-export interface Format {
-  chunkSize: number;
-  tagLength: number;
-  headerLength: number;
-}
+import type * as Sniff from "../sniff";
+import {
+  chunkCount,
+  chunkNonce,
+  chunkOffset,
+  chunksOf,
+  plainChunkLength,
+  SEALED_CHUNK_SIZE,
+  sealedChunkLength,
+  sliceOfChunk,
+  TAG_LENGTH,
+  TamperedError,
+} from "./format.ts";
 
 /** Seal an upload's incoming bytes into its data file, chunk by chunk. */
 export interface SealJob {
@@ -35,7 +40,6 @@ export interface SealJob {
   path: string;
   key: Uint8Array;
   noncePrefix: Uint8Array;
-  format: Format;
   /** The first chunk this request seals, and the plaintext size of the whole upload. */
   index: number;
   size: number;
@@ -50,7 +54,6 @@ export interface OpenJob {
   path: string;
   key: Uint8Array;
   noncePrefix: Uint8Array;
-  format: Format;
   size: number;
   start: number;
   end: number;
@@ -88,8 +91,6 @@ export type FromWorker =
   /** Sniff: the media type. */
   | { type: "sniffed"; job: number; mime: string }
   | { type: "error"; job: number; message: string; tampered: boolean };
-
-const IV_LENGTH = 12;
 
 /**
  * Every chunk leaves a dead cipher buffer (outside the JS heap), and V8 frees those only in
@@ -131,14 +132,6 @@ function nextMessage(state: Running): Promise<void> {
   });
 }
 
-function nonce(prefix: Uint8Array, index: number, last: boolean): Buffer {
-  const iv = Buffer.alloc(IV_LENGTH);
-  iv.set(prefix, 0);
-  iv.writeUInt32BE(index, prefix.length);
-  iv[IV_LENGTH - 1] = last ? 1 : 0;
-  return iv;
-}
-
 /** The ring's bytes from total offset `from`, `length` long: one or two views (it wraps). */
 function ringViews(ring: Buffer, from: number, length: number): Buffer[] {
   const at = from % ring.length;
@@ -149,11 +142,9 @@ function ringViews(ring: Buffer, from: number, length: number): Buffer[] {
 }
 
 async function seal(job: SealJob, state: Running): Promise<void> {
-  const { chunkSize, tagLength, headerLength } = job.format;
   const key = createSecretKey(job.key);
   const ring = Buffer.from(job.ring);
-  const lastIndex = Math.max(1, Math.ceil(job.size / chunkSize)) - 1;
-  const plainLength = (i: number) => (i < lastIndex ? chunkSize : job.size - lastIndex * chunkSize);
+  const lastIndex = chunkCount(job.size) - 1;
   let index = job.index;
   let consumed = 0;
   // One chunk's write runs while the next is sealed; at most one, so memory stays bounded.
@@ -161,14 +152,14 @@ async function seal(job: SealJob, state: Running): Promise<void> {
   const handle = await open(job.path, "r+");
   try {
     // Anything past the last whole chunk is a write that a crash cut short.
-    await handle.truncate(headerLength + index * (chunkSize + tagLength));
+    await handle.truncate(chunkOffset(index));
     for (;;) {
-      while (index <= lastIndex && state.total - consumed >= plainLength(index)) {
-        const length = plainLength(index);
+      while (index <= lastIndex && state.total - consumed >= plainChunkLength(job.size, index)) {
+        const length = plainChunkLength(job.size, index);
         const cipher = createCipheriv(
           "aes-256-gcm",
           key,
-          nonce(job.noncePrefix, index, index === lastIndex),
+          chunkNonce(job.noncePrefix, index, index === lastIndex),
         );
         const out = ringViews(ring, consumed, length).map((view) => cipher.update(view));
         out.push(cipher.final(), cipher.getAuthTag());
@@ -177,7 +168,7 @@ async function seal(job: SealJob, state: Running): Promise<void> {
         post({ type: "released", job: job.job, total: consumed });
         paceCollections();
         await writing;
-        writing = writeAll(handle, out, headerLength + index * (chunkSize + tagLength));
+        writing = writeAll(handle, out, chunkOffset(index));
         // Awaited before the next write or at the end; until then a failure must not go unhandled.
         writing.catch(() => undefined);
         index++;
@@ -200,24 +191,18 @@ async function seal(job: SealJob, state: Running): Promise<void> {
   post({ type: "sealed", job: job.job, index, rest }, [rest.buffer as ArrayBuffer]);
 }
 
-class Tampered extends Error {}
-
 async function openRange(job: OpenJob, state: Running): Promise<void> {
-  const { chunkSize, tagLength, headerLength } = job.format;
   const key: KeyObject = createSecretKey(job.key);
   const ring = Buffer.from(job.ring);
-  const lastIndex = Math.max(1, Math.ceil(job.size / chunkSize)) - 1;
-  const first = Math.floor(job.start / chunkSize);
-  const past = Math.floor(job.end / chunkSize) + 1;
-  const sealedLength = (i: number) =>
-    i === lastIndex ? job.size - i * chunkSize + tagLength : chunkSize + tagLength;
+  const lastIndex = chunkCount(job.size) - 1;
+  const { first, past } = chunksOf(job.start, job.end);
+  const sealedLength = (i: number) => sealedChunkLength(job.size, i);
   // Two read buffers for the whole download, so the next chunk is read from disk while this
   // one is decrypted; only the decrypted output is new memory.
-  const buffers = [0, 1].map(() => Buffer.allocUnsafe(chunkSize + tagLength));
+  const buffers = [0, 1].map(() => Buffer.allocUnsafe(SEALED_CHUNK_SIZE));
   let written = 0;
   const handle = await open(job.path, "r");
-  const read = (i: number) =>
-    readFully(handle, buffers[i % 2]!, sealedLength(i), headerLength + i * (chunkSize + tagLength));
+  const read = (i: number) => readFully(handle, buffers[i % 2]!, sealedLength(i), chunkOffset(i));
   let reading: Promise<number> | null = null;
   try {
     reading = read(first);
@@ -227,25 +212,24 @@ async function openRange(job: OpenJob, state: Running): Promise<void> {
       // Awaited in the next round or below; a failure meanwhile must not go unhandled.
       reading?.catch(() => undefined);
       const length = sealedLength(index);
-      if (got !== length) throw new Tampered("object ends early");
+      if (got !== length) throw new TamperedError("object ends early");
       const sealed = buffers[index % 2]!;
       let plain: Buffer;
       try {
         const decipher = createDecipheriv(
           "aes-256-gcm",
           key,
-          nonce(job.noncePrefix, index, index === lastIndex),
+          chunkNonce(job.noncePrefix, index, index === lastIndex),
         );
-        decipher.setAuthTag(sealed.subarray(length - tagLength, length));
-        plain = decipher.update(sealed.subarray(0, length - tagLength));
+        decipher.setAuthTag(sealed.subarray(length - TAG_LENGTH, length));
+        plain = decipher.update(sealed.subarray(0, length - TAG_LENGTH));
         // final() checks the tag: nothing of this chunk reaches the ring unless it passes.
         decipher.final();
       } catch {
-        throw new Tampered(`chunk ${index} was modified`);
+        throw new TamperedError(`chunk ${index} was modified`);
       }
       paceCollections();
-      const from = Math.max(0, job.start - index * chunkSize);
-      const to = Math.min(plain.length, job.end - index * chunkSize + 1);
+      const { from, to } = sliceOfChunk(index, plain.length, job.start, job.end);
       let piece = plain.subarray(from, to);
       while (piece.length > 0) {
         while (!state.cancelled && written - state.total >= ring.length) await nextMessage(state);
@@ -309,7 +293,7 @@ let sniffModule: Promise<typeof Sniff> | null = null;
 
 async function sniff(job: SniffJob): Promise<void> {
   try {
-    sniffModule ??= import(new URL("./sniff.ts", import.meta.url).href) as Promise<typeof Sniff>;
+    sniffModule ??= import(new URL("../sniff.ts", import.meta.url).href) as Promise<typeof Sniff>;
     const { sniffType } = await sniffModule;
     post({ type: "sniffed", job: job.job, mime: await sniffType(job.sample) });
   } catch (err) {
@@ -328,7 +312,7 @@ function start(job: SealJob | OpenJob): void {
         type: "error",
         job: job.job,
         message: err instanceof Error ? err.message : String(err),
-        tampered: err instanceof Tampered,
+        tampered: err instanceof TamperedError,
       });
     })
     .finally(() => running.delete(job.job));

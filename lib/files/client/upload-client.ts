@@ -1,5 +1,5 @@
 import * as tus from "tus-js-client";
-import { type AttachmentView, filesErrorSchema, uploadResultSchema } from "./schemas";
+import { type AttachmentView, filesErrorSchema, uploadResultSchema } from "../schemas";
 
 /**
  * One file's upload from the browser, framework-free (components/files wraps it in React).
@@ -8,7 +8,7 @@ import { type AttachmentView, filesErrorSchema, uploadResultSchema } from "./sch
  * known as soon as the upload exists.
  */
 
-/** Mirrors lib/files/upload-endpoint.ts (server-only, so not imported here). */
+/** Mirrors lib/files/http/upload-endpoint.ts (server-only, so not imported here). */
 const UPLOADS_PATH = "/api/files/uploads";
 /** Waits between attempts after a dropped connection; then the upload fails. */
 const RETRY_DELAYS = [0, 1000, 3000, 5000, 10_000, 20_000];

@@ -4,8 +4,8 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { logger } from "@/lib/server/log";
 import type { FileKey } from "./encryption";
-import { CHUNK_SIZE, HEADER_LENGTH, TAG_LENGTH, TamperedError } from "./encryption";
-import type { Format, FromWorker, ToWorker } from "./transfer-worker";
+import { CHUNK_SIZE, TamperedError } from "./format";
+import type { FromWorker, ToWorker } from "./transfer-worker";
 
 const log = logger("files");
 
@@ -28,11 +28,6 @@ const RING_BYTES = 4 * CHUNK_SIZE;
 const SIGNAL_BYTES = CHUNK_SIZE;
 /** The worker's young generation: transfer-worker.ts fills about a sixteenth of it per chunk. */
 const YOUNG_GENERATION_MB = 4;
-const FORMAT: Format = {
-  chunkSize: CHUNK_SIZE,
-  tagLength: TAG_LENGTH,
-  headerLength: HEADER_LENGTH,
-};
 
 /** One request's upload into a staged data file. */
 export interface Sealing {
@@ -115,7 +110,6 @@ export class Transfers {
       path: params.path,
       key: params.fileKey.key,
       noncePrefix: params.fileKey.noncePrefix,
-      format: FORMAT,
       index: params.index,
       size: params.size,
       ring,
@@ -215,7 +209,6 @@ export class Transfers {
         path: params.path,
         key: params.fileKey.key,
         noncePrefix: params.fileKey.noncePrefix,
-        format: FORMAT,
         size: params.size,
         start: params.start,
         end: params.end,

@@ -1,6 +1,7 @@
 import "server-only";
 import { Transform, type TransformCallback } from "node:stream";
-import { CHUNK_SIZE, type FileKey, sealChunk } from "./encryption";
+import { type FileKey, sealChunk } from "./encryption";
+import { CHUNK_SIZE } from "./format";
 
 /**
  * Byte queue that hands out exact lengths without copying when the pieces allow it.

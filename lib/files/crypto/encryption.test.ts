@@ -6,20 +6,18 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DiskStorage } from "./disk-storage";
+import { DiskStorage } from "../disk-storage";
+import { createFileKey, openFileKey, parseMasterKey } from "./encryption";
 import {
   CHUNK_SIZE,
   chunkOffset,
-  createFileKey,
   HEADER_LENGTH,
-  openFileKey,
-  parseMasterKey,
   plainSizeOf,
   storedSize,
   TamperedError,
-} from "./encryption";
-import { openObject, writeObject } from "./objects";
-import { type FileStorage, newStorageKey } from "./storage";
+} from "./format";
+import { openObject, writeObject } from "../objects";
+import { type FileStorage, newStorageKey } from "../storage";
 import { Transfers } from "./transfers";
 import { expectSameBytes } from "@/test/files/bytes";
 

@@ -1,0 +1,232 @@
+import "server-only";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import type { SessionUser } from "@/lib/auth/schemas";
+import type { Queryable } from "@/lib/db/client";
+import { notifyPrefs, pushSubscriptions, roomNotifySettings } from "@/lib/db/schema";
+import { queryRows } from "@/lib/db/sql";
+import { badRequest, notFound } from "@/lib/errors";
+import { accessRoomBySlug } from "@/lib/rooms/access";
+import {
+  defaultLevel,
+  type NotifyLevel,
+  type PrefsView,
+  type RoomNotifyView,
+  type SubscribeInput,
+  type SubscriptionView,
+} from "./schemas";
+
+/** A person keeps at most this many devices subscribed; the oldest goes first. */
+export const MAX_SUBSCRIPTIONS_PER_USER = 20;
+
+/**
+ * Subscriptions, levels and switches: the database side of notifications, each checked
+ * against who is asking. The fan-out that reads them is lib/notify/fanout.ts.
+ */
+
+/** Registers (or re-registers) this device's subscription for the user. */
+export async function doSubscribe(
+  db: Queryable,
+  user: SessionUser,
+  input: SubscribeInput,
+  options: { insecureOrigins: string[]; userAgent?: string | null },
+): Promise<SubscriptionView> {
+  const url = new URL(input.endpoint);
+  if (url.protocol !== "https:" && !options.insecureOrigins.includes(url.origin)) {
+    throw badRequest("A push endpoint must be an https: URL");
+  }
+  if (url.username || url.password) throw badRequest("A push endpoint has no credentials");
+  const label = input.label || deviceLabel(options.userAgent ?? "");
+  // An endpoint belongs to one browser profile: whoever subscribes it last owns it (a
+  // shared computer where someone else signs in must not keep pushing to the first person).
+  const [row] = await db
+    .insert(pushSubscriptions)
+    .values({
+      userId: user.id,
+      endpoint: input.endpoint,
+      p256dh: input.keys.p256dh,
+      auth: input.keys.auth,
+      label,
+    })
+    .onConflictDoUpdate({
+      target: pushSubscriptions.endpoint,
+      set: { userId: user.id, p256dh: input.keys.p256dh, auth: input.keys.auth, label },
+    })
+    .returning();
+  await db.execute(sql`
+    delete from push_subscriptions where user_id = ${user.id} and id not in (
+      select id from push_subscriptions where user_id = ${user.id}
+      order by created_at desc limit ${MAX_SUBSCRIPTIONS_PER_USER})`);
+  return toSubscriptionView(row!);
+}
+
+export async function listSubscriptions(
+  db: Queryable,
+  userId: string,
+): Promise<SubscriptionView[]> {
+  const rows = await db
+    .select()
+    .from(pushSubscriptions)
+    .where(eq(pushSubscriptions.userId, userId))
+    .orderBy(desc(pushSubscriptions.createdAt));
+  return rows.map(toSubscriptionView);
+}
+
+export async function doUnsubscribe(db: Queryable, userId: string, id: string): Promise<void> {
+  const gone = await db
+    .delete(pushSubscriptions)
+    .where(and(eq(pushSubscriptions.id, id), eq(pushSubscriptions.userId, userId)))
+    .returning({ id: pushSubscriptions.id });
+  if (gone.length === 0) throw notFound("There is no such device");
+}
+
+/** A push service said the subscription is gone (404/410). */
+export async function deleteSubscription(db: Queryable, id: string): Promise<void> {
+  await db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, id));
+}
+
+function toSubscriptionView(row: typeof pushSubscriptions.$inferSelect): SubscriptionView {
+  return {
+    id: row.id,
+    label: row.label,
+    createdAt: row.createdAt.toISOString(),
+    lastSuccessAt: row.lastSuccessAt?.toISOString() ?? null,
+  };
+}
+
+/** "Firefox on Linux" and the like, from the User-Agent; the person can tell devices apart. */
+export function deviceLabel(ua: string): string {
+  const browser = /Edg\//.test(ua)
+    ? "Edge"
+    : /Firefox\//.test(ua)
+      ? "Firefox"
+      : /Chrome\/|Chromium\//.test(ua)
+        ? "Chrome"
+        : /Safari\//.test(ua)
+          ? "Safari"
+          : "Browser";
+  const os = /Android/.test(ua)
+    ? "Android"
+    : /iPhone|iPad/.test(ua)
+      ? "iOS"
+      : /Mac OS X/.test(ua)
+        ? "macOS"
+        : /Windows/.test(ua)
+          ? "Windows"
+          : /Linux/.test(ua)
+            ? "Linux"
+            : "";
+  return os ? `${browser} on ${os}` : browser;
+}
+
+export async function getPrefs(db: Queryable, userId: string): Promise<PrefsView> {
+  const [row] = await db.select().from(notifyPrefs).where(eq(notifyPrefs.userId, userId));
+  const dndUntil = row?.dndUntil && row.dndUntil.getTime() > Date.now() ? row.dndUntil : null;
+  return {
+    dndUntil: dndUntil?.toISOString() ?? null,
+    privacy: row?.privacy ?? false,
+    emailDigest: row?.emailDigest ?? true,
+  };
+}
+
+export async function doUpdatePrefs(
+  db: Queryable,
+  userId: string,
+  input: { dndMinutes?: number; privacy?: boolean; emailDigest?: boolean },
+): Promise<PrefsView> {
+  const set: Partial<typeof notifyPrefs.$inferInsert> = {};
+  if (input.dndMinutes !== undefined) {
+    set.dndUntil = input.dndMinutes > 0 ? new Date(Date.now() + input.dndMinutes * 60_000) : null;
+  }
+  if (input.privacy !== undefined) set.privacy = input.privacy;
+  if (input.emailDigest !== undefined) set.emailDigest = input.emailDigest;
+  await db
+    .insert(notifyPrefs)
+    .values({ userId, ...set })
+    .onConflictDoUpdate({ target: notifyPrefs.userId, set });
+  return getPrefs(db, userId);
+}
+
+export async function getRoomNotify(
+  db: Queryable,
+  user: SessionUser,
+  slug: string,
+): Promise<RoomNotifyView> {
+  const access = await accessRoomBySlug(db, slug, user.id);
+  if (!access) throw notFound("There is no such room");
+  const [row] = await db
+    .select()
+    .from(roomNotifySettings)
+    .where(
+      and(eq(roomNotifySettings.roomId, access.room.id), eq(roomNotifySettings.userId, user.id)),
+    );
+  return {
+    level: row?.level ?? defaultLevel(access.room.kind),
+    chosen: !!row?.level,
+    muted: row?.muted ?? false,
+  };
+}
+
+export async function doUpdateRoomNotify(
+  db: Queryable,
+  user: SessionUser,
+  slug: string,
+  input: { level?: NotifyLevel | null; muted?: boolean },
+): Promise<RoomNotifyView> {
+  const access = await accessRoomBySlug(db, slug, user.id);
+  if (!access) throw notFound("There is no such room");
+  const set: Partial<typeof roomNotifySettings.$inferInsert> = {};
+  if (input.level !== undefined) set.level = input.level;
+  if (input.muted !== undefined) set.muted = input.muted;
+  await db
+    .insert(roomNotifySettings)
+    .values({ roomId: access.room.id, userId: user.id, ...set })
+    .onConflictDoUpdate({
+      target: [roomNotifySettings.roomId, roomNotifySettings.userId],
+      set,
+    });
+  return getRoomNotify(db, user, slug);
+}
+
+/** One member of a room with a subscribed device, and what they chose. */
+export interface PushRecipientRow {
+  user_id: string;
+  role: "owner" | "member" | "guest";
+  level: NotifyLevel | null;
+  muted: boolean | null;
+  dnd_until: Date | string | null;
+  privacy: boolean | null;
+  subscription_id: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+
+/**
+ * Every subscribed device of the room's members except `exceptUserId`, with each member's
+ * level, mute, do-not-disturb and privacy switch: one query, whatever the room's size.
+ */
+export function pushRecipients(
+  db: Queryable,
+  roomId: string,
+  exceptUserId: string | null,
+): Promise<PushRecipientRow[]> {
+  return queryRows<PushRecipientRow & Record<string, unknown>>(
+    db,
+    sql`select rm.user_id, rm.role, s.level, s.muted, p.dnd_until, p.privacy,
+               ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
+        from room_members rm
+        join push_subscriptions ps on ps.user_id = rm.user_id
+        left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
+        left join notify_prefs p on p.user_id = rm.user_id
+        where rm.room_id = ${roomId}
+          and (${exceptUserId}::uuid is null or rm.user_id <> ${exceptUserId}::uuid)`,
+  );
+}
+
+export async function markSubscriptionsUsed(db: Queryable, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(pushSubscriptions)
+    .set({ lastSuccessAt: new Date() })
+    .where(inArray(pushSubscriptions.id, ids));
+}

@@ -1,0 +1,214 @@
+import { eq } from "drizzle-orm";
+import webpush from "web-push";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SessionUser } from "@/lib/auth/schemas";
+import type { RoomEvent } from "@/lib/chat/schemas";
+import { pushSubscriptions } from "@/lib/db/schema";
+import type { FanoutResult } from "@/lib/notify/fanout";
+import { startNotify } from "@/lib/notify/node";
+import { mentionMarkdown, type PushPayload } from "@/lib/notify/schemas";
+import {
+  doSubscribe,
+  doUpdatePrefs,
+  doUpdateRoomNotify,
+  listSubscriptions,
+} from "@/lib/notify/service";
+import { doCreateRoom, doJoinRoomBySlug, doOpenDirectRoom } from "@/lib/rooms/service";
+import { testConfig } from "@/test/support/config";
+import { testDbKinds } from "@/test/support/db";
+import { createUser } from "@/test/support/fixtures";
+import { startPushService, type PushService, type TestDevice } from "@/test/support/push-service";
+import {
+  ask,
+  type RealtimeHarness,
+  startRealtimeServer,
+  type TestSocket,
+} from "@/test/support/realtime-server";
+
+describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
+  let h: RealtimeHarness;
+  let push: PushService;
+  let stop: () => void;
+  const vapid = webpush.generateVAPIDKeys();
+  const fanouts = new Map<string, (r: FanoutResult | null) => void>();
+  const done: Map<string, FanoutResult | null> = new Map();
+
+  const users: Record<string, SessionUser> = {};
+  const devices: Record<string, TestDevice> = {};
+  let roomId: string;
+  let slug: string;
+  let ada: TestSocket;
+
+  beforeAll(async () => {
+    h = await startRealtimeServer(kind, { CHAT_RATE_POINTS: "200" });
+    push = await startPushService({ expectedPublicKey: vapid.publicKey });
+    const env = testConfig({
+      PUSH_INSECURE_ORIGINS: push.url,
+      VAPID_SUBJECT: "mailto:ops@parley.test",
+    });
+    ({ stop } = startNotify({
+      io: h.realtime.io,
+      db: () => h.db,
+      env,
+      vapid,
+      sender: { baseDelayMs: 20 },
+      onFanout: (event: RoomEvent, result) => {
+        const key = `${event.roomId}:${event.seq}`;
+        done.set(key, result);
+        fanouts.get(key)?.(result);
+      },
+    }));
+    for (const name of ["Ada", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus"]) {
+      users[name] = await createUser(h.db, name);
+    }
+    const room = await doCreateRoom(h.db, users.Ada!, { kind: "open", name: "Design" });
+    roomId = room.room.id;
+    slug = room.room.slug;
+    for (const name of ["Bob", "Cat", "Dan", "Eve", "Fay", "Gus"]) {
+      await doJoinRoomBySlug(h.db, users[name]!, slug);
+    }
+    for (const name of ["Ada", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus"]) {
+      devices[name] = push.device(name);
+      await doSubscribe(h.db, users[name]!, devices[name].subscription, {
+        insecureOrigins: [push.url],
+      });
+    }
+    await doUpdateRoomNotify(h.db, users.Dan!, slug, { muted: true, level: "all" });
+    await doUpdatePrefs(h.db, users.Eve!.id, { dndMinutes: 60 });
+    await doUpdateRoomNotify(h.db, users.Fay!, slug, { level: "nothing" });
+    await doUpdateRoomNotify(h.db, users.Gus!, slug, { level: "all" });
+    ada = await h.client(users.Ada!);
+  });
+  afterAll(async () => {
+    stop?.();
+    await h?.close();
+    await push?.close();
+  });
+
+  /** Sends as Ada and resolves with the finished fan-out and what each device received. */
+  async function sendAndFanOut(socket: TestSocket, body: string, room = roomId) {
+    const before = push.received.length;
+    const ack = await ask(socket, "message.send", {
+      roomId: room,
+      clientId: crypto.randomUUID(),
+      body,
+    });
+    expect(ack.ok).toBe(true);
+    const seq = (ack.data as { seq: number }).seq;
+    const key = `${room}:${seq}`;
+    const result =
+      done.get(key) ??
+      (await new Promise<FanoutResult | null>((resolve) => fanouts.set(key, resolve)));
+    const got = push.received.slice(before);
+    return { seq, result, got, to: got.map((r) => r.device).sort() };
+  }
+
+  it("pushes a plain message only to those who want everything from the room", async () => {
+    const { to, result } = await sendAndFanOut(ada, "Lunch at noon?");
+    expect(to).toEqual(["Gus"]);
+    expect(result).toMatchObject({ sent: 1, gone: 0, failed: 0 });
+  });
+
+  it("pushes a mention to its target, with a verified VAPID JWT and a decrypted payload", async () => {
+    const { to, got, seq } = await sendAndFanOut(
+      ada,
+      `${mentionMarkdown(users.Bob!.id, "Bob")} can you *review* this?`,
+    );
+    expect(to).toEqual(["Bob", "Gus"]);
+    const atBob = got.find((r) => r.device === "Bob")!;
+    expect(atBob.payload).toEqual({
+      kind: "message",
+      title: "Ada in Design",
+      body: "@Bob can you review this?",
+      tag: `room:${roomId}`,
+      url: `/r/${slug}?m=${seq}`,
+      roomId,
+      seq,
+      icon: "/icons/icon-192.png",
+      timestamp: expect.any(Number) as number,
+    } satisfies PushPayload);
+    expect(atBob.headers).toEqual({ ttl: 86400, urgency: "high", topic: undefined });
+    expect(atBob.jwt.aud).toBe(push.url);
+    expect(atBob.jwt.sub).toBe("mailto:ops@parley.test");
+    expect(push.rejected).toEqual([]);
+  });
+
+  it("@room reaches everyone but the muted, the do-not-disturbed and those who chose nothing", async () => {
+    const { to } = await sendAndFanOut(ada, "@room the build is green");
+    expect(to).toEqual(["Bob", "Cat", "Gus"]);
+  });
+
+  it("holds a push back while one of the person's tabs shows the room, visible and focused", async () => {
+    const bobTab = await h.client(users.Bob!);
+    expect((await ask(bobTab, "room.subscribe", { roomId })).ok).toBe(true);
+    expect((await ask(bobTab, "client.focus", { roomId, active: true })).ok).toBe(true);
+    const focused = await sendAndFanOut(ada, `${mentionMarkdown(users.Bob!.id, "Bob")} here?`);
+    expect(focused.to).toEqual(["Gus"]);
+    expect(focused.result?.looking).toBe(1);
+
+    // The tab is hidden (or another window has focus): the push goes out again.
+    expect((await ask(bobTab, "client.focus", { roomId, active: false })).ok).toBe(true);
+    const hidden = await sendAndFanOut(ada, `${mentionMarkdown(users.Bob!.id, "Bob")} still?`);
+    expect(hidden.to).toEqual(["Bob", "Gus"]);
+    bobTab.disconnect();
+  });
+
+  it("says only 'New message' to someone in privacy mode", async () => {
+    await doUpdatePrefs(h.db, users.Cat!.id, { privacy: true });
+    const { got } = await sendAndFanOut(ada, "@room secret plans");
+    const atCat = got.find((r) => r.device === "Cat")!;
+    expect((atCat.payload as PushPayload).body).toBe("New message");
+    expect((got.find((r) => r.device === "Bob")!.payload as PushPayload).body).toBe(
+      "@room secret plans",
+    );
+    await doUpdatePrefs(h.db, users.Cat!.id, { privacy: false });
+  });
+
+  it("deletes a subscription its push service answers 410 for", async () => {
+    push.script(devices.Cat!, [410]);
+    const { result, to } = await sendAndFanOut(ada, "@room roll call");
+    expect(to).toEqual(["Bob", "Gus"]);
+    expect(result).toMatchObject({ sent: 2, gone: 1 });
+    expect(await listSubscriptions(h.db, users.Cat!.id)).toEqual([]);
+    const left = await h.db
+      .select()
+      .from(pushSubscriptions)
+      .where(eq(pushSubscriptions.userId, users.Cat!.id));
+    expect(left).toEqual([]);
+  });
+
+  it("retries 5xx and 429 with backoff until the push service takes it", async () => {
+    push.script(devices.Gus!, [503, 429]);
+    const before = push.attemptsOf(devices.Gus!);
+    const { to, result } = await sendAndFanOut(ada, "retry me");
+    expect(to).toEqual(["Gus"]);
+    expect(result).toMatchObject({ sent: 1, failed: 0 });
+    expect(push.attemptsOf(devices.Gus!) - before).toBe(3);
+  });
+
+  it("gives up on a push service that keeps failing, and keeps the subscription", async () => {
+    push.script(devices.Gus!, [500, 500, 500, 500]);
+    const { to, result } = await sendAndFanOut(ada, "never arrives");
+    expect(to).toEqual([]);
+    expect(result).toMatchObject({ sent: 0, failed: 1 });
+    expect(await listSubscriptions(h.db, users.Gus!.id)).toHaveLength(1);
+  });
+
+  it("pushes every message of a direct conversation by default", async () => {
+    const direct = await doOpenDirectRoom(h.db, users.Ada!, users.Bob!.id);
+    const { to, got } = await sendAndFanOut(ada, "just us", direct.room.id);
+    expect(to).toEqual(["Bob"]);
+    expect((got[0]!.payload as PushPayload).title).toBe("Ada");
+  });
+
+  it("refuses a plain-http endpoint that is not an allowed test origin", async () => {
+    await expect(
+      doSubscribe(
+        h.db,
+        users.Bob!,
+        { ...devices.Bob!.subscription, endpoint: "http://10.0.0.1/push/x" },
+        { insecureOrigins: [push.url] },
+      ),
+    ).rejects.toThrow("https");
+  });
+});
