@@ -11,10 +11,17 @@ import { command, getSocket } from "@/lib/realtime/client";
 import { createRoom, fetchRooms } from "@/lib/rooms/client";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import { AppHeader } from "@/components/ui/AppHeader";
+import { LocalTime } from "@/components/ui/LocalTime";
 import styles from "./HomeView.module.css";
 
 /** Home: start a room, or open one of yours; unread counts stay live. */
-export function HomeView({ user, initialRooms }: { user: SessionUser; initialRooms: RoomSummary[] }) {
+export function HomeView({
+  user,
+  initialRooms,
+}: {
+  user: SessionUser;
+  initialRooms: RoomSummary[];
+}) {
   const router = useRouter();
   const queryClient = useQueryClient();
   useOutboxSender(user.id);
@@ -128,7 +135,11 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
                 <span className={styles.badge}>{room.unreadCount} unread</span>
               ) : (
                 <span className="muted">
-                  {room.lastMessageAt ? formatWhen(room.lastMessageAt) : "No messages yet"}
+                  {room.lastMessageAt ? (
+                    <LocalTime dateTime={room.lastMessageAt} style="recent" />
+                  ) : (
+                    "No messages yet"
+                  )}
                 </span>
               )}
             </span>
@@ -137,12 +148,4 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
       </ul>
     </section>
   );
-}
-
-function formatWhen(iso: string): string {
-  const date = new Date(iso);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay
-    ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : date.toLocaleDateString([], { month: "short", day: "numeric" });
 }
