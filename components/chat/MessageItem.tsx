@@ -3,6 +3,7 @@
 import { type KeyboardEvent, memo, useState } from "react";
 import type { MessageView } from "@/lib/chat/schemas";
 import { AttachmentList } from "@/components/files/AttachmentList";
+import { LocalTime } from "@/components/ui/LocalTime";
 import { Markdown } from "./Markdown";
 import { QUICK_REACTIONS } from "./reactions";
 import styles from "./Chat.module.css";
@@ -38,7 +39,6 @@ export const MessageItem = memo(function MessageItem({
   const [error, setError] = useState<string | null>(null);
   const mine = message.author.id === meId;
   const deleted = message.deletedAt !== null;
-  const time = new Date(message.createdAt);
 
   async function save() {
     setError(null);
@@ -72,9 +72,7 @@ export const MessageItem = memo(function MessageItem({
         <span id={`author-${message.id}`} className={styles.author}>
           {message.author.displayName}
         </span>
-        <time className={styles.time} dateTime={message.createdAt} title={time.toLocaleString()}>
-          {time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
-        </time>
+        <LocalTime className={styles.time} dateTime={message.createdAt} style="time" withTitle />
         {message.editedAt && !deleted && <span className={styles.time}>(edited)</span>}
       </header>
 

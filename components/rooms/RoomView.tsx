@@ -70,7 +70,7 @@ export function RoomView({
   if (removed) {
     return (
       <div className={styles.shell}>
-        <AppHeader userName={me.displayName} />
+        <AppHeader userName={me.displayName} userId={me.id} />
         <p role="alert" className="alert">
           You were removed from {chat.roomName}. <Link href="/">Back to your rooms</Link>
         </p>
@@ -80,7 +80,7 @@ export function RoomView({
 
   return (
     <div className={styles.shell}>
-      <AppHeader userName={me.displayName} />
+      <AppHeader userName={me.displayName} userId={me.id} />
       <RoomHeader
         roomId={room.id}
         slug={room.slug}

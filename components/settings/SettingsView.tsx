@@ -32,7 +32,7 @@ export function SettingsView({ user }: { user: SessionUser }) {
 
   return (
     <>
-      <AppHeader userName={user.displayName} />
+      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={styles.main}>
         <h1 className={styles.title}>Settings</h1>
         {error && (

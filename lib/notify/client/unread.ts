@@ -1,9 +1,10 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect } from "react";
-import { chatKeys } from "@/lib/chat/client/keys";
-import { command, getSocket } from "@/lib/realtime/client";
-import { fetchRooms } from "@/lib/rooms/client";
+import { useEffect, useState, useSyncExternalStore } from "react";
+import { getSocket } from "@/lib/realtime/client";
+import { RoomListSync } from "@/lib/rooms/list-sync";
+import type { RoomSummary } from "@/lib/rooms/schemas";
 import type { PushPayload } from "../schemas";
+
+const EMPTY: RoomSummary[] = [];
 
 const PREFIX = /^\(\d+\+?\) /;
 
@@ -13,32 +14,15 @@ const PREFIX = /^\(\d+\+?\) /;
  * desktop notification while the tab is hidden on a device that gets no Web Push (with
  * it, the push already shows one; the server decides what is worth one either way).
  */
-export function useUnreadSignals(): void {
-  const queryClient = useQueryClient();
-  const { data: rooms } = useQuery({ queryKey: chatKeys.rooms, queryFn: fetchRooms });
-  const unread = (rooms ?? []).reduce((n, r) => n + r.unreadCount, 0);
-  const roomIds = (rooms ?? []).map((r) => r.id).join(",");
-
-  // Keep the counts live: watch every room of the list (as the home page does).
+export function useUnreadSignals(userId: string): void {
+  // Its own list of your rooms, kept live like the home page's (lib/rooms/list-sync.ts).
+  const [sync] = useState(() => new RoomListSync(userId, []));
   useEffect(() => {
-    const socket = getSocket();
-    const refresh = () => void queryClient.invalidateQueries({ queryKey: chatKeys.rooms });
-    const watch = () => {
-      if (!roomIds) return;
-      command("rooms.watch", { roomIds: roomIds.split(",") }).catch(() => undefined);
-    };
-    socket.on("connect", watch);
-    socket.on("room.activity", refresh);
-    socket.on("read.updated", refresh);
-    socket.on("rooms.changed", refresh);
-    if (socket.connected) watch();
-    return () => {
-      socket.off("connect", watch);
-      socket.off("room.activity", refresh);
-      socket.off("read.updated", refresh);
-      socket.off("rooms.changed", refresh);
-    };
-  }, [roomIds, queryClient]);
+    sync.start();
+    return () => sync.stop();
+  }, [sync]);
+  const rooms = useSyncExternalStore(sync.subscribe, sync.rooms, () => EMPTY);
+  const unread = rooms.reduce((n, r) => n + r.unreadCount, 0);
 
   // "(3) Room · Parley", kept when the page changes its own title.
   useEffect(() => {
