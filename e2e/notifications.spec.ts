@@ -176,3 +176,58 @@ test("a message pushed while the room is not open shows a notification that open
   await expect(current).toContainText("Lunch at noon, Bob?");
   await bobContext.close();
 });
+
+test("a mention typed with the autocomplete notifies its target and not others", async ({
+  browser,
+  page: ada,
+}) => {
+  await signUp(ada, "Ada");
+  const roomPath = await newRoom(ada);
+  const people: Record<string, { context: BrowserContext; page: Page }> = {};
+  for (const name of ["Bob", "Cy"]) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signUp(page, name);
+    await page.goto(roomPath);
+    await expectConnected(page);
+    const device = push.device(`${name}-mention`);
+    const status = await page.evaluate(
+      (subscription) =>
+        fetch("/api/notifications/subscriptions", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(subscription),
+        }).then((r) => r.status),
+      device.subscription,
+    );
+    expect(status).toBe(200);
+    // Elsewhere: not looking at the room, so pushes are not held back.
+    await page.goto("/");
+    people[name] = { context, page };
+  }
+
+  const box = ada.getByRole("textbox", { name: "Message" });
+  await box.pressSequentially("@Bo");
+  const list = ada.getByRole("listbox", { name: "Mention" });
+  await expect(list.getByRole("option", { name: "Bob" })).toBeVisible();
+  await expect(list.getByRole("option", { name: "Cy" })).toHaveCount(0);
+  await expect(box).toHaveAttribute("aria-activedescendant", /.+/);
+  await box.press("Enter");
+  await expect(list).toBeHidden();
+  await expect(box).toHaveValue("@Bob ");
+  await box.pressSequentially("can you look?");
+  await box.press("Enter");
+  await expect(messages(ada).last().locator("[data-mention]")).toHaveText("@Bob");
+
+  const pushesTo = (device: string) => push.received.filter((r) => r.device === device);
+  await push.until(() => pushesTo("Bob-mention").length === 1, "Bob's mention");
+  expect((pushesTo("Bob-mention")[0]!.payload as PushPayload).body).toBe("@Bob can you look?");
+
+  // Cy (rooms notify mentions only, by default) hears of the next @room but not of Bob's
+  // mention: the fan-outs run in order, so once the second has reached Cy the first has too.
+  await send(ada, "@room thanks all");
+  await push.until(() => pushesTo("Cy-mention").length === 1, "Cy's @room");
+  expect((pushesTo("Cy-mention")[0]!.payload as PushPayload).body).toBe("@room thanks all");
+  await push.until(() => pushesTo("Bob-mention").length === 2, "Bob's @room");
+  for (const { context } of Object.values(people)) await context.close();
+});
