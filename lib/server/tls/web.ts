@@ -247,6 +247,14 @@ async function listen(server: NetServer, port: number, host: string, setting: st
               `or set ${setting} to a higher port.`,
           ),
         );
+      else if (err.code === "EADDRINUSE")
+        reject(
+          new Error(
+            `${setting}: port ${port} is in use. If a reverse proxy serves HTTPS in front of ` +
+              `Parley, set TRUSTED_PROXIES to its address (or TLS_MODE=off) so that Parley ` +
+              `serves plain HTTP on PORT; otherwise stop what holds the port or set ${setting}.`,
+          ),
+        );
       else reject(err);
     });
     server.listen(port, host, () => resolve());

@@ -219,3 +219,13 @@ describe("TLS_CERT_FILE and TLS_KEY_FILE", () => {
     );
   });
 });
+
+describe("ports", () => {
+  it("a port in use says what to do behind a proxy", async () => {
+    const holder = await start({ TLS_MODE: "self-signed" }, tempDir());
+    const taken = holder.ports().main;
+    await expect(
+      start({ TLS_MODE: "self-signed", HTTPS_PORT: String(taken) }, tempDir()),
+    ).rejects.toThrow(/HTTPS_PORT: port \d+ is in use\. If a reverse proxy .*TRUSTED_PROXIES/);
+  });
+});
