@@ -129,14 +129,30 @@ export async function createWeb(
       cleanups.push(() => unwatchFile(file, reload));
     }
   } else if (plan.mode === "self-signed") {
-    const names = machineNames(
-      plan.publicOrigin
-        ? [new URL(plan.publicOrigin).hostname, ...plan.extraNames]
-        : plan.extraNames,
-    );
-    const made = await selfSigned(tlsDir, names);
+    const extra = plan.publicOrigin
+      ? [new URL(plan.publicOrigin).hostname, ...plan.extraNames]
+      : plan.extraNames;
+    const made = await selfSigned(tlsDir, machineNames(extra));
     caCert = made.caCert;
     install(made.pair, made.info);
+    // Once a day: a new address (DHCP) or the certificate's last month gets a new one.
+    const recheck = setInterval(() => {
+      selfSigned(tlsDir, machineNames(extra)).then(
+        (next) => {
+          if (next.info.fingerprint256 === info?.fingerprint256) return;
+          caCert = next.caCert;
+          install(next.pair, next.info);
+          error = null;
+          log.info("serving a new self-signed certificate", { names: next.info.names });
+        },
+        (err: Error) => {
+          error = `self-signed certificate: ${err.message}`;
+          log.error(`!!! could not renew the self-signed certificate: ${err.message}`);
+        },
+      );
+    }, 86_400_000);
+    recheck.unref();
+    cleanups.push(() => clearInterval(recheck));
   } else {
     const manager = new AcmeManager({
       names: plan.names,
