@@ -118,7 +118,9 @@ function withoutCode(body: string): string {
 export function plainPreview(body: string, max = 140): string {
   const flat = body
     .replace(MENTION, "@$1")
-    .replace(/[*_~`>#]+/g, "")
+    // Quote and heading markers at line starts; emphasis and code marks anywhere.
+    .replace(/^[ \t]{0,3}(?:>|#{1,6})[ \t]?/gm, "")
+    .replace(/[*_~`]+/g, "")
     .replace(/\s+/g, " ")
     .trim();
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;

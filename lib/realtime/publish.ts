@@ -123,3 +123,31 @@ export function onRoomEvent(io: Server, listener: RoomEventListener): () => void
     if (i >= 0) list.splice(i, 1);
   };
 }
+
+export interface CallStarted {
+  roomId: string;
+  caller: { id: string; displayName: string };
+}
+export type CallStartedListener = (call: CallStarted) => Promise<unknown>;
+
+const callListeners = new WeakMap<Server, CallStartedListener[]>();
+
+/** A call began in a room (its first participant joined): tells the listeners, not waiting. */
+export function publishCallStarted(io: Server, call: CallStarted): void {
+  for (const listener of callListeners.get(io) ?? []) {
+    listener(call).catch((err: unknown) =>
+      console.error(`[realtime] a call-started listener failed: ${String(err)}`),
+    );
+  }
+}
+
+/** Runs `listener` when a call starts in a room (notifications ring). Returns the unsubscribe. */
+export function onCallStarted(io: Server, listener: CallStartedListener): () => void {
+  const list = callListeners.get(io) ?? [];
+  list.push(listener);
+  callListeners.set(io, list);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
