@@ -10,7 +10,7 @@ test("changing the password ends the other sessions and keeps this one", async (
   await elsewhere.goto("/signin");
   await elsewhere.getByLabel("Email").fill(email);
   await elsewhere.getByLabel("Password").fill(password);
-  await elsewhere.getByRole("button", { name: "Sign in" }).click();
+  await elsewhere.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(elsewhere.getByRole("button", { name: "New room" })).toBeVisible();
 
   await page.goto("/settings");
@@ -34,12 +34,12 @@ test("changing the password ends the other sessions and keeps this one", async (
   // Only the new password signs in.
   await elsewhere.getByLabel("Email").fill(email);
   await elsewhere.getByLabel("Password").fill(password);
-  await elsewhere.getByRole("button", { name: "Sign in" }).click();
+  await elsewhere.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(elsewhere.getByRole("alert").filter({ hasText: /./ })).toHaveText(
     "Wrong email or password",
   );
   await elsewhere.getByLabel("Password").fill("a brand new password");
-  await elsewhere.getByRole("button", { name: "Sign in" }).click();
+  await elsewhere.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(elsewhere.getByRole("button", { name: "New room" })).toBeVisible();
   await elsewhere.context().close();
 });
@@ -71,7 +71,7 @@ test("deleting the account erases its messages and hands its room on", async ({
 
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("alert").filter({ hasText: /./ })).toHaveText(
     "Wrong email or password",
   );

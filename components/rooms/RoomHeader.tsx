@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
 import { command } from "@/lib/realtime/client";
 import { leaveRoom } from "@/lib/rooms/client";
+import { ExportButton } from "@/components/ui/ExportButton";
 import styles from "./Room.module.css";
 
 /** The room's name (renamable by its owner), its invite link, and leaving. */
@@ -96,6 +97,9 @@ export function RoomHeader({
           >
             Rename room
           </button>
+        )}
+        {isOwner && (
+          <ExportButton url={`/api/rooms/${encodeURIComponent(slug)}/export`} label="Export room" />
         )}
         <button type="button" className="btn btn-small btn-ghost" onClick={() => void leave()}>
           Leave room

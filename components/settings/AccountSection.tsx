@@ -4,6 +4,7 @@ import { signOut } from "next-auth/react";
 import { type FormEvent, useId, useState } from "react";
 import { changePassword, deleteAccount, upgradeGuest } from "@/lib/auth/client";
 import type { SessionUser } from "@/lib/auth/schemas";
+import { ExportButton } from "@/components/ui/ExportButton";
 import styles from "./SettingsView.module.css";
 
 const message = (err: unknown) =>
@@ -29,6 +30,18 @@ export function AccountSection({
       ) : user.email ? (
         <PasswordForm />
       ) : null}
+      <section className={`card ${styles.section}`} aria-labelledby="export-title">
+        <h2 id="export-title" className={styles.sectionTitle}>
+          Your data
+        </h2>
+        <p className="muted">
+          One archive (tar) with your profile, your rooms, every message you wrote and every file
+          you shared.
+        </p>
+        <div className={styles.row}>
+          <ExportButton url="/api/account/export" label="Export my data" />
+        </div>
+      </section>
       <DeleteAccount hasPassword={!!user.email} />
     </>
   );

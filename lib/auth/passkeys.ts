@@ -123,7 +123,11 @@ async function consumeChallenge(
   return challenge;
 }
 
-/** The browser's answers, checked for shape before the library reads them. */
+/**
+ * The browser's answers, checked for shape before the library reads them. Room for
+ * post-quantum keys: SimpleWebAuthn offers ML-DSA, which Chromium's authenticators may
+ * pick, with signatures up to 4.6 KB and public keys up to 2.6 KB.
+ */
 const responseBase = {
   id: z.string().min(1).max(1024),
   rawId: z.string().min(1).max(1024),
@@ -143,8 +147,8 @@ export const authenticationResponseSchema = z.object({
   ...responseBase,
   response: z.looseObject({
     clientDataJSON: z.string().min(1).max(8192),
-    authenticatorData: z.string().min(1).max(8192),
-    signature: z.string().min(1).max(2048),
+    authenticatorData: z.string().min(1).max(16384),
+    signature: z.string().min(1).max(16384),
     userHandle: z.string().max(1024).optional(),
   }),
 });

@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  authenticationResponseSchema,
   beginAuthentication,
   beginRegistration,
   finishAuthentication,
@@ -119,6 +120,13 @@ describe.each(testDbKinds())("passkeys on %s", (kind) => {
     // The account still signs in after all that.
     const ok = await beginAuthentication(database.db, rp, settings);
     expect(await finishAuthentication(database.db, rp, device.assert(ok))).not.toBeNull();
+  });
+
+  it("takes the size of a post-quantum (ML-DSA-87) signature", () => {
+    const options = { challenge: "x", rpId: "localhost" } as never;
+    const assertion = device.assert(options);
+    assertion.response.signature = Buffer.alloc(4627).toString("base64url");
+    expect(authenticationResponseSchema.safeParse(assertion).success).toBe(true);
   });
 
   it("refuses an expired challenge, and a registration challenge for signing in", async () => {
