@@ -46,6 +46,8 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       NODE_ENV: "production",
+      // A known zone for the server's rendering (e2e/hydration.spec.ts browses from another).
+      TZ: "UTC",
       PORT: String(PORT),
       HOST: "127.0.0.1",
       DATA_DIR,

@@ -3,6 +3,7 @@
 import { type KeyboardEvent, memo, useState } from "react";
 import type { MessageView } from "@/lib/chat/schemas";
 import { AttachmentList } from "@/components/files/AttachmentList";
+import { LocalTime } from "@/components/ui/LocalTime";
 import { Markdown } from "./Markdown";
 import { QUICK_REACTIONS } from "./reactions";
 import styles from "./Chat.module.css";
@@ -35,7 +36,6 @@ export const MessageItem = memo(function MessageItem({
   const [error, setError] = useState<string | null>(null);
   const mine = message.author.id === meId;
   const deleted = message.deletedAt !== null;
-  const time = new Date(message.createdAt);
 
   async function save() {
     setError(null);
@@ -68,9 +68,7 @@ export const MessageItem = memo(function MessageItem({
         <span id={`author-${message.id}`} className={styles.author}>
           {message.author.displayName}
         </span>
-        <time className={styles.time} dateTime={message.createdAt} title={time.toLocaleString()}>
-          {time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
-        </time>
+        <LocalTime className={styles.time} dateTime={message.createdAt} style="time" withTitle />
         {message.editedAt && !deleted && <span className={styles.time}>(edited)</span>}
       </header>
 
@@ -145,10 +143,19 @@ export const MessageItem = memo(function MessageItem({
 
       {!deleted && !editing && (
         <div className={styles.actions} role="toolbar" aria-label="Message actions">
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => setPicking((p) => !p)} aria-expanded={picking}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => setPicking((p) => !p)}
+            aria-expanded={picking}
+          >
             React
           </button>
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => actions.reply(message)}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => actions.reply(message)}
+          >
             Reply
           </button>
           {mine && (
@@ -169,9 +176,11 @@ export const MessageItem = memo(function MessageItem({
               className="btn btn-ghost btn-small btn-danger"
               onClick={() => {
                 if (window.confirm("Delete this message for everyone?")) {
-                  actions.remove(message).catch((err: unknown) =>
-                    setError(err instanceof Error ? err.message : "Could not delete"),
-                  );
+                  actions
+                    .remove(message)
+                    .catch((err: unknown) =>
+                      setError(err instanceof Error ? err.message : "Could not delete"),
+                    );
                 }
               }}
             >
@@ -189,7 +198,9 @@ export const MessageItem = memo(function MessageItem({
               className="btn btn-ghost btn-small"
               onClick={() => {
                 setPicking(false);
-                const already = message.reactions.find((r) => r.emoji === emoji)?.userIds.includes(meId);
+                const already = message.reactions
+                  .find((r) => r.emoji === emoji)
+                  ?.userIds.includes(meId);
                 actions.react(message, emoji, !already);
               }}
             >

@@ -1,10 +1,11 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
+import { after } from "next/server";
 import { RoomView } from "@/components/rooms/RoomView";
 import { requirePageUser } from "@/lib/auth/session";
 import { loadHistoryPage } from "@/lib/chat/views";
 import { AppError } from "@/lib/errors";
-import { channel } from "@/lib/realtime/protocol";
+import { publish } from "@/lib/realtime/publish";
 import { SLUG_PATTERN } from "@/lib/rooms/schemas";
 import { doJoinRoomBySlug, inviteLinkPath } from "@/lib/rooms/service";
 import { db, runtime } from "@/lib/server/runtime";
@@ -39,8 +40,10 @@ export default async function RoomPage({
       notFound();
     throw err;
   }
-  const { access } = joined;
-  if (joined.joined) runtime().io.to(channel.user(user.id)).emit("rooms.changed");
+  const { access, events } = joined;
+  // Published once the page has been sent, never while it renders (a render may be retried
+  // or abandoned; the join has committed either way).
+  if (events.length > 0) after(() => publish(runtime().io, events));
 
   const [history, invitePath] = await Promise.all([
     loadHistoryPage(db(), access.room.id, { limit: 50 }),
