@@ -46,6 +46,8 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       NODE_ENV: "production",
+      // A known zone for the server's rendering (e2e/hydration.spec.ts browses from another).
+      TZ: "UTC",
       PORT: String(PORT),
       HOST: "127.0.0.1",
       DATA_DIR,
@@ -64,6 +66,8 @@ export default defineConfig({
       REDIS_URL: "",
       // Call media stays on loopback (browsers reach 127.0.0.1 candidates as peer-reflexive).
       SFU_MEDIA_IP: "127.0.0.1",
+      // e2e/notifications.spec.ts's local push service (plain http on loopback).
+      PUSH_INSECURE_ORIGINS: `http://127.0.0.1:${PORT + 1000}`,
     },
   },
 });

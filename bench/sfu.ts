@@ -1,7 +1,7 @@
 /**
  * SFU forwarding cost (issue 3, item 9): `npm run bench:sfu` prints JSON.
  *
- * Load exactly as shared/BENCHMARKS.md: VP8-shaped RTP, 1100-byte payload, 3 packets per
+ * Load exactly as docs/benchmarks.md: VP8-shaped RTP, 1100-byte payload, 3 packets per
  * frame, 300 packets/s, a key frame every 100 frames, over ICE + DTLS-SRTP
  * (AEAD_AES_128_GCM) on loopback. Scenarios:
  *   (a) one publisher → N subscribers, N = 5, 20, 50 (video only);

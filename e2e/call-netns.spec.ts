@@ -164,4 +164,35 @@ test.describe("calls on a real network, browsers as they ship", () => {
     await expectMovingVideo(linus, "Ada");
     await expectLiveAudio(linus, "Ada");
   });
+
+  test("someone in Firefox who allows no camera or microphone still sees and hears the call", async () => {
+    test.setTimeout(90_000);
+    const executable = firefoxPath();
+    if (!executable)
+      throw new Error(
+        "no Firefox here: `node scripts/ensure-browsers.mjs firefox` finds or installs one",
+      );
+    const ada = await (await contextOn(await chromiumOn("ada"))).newPage();
+    await signUp(ada, "Ada");
+    const room = await newRoom(ada);
+    // Firefox's own "Block new requests" setting for both (e2e/firefox.ts, DeviceAnswer).
+    const firefox = await launchFirefoxIn(lab, "grace", executable, "refuse");
+    browsers.push(firefox);
+    const grace = await firefoxGuest(firefox, `${ORIGIN}${room}`, "Grace");
+
+    await joinCall(ada);
+    await firefoxJoinCall(grace);
+    for (const device of ["camera", "microphone"])
+      await grace.waitForFunction(
+        (pattern: string) =>
+          [...document.querySelectorAll('section[aria-label="Call"] [role="alert"]')].some((a) =>
+            new RegExp(pattern).test(a.textContent ?? ""),
+          ),
+        {},
+        `${device} was refused`,
+      );
+    await Promise.all([expectMovingVideo(grace, "Ada"), expectLiveAudio(grace, "Ada")]);
+    // Ada sees Grace in the call, with nothing to show or hear from her.
+    await expect(tile(ada, "Grace")).toBeVisible();
+  });
 });

@@ -22,12 +22,31 @@ export function firefoxPath(): string | null {
 }
 
 /**
- * Firefox as it ships (WebRTC's privacy defaults: host addresses hidden behind mDNS names)
- * with a fake camera and microphone, whose prompt is accepted as a person would
- * (`media.navigator.permission.disabled`), and autoplay allowed. `debuggingPort` fixes the
- * WebDriver BiDi port (`launchFirefoxIn`).
+ * What the person at this Firefox answers when a page asks for the camera and microphone:
+ * - `accept`: the prompt is skipped as if accepted (`media.navigator.permission.disabled`);
+ * - `refuse`: Firefox's own setting "Block new requests asking to access your camera" (and
+ *   microphone) in Settings → Privacy & Security → Permissions, which is
+ *   `permissions.default.camera` / `permissions.default.microphone` = 2 (block): every
+ *   request is refused as a person saying no would. WebDriver BiDi's
+ *   `permissions.setPermission` would be the standard way, but Firefox ESR 153 answers it
+ *   for "camera" and "microphone" with "currently unsupported".
  */
-export function launchFirefox(executablePath: string, debuggingPort?: number): Promise<Browser> {
+export type DeviceAnswer = "accept" | "refuse";
+
+/**
+ * Firefox as it ships (WebRTC's privacy defaults: host addresses hidden behind mDNS names)
+ * with a fake camera and microphone, a person answering the device prompt (`devices`), and
+ * autoplay allowed. `debuggingPort` fixes the WebDriver BiDi port (`launchFirefoxIn`).
+ */
+export function launchFirefox(
+  executablePath: string,
+  debuggingPort?: number,
+  devices: DeviceAnswer = "accept",
+): Promise<Browser> {
+  const answer =
+    devices === "accept"
+      ? { "media.navigator.permission.disabled": true }
+      : { "permissions.default.camera": 2, "permissions.default.microphone": 2 };
   return puppeteer.launch({
     browser: "firefox",
     executablePath,
@@ -35,8 +54,8 @@ export function launchFirefox(executablePath: string, debuggingPort?: number): P
     debuggingPort,
     extraPrefsFirefox: {
       "media.navigator.streams.fake": true,
-      "media.navigator.permission.disabled": true,
       "media.autoplay.default": 0,
+      ...answer,
     },
   });
 }
@@ -50,8 +69,9 @@ export async function launchFirefoxIn(
   lab: Lab,
   host: string,
   executablePath: string,
+  devices: DeviceAnswer = "accept",
 ): Promise<Browser> {
-  return launchFirefox(lab.wrap(host, executablePath), await lab.forward(host));
+  return launchFirefox(lab.wrap(host, executablePath), await lab.forward(host), devices);
 }
 
 /** The element with that ARIA role and accessible name (puppeteer's ARIA query). */

@@ -89,6 +89,14 @@ test.describe("rooms and history", () => {
     await laptop.getByRole("link", { name: "Ada's room" }).click();
     await expect(messages(laptop).filter({ hasText: "for both of you" })).toBeVisible();
     await expect(phone.getByText("1 unread")).toHaveCount(0);
+    // Joining a room by its link on the laptop puts it in the phone's list, live.
+    await guest.page.goto("/");
+    const gracesRoom = await newRoom(guest.page);
+    await laptop.goto(gracesRoom);
+    await expect(laptop.getByRole("heading", { level: 1 })).toHaveText("Grace's room");
+    await expect(phone.getByRole("link", { name: "Grace's room" })).toBeVisible();
+    await laptop.goto(path);
+    await expectConnected(laptop);
 
     await phone.getByRole("link", { name: "Ada's room" }).click();
     await send(phone, "sent from my phone");

@@ -40,7 +40,7 @@ type ConsumerEvents = {
 };
 
 /** How often a consumer still waiting for a key frame asks for one again. */
-const KEY_FRAME_RETRY_MS = 1_000;
+const KEY_FRAME_RETRY_MS = 500;
 
 export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private current: LayerKey | undefined;
@@ -94,8 +94,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.awaitingKeyFrame = producer.kind === "video";
     const onLayer = () => this.reselect();
     const onClosed = () => this.close();
-    producer.on("layerActive", onLayer).on("closed", onClosed);
-    this.unsubscribers.push(() => producer.off("layerActive", onLayer).off("closed", onClosed));
+    producer.on("layerActive", onLayer).on("layerStalled", onLayer).on("closed", onClosed);
+    this.unsubscribers.push(() =>
+      producer.off("layerActive", onLayer).off("layerStalled", onLayer).off("closed", onClosed),
+    );
     // Key-frame requests from the subscriber go to the publisher (rate-limited there).
     const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyFrame());
     const fir = this.sender.onRtcp.subscribe((packet) => {
@@ -262,7 +264,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     if (this.pending !== undefined) this.producer.detach(this, this.pending);
     this.pending = choice;
     this.producer.attach(this, choice);
-    this.producer.requestKeyFrame(choice);
+    // Asked again until it comes: the current layer may have stopped (nothing to show meanwhile).
+    this.requestKeyFrame();
   }
 
   forward(packet: MediaPacket, layer: LayerKey): void {

@@ -4,9 +4,18 @@
  * currently take each layer. It fans RTP out without decoding it.
  */
 import { randomUUID } from "node:crypto";
-import { type Extensions, RTP_EXTENSION_URI, type MediaStreamTrack, type RTCRtpTransceiver, type RtpPacket } from "werift";
+import {
+  type Extensions,
+  GenericNack,
+  RTP_EXTENSION_URI,
+  type MediaStreamTrack,
+  RtcpTransportLayerFeedback,
+  type RTCRtpTransceiver,
+  type RtpPacket,
+} from "werift";
 import { type MediaPacket, PacketCache } from "./media-packet";
-import { isVp8KeyFrameStart, readVp8Fields } from "./vp8";
+import { UpstreamLoss, UPSTREAM_LOSS } from "./upstream-loss";
+import { isVp8KeyFrameStart, readPictureId, readVp8Fields } from "./vp8";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
 import { live, producers, rtp } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
@@ -25,11 +34,31 @@ const RATE_WINDOW_MS = 1_000;
 /** Key-frame requests per layer are forwarded upstream at most this often. */
 const KEY_FRAME_REQUEST_INTERVAL_MS = 500;
 
+/**
+ * A layer with no media for this long has stopped flowing, whatever the others do (for
+ * video: no frame; padding-only packets, which publishers send on paused layers too, do
+ * not count).
+ */
+const LAYER_TIMEOUT_MS = 1_500;
+/**
+ * A layer that has sent no new frame for this long while another layer of the same track
+ * sent {@link STALL_FRAMES} new frames has been paused by the publisher. Simulcast layers
+ * encode the same captured frames, so a layer that misses several frames its sibling sent
+ * is not merely delayed: consumers move off it at once, instead of after the 1.5 s timeout.
+ */
+const STALL_MIN_MS = 300;
+const STALL_FRAMES = 3;
+
+/** How long a lost packet may stay of unknown kind (no media after it yet) before it is let go. */
+const UNDECIDED_MS = 2_000;
+
 type ProducerEvents = {
   closed: [];
   muted: [boolean];
-  /** A layer started flowing (its first packet arrived). */
+  /** A layer started flowing: its first packet arrived, or its first new frame after a stall. */
   layerActive: [LayerKey];
+  /** A layer stopped flowing while another still does (the publisher paused it). */
+  layerStalled: [LayerKey];
   /** Audio level of a mic, in -dBov (0 loudest, 127 silence), for active-speaker detection. */
   audioLevel: [number];
 };
@@ -44,7 +73,18 @@ interface Layer {
   bytes: number;
   /** Recent packets, for retransmission on a subscriber's NACK (video only). */
   cache: PacketCache;
+  /** What is missing from the publisher's stream, asked for again (video only). */
+  loss: UpstreamLoss;
+  /** Packets given up on whose kind (padding or media) is not known yet → until when to wait. */
+  undecided: Map<number, number>;
   lastPacketAt: number;
+  /** The newest RTP timestamp seen (-1: none), and when a packet with a newer one last came. */
+  lastTimestamp: number;
+  lastFrameAt: number;
+  /** When the last {@link STALL_FRAMES} new frames started arriving, oldest first. */
+  frameArrivals: number[];
+  /** Reported as stalled (layerStalled) and not resumed since. */
+  stalled: boolean;
   windowStart: number;
   windowBytes: number;
   windowPackets: number;
@@ -67,6 +107,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   private readonly layers = new Map<LayerKey, Layer>();
   private closed_ = false;
   private muted_: boolean;
+  private lossTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(
@@ -90,7 +131,13 @@ export class Producer extends TypedEmitter<ProducerEvents> {
         packets: 0,
         bytes: 0,
         cache: new PacketCache(),
+        loss: new UpstreamLoss(),
+        undecided: new Map(),
         lastPacketAt: 0,
+        lastTimestamp: -1,
+        lastFrameAt: 0,
+        frameArrivals: [],
+        stalled: false,
         windowStart: 0,
         windowBytes: 0,
         windowPackets: 0,
@@ -125,12 +172,35 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   }
 
   /**
-   * Layers flowing now (a packet in the last 1.5 s), lowest first. A publisher drops its
-   * upper layers when its own bandwidth shrinks; consumers then move down.
+   * Layers flowing now, lowest first: media in the last 1.5 s, and not stalled while
+   * another layer goes on (see {@link STALL_MIN_MS}). A publisher pauses its upper layers
+   * when its own bandwidth estimate or CPU drops; consumers then move down.
    */
   activeLayers(): LayerKey[] {
-    const since = performance.now() - 1_500;
-    return [...this.layers].filter(([, layer]) => layer.packets > 0 && layer.lastPacketAt >= since).map(([key]) => key);
+    const now = performance.now();
+    return [...this.layers]
+      .filter(
+        ([, layer]) =>
+          layer.packets > 0 &&
+          now - this.lastMediaAt(layer) < LAYER_TIMEOUT_MS &&
+          !this.isStalled(layer, now),
+      )
+      .map(([key]) => key);
+  }
+
+  /** When the layer's last media (audio, or a video frame) came. */
+  private lastMediaAt(layer: Layer): number {
+    return this.kind === "video" ? layer.lastFrameAt : layer.lastPacketAt;
+  }
+
+  /** Whether another layer has sent {@link STALL_FRAMES} new frames since this one's last. */
+  private isStalled(layer: Layer, now: number): boolean {
+    if (now - layer.lastFrameAt < STALL_MIN_MS) return false;
+    for (const other of this.layers.values()) {
+      if (other === layer || other.frameArrivals.length < STALL_FRAMES) continue;
+      if (other.frameArrivals[0]! > layer.lastFrameAt) return true;
+    }
+    return false;
   }
 
   /** Receive rate of a layer in bits/s (0 when it stopped flowing). */
@@ -144,7 +214,12 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return [...this.layers.keys()].map((layer) => {
       const entry = this.layers.get(layer)!;
       const stale = performance.now() - entry.lastPacketAt > 2 * RATE_WINDOW_MS;
-      return { layer, packets: entry.packets, bitrate: stale ? 0 : entry.bitrate, packetRate: stale ? 0 : entry.packetRate };
+      return {
+        layer,
+        packets: entry.packets,
+        bitrate: stale ? 0 : entry.bitrate,
+        packetRate: stale ? 0 : entry.packetRate,
+      };
     });
   }
 
@@ -208,6 +283,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       layer.cache.clear();
       clearTimeout(layer.deferredRequest);
     }
+    clearInterval(this.lossTimer);
     this.emit("closed");
     this.removeAllListeners();
   }
@@ -236,11 +312,16 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     const now = performance.now();
     const { header, payload } = packet;
     layer.ssrc = header.ssrc;
+    // Padding-only packets (a publisher probing its bandwidth, also on a paused layer) are
+    // no frames: they neither keep a layer flowing nor resume it.
+    if (this.kind === "video" && payload.length > 0)
+      this.trackFrames(key, layer, header.timestamp, now);
     layer.bytes += payload.length;
     this.measure(layer, payload.length, now);
     if (layer.packets++ === 0) this.emit("layerActive", key);
     if (this.source === "mic" && extensions) {
-      const level = extensions[RTP_EXTENSION_URI.audioLevelIndication] as { level: number } | undefined;
+      const level = extensions[RTP_EXTENSION_URI.audioLevelIndication] as
+        { level: number } | undefined;
       if (level) this.emit("audioLevel", level.level);
     }
     const video = this.kind === "video";
@@ -260,8 +341,87 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (video) {
       readVp8Fields(payload, media);
       layer.cache.add(media);
+      this.trackLoss(key, layer, media, now);
     }
     for (const sink of layer.sinks) sink.forward(media, key);
+  }
+
+  /**
+   * Notes a packet's timestamp: a newer one starts a frame (retransmissions of older packets
+   * do not count). A layer that resumes after a stall is reported active again, and every
+   * other layer is checked for a stall (it missed frames this one sent).
+   */
+  private trackFrames(key: LayerKey, layer: Layer, timestamp: number, now: number): void {
+    const newer =
+      layer.lastTimestamp < 0 || ((timestamp - layer.lastTimestamp) >>> 0) - 1 < 0x7fffffff;
+    if (!newer) return;
+    layer.lastTimestamp = timestamp;
+    layer.lastFrameAt = now;
+    layer.frameArrivals.push(now);
+    if (layer.frameArrivals.length > STALL_FRAMES) layer.frameArrivals.shift();
+    if (layer.stalled) {
+      layer.stalled = false;
+      this.emit("layerActive", key);
+    }
+    for (const [otherKey, other] of this.layers) {
+      if (other === layer || other.stalled || other.packets === 0 || !this.isStalled(other, now))
+        continue;
+      other.stalled = true;
+      this.emit("layerStalled", otherKey);
+    }
+  }
+
+  /**
+   * Upstream loss recovery (upstream-loss.ts): NACKs what is missing, and asks for a key
+   * frame when media was lost for good, so subscribers' decoders do not wait on it.
+   */
+  private trackLoss(key: LayerKey, layer: Layer, packet: MediaPacket, now: number): void {
+    const givenUp = layer.loss.received(packet.sequenceNumber, now);
+    if (packet.keyFrame) layer.loss.keyFrame(packet.sequenceNumber);
+    if (givenUp.length > 0) this.recoverByKeyFrame(key);
+    if (packet.keyFrame) layer.undecided.clear();
+    if (layer.loss.pending && !this.lossTimer) {
+      this.lossTimer = setInterval(() => this.pollLoss(), UPSTREAM_LOSS.nackIntervalMs);
+      this.lossTimer.unref();
+    }
+  }
+
+  private pollLoss(): void {
+    const now = performance.now();
+    let pending = false;
+    for (const [key, layer] of this.layers) {
+      if (!layer.loss.pending && layer.undecided.size === 0) continue;
+      const { nack, unrecovered } = layer.loss.poll(now);
+      if (nack.length > 0 && layer.ssrc !== undefined) this.sendNack(layer.ssrc, nack);
+      for (const seq of unrecovered) layer.undecided.set(seq, now + UNDECIDED_MS);
+      let mediaLost = false;
+      for (const [seq, until] of layer.undecided) {
+        const lost = missingWas(layer.cache, seq);
+        if (lost === "unknown" && now < until) continue;
+        layer.undecided.delete(seq);
+        mediaLost ||= lost === "media";
+      }
+      if (mediaLost) this.recoverByKeyFrame(key);
+      pending ||= layer.loss.pending || layer.undecided.size > 0;
+    }
+    if (!pending) {
+      clearInterval(this.lossTimer);
+      this.lossTimer = undefined;
+    }
+  }
+
+  private recoverByKeyFrame(key: LayerKey): void {
+    rtp.unrecovered++;
+    this.requestKeyFrame(key);
+  }
+
+  private sendNack(ssrc: number, lost: number[]): void {
+    const receiver = this.transceiver.receiver;
+    rtp.nacksSent++;
+    const nack = new GenericNack({ senderSsrc: receiver.rtcpSsrc, mediaSourceSsrc: ssrc, lost });
+    void receiver.dtlsTransport
+      ?.sendRtcp([new RtcpTransportLayerFeedback({ feedback: nack })])
+      .catch(() => {});
   }
 
   private measure(layer: Layer, bytes: number, now: number): void {
@@ -281,4 +441,34 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     layer.windowBytes += bytes;
     layer.windowPackets++;
   }
+}
+
+/** How far to look around a missing packet for the media packets on either side. */
+const PADDING_SEARCH = 32;
+
+/**
+ * What the packet lost at `seq` was. A publisher without RTX probes its bandwidth with
+ * padding-only packets in the media stream (also on a layer it paused) and never resends
+ * them; asking for a key frame for each would cost far more than the probe. Only padding
+ * can be missing between the media packets on either side when they end one frame and
+ * start the next (consecutive VP8 picture ids). "unknown" while no media came after it.
+ */
+export function missingWas(cache: PacketCache, seq: number): "padding" | "media" | "unknown" {
+  const media = (step: 1 | -1): MediaPacket | undefined => {
+    for (let k = 1; k <= PADDING_SEARCH; k++) {
+      const packet = cache.get((seq + step * k) & 0xffff);
+      if (packet && packet.payload.length > 0) return packet;
+    }
+    return undefined;
+  };
+  const after = media(1);
+  if (!after) return "unknown";
+  if (after.keyFrame) return "padding"; // whatever it was, a key frame follows
+  const before = media(-1);
+  if (!before?.marker || after.pictureIdAt < 0 || before.pictureIdAt < 0) return "media";
+  const b0 = after.payload[0]!;
+  if ((b0 & 0x10) === 0 || (b0 & 0x07) !== 0) return "media"; // not the start of a frame
+  const mask = after.pictureIdLong ? 0x7fff : 0x7f;
+  const next = (readPictureId(after.payload, after) - readPictureId(before.payload, before)) & mask;
+  return next === 1 ? "padding" : "media";
 }

@@ -35,14 +35,8 @@ import {
   followNominations,
   hardenDtls,
   resumeRestartedIce,
-  nackPerStream,
+  disableWeriftNacks,
 } from "./werift-patches";
-
-/**
- * The least time between two NACKs for one layer: lost packets are asked for again at this
- * pace, ten times (werift's retry count), so for half a second — several round trips.
- */
-const UPSTREAM_NACK_INTERVAL_MS = 50;
 
 /** How often transport-wide feedback goes back to the publisher (Chromium sends it at 20/s too). */
 const FEEDBACK_INTERVAL_MS = 50;
@@ -114,10 +108,9 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     try {
       await this.pc.setRemoteDescription({ type: "offer", sdp: normalizeRemote(sdp) });
       disableWeriftTransportFeedback(this.pc);
-      // One NACK generator per simulcast layer (werift mixes them), paced: werift asks every
-      // 5 ms and gives up after 10 asks, 50 ms, well before a retransmission can come back
-      // over a real network; the flood of requests also slowed Chromium's bandwidth ramp.
-      nackPerStream(this.pc, UPSTREAM_NACK_INTERVAL_MS);
+      // The producers NACK per simulcast layer, paced, and ask for a key frame when a lost
+      // packet does not come back in time (upstream-loss.ts); werift's generator is off.
+      disableWeriftNacks(this.pc);
     } catch (err) {
       await this.rollback();
       throw new NegotiationError("bad_sdp", `publish offer refused: ${messageOf(err)}`);

@@ -84,6 +84,12 @@ export const PROBES: Record<string, Probe> = {
       close: "function",
       constructor: "function",
     }),
+  // Also what Producer.sendNack uses: the receiver's RTCP SSRC and DTLS transport.
+  disableWeriftNacks: (c) =>
+    lacks(at(receiverOf(c), "nack"), "RTCRtpReceiver.nack", {
+      addPacket: "function",
+      close: "function",
+    }) ?? lacks(receiverOf(c), "RTCRtpReceiver", { rtcpSsrc: "number", dtlsTransport: "object" }),
   resumeRestartedIce: (c) =>
     lacks(at(dtlsOf(c), "iceTransport"), "RTCIceTransport", {
       start: "function",

@@ -24,7 +24,16 @@ export interface SfuStats {
   transports: number;
   producers: number;
   consumers: number;
-  rtp: { received: number; forwarded: number; retransmitted: number; keyFrameRequests: number; throughWerift: number };
+  rtp: {
+    received: number;
+    forwarded: number;
+    retransmitted: number;
+    keyFrameRequests: number;
+    throughWerift: number;
+    /** NACKs sent to publishers, and lost media they did not resend in time (a key frame was asked for). */
+    nacksSent: number;
+    unrecovered: number;
+  };
   /**
    * Cumulative histogram of the SFU's own forwarding delay (packet decrypted → sent to one
    * subscriber), {@link DELAY_BUCKET_MS} per bucket, the last bucket open-ended. Clients
@@ -43,14 +52,24 @@ export const live = { rooms: 0, peers: 0, transports: 0, producers: 0, consumers
  * RTP packets received from publishers, forwarded to subscribers, retransmitted on NACKs,
  * key frames requested upstream, and forwarded through werift's slow path (no GCM / TCP).
  */
-export const rtp = { received: 0, forwarded: 0, retransmitted: 0, keyFrameRequests: 0, throughWerift: 0 };
+export const rtp = {
+  received: 0,
+  forwarded: 0,
+  retransmitted: 0,
+  keyFrameRequests: 0,
+  throughWerift: 0,
+  nacksSent: 0,
+  unrecovered: 0,
+};
 export const DELAY_BUCKET_MS = 0.05;
 /** See {@link SfuStats.forwardDelay}: 50 µs buckets up to 50 ms. */
 export const forwardDelay = new Uint32Array(1000);
 
 export function recordForwardDelay(ms: number): void {
   const bucket = Math.floor(ms / DELAY_BUCKET_MS);
-  forwardDelay[bucket < forwardDelay.length ? (bucket > 0 ? bucket : 0) : forwardDelay.length - 1]!++;
+  forwardDelay[
+    bucket < forwardDelay.length ? (bucket > 0 ? bucket : 0) : forwardDelay.length - 1
+  ]!++;
 }
 
 /** Live producers, for per-track stats. */
@@ -58,6 +77,18 @@ export const producers = new Set<Producer>();
 
 export function snapshot(): SfuStats {
   const { rss, heapUsed, external } = process.memoryUsage();
-  const tracks = [...producers].map((p) => ({ trackId: p.id, peerId: p.peerId, source: p.source, layers: p.layerStats() }));
-  return { ...live, rtp: { ...rtp }, forwardDelay: [...forwardDelay], tracks, memory: { rss, heapUsed, external }, uptimeSeconds: Math.round(process.uptime()) };
+  const tracks = [...producers].map((p) => ({
+    trackId: p.id,
+    peerId: p.peerId,
+    source: p.source,
+    layers: p.layerStats(),
+  }));
+  return {
+    ...live,
+    rtp: { ...rtp },
+    forwardDelay: [...forwardDelay],
+    tracks,
+    memory: { rss, heapUsed, external },
+    uptimeSeconds: Math.round(process.uptime()),
+  };
 }

@@ -162,6 +162,29 @@ export function nackPerStream(pc: RTCPeerConnection, paceMs = 0): void {
 }
 
 /**
+ * Switches werift's NACK generators off on `pc`'s receivers: the SFU's producers keep their
+ * own loss list per publisher stream and send the NACKs (upstream-loss.ts). werift 0.25.2's
+ * generator mixes simulcast layers (see {@link nackPerStream}), stops detecting loss for
+ * minutes after a gap across the sequence-number wrap (it compares numbers without the
+ * wrap), and gives up on a packet silently, so nobody asks for the key frame that is then
+ * needed. Call after each setRemoteDescription (new receivers).
+ */
+export function disableWeriftNacks(pc: RTCPeerConnection): void {
+  for (const transceiver of pc.getTransceivers()) {
+    const receiver = transceiver.receiver as unknown as { nack?: NackGenerator };
+    const generator = receiver.nack;
+    if (!generator || disabled.has(receiver)) continue;
+    disabled.add(receiver);
+    const off = Object.create(generator) as NackGenerator;
+    off.addPacket = () => {};
+    off.close = () => generator.close();
+    receiver.nack = off;
+  }
+}
+
+const disabled = new WeakSet<object>();
+
+/**
  * werift 0.25.2 restarts ICE when a description brings new credentials, then starts
  * connectivity only for transports whose DTLS is not connected yet; after a restart DTLS
  * still is, so the new generation never starts: a lite agent queues the peer's checks

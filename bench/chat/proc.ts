@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 /**
- * CPU and memory of processes from /proc (Linux), the way BENCHMARKS.md measures: the
+ * CPU and memory of processes from /proc (Linux), the way docs/benchmarks.md measures: the
  * change in utime + stime over a window, in clock ticks of `getconf CLK_TCK`.
  */
 export const CLOCK_TICKS_PER_S = (() => {
@@ -104,7 +104,11 @@ export function cpuWindow(pids: () => number[]) {
       const machine = machineCpu();
       const machineBusy =
         (machine.busy - startMachine.busy) / Math.max(1, machine.total - startMachine.total);
-      return { cpuSeconds: cpu, cpuPercent: (cpu / seconds) * 100, machineBusyPercent: machineBusy * 100 };
+      return {
+        cpuSeconds: cpu,
+        cpuPercent: (cpu / seconds) * 100,
+        machineBusyPercent: machineBusy * 100,
+      };
     },
   };
 }

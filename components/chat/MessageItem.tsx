@@ -3,6 +3,7 @@
 import { type KeyboardEvent, memo, useState } from "react";
 import type { MessageView } from "@/lib/chat/schemas";
 import { AttachmentList } from "@/components/files/AttachmentList";
+import { LocalTime } from "@/components/ui/LocalTime";
 import { Markdown } from "./Markdown";
 import { QUICK_REACTIONS } from "./reactions";
 import styles from "./Chat.module.css";
@@ -21,6 +22,7 @@ export const MessageItem = memo(function MessageItem({
   canModerate,
   actions,
   grouped,
+  current = false,
 }: {
   message: MessageView;
   meId: string;
@@ -28,6 +30,8 @@ export const MessageItem = memo(function MessageItem({
   actions: MessageActions;
   /** Follows a message by the same author shortly before: the header is not repeated visually. */
   grouped: boolean;
+  /** The message the room was opened at (`?m=<seq>`): marked and highlighted. */
+  current?: boolean;
 }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.body);
@@ -35,7 +39,6 @@ export const MessageItem = memo(function MessageItem({
   const [error, setError] = useState<string | null>(null);
   const mine = message.author.id === meId;
   const deleted = message.deletedAt !== null;
-  const time = new Date(message.createdAt);
 
   async function save() {
     setError(null);
@@ -58,8 +61,9 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <article
-      className={`${styles.message} ${grouped ? styles.grouped : ""}`}
+      className={`${styles.message} ${grouped ? styles.grouped : ""} ${current ? styles.current : ""}`}
       aria-labelledby={`author-${message.id}`}
+      aria-current={current ? "true" : undefined}
       data-seq={message.seq}
       // Focusable by click or tap (not by Tab), so touch screens can reveal the actions.
       tabIndex={-1}
@@ -68,9 +72,7 @@ export const MessageItem = memo(function MessageItem({
         <span id={`author-${message.id}`} className={styles.author}>
           {message.author.displayName}
         </span>
-        <time className={styles.time} dateTime={message.createdAt} title={time.toLocaleString()}>
-          {time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
-        </time>
+        <LocalTime className={styles.time} dateTime={message.createdAt} style="time" withTitle />
         {message.editedAt && !deleted && <span className={styles.time}>(edited)</span>}
       </header>
 
@@ -145,10 +147,19 @@ export const MessageItem = memo(function MessageItem({
 
       {!deleted && !editing && (
         <div className={styles.actions} role="toolbar" aria-label="Message actions">
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => setPicking((p) => !p)} aria-expanded={picking}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => setPicking((p) => !p)}
+            aria-expanded={picking}
+          >
             React
           </button>
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => actions.reply(message)}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => actions.reply(message)}
+          >
             Reply
           </button>
           {mine && (
@@ -169,9 +180,11 @@ export const MessageItem = memo(function MessageItem({
               className="btn btn-ghost btn-small btn-danger"
               onClick={() => {
                 if (window.confirm("Delete this message for everyone?")) {
-                  actions.remove(message).catch((err: unknown) =>
-                    setError(err instanceof Error ? err.message : "Could not delete"),
-                  );
+                  actions
+                    .remove(message)
+                    .catch((err: unknown) =>
+                      setError(err instanceof Error ? err.message : "Could not delete"),
+                    );
                 }
               }}
             >
@@ -189,7 +202,9 @@ export const MessageItem = memo(function MessageItem({
               className="btn btn-ghost btn-small"
               onClick={() => {
                 setPicking(false);
-                const already = message.reactions.find((r) => r.emoji === emoji)?.userIds.includes(meId);
+                const already = message.reactions
+                  .find((r) => r.emoji === emoji)
+                  ?.userIds.includes(meId);
                 actions.react(message, emoji, !already);
               }}
             >

@@ -10,6 +10,7 @@ import { RoomSync } from "@/lib/chat/client/room-sync";
 import { useOutboxSender } from "@/lib/chat/client/use-outbox-sender";
 import type { HistoryPage, MessageView } from "@/lib/chat/schemas";
 import type { Participant } from "@/lib/realtime/protocol";
+import { randomId } from "@/lib/random-id";
 
 const TYPING_SHOWN_MS = 4000;
 
@@ -69,7 +70,9 @@ export function useRoomChat(options: {
       onPresence: setParticipants,
       onTyping: (userId, name) => {
         if (userId === meId) return;
-        setTypingUntil((prev) => new Map(prev).set(userId, { name, until: Date.now() + TYPING_SHOWN_MS }));
+        setTypingUntil((prev) =>
+          new Map(prev).set(userId, { name, until: Date.now() + TYPING_SHOWN_MS }),
+        );
       },
       onRenamed: setRoomName,
       onError: setError,
@@ -87,9 +90,12 @@ export function useRoomChat(options: {
   useEffect(() => {
     if (typingUntil.size === 0) return;
     const next = Math.min(...[...typingUntil.values()].map((t) => t.until));
-    const timer = setTimeout(() => {
-      setTypingUntil((prev) => new Map([...prev].filter(([, t]) => t.until > Date.now())));
-    }, Math.max(50, next - Date.now()));
+    const timer = setTimeout(
+      () => {
+        setTypingUntil((prev) => new Map([...prev].filter(([, t]) => t.until > Date.now())));
+      },
+      Math.max(50, next - Date.now()),
+    );
     return () => clearTimeout(timer);
   }, [typingUntil]);
 
@@ -114,10 +120,7 @@ export function useRoomChat(options: {
     }
   }, [messages, outboxItems, outbox]);
 
-  const typing = useMemo(
-    () => [...typingUntil.values()].map((t) => t.name),
-    [typingUntil],
-  );
+  const typing = useMemo(() => [...typingUntil.values()].map((t) => t.name), [typingUntil]);
 
   return {
     messages,
@@ -131,8 +134,7 @@ export function useRoomChat(options: {
     loadOlder: () => {
       if (query.hasNextPage && !query.isFetchingNextPage) void query.fetchNextPage();
     },
-    send: (body, extras) =>
-      void sender.send({ clientId: crypto.randomUUID(), roomId, body, ...extras }),
+    send: (body, extras) => void sender.send({ clientId: randomId(), roomId, body, ...extras }),
     retry: (clientId) => void sender.retry(clientId),
     discard: (clientId) => void sender.discard(clientId),
   };

@@ -3,6 +3,7 @@
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { type RoomFiles, roomFilesSchema } from "@/lib/files/schemas";
+import { LocalTime } from "@/components/ui/LocalTime";
 import { formatBytes, typeLabel } from "./format";
 import { downloadUrl } from "./urls";
 import styles from "./Files.module.css";
@@ -76,7 +77,7 @@ export function FilesPanel({ slug, sharedIds }: { slug: string; sharedIds: strin
                 </a>
                 <span className={styles.fileMeta}>
                   {formatBytes(f.size)} · {typeLabel(f.mimeType)} · {f.uploaderName} ·{" "}
-                  <time dateTime={f.sharedAt}>{new Date(f.sharedAt).toLocaleDateString()}</time>
+                  <LocalTime dateTime={f.sharedAt} style="date" />
                 </span>
               </li>
             ))}

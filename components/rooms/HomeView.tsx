@@ -1,55 +1,35 @@
 "use client";
 
-import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { chatKeys } from "@/lib/chat/client/keys";
 import { useOutboxSender } from "@/lib/chat/client/use-outbox-sender";
-import { command, getSocket } from "@/lib/realtime/client";
-import { createRoom, fetchRooms } from "@/lib/rooms/client";
+import { createRoom } from "@/lib/rooms/client";
+import { RoomListSync } from "@/lib/rooms/list-sync";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import { AppHeader } from "@/components/ui/AppHeader";
+import { LocalTime } from "@/components/ui/LocalTime";
 import styles from "./HomeView.module.css";
 
-/** Home: start a room, or open one of yours; unread counts stay live. */
-export function HomeView({ user, initialRooms }: { user: SessionUser; initialRooms: RoomSummary[] }) {
+/** Home: start a room, or open one of yours; unread counts stay live (lib/rooms/list-sync.ts). */
+export function HomeView({
+  user,
+  initialRooms,
+}: {
+  user: SessionUser;
+  initialRooms: RoomSummary[];
+}) {
   const router = useRouter();
-  const queryClient = useQueryClient();
   useOutboxSender(user.id);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const { data: rooms } = useQuery({
-    queryKey: chatKeys.rooms,
-    queryFn: fetchRooms,
-    initialData: initialRooms,
-  });
-
-  const roomIds = rooms.map((r) => r.id).join(",");
+  const [sync] = useState(() => new RoomListSync(user.id, initialRooms));
   useEffect(() => {
-    const socket = getSocket();
-    const refresh = () => void queryClient.invalidateQueries({ queryKey: chatKeys.rooms });
-    const watch = () => {
-      // Watch first, then refetch: whatever changed before the watch began (read elsewhere,
-      // new messages) is in the refetch, and everything after arrives live. The other order
-      // loses a message sent between the two.
-      command("rooms.watch", { roomIds: roomIds ? roomIds.split(",") : [] })
-        .catch(() => undefined)
-        .finally(refresh);
-    };
-    socket.on("connect", watch);
-    socket.on("room.activity", refresh);
-    socket.on("rooms.changed", refresh);
-    socket.on("read.updated", refresh);
-    if (socket.connected) watch();
-    return () => {
-      socket.off("connect", watch);
-      socket.off("room.activity", refresh);
-      socket.off("rooms.changed", refresh);
-      socket.off("read.updated", refresh);
-    };
-  }, [roomIds, queryClient]);
+    sync.start();
+    return () => sync.stop();
+  }, [sync]);
+  const rooms = useSyncExternalStore(sync.subscribe, sync.rooms, () => initialRooms);
 
   async function onNewRoom(kind: "open" | "private") {
     setCreating(true);
@@ -65,7 +45,7 @@ export function HomeView({ user, initialRooms }: { user: SessionUser; initialRoo
 
   return (
     <>
-      <AppHeader userName={user.displayName} />
+      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={styles.main}>
         <div className={styles.top}>
           <h1 className={styles.title}>Your rooms</h1>
@@ -124,11 +104,20 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
             </Link>
             <span className={styles.meta}>
               {room.kind === "private" && <span className={styles.kind}>private</span>}
+              {room.mentionCount > 0 && (
+                <span className={`${styles.badge} ${styles.mentions}`}>
+                  {room.mentionCount} {room.mentionCount === 1 ? "mention" : "mentions"}
+                </span>
+              )}
               {room.unreadCount > 0 ? (
                 <span className={styles.badge}>{room.unreadCount} unread</span>
               ) : (
                 <span className="muted">
-                  {room.lastMessageAt ? formatWhen(room.lastMessageAt) : "No messages yet"}
+                  {room.lastMessageAt ? (
+                    <LocalTime dateTime={room.lastMessageAt} style="recent" />
+                  ) : (
+                    "No messages yet"
+                  )}
                 </span>
               )}
             </span>
@@ -137,12 +126,4 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
       </ul>
     </section>
   );
-}
-
-function formatWhen(iso: string): string {
-  const date = new Date(iso);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay
-    ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : date.toLocaleDateString([], { month: "short", day: "numeric" });
 }

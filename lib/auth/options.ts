@@ -20,9 +20,10 @@ const SESSION_MAX_AGE_S = 30 * 24 * 60 * 60;
 /**
  * NextAuth v4 with JWT sessions. Two credential providers: email + password for accounts
  * (created through POST /api/accounts, then signed in here) and a display name alone for
- * guests who arrive by link. The JWT carries only the user id and the session version it
- * was signed in at; who the user is now, and whether that version is still current, is
- * read from the database on each request (lib/auth/session.ts).
+ * guests who arrive by link. The JWT carries the user id, the session version it was signed
+ * in at, and NextAuth's default `name` claim (the display name at sign-in, trusted by
+ * nothing); who the user is now, and whether that version is still current, is read from
+ * the database on each request (lib/auth/session.ts).
  */
 export function authOptions(): NextAuthOptions {
   return {

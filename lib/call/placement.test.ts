@@ -15,7 +15,11 @@ describe("static placement", () => {
     const placement = new StaticPlacement(["http://10.0.0.1:4000", "http://10.0.0.2:4000"]);
     const first = await placement.nodeFor("room-1");
     expect(await placement.nodeFor("room-1")).toEqual(first);
-    const ids = new Set(await Promise.all(Array.from({ length: 20 }, (_, i) => placement.nodeFor(`r${i}`).then((n) => n.id))));
+    const ids = new Set(
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => placement.nodeFor(`r${i}`).then((n) => n.id)),
+      ),
+    );
     expect(ids.size).toBe(2);
     expect(await placement.node(first.id)).toEqual(first);
   });
@@ -28,13 +32,25 @@ describe.skipIf(!hasRedis && process.env.CI !== "true")("Redis registry placemen
 
   beforeAll(async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
+    server = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {
+        stdio: "ignore",
+      },
+    );
     url = `redis://127.0.0.1:${port}`;
     redis = new Redis(url, { lazyConnect: true });
     redis.on("error", () => {});
-    await eventually(async () => redis.connect().then(() => true, () => false), 10_000, "redis");
+    await eventually(
+      async () =>
+        redis.connect().then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      "redis",
+    );
   });
 
   afterAll(async () => {
@@ -53,7 +69,11 @@ describe.skipIf(!hasRedis && process.env.CI !== "true")("Redis registry placemen
   it("places on the least-loaded live node, sticks, and moves off a dead node", async () => {
     await redis.hset(REGISTRY.nodesKey, "node-1", JSON.stringify(record("node-1", 5)));
     await redis.hset(REGISTRY.nodesKey, "node-2", JSON.stringify(record("node-2", 1)));
-    await redis.hset(REGISTRY.nodesKey, "node-3", JSON.stringify(record("node-3", 0, Date.now() - 60_000)));
+    await redis.hset(
+      REGISTRY.nodesKey,
+      "node-3",
+      JSON.stringify(record("node-3", 0, Date.now() - 60_000)),
+    );
     await redis.hset(REGISTRY.nodesKey, "junk", "not json");
     const placement = new RedisPlacement(url);
     expect(await placement.ready()).toBe(true);
@@ -67,7 +87,11 @@ describe.skipIf(!hasRedis && process.env.CI !== "true")("Redis registry placemen
     expect((await fresh.nodeFor("room-b")).id).toBe("node-1");
 
     // node-2 stops heartbeating: its rooms move.
-    await redis.hset(REGISTRY.nodesKey, "node-2", JSON.stringify(record("node-2", 50, Date.now() - 60_000)));
+    await redis.hset(
+      REGISTRY.nodesKey,
+      "node-2",
+      JSON.stringify(record("node-2", 50, Date.now() - 60_000)),
+    );
     const later = new RedisPlacement(url);
     expect((await later.nodeFor("room-a")).id).toBe("node-1");
     expect(await later.node("node-2")).toBeUndefined();
@@ -79,7 +103,26 @@ describe.skipIf(!hasRedis && process.env.CI !== "true")("Redis registry placemen
       redisUrl: url,
       nodeId: "node-9",
       signalingUrl: "http://127.0.0.1:4009",
-      stats: () => ({ rooms: 1, peers: 2, transports: 4, producers: 2, consumers: 2, rtp: { received: 0, forwarded: 0, retransmitted: 0, keyFrameRequests: 0, throughWerift: 0 }, forwardDelay: [], tracks: [], memory: { rss: 0, heapUsed: 0, external: 0 }, uptimeSeconds: 1 }),
+      stats: () => ({
+        rooms: 1,
+        peers: 2,
+        transports: 4,
+        producers: 2,
+        consumers: 2,
+        rtp: {
+          received: 0,
+          forwarded: 0,
+          retransmitted: 0,
+          keyFrameRequests: 0,
+          throughWerift: 0,
+          nacksSent: 0,
+          unrecovered: 0,
+        },
+        forwardDelay: [],
+        tracks: [],
+        memory: { rss: 0, heapUsed: 0, external: 0 },
+        uptimeSeconds: 1,
+      }),
     });
     const seen = async () => {
       // A fresh placement each time: its node list is cached for 2 s.

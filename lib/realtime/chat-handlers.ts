@@ -12,11 +12,11 @@ import { loadEventsSince } from "@/lib/chat/views";
 import type { Db } from "@/lib/db/client";
 import { notFound } from "@/lib/errors";
 import { accessRoomById, memberRoomIds } from "@/lib/rooms/access";
-import { doMarkRead, doRenameRoom } from "@/lib/rooms/service";
+import { doMarkRead, doRenameRoom, listRoomsForUser } from "@/lib/rooms/service";
 import { type AppSocket, onCommand } from "./command";
 import { roomParticipants } from "./presence";
 import { channel } from "./protocol";
-import { publishRoomEvent } from "./publish";
+import { publish } from "./publish";
 import type { RateLimit } from "@/lib/server/rate-limit";
 
 export interface ChatHandlerDeps {
@@ -58,48 +58,54 @@ export function registerChatHandlers(socket: AppSocket, deps: ChatHandlerDeps): 
     return loadEventsSince(deps.db(), roomId, afterSeq, SYNC_PAGE_SIZE);
   });
 
+  // Watch first, then read: whatever the rooms' logs do after the read arrives live (later
+  // seqs), whatever they did before is in the answer, so a list that applies only the seqs
+  // after each room's `lastSeq` misses nothing (lib/rooms/list-sync.ts). Two queries,
+  // however many rooms: which of them are yours, then their summaries.
   onCommand(socket, "rooms.watch", async ({ roomIds }) => {
-    for (const room of socket.rooms) {
-      if (room.startsWith("watch:")) await socket.leave(room);
-    }
-    // One query for all of them, however many (bounded by the schema).
     const mine = await memberRoomIds(deps.db(), user.id, roomIds);
     await socket.join(mine.map(channel.watch));
-    return { watching: mine.length };
+    const rooms = await listRoomsForUser(deps.db(), user.id, mine);
+    // A room left meanwhile is not in the answer, and not watched either.
+    const watched = new Set(rooms.map((r) => channel.watch(r.id)));
+    for (const room of [...socket.rooms]) {
+      if (room.startsWith("watch:") && !watched.has(room)) await socket.leave(room);
+    }
+    return { watching: rooms.length, rooms };
   });
 
   onCommand(socket, "room.rename", async ({ roomId, name }) => {
     await deps.writes.consume(user.id);
-    const renamed = await doRenameRoom(deps.db(), user, roomId, name);
-    publishRoomEvent(io, { type: "room.renamed", roomId, seq: renamed.seq, name });
+    const { events, ...renamed } = await doRenameRoom(deps.db(), user, roomId, name);
+    await publish(io, events);
     return renamed;
   });
 
   onCommand(socket, "message.send", async (input) => {
     await deps.writes.consume(user.id);
     const { message, event } = await doSendMessage(deps.db(), user, input, limits);
-    if (event) publishRoomEvent(io, event);
+    if (event) await publish(io, [event]);
     return message;
   });
 
   onCommand(socket, "message.edit", async (input) => {
     await deps.writes.consume(user.id);
     const { message, event } = await doEditMessage(deps.db(), user, input, limits);
-    if (event) publishRoomEvent(io, event);
+    if (event) await publish(io, [event]);
     return message;
   });
 
   onCommand(socket, "message.delete", async (input) => {
     await deps.writes.consume(user.id);
     const { message, event } = await doDeleteMessage(deps.db(), user, input);
-    if (event) publishRoomEvent(io, event);
+    if (event) await publish(io, [event]);
     return message;
   });
 
   onCommand(socket, "reaction.set", async (input) => {
     await deps.writes.consume(user.id);
     const { message, event } = await doReact(deps.db(), user, input);
-    if (event) publishRoomEvent(io, event);
+    if (event) await publish(io, [event]);
     return message;
   });
 
@@ -119,9 +125,9 @@ export function registerChatHandlers(socket: AppSocket, deps: ChatHandlerDeps): 
   });
 
   onCommand(socket, "read.mark", async ({ roomId, seq }) => {
-    const lastReadSeq = await doMarkRead(deps.db(), user.id, roomId, seq);
-    io.to(channel.user(user.id)).emit("read.updated", { roomId, lastReadSeq });
-    return { lastReadSeq };
+    const { events, ...position } = await doMarkRead(deps.db(), user.id, roomId, seq);
+    await publish(io, events);
+    return position;
   });
 
   socket.on("disconnecting", () => {

@@ -9,7 +9,13 @@ import {
   type SyncPage,
 } from "@/lib/chat/schemas";
 import type { ErrorBody } from "@/lib/errors";
-import { roomNameSchema } from "@/lib/rooms/schemas";
+import type { PushPayload } from "@/lib/notify/schemas";
+import {
+  type ReadPosition,
+  type RoomActivity,
+  roomNameSchema,
+  type RoomSummary,
+} from "@/lib/rooms/schemas";
 
 /**
  * The Socket.IO protocol between browser and web node, declared once for both ends.
@@ -38,11 +44,16 @@ export const commands = {
   "message.delete": deleteMessageSchema,
   "reaction.set": reactSchema,
   "typing.start": roomRef,
-  /** Follow activity (not presence) in rooms shown in your room list, for unread counts. */
+  /**
+   * Follow the activity (not presence) of your rooms — all of them, or those of `roomIds`
+   * you are in — for your list of rooms; answers their summaries as of after the watch began
+   * (lib/rooms/list-sync.ts). Replaces the socket's previous watch.
+   */
   "rooms.watch": z.object({
     roomIds: z
       .array(z.uuid())
-      .max(MAX_WATCHED_ROOMS, `Watch at most ${MAX_WATCHED_ROOMS} rooms at once`),
+      .max(MAX_WATCHED_ROOMS, `Watch at most ${MAX_WATCHED_ROOMS} rooms at once`)
+      .optional(),
   }),
   /** Moves your read position forward in every tab and device. */
   "read.mark": z.object({ roomId: z.uuid(), seq: z.number().int().min(0) }),
@@ -78,8 +89,8 @@ export interface CommandResults {
   "message.delete": MessageView;
   "reaction.set": MessageView;
   "typing.start": null;
-  "rooms.watch": { watching: number };
-  "read.mark": { lastReadSeq: number };
+  "rooms.watch": { watching: number; rooms: RoomSummary[] };
+  "read.mark": ReadPosition;
   "client.focus": null;
   "call.join": CallRoster;
   "call.leave": CallRoster;
@@ -98,14 +109,19 @@ export interface ServerEvents {
   /** Who is in the room now (any tab or device), after each change. */
   presence: (payload: { roomId: string; participants: Participant[] }) => void;
   typing: (payload: { roomId: string; userId: string; displayName: string }) => void;
-  /** Your read position moved (on this or another device). */
-  "read.updated": (payload: { roomId: string; lastReadSeq: number }) => void;
-  /** A watched room has a new message or name. */
-  "room.activity": (payload: { roomId: string; seq: number }) => void;
+  /** Your read position moved (on this or another device), with the room's unread count. */
+  "read.updated": (payload: ReadPosition) => void;
+  /** An event of a watched room's log (every one, in seq order), as a list of rooms needs it. */
+  "room.activity": (payload: RoomActivity) => void;
   /** An owner removed you from the room: it is gone from your list and sends you nothing more. */
   "room.removed": (payload: { roomId: string }) => void;
-  /** Your list of rooms changed (joined or left elsewhere, or a new message): refetch it. */
+  /** Your list of rooms changed (a room made, joined, left or opened, anywhere): re-watch it. */
   "rooms.changed": () => void;
+  /**
+   * Something you would be notified of (lib/notify/fanout.ts), to all your tabs: a hidden
+   * tab on a device without Web Push shows it as a desktop notification.
+   */
+  notification: (payload: PushPayload) => void;
   /** Who is in the room's call, after each change; sent to everyone in the room. */
   "call.roster": (payload: CallRoster) => void;
 }

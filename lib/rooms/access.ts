@@ -72,17 +72,21 @@ async function accessRoomWhere(
   return row ? toAccess(row) : null;
 }
 
-/** Which of `roomIds` the user is a member of, in one query (missing rooms are left out). */
+/** Which of `roomIds` (all, if not given) the user is a member of, in one query. */
 export async function memberRoomIds(
   db: Queryable,
   userId: string,
-  roomIds: readonly string[],
+  roomIds?: readonly string[],
 ): Promise<string[]> {
-  if (roomIds.length === 0) return [];
+  if (roomIds?.length === 0) return [];
   const rows = await db
     .select({ roomId: roomMembers.roomId })
     .from(roomMembers)
-    .where(and(eq(roomMembers.userId, userId), inArray(roomMembers.roomId, [...new Set(roomIds)])));
+    .where(
+      roomIds
+        ? and(eq(roomMembers.userId, userId), inArray(roomMembers.roomId, [...new Set(roomIds)]))
+        : eq(roomMembers.userId, userId),
+    );
   return rows.map((r) => r.roomId);
 }
 

@@ -1,4 +1,4 @@
-import type { RoomSummary, RoomView } from "./schemas";
+import type { RoomView } from "./schemas";
 
 async function json<T>(res: Response): Promise<T> {
   if (!res.ok) {
@@ -6,11 +6,6 @@ async function json<T>(res: Response): Promise<T> {
     throw new Error(body?.error?.message ?? `Request failed (${res.status})`);
   }
   return (await res.json()) as T;
-}
-
-export async function fetchRooms(): Promise<RoomSummary[]> {
-  const { rooms } = await json<{ rooms: RoomSummary[] }>(await fetch("/api/rooms"));
-  return rooms;
 }
 
 export async function createRoom(input: { name?: string; kind?: "open" | "private" } = {}) {

@@ -43,6 +43,50 @@ export interface RoomSummary extends RoomView {
   role: MemberRole;
   lastReadSeq: number;
   unreadCount: number;
+  /** Of those, the ones that mention you (or @room). */
+  mentionCount: number;
   /** When the last message was sent, ISO 8601; null when there is none. */
   lastMessageAt: string | null;
 }
+
+/**
+ * What a watched room's log did, as home lists see it (`room.activity`): one per event of
+ * the room's log, in seq order, with what an unread count needs. A list applies the one
+ * after the seq it holds, ignores older ones and catches up on a gap, as the chat does.
+ */
+export type RoomActivity = { roomId: string; seq: number } & (
+  | {
+      type: "message.created";
+      authorId: string;
+      createdAt: string;
+      /** Who it mentions, and whether it says @room: for mention counts (lib/notify). */
+      mentions: string[];
+      mentionsRoom: boolean;
+    }
+  | { type: "message.deleted"; authorId: string; messageSeq: number }
+  | { type: "message.edited" | "reaction.changed" }
+  | { type: "room.renamed"; name: string }
+);
+
+/**
+ * Your read position in a room moved (`read.updated`, to all your tabs and devices): where
+ * it is, and the room's unread count for you as of `seq`, the room's last seq then.
+ */
+export interface ReadPosition {
+  roomId: string;
+  lastReadSeq: number;
+  seq: number;
+  unreadCount: number;
+}
+
+/**
+ * What a rooms do* function asks to be published once its change has committed
+ * (lib/realtime/publish.ts publishes it, as it does chat's room events).
+ */
+export type RoomsNotice =
+  /** These people's lists of rooms changed (a room made, joined, left, opened): they re-watch. */
+  | { type: "rooms.changed"; userIds: string[] }
+  /** The user's read position moved. */
+  | ({ type: "read.moved"; userId: string } & ReadPosition)
+  /** The user is no longer in the room (left, or `removed` by its owner): their sockets leave it now. */
+  | { type: "member.gone"; roomId: string; userId: string; removed: boolean };

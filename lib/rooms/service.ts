@@ -1,26 +1,34 @@
 import "server-only";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Db } from "@/lib/db/client";
 import { roomMembers, roomRemovals, rooms } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
-import type { MemberRole, RoomSummary } from "./schemas";
+import type { RoomEvent } from "@/lib/chat/schemas";
+import type { MemberRole, ReadPosition, RoomSummary, RoomsNotice } from "./schemas";
 import { isInviteToken, newInviteToken, newRoomSlug } from "./slug";
 
 /**
  * Rooms: create, join by link, rename, leave, remove a member, list. check* functions reject what bad
- * input can cause; do* functions write (and return what the caller must broadcast).
+ * input can cause; do* functions write, and return with their result the `events` their
+ * change means to others, which the caller publishes once it has committed
+ * (lib/realtime/publish.ts), as chat's do* functions do.
  */
+
+/** What a do* function changed, and what to publish about it. */
+export type WithEvents<T> = T & { events: Array<RoomsNotice | RoomEvent> };
+
+const listChanged = (...userIds: string[]): RoomsNotice => ({ type: "rooms.changed", userIds });
 
 export async function doCreateRoom(
   db: Db,
   user: SessionUser,
   input: { name?: string; kind: "open" | "private" },
-): Promise<RoomAccess> {
+): Promise<WithEvents<RoomAccess>> {
   const name = input.name ?? `${user.displayName}'s room`;
-  return db.transaction(async (tx) => {
+  const access = await db.transaction(async (tx): Promise<RoomAccess> => {
     const [room] = await tx
       .insert(rooms)
       .values({
@@ -39,6 +47,7 @@ export async function doCreateRoom(
       lastReadSeq: 0,
     };
   });
+  return { ...access, events: [listChanged(user.id)] };
 }
 
 /**
@@ -52,9 +61,9 @@ export async function doJoinRoomBySlug(
   user: SessionUser,
   slug: string,
   inviteToken?: string,
-): Promise<{ access: RoomAccess; joined: boolean }> {
+): Promise<WithEvents<{ access: RoomAccess; joined: boolean }>> {
   const existing = await accessRoomBySlug(db, slug, user.id);
-  if (existing) return { access: existing, joined: false };
+  if (existing) return { access: existing, joined: false, events: [] };
 
   const [room] = await db.select().from(rooms).where(eq(rooms.slug, slug)).limit(1);
   const mayJoin =
@@ -80,7 +89,8 @@ export async function doJoinRoomBySlug(
     .returning();
   const access = await accessRoomById(db, room.id, user.id);
   if (!access) throw new Error("membership vanished after insert");
-  return { access, joined: inserted.length > 0 };
+  const joined = inserted.length > 0;
+  return { access, joined, events: joined ? [listChanged(user.id)] : [] };
 }
 
 /** Renames the room (owners only) and logs it; returns the event's seq. */
@@ -89,7 +99,7 @@ export async function doRenameRoom(
   user: SessionUser,
   roomId: string,
   name: string,
-): Promise<{ seq: number; name: string }> {
+): Promise<WithEvents<{ seq: number; name: string }>> {
   const access = await accessRoomById(db, roomId, user.id);
   if (!access) throw notFound("There is no such room");
   if (!canManageRoom(access)) throw forbidden("Only the room's owner can rename it");
@@ -105,14 +115,19 @@ export async function doRenameRoom(
         returning seq`,
   );
   if (!row) throw notFound("There is no such room");
-  return { seq: Number(row.seq), name };
+  const seq = Number(row.seq);
+  return { seq, name, events: [{ type: "room.renamed", roomId, seq, name }] };
 }
 
 /**
  * Leaves the room. When its owner leaves, the longest-standing member (accounts before
  * guests) becomes the owner, so a room is never left without one while anyone is in it.
  */
-export async function doLeaveRoom(db: Db, user: SessionUser, roomId: string): Promise<void> {
+export async function doLeaveRoom(
+  db: Db,
+  user: SessionUser,
+  roomId: string,
+): Promise<WithEvents<{ left: true }>> {
   await db.transaction(async (tx) => {
     const [left] = await tx
       .delete(roomMembers)
@@ -133,20 +148,27 @@ export async function doLeaveRoom(db: Db, user: SessionUser, roomId: string): Pr
         .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, heir.userId)));
     }
   });
+  return {
+    left: true,
+    events: [
+      { type: "member.gone", roomId, userId: user.id, removed: false },
+      listChanged(user.id),
+    ],
+  };
 }
 
 /**
  * Removes another member from the room (owners only; not from direct conversations, which
  * have no owner). The membership goes, so every membership check refuses them from now
- * on, and the removal is stored so that the room's link does not let them back in. The
- * caller then takes their sockets out of the room (lib/realtime/removal.ts).
+ * on, and the removal is stored so that the room's link does not let them back in. Its
+ * events take their sockets out of the room and tell their tabs.
  */
 export async function doRemoveMember(
   db: Db,
   owner: SessionUser,
   roomId: string,
   userId: string,
-): Promise<void> {
+): Promise<WithEvents<{ removed: true }>> {
   const access = await accessRoomById(db, roomId, owner.id);
   if (!access) throw notFound("There is no such room");
   if (!canManageRoom(access)) throw forbidden("Only the room's owner can remove people");
@@ -165,28 +187,60 @@ export async function doRemoveMember(
         set: { removedBy: owner.id, removedAt: sql`now()` },
       });
   });
+  return {
+    removed: true,
+    events: [{ type: "member.gone", roomId, userId, removed: true }, listChanged(userId)],
+  };
 }
 
-/** Moves the user's read position forward (never back); returns where it now is. */
+/**
+ * Moves the user's read position forward (never back, never past the room's last seq) and
+ * returns where it now is, with the room's unread count for them as of the room's last
+ * seq: all read in the one statement, so the three agree.
+ */
 export async function doMarkRead(
   db: Db,
   userId: string,
   roomId: string,
   seq: number,
-): Promise<number> {
-  const [row] = await db
-    .update(roomMembers)
-    .set({
-      lastReadSeq: sql`least(greatest(${roomMembers.lastReadSeq}, ${seq}), (select last_seq from ${rooms} where id = ${roomId}))`,
-    })
-    .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
-    .returning({ lastReadSeq: roomMembers.lastReadSeq });
+): Promise<WithEvents<ReadPosition>> {
+  const [row] = await queryRows<{ last_read_seq: string; seq: string; unread: number }>(
+    db,
+    sql`update ${roomMembers}
+        set last_read_seq = least(greatest(last_read_seq, ${seq}),
+          (select last_seq from ${rooms} where id = ${roomId}))
+        where room_id = ${roomId} and user_id = ${userId}
+        returning last_read_seq,
+          (select last_seq from ${rooms} where id = ${roomId}) as seq,
+          (${unreadCount(sql`${roomId}::uuid`, sql`${roomMembers.lastReadSeq}`, userId)}) as unread`,
+  );
   if (!row) throw notFound("You are not in that room");
-  return row.lastReadSeq;
+  const position: ReadPosition = {
+    roomId,
+    lastReadSeq: Number(row.last_read_seq),
+    seq: Number(row.seq),
+    unreadCount: Number(row.unread),
+  };
+  return { ...position, events: [{ type: "read.moved", userId, ...position }] };
 }
 
-/** The rooms a user belongs to, most recently active first, with unread counts. */
-export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSummary[]> {
+/** What "unread" means, once: others' messages after the read position, not deleted. */
+function unreadCount(roomId: SQL, lastReadSeq: SQL, userId: string): SQL {
+  return sql`select count(*)::int from messages m
+    where m.room_id = ${roomId} and m.seq > ${lastReadSeq}
+      and m.author_id <> ${userId} and m.deleted_at is null`;
+}
+
+/**
+ * The rooms a user belongs to (of `only`, if given), most recently active first, with
+ * unread counts. One statement, so every room's count agrees with its `lastSeq`.
+ */
+export async function listRoomsForUser(
+  db: Db,
+  userId: string,
+  only?: readonly string[],
+): Promise<RoomSummary[]> {
+  if (only?.length === 0) return [];
   const rows = await db
     .select({
       id: rooms.id,
@@ -196,16 +250,21 @@ export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSumm
       lastSeq: rooms.lastSeq,
       role: roomMembers.role,
       lastReadSeq: roomMembers.lastReadSeq,
-      unreadCount: sql<number>`(
-        select count(*)::int from messages m
-        where m.room_id = ${rooms.id} and m.seq > ${roomMembers.lastReadSeq}
-          and m.author_id <> ${userId} and m.deleted_at is null)`,
+      unreadCount: sql<number>`(${unreadCount(sql`${rooms.id}`, sql`${roomMembers.lastReadSeq}`, userId)})`,
+      // Unread messages that mention you or say @room (lib/notify/schemas.ts' syntax).
+      mentionCount: sql<number>`(${unreadCount(sql`${rooms.id}`, sql`${roomMembers.lastReadSeq}`, userId)}
+        and (strpos(m.body, ${`](mention:${userId})`}) > 0
+             or m.body ~ '(^|[^[:alnum:]_@])@room([^[:alnum:]_]|$)'))`,
       lastMessageAt: sql<string | null>`(
         select max(m.created_at) from messages m where m.room_id = ${rooms.id})`,
     })
     .from(roomMembers)
     .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
-    .where(eq(roomMembers.userId, userId))
+    .where(
+      only
+        ? and(eq(roomMembers.userId, userId), inArray(roomMembers.roomId, [...only]))
+        : eq(roomMembers.userId, userId),
+    )
     // Most recently active first: the last message, or when you joined if there is none.
     .orderBy(
       sql`greatest(${roomMembers.joinedAt}, (select max(m.created_at) from messages m where m.room_id = ${rooms.id})) desc`,
@@ -213,6 +272,7 @@ export async function listRoomsForUser(db: Db, userId: string): Promise<RoomSumm
   return rows.map((r) => ({
     ...r,
     unreadCount: Number(r.unreadCount),
+    mentionCount: Number(r.mentionCount),
     lastMessageAt: r.lastMessageAt ? new Date(r.lastMessageAt).toISOString() : null,
   }));
 }
@@ -225,7 +285,7 @@ export async function doOpenDirectRoom(
   db: Db,
   me: SessionUser,
   otherUserId: string,
-): Promise<RoomAccess> {
+): Promise<WithEvents<RoomAccess>> {
   if (otherUserId === me.id) throw badRequest("Pick someone other than yourself");
   const [shared] = await queryRows<{ id: string; display_name: string }>(
     db,
@@ -267,17 +327,8 @@ export async function doOpenDirectRoom(
     }
     const access = await accessRoomById(tx, roomId, me.id);
     if (!access) throw new Error("direct room without its member");
-    return access;
+    return { ...access, events: existing ? [] : [listChanged(me.id, otherUserId)] };
   });
-}
-
-/** The members of a room, for notifying them all. */
-export async function memberIds(db: Db, roomId: string): Promise<string[]> {
-  const rows = await db
-    .select({ userId: roomMembers.userId })
-    .from(roomMembers)
-    .where(eq(roomMembers.roomId, roomId));
-  return rows.map((r) => r.userId);
 }
 
 /** For the owner of a private room: the link that lets others in. */

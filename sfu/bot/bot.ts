@@ -316,6 +316,14 @@ export class Bot {
     return this.outgoing.get(source)?.video?.keyFramesSent(layer) ?? 0;
   }
 
+  /**
+   * Stops or resumes sending one simulcast layer, as a browser does when its bandwidth
+   * estimate drops (it resumes with a key frame).
+   */
+  pauseLayer(source: TrackSource, layer: number, paused: boolean): void {
+    this.outgoing.get(source)?.video?.pauseLayer(layer, paused);
+  }
+
   setMicLevel(level: number): void {
     const audio = this.outgoing.get("mic")?.audio;
     if (audio) audio.level = level;

@@ -55,6 +55,7 @@ interface LayerState {
   keyFrameRequested: boolean;
   payloads: Buffer[];
   keyFrames: number;
+  paused: boolean;
 }
 
 const randomU16 = () => Math.floor(Math.random() * 0x10000);
@@ -82,6 +83,7 @@ export class VideoSource {
         keyFrameRequested: true,
         payloads: Array.from({ length: shape.packetsPerFrame }, () => Buffer.alloc(size, 0x55)),
         keyFrames: 0,
+        paused: false,
       };
     });
   }
@@ -92,7 +94,10 @@ export class VideoSource {
     this.frames = 0;
     // Timers fire late on a busy machine; catching up keeps the packet rate true to the shape.
     this.timer = setInterval(() => {
-      const due = Math.floor(((performance.now() - this.startedAt) * this.shape.fps) / 1000) + 1 - this.frames;
+      const due =
+        Math.floor(((performance.now() - this.startedAt) * this.shape.fps) / 1000) +
+        1 -
+        this.frames;
       for (let i = 0; i < Math.min(due, 5); i++) this.frame();
       if (due > 5) this.frames += due - 5; // hopelessly late: skip rather than burst
     }, 1000 / this.shape.fps);
@@ -110,6 +115,14 @@ export class VideoSource {
     }
   }
 
+  /** Stops or resumes one layer; it resumes with a key frame. */
+  pauseLayer(layer: number, paused: boolean): void {
+    const state = this.layers[layer];
+    if (!state || state.paused === paused) return;
+    state.paused = paused;
+    if (!paused) state.keyFrameRequested = true;
+  }
+
   keyFramesSent(layer = 0): number {
     return this.layers[layer]?.keyFrames ?? 0;
   }
@@ -118,6 +131,7 @@ export class VideoSource {
     this.frames++;
     this.timestamp = (this.timestamp + Math.round(90_000 / this.shape.fps)) >>> 0;
     for (const [index, state] of this.layers.entries()) {
+      if (state.paused) continue;
       const keyFrame = state.keyFrameRequested || state.frames % this.shape.keyFrameInterval === 0;
       state.keyFrameRequested = false;
       if (keyFrame) state.keyFrames++;
@@ -127,7 +141,8 @@ export class VideoSource {
       for (let i = 0; i < count; i++) {
         const payload = state.payloads[i]!;
         writeVp8Descriptor(payload, state.pictureId, i === 0);
-        if (i === 0) writeVp8FrameHeader(payload, VP8_DESCRIPTOR_LENGTH, keyFrame, payload.length * count);
+        if (i === 0)
+          writeVp8FrameHeader(payload, VP8_DESCRIPTOR_LENGTH, keyFrame, payload.length * count);
         if (this.shape.stamp && payload.length >= STAMP_OFFSET + 8) {
           payload.writeDoubleLE(performance.timeOrigin + performance.now(), STAMP_OFFSET);
         }

@@ -82,7 +82,7 @@ describe("rooms with several participants", () => {
     const requestsBefore = pub.keyFrameRequests;
     const sub = await sfu.bot("room-k", "Late viewer");
     await sub.waitFor(() => [...sub.received.values()].some((t) => t.keyFrames > 0), 15_000, "a key frame");
-    // Only asking again (about once a second) got past the lost ones.
+    // Only asking again (every half second) got past the lost ones.
     expect(pub.keyFrameRequests - requestsBefore).toBeGreaterThan(4);
     await sub.leave();
     await pub.leave();

@@ -111,6 +111,31 @@ describe("simulcast layer selection", () => {
   });
 });
 
+describe("a layer the publisher pauses", () => {
+  it("moves its subscribers down within a second, and back up when it resumes", async () => {
+    const { pub, sub, track, trackId } = await simulcastCall("room-paused-layer");
+    await sub.setTileSize(trackId, 1280, 720);
+    await sub.waitFor(() => track.layer === "high", 5_000, "high for a large tile");
+    await sub.sendRemb(5_000_000);
+    // A publisher whose estimate drops stops its top layer; the others go on. The SFU sees
+    // the medium layer send frames the high one does not, instead of waiting 1.5 s of silence.
+    const paused = performance.now();
+    pub.pauseLayer("camera", 2, true);
+    await sub.waitFor(() => track.layer === "medium", 5_000, "medium once high stops");
+    const packets = track.packets;
+    await sub.waitFor(() => track.packets > packets, 5_000, "medium layer packets");
+    const movedMs = performance.now() - paused;
+    console.info(JSON.stringify({ pausedLayer: { movedToMediumMs: Math.round(movedMs) } }));
+    expect(movedMs).toBeLessThan(1_000);
+    pub.pauseLayer("camera", 2, false);
+    await sub.waitFor(() => track.layer === "high", 5_000, "high once it resumes");
+    expect(await packetsDuring(track, 500)).toBeGreaterThan(3);
+    expectContinuous(track);
+    await sub.leave();
+    await pub.leave();
+  });
+});
+
 describe("NACK", () => {
   it("retransmits NACKed packets from the producer's cache, in the RTX stream", async () => {
     const { pub, sub, track, trackId } = await simulcastCall("room-nack");

@@ -15,6 +15,7 @@ import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
 import { observedTransport, until } from "@/test/support/client-transport";
 import { testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
+import type { ReadPosition } from "@/lib/rooms/schemas";
 import {
   ask,
   nextEvent,
@@ -492,17 +493,13 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const phone = await h.client(bob);
     const laptop = await h.client(bob);
     const { lastSeq } = await loadHistoryPage(h.db, roomId, { limit: 1 });
-    const update = nextEvent<{ roomId: string; lastReadSeq: number }>(laptop, "read.updated");
-    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq })).data).toEqual({
-      lastReadSeq: lastSeq,
-    });
-    expect(await update).toEqual({ roomId, lastReadSeq: lastSeq });
-    expect((await ask(phone, "read.mark", { roomId, seq: 1 })).data).toEqual({
-      lastReadSeq: lastSeq,
-    });
-    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq + 1000 })).data).toEqual({
-      lastReadSeq: lastSeq,
-    });
+    const update = nextEvent<ReadPosition>(laptop, "read.updated");
+    // Where it is now, and the room's unread count for Bob as of the room's last seq.
+    const position = { roomId, lastReadSeq: lastSeq, seq: lastSeq, unreadCount: 0 };
+    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq })).data).toEqual(position);
+    expect(await update).toEqual(position);
+    expect((await ask(phone, "read.mark", { roomId, seq: 1 })).data).toEqual(position);
+    expect((await ask(phone, "read.mark", { roomId, seq: lastSeq + 1000 })).data).toEqual(position);
     phone.disconnect();
     laptop.disconnect();
   });

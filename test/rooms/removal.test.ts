@@ -7,7 +7,7 @@ import { accessAttachmentById } from "@/lib/files/access";
 import { queryRoomFiles } from "@/lib/files/queries";
 import { callRoster } from "@/lib/realtime/call-handlers";
 import { roomParticipants } from "@/lib/realtime/presence";
-import { evictFromRoom } from "@/lib/realtime/removal";
+import { publish } from "@/lib/realtime/publish";
 import { accessRoomBySlug } from "@/lib/rooms/access";
 import { doCreateRoom, doJoinRoomBySlug, doRemoveMember } from "@/lib/rooms/service";
 import { testDbKinds } from "@/test/support/db";
@@ -96,8 +96,7 @@ describe.each(testDbKinds())("removing a member on %s", (kind) => {
     expect((await ask(b, "call.join", { roomId: room.id })).ok).toBe(true);
 
     const told = nextEvent<{ roomId: string }>(b, "room.removed");
-    await doRemoveMember(h.db, ada, room.id, bob.id);
-    await evictFromRoom(h.realtime.io, bob.id, room.id);
+    await publish(h.realtime.io, (await doRemoveMember(h.db, ada, room.id, bob.id)).events);
     expect(await told).toEqual({ roomId: room.id });
 
     const got = collect(b);
@@ -137,8 +136,7 @@ describe.each(testDbKinds())("removing a member on %s", (kind) => {
     expect(await accessAttachmentById(h.db, attachment!.id, bob.id)).not.toBeNull();
 
     // Bob is away (no socket) when Ada removes him; the room goes on.
-    await doRemoveMember(h.db, ada, room.id, bob.id);
-    await evictFromRoom(h.realtime.io, bob.id, room.id);
+    await publish(h.realtime.io, (await doRemoveMember(h.db, ada, room.id, bob.id)).events);
     for (let i = 0; i < 5; i++) expect((await send(a, room.id, `while away ${i}`)).ok).toBe(true);
 
     const b = await h.client(bob);
@@ -147,7 +145,10 @@ describe.each(testDbKinds())("removing a member on %s", (kind) => {
     expect((await ask(b, "room.sync", { roomId: room.id, afterSeq: 0 })).error?.code).toBe(
       "not_found",
     );
-    expect((await ask(b, "rooms.watch", { roomIds: [room.id] })).data).toEqual({ watching: 0 });
+    expect((await ask(b, "rooms.watch", { roomIds: [room.id] })).data).toEqual({
+      watching: 0,
+      rooms: [],
+    });
     expect((await ask(b, "call.roster", { roomId: room.id })).error?.code).toBe("not_found");
     expect((await ask(b, "call.join", { roomId: room.id })).error?.code).toBe("not_found");
     expect((await send(b, room.id, "let me in")).error?.code).toBe("not_found");

@@ -92,7 +92,14 @@ export async function startPebble(
   );
   const child = lab.spawn(host, "/usr/bin/pebble", ["-config", config], {
     // No artificial validation delays, no spurious bad nonces: the tests time real work.
-    env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
+    // Every order is validated afresh (pebble otherwise reuses half of the valid
+    // authorizations, so a refused challenge would sometimes not be asked for).
+    env: {
+      ...process.env,
+      PEBBLE_VA_NOSLEEP: "1",
+      PEBBLE_WFE_NONCEREJECT: "0",
+      PEBBLE_AUTHZREUSE: "0",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { channel } from "@/lib/realtime/protocol";
+import { publish } from "@/lib/realtime/publish";
 import { doOpenDirectRoom } from "@/lib/rooms/service";
 import { db, runtime } from "@/lib/server/runtime";
 import { route } from "@/lib/server/route";
@@ -8,8 +8,7 @@ const input = z.object({ userId: z.uuid("That is not a person") });
 
 /** Opens (creating the first time) your direct conversation with someone you share a room with. */
 export const POST = route({ input }, async ({ user, input }) => {
-  const access = await doOpenDirectRoom(db(), user, input.userId);
-  const { io } = runtime();
-  io.to([channel.user(user.id), channel.user(input.userId)]).emit("rooms.changed");
+  const { events, ...access } = await doOpenDirectRoom(db(), user, input.userId);
+  await publish(runtime().io, events);
   return { room: access.room };
 });

@@ -1,10 +1,11 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
+import { after } from "next/server";
 import { RoomView } from "@/components/rooms/RoomView";
 import { requirePageUser } from "@/lib/auth/session";
-import { loadHistoryPage } from "@/lib/chat/views";
+import { loadHistoryAround, loadHistoryPage } from "@/lib/chat/views";
 import { AppError } from "@/lib/errors";
-import { channel } from "@/lib/realtime/protocol";
+import { publish } from "@/lib/realtime/publish";
 import { SLUG_PATTERN } from "@/lib/rooms/schemas";
 import { doJoinRoomBySlug, inviteLinkPath } from "@/lib/rooms/service";
 import { db, runtime } from "@/lib/server/runtime";
@@ -22,12 +23,17 @@ export default async function RoomPage({
   searchParams,
 }: {
   params: Promise<{ slug: string }>;
-  searchParams: Promise<{ invite?: string }>;
+  searchParams: Promise<{ invite?: string; m?: string }>;
 }) {
   const { slug } = await params;
-  const { invite } = await searchParams;
+  const { invite, m } = await searchParams;
   if (!SLUG_PATTERN.test(slug)) notFound();
-  const returnTo = `/r/${slug}${invite ? `?invite=${encodeURIComponent(invite)}` : ""}`;
+  // `?m=<seq>`: open the room at that message (a notification's or a search result's link).
+  const focusSeq = /^\d{1,15}$/.test(m ?? "") ? Number(m) : undefined;
+  const query = new URLSearchParams();
+  if (invite) query.set("invite", invite);
+  if (focusSeq) query.set("m", String(focusSeq));
+  const returnTo = `/r/${slug}${query.size ? `?${query}` : ""}`;
   const user = await requirePageUser(returnTo);
 
   let joined;
@@ -39,11 +45,15 @@ export default async function RoomPage({
       notFound();
     throw err;
   }
-  const { access } = joined;
-  if (joined.joined) runtime().io.to(channel.user(user.id)).emit("rooms.changed");
+  const { access, events } = joined;
+  // Published once the page has been sent, never while it renders (a render may be retried
+  // or abandoned; the join has committed either way).
+  if (events.length > 0) after(() => publish(runtime().io, events));
 
   const [history, invitePath] = await Promise.all([
-    loadHistoryPage(db(), access.room.id, { limit: 50 }),
+    focusSeq
+      ? loadHistoryAround(db(), access.room.id, focusSeq)
+      : loadHistoryPage(db(), access.room.id, { limit: 50 }),
     inviteLinkPath(db(), access),
   ]);
 
@@ -54,6 +64,7 @@ export default async function RoomPage({
       role={access.role}
       invitePath={invitePath}
       initialHistory={history}
+      focusSeq={focusSeq}
       maxMessageLength={runtime().config.CHAT_MAX_MESSAGE_LENGTH}
     />
   );

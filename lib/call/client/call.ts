@@ -276,7 +276,8 @@ export class Call {
       }
       this.received = new Map();
       let opened: Awaited<ReturnType<OpenSession>>;
-      const open: OpenSession = this.connections.openSession ?? CallSession.open;
+      const open: OpenSession =
+        this.connections.openSession ?? ((slug, handlers) => CallSession.open(slug, handlers));
       try {
         opened = await open(
           this.room.slug,

@@ -98,6 +98,8 @@ export class Outbox {
   private items = new Map<string, OutboxItem>();
   private listeners = new Set<Listener>();
   private snapshotCache = new Map<string, OutboxItem[]>();
+  /** Bumped by every local write, so a reload that raced one reads the store again. */
+  private writes = 0;
   readonly loaded: Promise<void>;
 
   constructor(
@@ -134,12 +136,14 @@ export class Outbox {
 
   async put(item: OutboxItem): Promise<void> {
     this.items.set(item.clientId, item);
+    this.writes++;
     this.changed();
     await this.store.put(item);
   }
 
   async remove(clientId: string): Promise<void> {
     if (!this.items.delete(clientId)) return;
+    this.writes++;
     this.changed();
     await this.store.delete(clientId);
   }
@@ -151,7 +155,14 @@ export class Outbox {
   }
 
   private async reload(): Promise<void> {
-    const all = await this.store.getAll();
+    let all: OutboxItem[];
+    let writes: number;
+    // A write made here while the store was being read is not in what it returned: read
+    // again (the store applies operations in the order they were asked for).
+    do {
+      writes = this.writes;
+      all = await this.store.getAll();
+    } while (writes !== this.writes);
     this.items = new Map(all.map((i) => [i.clientId, i]));
     this.changed();
   }

@@ -1,5 +1,6 @@
 import * as tus from "tus-js-client";
 import { type AttachmentView, filesErrorSchema, uploadResultSchema } from "../schemas";
+import { randomId } from "@/lib/random-id";
 
 /**
  * One file's upload from the browser, framework-free (components/files wraps it in React).
@@ -21,7 +22,7 @@ export type UploadState =
 
 export class FileUpload {
   /** Local identity of this upload (React keys, cancel). */
-  readonly key = crypto.randomUUID();
+  readonly key = randomId();
   readonly done: Promise<AttachmentView>;
   private state: UploadState;
   private readonly upload: tus.Upload;

@@ -1,10 +1,27 @@
 import "server-only";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import path from "node:path";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import {
+  GeneralName,
+  GeneralSubtree,
+  GeneralSubtrees,
+  id_ce_nameConstraints,
+  NameConstraints,
+} from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import { logger } from "../log";
-import { type CertInfo, type CertPair, checkPair, covers, PairStore } from "./store";
+import {
+  type CertInfo,
+  type CertPair,
+  canonicalName,
+  checkPair,
+  covers,
+  PairStore,
+  readOptional,
+  writePrivate,
+} from "./store";
 
 /**
  * HTTPS on a LAN without a domain (TLS_MODE=self-signed): Parley makes a small certificate
@@ -13,6 +30,12 @@ import { type CertInfo, type CertPair, checkPair, covers, PairStore } from "./st
  * names and addresses. The CA outlives the server certificate: when the machine gets a
  * new address, or the certificate nears its end, a new one is signed at the next start and
  * devices that trust the CA trust it too.
+ *
+ * A CA a device trusts could vouch for any site, so this one is name-constrained (RFC 5280
+ * §4.2.1.10, enforced by Chrome, Firefox and Safari) to LAN names and addresses: the
+ * private ranges, `.local`, `.lan`, `.home.arpa`, `.internal`, `localhost`, and whatever
+ * else the machine was called when the CA was made. A later name outside that scope gets
+ * a new CA (logged: devices must trust it again).
  */
 
 const log = logger("tls");
@@ -59,7 +82,63 @@ async function importKey(pem: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("pkcs8", der, ECDSA, true, ["sign"]);
 }
 
-async function newAuthority(): Promise<CertPair> {
+/** DNS suffixes and address ranges that only ever mean a local network. */
+const LAN_DOMAINS = ["localhost", "local", "lan", "home.arpa", "internal"];
+const LAN_RANGES = [
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "100.64.0.0/10",
+  "::1/128",
+  "fc00::/7",
+  "fe80::/10",
+];
+
+/** What the CA may vouch for: a list of DNS subtrees and CIDRs. */
+export interface Scope {
+  dns: string[];
+  ip: string[];
+}
+
+/** Whether every name falls in the scope (a DNS subtree matches itself and its subdomains). */
+export function inScope(scope: Scope, names: readonly string[]): boolean {
+  const ranges = new BlockList();
+  for (const cidr of scope.ip) {
+    const [address = "", prefix = ""] = cidr.split("/");
+    ranges.addSubnet(address, Number(prefix), isIP(address) === 6 ? "ipv6" : "ipv4");
+  }
+  return names.every((name) => {
+    const family = isIP(name);
+    if (family) return ranges.check(name, family === 6 ? "ipv6" : "ipv4");
+    const n = name.toLowerCase();
+    return scope.dns.some((d) => n === d || n.endsWith(`.${d}`));
+  });
+}
+
+/** The LAN scope, widened to cover `names` too. */
+function scopeFor(names: readonly string[]): Scope {
+  const scope: Scope = { dns: [...LAN_DOMAINS], ip: [...LAN_RANGES] };
+  for (const name of names) {
+    if (inScope(scope, [name])) continue;
+    const family = isIP(name);
+    if (family) scope.ip.push(`${canonicalName(name)}/${family === 6 ? 128 : 32}`);
+    else scope.dns.push(name.toLowerCase());
+  }
+  return scope;
+}
+
+function nameConstraints(scope: Scope): x509.Extension {
+  const subtrees = new GeneralSubtrees([
+    ...scope.dns.map((d) => new GeneralSubtree({ base: new GeneralName({ dNSName: d }) })),
+    ...scope.ip.map((c) => new GeneralSubtree({ base: new GeneralName({ iPAddress: c }) })),
+  ]);
+  const value = AsnConvert.serialize(new NameConstraints({ permittedSubtrees: subtrees }));
+  return new x509.Extension(id_ce_nameConstraints, true, value);
+}
+
+async function newAuthority(scope: Scope): Promise<CertPair> {
   const keys = await newKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -75,6 +154,7 @@ async function newAuthority(): Promise<CertPair> {
         true,
       ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      nameConstraints(scope),
     ],
   });
   return { cert: cert.toString("pem"), key: await keyPem(keys.privateKey) };
@@ -121,15 +201,29 @@ export interface SelfSigned {
 export async function selfSigned(tlsDir: string, names: string[]): Promise<SelfSigned> {
   const caStore = new PairStore(path.join(tlsDir, "self-signed", "ca"));
   const leafStore = new PairStore(path.join(tlsDir, "self-signed", "server"));
+  const scopeFile = path.join(caStore.dir, "scope.json");
   let ca = await caStore.read();
   if (ca && !usable(ca, 365)) ca = null;
+  if (ca) {
+    const stored = await readOptional(scopeFile);
+    // A CA made before scopes were recorded is unconstrained: it covers every name.
+    if (stored && !inScope(JSON.parse(stored) as Scope, names)) {
+      log.warn("this machine has names the local CA cannot vouch for: making a new one", {
+        names,
+      });
+      ca = null;
+    }
+  }
   let madeCa = false;
   if (!ca) {
-    ca = await newAuthority();
+    const scope = scopeFor(names);
+    ca = await newAuthority(scope);
     await caStore.write(ca);
+    await writePrivate(scopeFile, JSON.stringify(scope));
     madeCa = true;
     log.warn("made a new local certificate authority: devices must trust it once", {
       file: path.join(caStore.dir, "cert.pem"),
+      scope,
     });
   }
   let leaf = madeCa ? null : await leafStore.read();

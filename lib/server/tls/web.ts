@@ -1,4 +1,5 @@
 import "server-only";
+import { X509Certificate } from "node:crypto";
 import { unwatchFile, watchFile } from "node:fs";
 import { readFile } from "node:fs/promises";
 import {
@@ -129,14 +130,34 @@ export async function createWeb(
       cleanups.push(() => unwatchFile(file, reload));
     }
   } else if (plan.mode === "self-signed") {
-    const names = machineNames(
-      plan.publicOrigin
-        ? [new URL(plan.publicOrigin).hostname, ...plan.extraNames]
-        : plan.extraNames,
-    );
-    const made = await selfSigned(tlsDir, names);
+    const extra = plan.publicOrigin
+      ? [new URL(plan.publicOrigin).hostname, ...plan.extraNames]
+      : plan.extraNames;
+    const made = await selfSigned(tlsDir, machineNames(extra));
     caCert = made.caCert;
     install(made.pair, made.info);
+    // What a person compares with what their device shows before trusting the download.
+    log.info("devices trust the local CA from http://<this machine>" + CA_PATH, {
+      sha256: new X509Certificate(made.caCert).fingerprint256,
+    });
+    // Once a day: a new address (DHCP) or the certificate's last month gets a new one.
+    const recheck = setInterval(() => {
+      selfSigned(tlsDir, machineNames(extra)).then(
+        (next) => {
+          if (next.info.fingerprint256 === info?.fingerprint256) return;
+          caCert = next.caCert;
+          install(next.pair, next.info);
+          error = null;
+          log.info("serving a new self-signed certificate", { names: next.info.names });
+        },
+        (err: Error) => {
+          error = `self-signed certificate: ${err.message}`;
+          log.error(`!!! could not renew the self-signed certificate: ${err.message}`);
+        },
+      );
+    }, 86_400_000);
+    recheck.unref();
+    cleanups.push(() => clearInterval(recheck));
   } else {
     const manager = new AcmeManager({
       names: plan.names,
@@ -245,6 +266,14 @@ async function listen(server: NetServer, port: number, host: string, setting: st
             `${setting}: no permission to listen on port ${port}. Ports below 1024 need ` +
               `CAP_NET_BIND_SERVICE or net.ipv4.ip_unprivileged_port_start (README.md "HTTPS"), ` +
               `or set ${setting} to a higher port.`,
+          ),
+        );
+      else if (err.code === "EADDRINUSE")
+        reject(
+          new Error(
+            `${setting}: port ${port} is in use. If a reverse proxy serves HTTPS in front of ` +
+              `Parley, set TRUSTED_PROXIES to its address (or TLS_MODE=off) so that Parley ` +
+              `serves plain HTTP on PORT; otherwise stop what holds the port or set ${setting}.`,
           ),
         );
       else reject(err);

@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { request as httpRequest } from "node:http";
 import path from "node:path";
 import { connect, type TLSSocket } from "node:tls";
@@ -12,7 +13,8 @@ import { type Pebble, pebbleAvailable, startPebble } from "../../support/pebble"
  * Certificates from a real ACME CA (issue 11): pebble on one lab host, the HTTPS listeners
  * of lib/server/tls/ (test/server/tls/serve.ts, standing in for the app) on another,
  * reached as parley.test on ports 80 and 443 exactly as Let's Encrypt would reach them.
- * One data directory carries over from test to test, as restarts of one server would.
+ * One data directory carries over from test to test, as restarts of one server would. Also
+ * here: listening on 80 and 443 as a user without root (README.md "HTTPS").
  * e2e/https.spec.ts runs the whole app under a browser the same way.
  */
 
@@ -30,27 +32,33 @@ interface Served {
 }
 let served: Served | null = null;
 
-async function serve(env: Record<string, string>, dir = dataDir): Promise<Served> {
+/** serve.ts on the lab's server host; as `uid` (no capabilities) when given. */
+async function serve(env: Record<string, string>, dir = dataDir, uid?: number): Promise<Served> {
   if (served) await stop(served.child);
-  const child = lab.spawn(
-    "server",
+  const command = [
     process.execPath,
-    ["--import", "./scripts/node-hooks.mjs", "--import", "tsx", "test/server/tls/serve.ts"],
-    {
-      cwd: process.cwd(),
-      env: {
-        NODE_ENV: "production",
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        DATA_DIR: dir,
-        PUBLIC_URL: `https://${NAME}`,
-        ACME_DIRECTORY_URL: pebble.directoryUrl,
-        NODE_EXTRA_CA_CERTS: pebble.listenerCa,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    "--import",
+    "./scripts/node-hooks.mjs",
+    "--import",
+    "tsx",
+    "test/server/tls/serve.ts",
+  ];
+  if (uid !== undefined)
+    command.unshift("setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups");
+  const child = lab.spawn("server", command[0]!, command.slice(1), {
+    cwd: process.cwd(),
+    env: {
+      NODE_ENV: "production",
+      PATH: process.env.PATH,
+      HOME: uid === undefined ? process.env.HOME : dir,
+      DATA_DIR: dir,
+      PUBLIC_URL: `https://${NAME}`,
+      ACME_DIRECTORY_URL: pebble.directoryUrl,
+      ...(uid === undefined && { NODE_EXTRA_CA_CERTS: pebble.listenerCa }),
+      ...env,
     },
-  );
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout!.on("data", (d: Buffer) => (log += String(d)));
   child.stderr!.on("data", (d: Buffer) => (log += String(d)));
@@ -140,7 +148,7 @@ afterAll(async () => {
   await lab?.destroy();
 });
 
-describe("ACME against pebble", () => {
+describe("HTTPS on a lab host, certificates from pebble", () => {
   let first: TlsStatus & { serial: string };
 
   it("obtains a certificate over HTTP-01 at first start, keeps it 0600, serves it with HSTS", async () => {
@@ -258,6 +266,48 @@ describe("ACME against pebble", () => {
     expect(failed!.serial).toBe(before.serial);
     expect(failed!.error).toMatch(/404/);
     expect(server.log()).toContain("!!! could not renew the TLS certificate");
+  });
+
+  it("without root: refused ports 80 and 443 say how; with ip_unprivileged_port_start=80 it serves", async () => {
+    // A user with no capabilities, as a systemd service's User= or a container's would be.
+    const nobody = 65534;
+    const dir = mkdtempSync(path.join(tmpdir(), "parley-unprivileged-"));
+    chownSync(dir, nobody, nobody);
+    try {
+      const env = { TLS_MODE: "self-signed" };
+      const refused = await serve(env, dir, nobody).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+      expect(refused).toMatch(
+        /HTTPS_PORT: no permission to listen on port 443\. Ports below 1024 need CAP_NET_BIND_SERVICE or net\.ipv4\.ip_unprivileged_port_start/,
+      );
+      // Per network namespace: this host only (README.md "HTTPS", ports below 1024).
+      await lab.run(lab.host("server").netns, "sysctl", [
+        "-w",
+        "net.ipv4.ip_unprivileged_port_start=80",
+      ]);
+      const server = await serve(env, dir, nobody);
+      expect(readFileSync(`/proc/${server.child.pid}/status`, "utf8")).toMatch(/^Uid:\s+65534\s/m);
+      const ca = readFileSync(path.join(dir, "tls", "self-signed", "ca", "cert.pem"), "utf8");
+      const socket = await new Promise<TLSSocket>((resolve, reject) => {
+        const s = connect({ host: "127.0.0.1", port: https, servername: NAME, ca }, () =>
+          resolve(s),
+        );
+        s.once("error", reject);
+      });
+      expect(socket.authorized).toBe(true);
+      expect(await get(socket, "/")).toContain("hello /");
+      socket.destroy();
+      await stop(server.child);
+      served = null;
+    } finally {
+      await lab.run(lab.host("server").netns, "sysctl", [
+        "-w",
+        "net.ipv4.ip_unprivileged_port_start=1024",
+      ]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("obtains a certificate over TLS-ALPN-01, with no HTTP listener at all", async () => {

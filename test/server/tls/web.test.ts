@@ -150,6 +150,41 @@ describe("self-signed", () => {
     const trusted = await open(portOf(renamed), ca, "other.lan");
     expect(trusted.authorized).toBe(true);
     trusted.destroy();
+    expect(readFileSync(path.join(dir, "ca", "cert.pem"), "utf8")).toBe(ca);
+  });
+
+  it("the CA is name-constrained to the LAN: it cannot vouch for a public site", async () => {
+    const dataDir = tempDir();
+    await start({ TLS_MODE: "self-signed" }, dataDir);
+    const dir = path.join(dataDir, "tls", "self-signed");
+    const caCert = path.join(dir, "ca", "cert.pem");
+    const text = (await exec("openssl", ["x509", "-in", caCert, "-noout", "-text"])).stdout;
+    expect(text).toMatch(/X509v3 Name Constraints: critical/);
+    expect(text).toMatch(/DNS:local\b[\s\S]*IP:192\.168\.0\.0\/255\.255\.0\.0/);
+    // Whoever steals the CA's key signs a certificate for a public name: nobody accepts it.
+    const work = tempDir();
+    const evil = path.join(work, "evil.pem");
+    await exec("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-keyout", path.join(work, "evil.key"), "-out", evil, "-days", "1",
+      "-subj", "/CN=bank.example.com", "-addext", "subjectAltName=DNS:bank.example.com",
+      "-CA", caCert, "-CAkey", path.join(dir, "ca", "key.pem"),
+    ]); // prettier-ignore
+    const verify = await exec("openssl", ["verify", "-CAfile", caCert, evil]).catch(
+      (err: { stderr: string }) => err.stderr,
+    );
+    expect(verify).toMatch(/permitted subtree violation/);
+    // While a name outside the LAN's that the machine is given gets a new, wider CA.
+    const before = readFileSync(caCert, "utf8");
+    const widened = await start(
+      { TLS_MODE: "self-signed", TLS_NAMES: "chat.example.com" },
+      dataDir,
+    );
+    const after = readFileSync(caCert, "utf8");
+    expect(after).not.toBe(before);
+    const socket = await open(portOf(widened), after, "chat.example.com");
+    expect(socket.authorized).toBe(true);
+    socket.destroy();
   });
 
   it("redirects HTTP to HTTPS on the host asked for, and hands out the CA", async () => {
@@ -217,5 +252,15 @@ describe("TLS_CERT_FILE and TLS_KEY_FILE", () => {
     await expect(start({ TLS_CERT_FILE: a.cert, TLS_KEY_FILE: b.key }, tempDir())).rejects.toThrow(
       /TLS_CERT_FILE\/TLS_KEY_FILE: the private key does not match the certificate/,
     );
+  });
+});
+
+describe("ports", () => {
+  it("a port in use says what to do behind a proxy", async () => {
+    const holder = await start({ TLS_MODE: "self-signed" }, tempDir());
+    const taken = holder.ports().main;
+    await expect(
+      start({ TLS_MODE: "self-signed", HTTPS_PORT: String(taken) }, tempDir()),
+    ).rejects.toThrow(/HTTPS_PORT: port \d+ is in use\. If a reverse proxy .*TRUSTED_PROXIES/);
   });
 });

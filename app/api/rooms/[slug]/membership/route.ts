@@ -1,10 +1,9 @@
 import { z } from "zod";
 import { notFound } from "@/lib/errors";
+import { publish } from "@/lib/realtime/publish";
 import { accessRoomBySlug } from "@/lib/rooms/access";
 import { SLUG_PATTERN } from "@/lib/rooms/schemas";
 import { doJoinRoomBySlug, doLeaveRoom } from "@/lib/rooms/service";
-import { publishPresence } from "@/lib/realtime/presence";
-import { channel } from "@/lib/realtime/protocol";
 import { db, runtime } from "@/lib/server/runtime";
 import { route } from "@/lib/server/route";
 
@@ -15,8 +14,13 @@ export const POST = route<{ slug: string }, typeof joinSchema>(
   { input: joinSchema },
   async ({ user, input, params }) => {
     if (!SLUG_PATTERN.test(params.slug)) throw notFound("There is no room at this link");
-    const { access, joined } = await doJoinRoomBySlug(db(), user, params.slug, input.invite);
-    if (joined) runtime().io.to(channel.user(user.id)).emit("rooms.changed");
+    const { access, joined, events } = await doJoinRoomBySlug(
+      db(),
+      user,
+      params.slug,
+      input.invite,
+    );
+    await publish(runtime().io, events);
     return { room: access.room, role: access.role, joined };
   },
 );
@@ -25,10 +29,7 @@ export const POST = route<{ slug: string }, typeof joinSchema>(
 export const DELETE = route<{ slug: string }>({}, async ({ user, params }) => {
   const access = await accessRoomBySlug(db(), params.slug, user.id);
   if (!access) throw notFound("There is no such room");
-  await doLeaveRoom(db(), user, access.room.id);
-  const { io } = runtime();
-  io.in(channel.user(user.id)).socketsLeave([channel.room(access.room.id), channel.watch(access.room.id)]);
-  await publishPresence(io, access.room.id);
-  io.to(channel.user(user.id)).emit("rooms.changed");
-  return { left: true };
+  const { events, left } = await doLeaveRoom(db(), user, access.room.id);
+  await publish(runtime().io, events);
+  return { left };
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { notFound } from "@/lib/errors";
-import { evictFromRoom } from "@/lib/realtime/removal";
+import { publish } from "@/lib/realtime/publish";
 import { accessRoomBySlug } from "@/lib/rooms/access";
 import { doRemoveMember } from "@/lib/rooms/service";
 import { db, runtime } from "@/lib/server/runtime";
@@ -17,7 +17,7 @@ export const DELETE = route<{ slug: string; userId: string }>({}, async ({ user,
   if (!access) throw notFound("There is no such room");
   const target = userIdSchema.safeParse(params.userId);
   if (!target.success) throw notFound("That person is not in this room");
-  await doRemoveMember(db(), user, access.room.id, target.data);
-  await evictFromRoom(runtime().io, target.data, access.room.id);
-  return { removed: true };
+  const { events, removed } = await doRemoveMember(db(), user, access.room.id, target.data);
+  await publish(runtime().io, events);
+  return { removed };
 });
