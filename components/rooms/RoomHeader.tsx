@@ -2,6 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
+import { RoomNotifyMenu } from "@/components/notify/RoomNotifyMenu";
 import { command } from "@/lib/realtime/client";
 import { leaveRoom } from "@/lib/rooms/client";
 import { ExportButton } from "@/components/ui/ExportButton";
@@ -101,6 +102,7 @@ export function RoomHeader({
         {isOwner && (
           <ExportButton url={`/api/rooms/${encodeURIComponent(slug)}/export`} label="Export room" />
         )}
+        <RoomNotifyMenu slug={slug} />
         <button type="button" className="btn btn-small btn-ghost" onClick={() => void leave()}>
           Leave room
         </button>

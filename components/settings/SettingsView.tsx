@@ -4,6 +4,7 @@ import { signOut } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
+import { NotificationSettings } from "@/components/notify/NotificationSettings";
 import { AppHeader } from "@/components/ui/AppHeader";
 import { AccountSection } from "./AccountSection";
 import { PasskeysSection } from "./PasskeysSection";
@@ -36,7 +37,7 @@ export function SettingsView({ user }: { user: SessionUser }) {
 
   return (
     <>
-      <AppHeader userName={user.displayName} />
+      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={styles.main}>
         <h1 className={styles.title}>Settings</h1>
         {error && (
@@ -44,6 +45,9 @@ export function SettingsView({ user }: { user: SessionUser }) {
             {error}
           </p>
         )}
+        <NotificationSettings
+          classes={{ section: `card ${styles.section}`, title: styles.sectionTitle ?? "" }}
+        />
         <section className={`card ${styles.section}`}>
           <h2 className={styles.sectionTitle}>Sessions</h2>
           <p className="muted">
