@@ -66,6 +66,8 @@ export default defineConfig({
       REDIS_URL: "",
       // Call media stays on loopback (browsers reach 127.0.0.1 candidates as peer-reflexive).
       SFU_MEDIA_IP: "127.0.0.1",
+      // e2e/notifications.spec.ts's local push service (plain http on loopback).
+      PUSH_INSECURE_ORIGINS: `http://127.0.0.1:${PORT + 1000}`,
     },
   },
 });

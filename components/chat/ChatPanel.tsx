@@ -25,6 +25,8 @@ export function ChatPanel({
   meName,
   canModerate,
   maxMessageLength,
+  focusSeq,
+  slug,
 }: {
   chat: RoomChat;
   roomId: string;
@@ -32,6 +34,9 @@ export function ChatPanel({
   meName: string;
   canModerate: boolean;
   maxMessageLength: number;
+  focusSeq?: number;
+  /** The room's link: the `@` autocomplete asks for its members. */
+  slug?: string;
 }) {
   const queryClient = useQueryClient();
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
@@ -57,7 +62,10 @@ export function ChatPanel({
         applyAck(await command("message.delete", { roomId, messageId: message.id }));
       },
       react: (message, emoji, on) => {
-        command("reaction.set", { roomId, messageId: message.id, emoji, on }).then(applyAck, () => undefined);
+        command("reaction.set", { roomId, messageId: message.id, emoji, on }).then(
+          applyAck,
+          () => undefined,
+        );
       },
     }),
     [roomId, applyAck],
@@ -110,6 +118,7 @@ export function ChatPanel({
         retry={chat.retry}
         discard={chat.discard}
         onReachBottom={markRead}
+        focusSeq={focusSeq}
       />
       <p className={styles.typing} aria-live="polite">
         {typingText(chat.typing)}
@@ -119,6 +128,7 @@ export function ChatPanel({
         maxLength={maxMessageLength}
         replyTo={replyTo}
         clearReply={() => setReplyTo(null)}
+        mentionSlug={slug}
         {...files.composerProps}
         onSend={(body) => {
           files.send(body, replyTo ? { replyToId: replyTo.id } : {}, chat.send);

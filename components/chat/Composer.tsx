@@ -4,6 +4,7 @@ import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
 import { filesFromClipboard } from "@/components/files/use-file-drop";
 import type { MessageView } from "@/lib/chat/schemas";
 import styles from "./Chat.module.css";
+import { type MentionOption, useMentions } from "./use-mentions";
 
 /**
  * The message box: Enter sends, Shift+Enter adds a line. Shows what you are replying to,
@@ -18,6 +19,7 @@ export function Composer({
   maxLength,
   canSendEmpty = false,
   onPasteFiles,
+  mentionSlug,
   children,
 }: {
   onSend(body: string): void;
@@ -29,9 +31,12 @@ export function Composer({
   canSendEmpty?: boolean;
   /** Files pasted into the box (an image from the clipboard) are attached. */
   onPasteFiles?(files: File[]): void;
+  /** The room whose members `@` offers (unset: no autocomplete). */
+  mentionSlug?: string;
   /** Extra controls beside the box (attachments). */
   children?: React.ReactNode;
 }) {
+  const mentions = useMentions(mentionSlug);
   const [body, setBody] = useState("");
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLTextAreaElement>(null);
@@ -46,12 +51,24 @@ export function Composer({
       return;
     }
     setError(null);
-    onSend(body);
+    onSend(mentions.toMarkdown(body));
     setBody("");
+    mentions.close();
     box.current?.focus();
   }
 
+  function applyMention(option: MentionOption) {
+    const el = box.current;
+    const next = mentions.choose(option, body, el?.selectionStart ?? body.length);
+    setBody(next.value);
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(next.caret, next.caret);
+    });
+  }
+
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (mentions.onKeyDown(e, applyMention)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       send();
@@ -77,6 +94,26 @@ export function Composer({
           {error}
         </p>
       )}
+      {mentions.open && (
+        <ul id={mentions.listId} role="listbox" aria-label="Mention" className={styles.mentionList}>
+          {mentions.options.map((o, i) => (
+            <li
+              key={o.id}
+              id={mentions.optionId(i)}
+              role="option"
+              aria-selected={i === mentions.active}
+              className={styles.mentionOption}
+              // Keep the caret in the box: choose on press, before it would blur.
+              onMouseDown={(e) => {
+                e.preventDefault();
+                applyMention(o);
+              }}
+            >
+              {o.id === "room" ? "@room — everyone here" : o.label}
+            </li>
+          ))}
+        </ul>
+      )}
       <div className={styles.composerRow}>
         {children}
         <textarea
@@ -86,8 +123,16 @@ export function Composer({
           placeholder={canSendEmpty ? "Add a caption (optional)…" : "Write a message…"}
           rows={1}
           value={body}
+          aria-autocomplete={mentionSlug ? "list" : undefined}
+          aria-controls={mentions.open ? mentions.listId : undefined}
+          aria-activedescendant={mentions.open ? mentions.optionId(mentions.active) : undefined}
+          onSelect={(e) =>
+            mentions.update(e.currentTarget.value, e.currentTarget.selectionStart ?? 0)
+          }
+          onBlur={() => mentions.close()}
           onChange={(e) => {
             setBody(e.target.value);
+            mentions.update(e.target.value, e.target.selectionStart ?? e.target.value.length);
             if (error && e.target.value.trim().length <= maxLength) setError(null);
             if (e.target.value) onTyping();
           }}

@@ -22,6 +22,7 @@ export const MessageItem = memo(function MessageItem({
   canModerate,
   actions,
   grouped,
+  current = false,
 }: {
   message: MessageView;
   meId: string;
@@ -29,6 +30,8 @@ export const MessageItem = memo(function MessageItem({
   actions: MessageActions;
   /** Follows a message by the same author shortly before: the header is not repeated visually. */
   grouped: boolean;
+  /** The message the room was opened at (`?m=<seq>`): marked and highlighted. */
+  current?: boolean;
 }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.body);
@@ -58,8 +61,9 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <article
-      className={`${styles.message} ${grouped ? styles.grouped : ""}`}
+      className={`${styles.message} ${grouped ? styles.grouped : ""} ${current ? styles.current : ""}`}
       aria-labelledby={`author-${message.id}`}
+      aria-current={current ? "true" : undefined}
       data-seq={message.seq}
       // Focusable by click or tap (not by Tab), so touch screens can reveal the actions.
       tabIndex={-1}

@@ -28,6 +28,7 @@ export function MessageList({
   retry,
   discard,
   onReachBottom,
+  focusSeq,
 }: {
   messages: MessageView[];
   pending: OutboxItem[];
@@ -41,10 +42,14 @@ export function MessageList({
   retry(clientId: string): void;
   discard(clientId: string): void;
   onReachBottom(): void;
+  /** Opened at this message (`?m=<seq>`): scroll to it and mark it current. */
+  focusSeq?: number;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
-  const atBottom = useRef(true);
+  // Opened at a message: not at the bottom, so nothing below it counts as read yet.
+  const atBottom = useRef(focusSeq === undefined);
+  const focusDone = useRef(focusSeq === undefined);
   const previous = useRef<{ height: number; firstId: string | undefined }>({
     height: 0,
     firstId: undefined,
@@ -78,6 +83,28 @@ export function MessageList({
     return () => observer.disconnect();
   }, [hasOlder, loadOlder]);
 
+  // Opened at a message: page older history until it is there, then bring it into view.
+  useEffect(() => {
+    if (focusDone.current || focusSeq === undefined) return;
+    if (!messages.some((m) => m.seq === focusSeq)) {
+      const oldest = messages[0]?.seq;
+      if (hasOlder && oldest !== undefined && oldest > focusSeq) {
+        if (!loadingOlder) loadOlder();
+        return;
+      }
+      // Not in this room's history (deleted, or not a message): show the newest instead.
+      focusDone.current = true;
+      atBottom.current = true;
+      if (scroller.current) scroller.current.scrollTop = scroller.current.scrollHeight;
+      return;
+    }
+    const el = scroller.current?.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+    if (!el) return;
+    focusDone.current = true;
+    el.scrollIntoView({ block: "center" });
+    el.focus({ preventScroll: true });
+  }, [messages, focusSeq, hasOlder, loadingOlder, loadOlder]);
+
   useEffect(() => {
     if (atBottom.current) onReachBottom();
   }, [messages, onReachBottom]);
@@ -94,7 +121,13 @@ export function MessageList({
       }}
     >
       <div ref={sentinel} className={styles.sentinel}>
-        {loadingOlder ? "Loading earlier messages…" : hasOlder ? "" : messages.length ? "This is the beginning of the room." : ""}
+        {loadingOlder
+          ? "Loading earlier messages…"
+          : hasOlder
+            ? ""
+            : messages.length
+              ? "This is the beginning of the room."
+              : ""}
       </div>
       <div role="log" aria-label="Messages" aria-live="polite" className={styles.log}>
         {messages.length === 0 && pending.length === 0 && (
@@ -116,6 +149,7 @@ export function MessageList({
               canModerate={canModerate}
               actions={actions}
               grouped={grouped}
+              current={m.seq === focusSeq}
             />
           );
         })}
@@ -141,10 +175,18 @@ export function MessageList({
             {item.status === "failed" && (
               <div className={styles.failedRow}>
                 {item.error && <span className={styles.inlineError}>{item.error}</span>}
-                <button type="button" className="btn btn-small" onClick={() => retry(item.clientId)}>
+                <button
+                  type="button"
+                  className="btn btn-small"
+                  onClick={() => retry(item.clientId)}
+                >
                   Retry
                 </button>
-                <button type="button" className="btn btn-small btn-ghost" onClick={() => discard(item.clientId)}>
+                <button
+                  type="button"
+                  className="btn btn-small btn-ghost"
+                  onClick={() => discard(item.clientId)}
+                >
                   Discard
                 </button>
               </div>

@@ -45,7 +45,7 @@ export function HomeView({
 
   return (
     <>
-      <AppHeader userName={user.displayName} />
+      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={styles.main}>
         <div className={styles.top}>
           <h1 className={styles.title}>Your rooms</h1>
@@ -104,6 +104,11 @@ function RoomList({ label, rooms }: { label: string; rooms: RoomSummary[] }) {
             </Link>
             <span className={styles.meta}>
               {room.kind === "private" && <span className={styles.kind}>private</span>}
+              {room.mentionCount > 0 && (
+                <span className={`${styles.badge} ${styles.mentions}`}>
+                  {room.mentionCount} {room.mentionCount === 1 ? "mention" : "mentions"}
+                </span>
+              )}
               {room.unreadCount > 0 ? (
                 <span className={styles.badge}>{room.unreadCount} unread</span>
               ) : (

@@ -2,6 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
+import { RoomNotifyMenu } from "@/components/notify/RoomNotifyMenu";
 import { command } from "@/lib/realtime/client";
 import { leaveRoom } from "@/lib/rooms/client";
 import styles from "./Room.module.css";
@@ -97,6 +98,7 @@ export function RoomHeader({
             Rename room
           </button>
         )}
+        <RoomNotifyMenu slug={slug} />
         <button type="button" className="btn btn-small btn-ghost" onClick={() => void leave()}>
           Leave room
         </button>

@@ -10,6 +10,7 @@ import { ChatPanel } from "@/components/chat/ChatPanel";
 import { useRoomChat } from "@/components/chat/use-room-chat";
 import { FilesPanel } from "@/components/files/FilesPanel";
 import { AppHeader } from "@/components/ui/AppHeader";
+import { useFocusReport } from "@/lib/notify/client/focus";
 import { getSocket } from "@/lib/realtime/client";
 import { Participants } from "./Participants";
 import { RoomHeader } from "./RoomHeader";
@@ -22,6 +23,7 @@ export function RoomView({
   role,
   invitePath,
   initialHistory,
+  focusSeq,
   maxMessageLength,
 }: {
   me: SessionUser;
@@ -29,6 +31,8 @@ export function RoomView({
   role: MemberRole;
   invitePath: string;
   initialHistory: HistoryPage;
+  /** Open at this message (`?m=<seq>`): scrolled to and marked. */
+  focusSeq?: number;
   maxMessageLength: number;
 }) {
   const chat = useRoomChat({
@@ -38,6 +42,8 @@ export function RoomView({
     initialName: room.name,
     initialHistory,
   });
+
+  useFocusReport(room.id);
 
   // An owner removed me: the server has already taken this tab out of the room.
   const [removed, setRemoved] = useState(false);
@@ -64,7 +70,7 @@ export function RoomView({
   if (removed) {
     return (
       <div className={styles.shell}>
-        <AppHeader userName={me.displayName} />
+        <AppHeader userName={me.displayName} userId={me.id} />
         <p role="alert" className="alert">
           You were removed from {chat.roomName}. <Link href="/">Back to your rooms</Link>
         </p>
@@ -74,7 +80,7 @@ export function RoomView({
 
   return (
     <div className={styles.shell}>
-      <AppHeader userName={me.displayName} />
+      <AppHeader userName={me.displayName} userId={me.id} />
       <RoomHeader
         roomId={room.id}
         slug={room.slug}
@@ -92,6 +98,8 @@ export function RoomView({
             meName={me.displayName}
             canModerate={role === "owner"}
             maxMessageLength={maxMessageLength}
+            focusSeq={focusSeq}
+            slug={room.slug}
           />
         </div>
         <aside className={styles.side}>

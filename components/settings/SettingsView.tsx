@@ -3,6 +3,7 @@
 import { signOut } from "next-auth/react";
 import { useState } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
+import { NotificationSettings } from "@/components/notify/NotificationSettings";
 import { AppHeader } from "@/components/ui/AppHeader";
 import styles from "./SettingsView.module.css";
 
@@ -31,7 +32,7 @@ export function SettingsView({ user }: { user: SessionUser }) {
 
   return (
     <>
-      <AppHeader userName={user.displayName} />
+      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={styles.main}>
         <h1 className={styles.title}>Settings</h1>
         {error && (
@@ -39,6 +40,9 @@ export function SettingsView({ user }: { user: SessionUser }) {
             {error}
           </p>
         )}
+        <NotificationSettings
+          classes={{ section: `card ${styles.section}`, title: styles.sectionTitle ?? "" }}
+        />
         <section className={`card ${styles.section}`}>
           <h2 className={styles.sectionTitle}>Sessions</h2>
           <p className="muted">

@@ -3,11 +3,23 @@
 import Link from "next/link";
 import { signOut } from "next-auth/react";
 import type { ReactNode } from "react";
+import { useUnreadSignals } from "@/lib/notify/client/unread";
 import { ThemeToggle } from "./ThemeToggle";
 import styles from "./AppHeader.module.css";
 
 /** The bar along the top of signed-in pages. */
-export function AppHeader({ userName, children }: { userName: string; children?: ReactNode }) {
+export function AppHeader({
+  userName,
+  userId,
+  children,
+}: {
+  userName: string;
+  /** Whose unread counts the title and the app badge show. */
+  userId: string;
+  children?: ReactNode;
+}) {
+  // Unread count in the title and the app badge; notifications while hidden.
+  useUnreadSignals(userId);
   return (
     <header className={styles.bar}>
       <Link href="/" className={styles.brand}>

@@ -113,7 +113,10 @@ export async function loadHistoryPage(
   roomId: string,
   options: { before?: number; limit: number },
 ): Promise<HistoryPage> {
-  const [room] = await db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId));
+  const [room] = await db
+    .select({ lastSeq: rooms.lastSeq })
+    .from(rooms)
+    .where(eq(rooms.id, roomId));
   const rows = await db
     .select({ id: messages.id })
     .from(messages)
@@ -125,7 +128,10 @@ export async function loadHistoryPage(
     .orderBy(desc(messages.seq))
     .limit(options.limit + 1);
   const hasMore = rows.length > options.limit;
-  const ids = rows.slice(0, options.limit).map((r) => r.id).reverse();
+  const ids = rows
+    .slice(0, options.limit)
+    .map((r) => r.id)
+    .reverse();
   return { messages: await loadMessageViews(db, ids), hasMore, lastSeq: room?.lastSeq ?? 0 };
 }
 
@@ -136,7 +142,10 @@ export async function loadEventsSince(
   afterSeq: number,
   limit: number,
 ): Promise<SyncPage> {
-  const [room] = await db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId));
+  const [room] = await db
+    .select({ lastSeq: rooms.lastSeq })
+    .from(rooms)
+    .where(eq(rooms.id, roomId));
   const rows = await db
     .select({
       seq: roomEvents.seq,
@@ -157,9 +166,7 @@ export async function loadEventsSince(
       return typeof name === "string" ? [{ type: "room.renamed", roomId, seq: r.seq, name }] : [];
     }
     const message = r.messageId ? views.get(r.messageId) : undefined;
-    return message
-      ? [{ type: r.type as MessageEventType, roomId, seq: r.seq, message }]
-      : [];
+    return message ? [{ type: r.type as MessageEventType, roomId, seq: r.seq, message }] : [];
   });
   return {
     events,
@@ -167,4 +174,26 @@ export async function loadEventsSince(
     lastSeq: room?.lastSeq ?? 0,
     hasMore: rows.length > limit,
   };
+}
+
+/**
+ * The history a reader opening the room at message `seq` needs: everything from `context`
+ * messages before it to the newest, as one page like `loadHistoryPage`'s (so the chat's
+ * cache and live sync work unchanged). At most `max` messages: a target further back is
+ * reached by paging older from there (the client does, components/chat/MessageList.tsx).
+ */
+export async function loadHistoryAround(
+  db: Queryable,
+  roomId: string,
+  seq: number,
+  options: { context?: number; max?: number } = {},
+): Promise<HistoryPage> {
+  const context = options.context ?? 25;
+  const max = options.max ?? 500;
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(messages)
+    .where(and(eq(messages.roomId, roomId), sql`${messages.seq} >= ${seq}`));
+  const newer = Number(row?.n ?? 0);
+  return loadHistoryPage(db, roomId, { limit: Math.max(50, Math.min(newer + context, max)) });
 }

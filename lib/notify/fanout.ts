@@ -5,6 +5,7 @@ import type { RoomEvent } from "@/lib/chat/schemas";
 import type { Db } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import { usersLookingAt } from "@/lib/realtime/focus";
+import { channel } from "@/lib/realtime/protocol";
 import type { PushOutcome, PushSender } from "./push";
 import {
   defaultLevel,
@@ -81,13 +82,34 @@ export function createNotifier(options: NotifierOptions) {
     return room ? { ...room, members: Number(room.members) } : undefined;
   }
 
+  /**
+   * Tells each person's open tabs (`notification`: a hidden tab of a device without push
+   * shows it itself) and pushes to each of their devices.
+   */
   async function deliver(
     targets: PushRecipientRow[],
     payloadFor: (row: PushRecipientRow) => PushPayload,
     push: { ttl: number; urgency: "normal" | "high"; topic?: string },
   ): Promise<Omit<FanoutResult, "looking">> {
+    const told = new Set<string>();
+    for (const row of targets) {
+      if (told.has(row.user_id)) continue;
+      told.add(row.user_id);
+      io.to(channel.user(row.user_id)).emit("notification", payloadFor(row));
+    }
+    const devices = targets.filter(
+      (
+        r,
+      ): r is PushRecipientRow & {
+        subscription_id: string;
+        endpoint: string;
+        p256dh: string;
+        auth: string;
+      } =>
+        r.subscription_id !== null && r.endpoint !== null && r.p256dh !== null && r.auth !== null,
+    );
     const outcomes: PushOutcome[] = await Promise.all(
-      targets.map((row) =>
+      devices.map((row) =>
         sender.send(
           { id: row.subscription_id, endpoint: row.endpoint, p256dh: row.p256dh, auth: row.auth },
           JSON.stringify(payloadFor(row)),
@@ -95,7 +117,7 @@ export function createNotifier(options: NotifierOptions) {
         ),
       ),
     );
-    const used = targets.filter((_, i) => outcomes[i] === "sent").map((r) => r.subscription_id);
+    const used = devices.filter((_, i) => outcomes[i] === "sent").map((r) => r.subscription_id);
     await markSubscriptionsUsed(options.db(), used);
     return {
       sent: used.length,

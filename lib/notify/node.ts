@@ -2,11 +2,13 @@ import "server-only";
 import type { Server } from "socket.io";
 import type { Db } from "@/lib/db/client";
 import type { Env } from "@/lib/env";
-import { onRoomEvent } from "@/lib/realtime/publish";
+import { onCallStarted, onRoomEvent } from "@/lib/realtime/publish";
 import type { NodeContext } from "@/lib/server/context";
 import type { Feature } from "@/lib/server/feature";
 import { logger } from "@/lib/server/log";
 import type { RoomEvent } from "@/lib/chat/schemas";
+import nodemailer from "nodemailer";
+import { sendDigests } from "./digest";
 import { createNotifier, type FanoutResult, type Notifier } from "./fanout";
 import { PushSender, type PushSenderOptions } from "./push";
 import { deleteSubscription } from "./service";
@@ -22,7 +24,11 @@ export interface NotifyDeps {
   sender?: Partial<Pick<PushSenderOptions, "attempts" | "baseDelayMs" | "maxDelayMs">>;
   /** Told after each event's fan-out finished (tests and the benchmark wait on it). */
   onFanout?(event: RoomEvent, result: FanoutResult | null): void;
+  /** Told after a call's ring went out. */
+  onRing?(roomId: string, result: FanoutResult | null): void;
 }
+
+const RING_AGAIN_AFTER_MS = 60_000;
 
 /** Who push services may contact about this server (RFC 8292 `sub`). */
 export function vapidSubject(env: Env): string {
@@ -55,11 +61,29 @@ export function startNotify(deps: NotifyDeps): {
     privacy: deps.env.PUSH_PRIVACY,
     mentionRoomMaxMembers: deps.env.MENTION_ROOM_MAX_MEMBERS,
   });
-  const stop = onRoomEvent(deps.io, async (event) => {
+  const stopEvents = onRoomEvent(deps.io, async (event) => {
     const result = await notifier.onRoomEvent(event);
     deps.onFanout?.(event, result);
   });
-  return { notifier, sender, stop };
+  // A call rings once per start: a caller's tab rejoining after a reconnect (alone again)
+  // within a minute rings no one again (per web node).
+  const rung = new Map<string, number>();
+  const stopCalls = onCallStarted(deps.io, async (call) => {
+    const now = Date.now();
+    if ((rung.get(call.roomId) ?? 0) > now - RING_AGAIN_AFTER_MS) return;
+    rung.set(call.roomId, now);
+    for (const [roomId, at] of rung) if (at <= now - RING_AGAIN_AFTER_MS) rung.delete(roomId);
+    const result = await notifier.ringCall(call.roomId, call.caller);
+    deps.onRing?.(call.roomId, result);
+  });
+  return {
+    notifier,
+    sender,
+    stop: () => {
+      stopEvents();
+      stopCalls();
+    },
+  };
 }
 
 export function createNotifyFeature(ctx: NodeContext): Feature {
@@ -69,10 +93,47 @@ export function createNotifyFeature(ctx: NodeContext): Feature {
     env: ctx.env,
     vapid: { publicKey: ctx.secrets.vapidPublicKey, privateKey: ctx.secrets.vapidPrivateKey },
   });
+  const digest = startDigests(ctx);
   return {
     name: "notify",
     async close() {
       started.stop();
+      digest?.stop();
+    },
+  };
+}
+
+/** How often the email digest looks for what to mail. */
+const DIGEST_EVERY_MS = 60_000;
+
+/** With SMTP_URL set, mails digests every minute (lib/notify/digest.ts); else nothing. */
+function startDigests(ctx: NodeContext): { stop(): void } | null {
+  const { env } = ctx;
+  if (!env.SMTP_URL) return null;
+  const transport = nodemailer.createTransport(env.SMTP_URL);
+  const baseUrl = env.PUBLIC_URL ?? `http://localhost:${env.PORT}`;
+  if (!env.PUBLIC_URL) log.warn("SMTP_URL without PUBLIC_URL: digest links point at localhost");
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sendDigests(ctx.database.db, {
+      transport,
+      from: env.SMTP_FROM,
+      baseUrl,
+      delayMs: env.EMAIL_DIGEST_DELAY_MINUTES * 60_000,
+    })
+      .then((mailed) => {
+        if (mailed.length) log.info("mailed digests", { people: mailed.length });
+      })
+      .catch((err: unknown) => log.warn("digest failed", { err: String(err) }))
+      .finally(() => (running = false));
+  }, DIGEST_EVERY_MS);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      transport.close();
     },
   };
 }

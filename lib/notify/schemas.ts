@@ -100,7 +100,7 @@ export function mentionMarkdown(userId: string, displayName: string): string {
 
 const MENTION = /\[@([^\]\n]{1,80})\]\(mention:([0-9a-f-]{36})\)/g;
 /** `@room` on its own (not inside a word or an address). */
-const ROOM_MENTION = /(^|[^\w@.])@room\b/;
+const ROOM_MENTION = /(^|[^\w@])@room\b/;
 
 /** Who a message mentions, and whether it says @room. Code spans and blocks are ignored. */
 export function parseMentions(body: string): { userIds: string[]; room: boolean } {
@@ -118,13 +118,21 @@ function withoutCode(body: string): string {
 export function plainPreview(body: string, max = 140): string {
   const flat = body
     .replace(MENTION, "@$1")
-    .replace(/[*_~`>#]+/g, "")
+    // Quote and heading markers at line starts; emphasis and code marks anywhere.
+    .replace(/^[ \t]{0,3}(?:>|#{1,6})[ \t]?/gm, "")
+    .replace(/[*_~`]+/g, "")
     .replace(/\s+/g, " ")
     .trim();
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
 }
 
-/** The markdown with `@room` made a mention link, for rendering (code untouched by the parser's own rules). */
+/** The markdown with `@room` made a mention link, for rendering; code is left as written. */
 export function linkRoomMentions(body: string): string {
-  return body.replace(/(^|[^\w@.[])@room\b/g, "$1[@room](mention:room)");
+  if (!body.includes("@room")) return body;
+  return body
+    .split(/(```[\s\S]*?(?:```|$)|`[^`\n]*`)/g)
+    .map((part, i) =>
+      i % 2 === 1 ? part : part.replace(/(^|[^\w@[])@room\b/g, "$1[@room](mention:room)"),
+    )
+    .join("");
 }

@@ -195,15 +195,17 @@ export interface PushRecipientRow {
   muted: boolean | null;
   dnd_until: Date | string | null;
   privacy: boolean | null;
-  subscription_id: string;
-  endpoint: string;
-  p256dh: string;
-  auth: string;
+  /** Null for a member with no subscribed device (one row for them). */
+  subscription_id: string | null;
+  endpoint: string | null;
+  p256dh: string | null;
+  auth: string | null;
 }
 
 /**
- * Every subscribed device of the room's members except `exceptUserId`, with each member's
- * level, mute, do-not-disturb and privacy switch: one query, whatever the room's size.
+ * The room's members except `exceptUserId`, one row per subscribed device (one row with
+ * null device columns for a member with none), with each member's level, mute,
+ * do-not-disturb and privacy switch: one query, whatever the room's size.
  */
 export function pushRecipients(
   db: Queryable,
@@ -215,7 +217,7 @@ export function pushRecipients(
     sql`select rm.user_id, rm.role, s.level, s.muted, p.dnd_until, p.privacy,
                ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
         from room_members rm
-        join push_subscriptions ps on ps.user_id = rm.user_id
+        left join push_subscriptions ps on ps.user_id = rm.user_id
         left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
         left join notify_prefs p on p.user_id = rm.user_id
         where rm.room_id = ${roomId}
@@ -229,4 +231,27 @@ export async function markSubscriptionsUsed(db: Queryable, ids: string[]): Promi
     .update(pushSubscriptions)
     .set({ lastSuccessAt: new Date() })
     .where(inArray(pushSubscriptions.id, ids));
+}
+
+/** Members of a room whose display name (or a word in it) starts with `q`, by name. */
+export async function searchMembers(
+  db: Queryable,
+  roomId: string,
+  q: string,
+  limit: number,
+): Promise<{ userId: string; displayName: string }[]> {
+  const prefix = q
+    .trim()
+    .toLowerCase()
+    .replace(/[\\%_]/g, (c) => `\\${c}`);
+  return queryRows<{ userId: string; displayName: string }>(
+    db,
+    sql`select u.id as "userId", u.display_name as "displayName"
+        from room_members rm join users u on u.id = rm.user_id
+        where rm.room_id = ${roomId}
+          and (${prefix} = '' or lower(u.display_name) like ${prefix + "%"}
+               or lower(u.display_name) like ${"% " + prefix + "%"})
+        order by lower(u.display_name), u.id
+        limit ${limit}`,
+  );
 }

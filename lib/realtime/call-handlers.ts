@@ -4,6 +4,7 @@ import type { Db } from "@/lib/db/client";
 import { notFound } from "@/lib/errors";
 import { accessRoomById } from "@/lib/rooms/access";
 import { type AppSocket, onCommand } from "./command";
+import { publishCallStarted } from "./publish";
 import { type CallRoster, channel, type Participant } from "./protocol";
 
 /**
@@ -70,7 +71,12 @@ export function registerCallHandlers(socket: AppSocket, deps: CallHandlerDeps): 
     await member(roomId);
     await socket.join(channel.call(roomId));
     broadcastRoster(roomId);
-    return callRoster(io, roomId);
+    const roster = await callRoster(io, roomId);
+    // The first one in: the call has started (notifications ring the room's members).
+    if (roster.participants.length === 1 && roster.participants[0]!.userId === user.id) {
+      publishCallStarted(io, { roomId, caller: { id: user.id, displayName: user.displayName } });
+    }
+    return roster;
   });
 
   onCommand(socket, "call.leave", async ({ roomId }) => {

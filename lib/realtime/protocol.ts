@@ -9,6 +9,7 @@ import {
   type SyncPage,
 } from "@/lib/chat/schemas";
 import type { ErrorBody } from "@/lib/errors";
+import type { PushPayload } from "@/lib/notify/schemas";
 import {
   type ReadPosition,
   type RoomActivity,
@@ -116,6 +117,11 @@ export interface ServerEvents {
   "room.removed": (payload: { roomId: string }) => void;
   /** Your list of rooms changed (a room made, joined, left or opened, anywhere): re-watch it. */
   "rooms.changed": () => void;
+  /**
+   * Something you would be notified of (lib/notify/fanout.ts), to all your tabs: a hidden
+   * tab on a device without Web Push shows it as a desktop notification.
+   */
+  notification: (payload: PushPayload) => void;
   /** Who is in the room's call, after each change; sent to everyone in the room. */
   "call.roster": (payload: CallRoster) => void;
 }

@@ -1,6 +1,7 @@
 import "server-only";
 import type { Server } from "socket.io";
 import type { RoomEvent } from "@/lib/chat/schemas";
+import { parseMentions } from "@/lib/notify/schemas";
 import type { RoomActivity, RoomsNotice } from "@/lib/rooms/schemas";
 import { rosterBroadcaster } from "./call-handlers";
 import { publishPresence } from "./presence";
@@ -59,14 +60,18 @@ export function activityOf(event: RoomEvent): RoomActivity {
   switch (event.type) {
     case "room.renamed":
       return { roomId, seq, type: "room.renamed", name: event.name };
-    case "message.created":
+    case "message.created": {
+      const mentions = parseMentions(event.message.body);
       return {
         roomId,
         seq,
         type: "message.created",
         authorId: event.message.author.id,
         createdAt: event.message.createdAt,
+        mentions: mentions.userIds,
+        mentionsRoom: mentions.room,
       };
+    }
     case "message.deleted":
       return {
         roomId,
@@ -113,6 +118,34 @@ export function onRoomEvent(io: Server, listener: RoomEventListener): () => void
   const list = listeners.get(io) ?? [];
   list.push(listener);
   listeners.set(io, list);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+export interface CallStarted {
+  roomId: string;
+  caller: { id: string; displayName: string };
+}
+export type CallStartedListener = (call: CallStarted) => Promise<unknown>;
+
+const callListeners = new WeakMap<Server, CallStartedListener[]>();
+
+/** A call began in a room (its first participant joined): tells the listeners, not waiting. */
+export function publishCallStarted(io: Server, call: CallStarted): void {
+  for (const listener of callListeners.get(io) ?? []) {
+    listener(call).catch((err: unknown) =>
+      console.error(`[realtime] a call-started listener failed: ${String(err)}`),
+    );
+  }
+}
+
+/** Runs `listener` when a call starts in a room (notifications ring). Returns the unsubscribe. */
+export function onCallStarted(io: Server, listener: CallStartedListener): () => void {
+  const list = callListeners.get(io) ?? [];
+  list.push(listener);
+  callListeners.set(io, list);
   return () => {
     const i = list.indexOf(listener);
     if (i >= 0) list.splice(i, 1);

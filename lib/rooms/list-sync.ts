@@ -114,7 +114,10 @@ export class RoomListSync {
     const others = (authorId: string) => authorId !== this.meId;
     switch (a.type) {
       case "message.created":
-        if (others(a.authorId) && a.seq > room.lastReadSeq) next.unreadCount += 1;
+        if (others(a.authorId) && a.seq > room.lastReadSeq) {
+          next.unreadCount += 1;
+          if (a.mentionsRoom || a.mentions.includes(this.meId)) next.mentionCount += 1;
+        }
         next.lastMessageAt = a.createdAt;
         // The most recently active room comes first.
         this.set([next, ...this.list.filter((r) => r.id !== a.roomId)]);
@@ -143,7 +146,9 @@ export class RoomListSync {
       return;
     }
     if (r.lastReadSeq < room.lastReadSeq) return;
-    this.replace({ ...room, lastReadSeq: r.lastReadSeq, unreadCount: r.unreadCount });
+    // Mentions are among the unread: none left when nothing is, never more than there are.
+    const mentionCount = Math.min(room.mentionCount, r.unreadCount);
+    this.replace({ ...room, lastReadSeq: r.lastReadSeq, unreadCount: r.unreadCount, mentionCount });
   }
 
   private replace(room: RoomSummary): void {

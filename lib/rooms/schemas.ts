@@ -43,6 +43,8 @@ export interface RoomSummary extends RoomView {
   role: MemberRole;
   lastReadSeq: number;
   unreadCount: number;
+  /** Of those, the ones that mention you (or @room). */
+  mentionCount: number;
   /** When the last message was sent, ISO 8601; null when there is none. */
   lastMessageAt: string | null;
 }
@@ -53,7 +55,14 @@ export interface RoomSummary extends RoomView {
  * after the seq it holds, ignores older ones and catches up on a gap, as the chat does.
  */
 export type RoomActivity = { roomId: string; seq: number } & (
-  | { type: "message.created"; authorId: string; createdAt: string }
+  | {
+      type: "message.created";
+      authorId: string;
+      createdAt: string;
+      /** Who it mentions, and whether it says @room: for mention counts (lib/notify). */
+      mentions: string[];
+      mentionsRoom: boolean;
+    }
   | { type: "message.deleted"; authorId: string; messageSeq: number }
   | { type: "message.edited" | "reaction.changed" }
   | { type: "room.renamed"; name: string }

@@ -251,6 +251,10 @@ export async function listRoomsForUser(
       role: roomMembers.role,
       lastReadSeq: roomMembers.lastReadSeq,
       unreadCount: sql<number>`(${unreadCount(sql`${rooms.id}`, sql`${roomMembers.lastReadSeq}`, userId)})`,
+      // Unread messages that mention you or say @room (lib/notify/schemas.ts' syntax).
+      mentionCount: sql<number>`(${unreadCount(sql`${rooms.id}`, sql`${roomMembers.lastReadSeq}`, userId)}
+        and (strpos(m.body, ${`](mention:${userId})`}) > 0
+             or m.body ~ '(^|[^[:alnum:]_@])@room([^[:alnum:]_]|$)'))`,
       lastMessageAt: sql<string | null>`(
         select max(m.created_at) from messages m where m.room_id = ${rooms.id})`,
     })
@@ -268,6 +272,7 @@ export async function listRoomsForUser(
   return rows.map((r) => ({
     ...r,
     unreadCount: Number(r.unreadCount),
+    mentionCount: Number(r.mentionCount),
     lastMessageAt: r.lastMessageAt ? new Date(r.lastMessageAt).toISOString() : null,
   }));
 }

@@ -52,6 +52,11 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
       env,
       vapid,
       sender: { baseDelayMs: 20 },
+      onRing: (room, result) => {
+        const key = `ring:${room}`;
+        done.set(key, result);
+        fanouts.get(key)?.(result);
+      },
       onFanout: (event: RoomEvent, result) => {
         const key = `${event.roomId}:${event.seq}`;
         done.set(key, result);
@@ -199,6 +204,32 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
     const { to, got } = await sendAndFanOut(ada, "just us", direct.room.id);
     expect(to).toEqual(["Bob"]);
     expect((got[0]!.payload as PushPayload).title).toBe("Ada");
+  });
+
+  it("rings the room's members when a call starts, by the same levels, once", async () => {
+    const before = push.received.length;
+    const rung = new Promise<FanoutResult | null>((resolve) =>
+      fanouts.set(`ring:${roomId}`, resolve),
+    );
+    expect((await ask(ada, "call.join", { roomId })).ok).toBe(true);
+    expect(await rung).toMatchObject({ sent: 2, failed: 0 });
+    const got = push.received.slice(before);
+    expect(got.map((r) => r.device).sort()).toEqual(["Bob", "Gus"]);
+    expect(got[0]!.payload).toMatchObject({
+      kind: "call",
+      title: "Design",
+      body: "Ada started a call",
+      tag: `call:${roomId}`,
+      url: `/r/${slug}`,
+    });
+    expect(got[0]!.headers).toMatchObject({ ttl: 60, urgency: "high" });
+    // Leaving and rejoining at once (a reconnect) rings no one again.
+    expect((await ask(ada, "call.leave", { roomId })).ok).toBe(true);
+    done.delete(`ring:${roomId}`);
+    expect((await ask(ada, "call.join", { roomId })).ok).toBe(true);
+    const again = await sendAndFanOut(ada, "after the call began");
+    expect(again.to).toEqual(["Gus"]);
+    expect(done.has(`ring:${roomId}`)).toBe(false);
   });
 
   it("refuses a plain-http endpoint that is not an allowed test origin", async () => {

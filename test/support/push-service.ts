@@ -23,7 +23,9 @@ export interface ReceivedPush {
   jwt: { aud: string; exp: number; sub: string };
 }
 
-export async function startPushService(options: { expectedPublicKey?: string } = {}) {
+export async function startPushService(
+  options: { expectedPublicKey?: string; port?: number } = {},
+) {
   const devices = new Map<
     string,
     { name: string; ecdh: ReturnType<typeof createECDH>; auth: Buffer }
@@ -76,7 +78,7 @@ export async function startPushService(options: { expectedPublicKey?: string } =
     return 201;
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {

@@ -3,7 +3,7 @@ import { notFound } from "next/navigation";
 import { after } from "next/server";
 import { RoomView } from "@/components/rooms/RoomView";
 import { requirePageUser } from "@/lib/auth/session";
-import { loadHistoryPage } from "@/lib/chat/views";
+import { loadHistoryAround, loadHistoryPage } from "@/lib/chat/views";
 import { AppError } from "@/lib/errors";
 import { publish } from "@/lib/realtime/publish";
 import { SLUG_PATTERN } from "@/lib/rooms/schemas";
@@ -23,12 +23,17 @@ export default async function RoomPage({
   searchParams,
 }: {
   params: Promise<{ slug: string }>;
-  searchParams: Promise<{ invite?: string }>;
+  searchParams: Promise<{ invite?: string; m?: string }>;
 }) {
   const { slug } = await params;
-  const { invite } = await searchParams;
+  const { invite, m } = await searchParams;
   if (!SLUG_PATTERN.test(slug)) notFound();
-  const returnTo = `/r/${slug}${invite ? `?invite=${encodeURIComponent(invite)}` : ""}`;
+  // `?m=<seq>`: open the room at that message (a notification's or a search result's link).
+  const focusSeq = /^\d{1,15}$/.test(m ?? "") ? Number(m) : undefined;
+  const query = new URLSearchParams();
+  if (invite) query.set("invite", invite);
+  if (focusSeq) query.set("m", String(focusSeq));
+  const returnTo = `/r/${slug}${query.size ? `?${query}` : ""}`;
   const user = await requirePageUser(returnTo);
 
   let joined;
@@ -46,7 +51,9 @@ export default async function RoomPage({
   if (events.length > 0) after(() => publish(runtime().io, events));
 
   const [history, invitePath] = await Promise.all([
-    loadHistoryPage(db(), access.room.id, { limit: 50 }),
+    focusSeq
+      ? loadHistoryAround(db(), access.room.id, focusSeq)
+      : loadHistoryPage(db(), access.room.id, { limit: 50 }),
     inviteLinkPath(db(), access),
   ]);
 
@@ -57,6 +64,7 @@ export default async function RoomPage({
       role={access.role}
       invitePath={invitePath}
       initialHistory={history}
+      focusSeq={focusSeq}
       maxMessageLength={runtime().config.CHAT_MAX_MESSAGE_LENGTH}
     />
   );

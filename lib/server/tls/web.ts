@@ -1,4 +1,5 @@
 import "server-only";
+import { X509Certificate } from "node:crypto";
 import { unwatchFile, watchFile } from "node:fs";
 import { readFile } from "node:fs/promises";
 import {
@@ -135,6 +136,10 @@ export async function createWeb(
     const made = await selfSigned(tlsDir, machineNames(extra));
     caCert = made.caCert;
     install(made.pair, made.info);
+    // What a person compares with what their device shows before trusting the download.
+    log.info("devices trust the local CA from http://<this machine>" + CA_PATH, {
+      sha256: new X509Certificate(made.caCert).fingerprint256,
+    });
     // Once a day: a new address (DHCP) or the certificate's last month gets a new one.
     const recheck = setInterval(() => {
       selfSigned(tlsDir, machineNames(extra)).then(

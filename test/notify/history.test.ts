@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SessionUser } from "@/lib/auth/schemas";
+import { doSendMessage } from "@/lib/chat/service";
+import { loadHistoryAround } from "@/lib/chat/views";
+import type { Database } from "@/lib/db/client";
+import { mentionMarkdown } from "@/lib/notify/schemas";
+import { searchMembers } from "@/lib/notify/service";
+import { doCreateRoom, doJoinRoomBySlug, doMarkRead, listRoomsForUser } from "@/lib/rooms/service";
+import { openTestDatabase, testDbKinds } from "@/test/support/db";
+import { createUser } from "@/test/support/fixtures";
+
+describe.each(testDbKinds())("opening a room at a message, mention counts, on %s", (kind) => {
+  let database: Database;
+  let ada: SessionUser;
+  let bob: SessionUser;
+  let roomId: string;
+  const limits = { maxMessageLength: 4000 };
+  const say = (user: SessionUser, body: string) =>
+    doSendMessage(database.db, user, { roomId, clientId: crypto.randomUUID(), body }, limits);
+
+  beforeAll(async () => {
+    database = await openTestDatabase(kind);
+    ada = await createUser(database.db, "Ada Lovelace");
+    bob = await createUser(database.db, "Bob");
+    const room = await doCreateRoom(database.db, ada, { kind: "open" });
+    roomId = room.room.id;
+    await doJoinRoomBySlug(database.db, bob, room.room.slug);
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it("loads from a little before the message to the newest, in one page", async () => {
+    const seqs: number[] = [];
+    for (let i = 0; i < 120; i++) seqs.push((await say(ada, `m${i}`)).message.seq);
+    const page = await loadHistoryAround(database.db, roomId, seqs[40]!, { context: 10 });
+    expect(page.messages.map((m) => m.body)).toEqual(
+      Array.from({ length: 90 }, (_, i) => `m${i + 30}`),
+    );
+    expect(page.hasMore).toBe(true);
+    // A target further back than `max` gets the newest `max`; the client pages older.
+    const capped = await loadHistoryAround(database.db, roomId, seqs[0]!, { max: 60 });
+    expect(capped.messages).toHaveLength(60);
+    expect(capped.messages.at(-1)!.body).toBe("m119");
+  });
+
+  it("counts unread mentions of you (and @room) apart from unread messages", async () => {
+    const [before] = await listRoomsForUser(database.db, bob.id);
+    await doMarkRead(database.db, bob.id, roomId, before!.lastSeq);
+    await say(ada, "no mention here");
+    await say(ada, `${mentionMarkdown(bob.id, "Bob")} look`);
+    await say(ada, "@room everyone");
+    await say(ada, "`@room` in code is not one... but this counts: the body says @room");
+    await say(ada, `${mentionMarkdown(ada.id, "Ada Lovelace")} talking to myself`);
+    const [room] = await listRoomsForUser(database.db, bob.id);
+    expect(room).toMatchObject({ unreadCount: 5, mentionCount: 3 });
+    const [mine] = await listRoomsForUser(database.db, ada.id);
+    expect(mine!.mentionCount).toBe(0);
+  });
+
+  it("finds members by the start of any word of their name", async () => {
+    expect(await searchMembers(database.db, roomId, "lov", 8)).toEqual([
+      { userId: ada.id, displayName: "Ada Lovelace" },
+    ]);
+    expect((await searchMembers(database.db, roomId, "", 8)).map((m) => m.displayName)).toEqual([
+      "Ada Lovelace",
+      "Bob",
+    ]);
+    expect(await searchMembers(database.db, roomId, "%", 8)).toEqual([]);
+  });
+});
