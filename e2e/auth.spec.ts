@@ -11,7 +11,7 @@ test("too many sign-ins to one account are refused with how long to wait", async
   await other.goto("/signin");
   await other.getByLabel("Email").fill(email);
   await other.getByLabel("Password").fill("not the password");
-  const signIn = other.getByRole("button", { name: "Sign in" });
+  const signIn = other.getByRole("button", { name: "Sign in", exact: true });
   // The form's alert (Next's route announcer is an empty one).
   const alert = other.getByRole("alert").filter({ hasText: /./ });
   for (let i = 0; i < 9; i++) {
@@ -36,7 +36,7 @@ test("Sign out everywhere ends the sessions on every device", async ({ page, bro
   await elsewhere.goto("/signin");
   await elsewhere.getByLabel("Email").fill(email);
   await elsewhere.getByLabel("Password").fill(password);
-  await elsewhere.getByRole("button", { name: "Sign in" }).click();
+  await elsewhere.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(elsewhere.getByRole("button", { name: "New room" })).toBeVisible();
 
   await page.getByRole("link", { name: "Settings" }).click();

@@ -195,7 +195,7 @@ test.describe("chat", () => {
     await expect(page.getByRole("alert").filter({ hasText: "Enter a display name" })).toBeVisible();
     await page.getByLabel("Email").fill("nobody@example.test");
     await page.getByLabel("Password").fill("wrong password");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(
       page.getByRole("alert").filter({ hasText: "Wrong email or password" }),
     ).toBeVisible();

@@ -73,7 +73,7 @@ test.describe("rooms and history", () => {
     await phone.goto("/signin");
     await phone.getByLabel("Email").fill(email);
     await phone.getByLabel("Password").fill(password);
-    await phone.getByRole("button", { name: "Sign in" }).click();
+    await phone.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(phone.getByRole("link", { name: "Ada's room" })).toBeVisible();
 
     const guest = await joinAsGuest(browser, path, "Grace");

@@ -1,15 +1,17 @@
 "use client";
 
 import { signIn } from "next-auth/react";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
+import { cancelPasskeyCeremony, signInWithPasskey } from "@/lib/auth/client";
 import styles from "./SignInForm.module.css";
 
-type Action = "signin" | "create" | "guest";
+type Action = "signin" | "create" | "guest" | "passkey";
 
 /**
- * One form for the three ways in: a guest needs only a display name; an account needs an
- * email and password (and a display name when it is created). Errors show in an alert and
- * change nothing.
+ * One form for the ways in: a guest needs only a display name; an account needs an email
+ * and password (and a display name when it is created), or a passkey — from `Sign in with
+ * a passkey`, or picked in the email field's autofill (conditional mediation, started when
+ * the page opens). Errors show in an alert and change nothing.
  */
 export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joiningRoom: boolean }) {
   const [displayName, setDisplayName] = useState("");
@@ -17,6 +19,36 @@ export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joinin
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<Action | null>(null);
+
+  // The browser's passkey autofill on the email field: waits, in the background, until the
+  // person picks a passkey from the field's suggestions (or another ceremony replaces it).
+  useEffect(() => {
+    let live = true;
+    signInWithPasskey(true).then(
+      (signedIn) => {
+        if (signedIn && live) window.location.assign(returnTo);
+      },
+      (err: unknown) => {
+        if (live) setError(err instanceof Error ? err.message : "That passkey was not accepted");
+      },
+    );
+    return () => {
+      live = false;
+      cancelPasskeyCeremony();
+    };
+  }, [returnTo]);
+
+  async function passkey() {
+    setError(null);
+    setBusy("passkey");
+    try {
+      await signInWithPasskey(false);
+      window.location.assign(returnTo);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : "That passkey was not accepted");
+      setBusy(null);
+    }
+  }
 
   async function run(action: Action) {
     setError(null);
@@ -113,7 +145,7 @@ export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joinin
             id="email"
             className="input"
             type="email"
-            autoComplete="email"
+            autoComplete="username webauthn"
             value={email}
             onChange={(e) => setEmail(e.target.value)}
           />
@@ -142,6 +174,22 @@ export function SignInForm({ returnTo, joiningRoom }: { returnTo: string; joinin
             </button>
           </div>
         </form>
+
+        <div className={styles.divider}>
+          <span>or</span>
+        </div>
+
+        <div className={styles.section}>
+          <button
+            type="button"
+            className="btn"
+            disabled={busy !== null}
+            onClick={() => void passkey()}
+          >
+            {busy === "passkey" ? "Waiting for your passkey…" : "Sign in with a passkey"}
+          </button>
+          <p className={styles.help}>With your fingerprint, face or device PIN; no password.</p>
+        </div>
       </div>
     </main>
   );

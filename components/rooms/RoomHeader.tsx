@@ -5,6 +5,7 @@ import { type FormEvent, useState } from "react";
 import { RoomNotifyMenu } from "@/components/notify/RoomNotifyMenu";
 import { command } from "@/lib/realtime/client";
 import { leaveRoom } from "@/lib/rooms/client";
+import { ExportButton } from "@/components/ui/ExportButton";
 import styles from "./Room.module.css";
 
 /** The room's name (renamable by its owner), its invite link, and leaving. */
@@ -97,6 +98,9 @@ export function RoomHeader({
           >
             Rename room
           </button>
+        )}
+        {isOwner && (
+          <ExportButton url={`/api/rooms/${encodeURIComponent(slug)}/export`} label="Export room" />
         )}
         <RoomNotifyMenu slug={slug} />
         <button type="button" className="btn btn-small btn-ghost" onClick={() => void leave()}>

@@ -1,14 +1,19 @@
 "use client";
 
 import { signOut } from "next-auth/react";
+import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { NotificationSettings } from "@/components/notify/NotificationSettings";
 import { AppHeader } from "@/components/ui/AppHeader";
+import { AccountSection } from "./AccountSection";
+import { PasskeysSection } from "./PasskeysSection";
 import styles from "./SettingsView.module.css";
 
-/** Your account's settings: for now, ending every session you have. */
+/** Your account's settings: sessions, passkeys, password, deleting the account. */
 export function SettingsView({ user }: { user: SessionUser }) {
+  const router = useRouter();
+  const refresh = () => router.refresh();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -59,6 +64,8 @@ export function SettingsView({ user }: { user: SessionUser }) {
             Sign out everywhere
           </button>
         </section>
+        <PasskeysSection isGuest={user.isGuest} onUpgraded={refresh} />
+        <AccountSection user={user} onUpgraded={refresh} />
       </main>
     </>
   );

@@ -79,14 +79,14 @@ export function authLimits(): AuthLimits {
 const MAX_SIGNIN_BODY = 16 * 1024;
 
 /**
- * The limits on NextAuth's credentials callbacks (POST /api/auth/callback/password|guest),
+ * The limits on NextAuth's credentials callbacks (POST /api/auth/callback/password|passkey|guest),
  * applied before NextAuth sees the request: null to go on, or the 429 to answer. The body
  * keeps NextAuth's shape (`url` with `?error=`), so `signIn()` in the browser returns the
  * message as its `error` and the status as 429.
  */
 export async function limitSignIn(req: Request, limits: AuthLimits): Promise<Response | null> {
   if (req.method !== "POST") return null;
-  const provider = /\/callback\/(password|guest)\/?$/.exec(new URL(req.url).pathname)?.[1];
+  const provider = /\/callback\/(password|passkey|guest)\/?$/.exec(new URL(req.url).pathname)?.[1];
   if (!provider) return null;
   try {
     const address = clientAddressKey(req);

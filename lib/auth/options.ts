@@ -3,6 +3,7 @@ import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { db, runtime } from "@/lib/server/runtime";
 import { safeReturnPath } from "./redirect";
+import { authenticationResponseSchema, finishAuthentication, passkeyConfig } from "./passkeys";
 import { guestSchema, signInSchema } from "./schemas";
 import { authenticate, doCreateGuest } from "./service";
 
@@ -15,15 +16,16 @@ export function sessionVersionOf(token: { ver?: unknown }): number {
 }
 
 /** Thirty days, renewed while the person keeps coming back. */
-const SESSION_MAX_AGE_S = 30 * 24 * 60 * 60;
+export const SESSION_MAX_AGE_S = 30 * 24 * 60 * 60;
 
 /**
- * NextAuth v4 with JWT sessions. Two credential providers: email + password for accounts
- * (created through POST /api/accounts, then signed in here) and a display name alone for
- * guests who arrive by link. The JWT carries the user id, the session version it was signed
- * in at, and NextAuth's default `name` claim (the display name at sign-in, trusted by
- * nothing); who the user is now, and whether that version is still current, is read from
- * the database on each request (lib/auth/session.ts).
+ * NextAuth v4 with JWT sessions. Three credential providers: email + password for accounts
+ * (created through POST /api/accounts, then signed in here), a passkey's assertion
+ * (lib/auth/passkeys.ts; its challenge from POST /api/passkeys/signin-options), and a
+ * display name alone for guests who arrive by link. The JWT carries the user id, the
+ * session version it was signed in at, and NextAuth's default `name` claim (the display
+ * name at sign-in, trusted by nothing); who the user is now, and whether that version is
+ * still current, is read from the database on each request (lib/auth/session.ts).
  */
 export function authOptions(): NextAuthOptions {
   return {
@@ -41,6 +43,31 @@ export function authOptions(): NextAuthOptions {
           const parsed = signInSchema.safeParse(credentials);
           if (!parsed.success) return null;
           const found = await authenticate(db(), parsed.data.email, parsed.data.password);
+          return found
+            ? {
+                id: found.user.id,
+                name: found.user.displayName,
+                sessionVersion: found.sessionVersion,
+              }
+            : null;
+        },
+      }),
+      CredentialsProvider({
+        id: "passkey",
+        name: "Passkey",
+        credentials: { response: { type: "text" } },
+        async authorize(credentials, req) {
+          let raw: unknown;
+          try {
+            raw = JSON.parse(credentials?.response ?? "");
+          } catch {
+            return null;
+          }
+          const parsed = authenticationResponseSchema.safeParse(raw);
+          if (!parsed.success) return null;
+          const host = (req.headers as Record<string, string | undefined> | undefined)?.host;
+          const { rp } = passkeyConfig(host ?? null);
+          const found = await finishAuthentication(db(), rp, parsed.data);
           return found
             ? {
                 id: found.user.id,

@@ -1,10 +1,10 @@
 import "server-only";
 import { getServerSession } from "next-auth";
-import { decode } from "next-auth/jwt";
+import { decode, encode } from "next-auth/jwt";
 import { redirect } from "next/navigation";
 import type { Db } from "@/lib/db/client";
 import { db, runtime } from "@/lib/server/runtime";
-import { authOptions, sessionVersionOf } from "./options";
+import { authOptions, SESSION_MAX_AGE_S, sessionVersionOf } from "./options";
 import type { SessionUser } from "./schemas";
 import { findSessionUser } from "./service";
 
@@ -71,4 +71,28 @@ function sessionTokenFromCookies(cookies: Map<string, string>): string | null {
     if (chunks.length) return chunks.join("");
   }
   return null;
+}
+
+/**
+ * A Set-Cookie header giving this browser a new session for `user` at `sessionVersion`,
+ * under the cookie name the request came with (`__Secure-…` over HTTPS), as NextAuth sets
+ * it. Used where the session version moves on but this browser should stay signed in
+ * (changing the password ends the other sessions, not this one). Null when the request
+ * had no session cookie.
+ */
+export async function renewedSessionCookie(
+  req: Request,
+  user: SessionUser,
+  sessionVersion: number,
+): Promise<string | null> {
+  const cookies = parseCookies(req.headers.get("cookie") ?? "");
+  const name = SESSION_COOKIES.find((n) => cookies.has(n) || cookies.has(`${n}.0`));
+  if (!name) return null;
+  const token = await encode({
+    token: { sub: user.id, name: user.displayName, ver: sessionVersion },
+    secret: runtime().secrets.authSecret,
+    maxAge: SESSION_MAX_AGE_S,
+  });
+  const secure = name.startsWith("__Secure-") ? "; Secure" : "";
+  return `${name}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_MAX_AGE_S}${secure}`;
 }

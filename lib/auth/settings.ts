@@ -17,4 +17,8 @@ export const authEnv = z.object({
   /** Guests created per client address per window. */
   GUEST_RATE_POINTS: integer(1).default(20),
   GUEST_RATE_WINDOW_S: integer(1).default(600),
+  /** The name authenticators show for this site when a passkey is made. */
+  PASSKEY_RP_NAME: z.string().trim().min(1).max(64).default("Parley"),
+  /** How long a passkey ceremony's challenge stays valid (it answers once in any case). */
+  PASSKEY_CHALLENGE_TTL_S: integer(30, 600).default(300),
 });

@@ -35,8 +35,58 @@ export const users = pgTable(
      */
     sessionVersion: integer("session_version").notNull().default(0),
     createdAt: createdAt(),
+    /**
+     * Set when the account was deleted (lib/auth/account.ts): the row stays, emptied, so
+     * the rooms' event logs keep pointing somewhere; nothing can sign in as it.
+     */
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
   },
   (t) => [uniqueIndex("users_email_key").on(t.email)],
+);
+
+/**
+ * A person's passkeys (WebAuthn credentials, lib/auth/passkeys.ts). The id is the
+ * credential id (base64url); the public key is the COSE key the authenticator made. The
+ * signature counter and the backup flags are kept as the last assertion reported them.
+ */
+export const passkeys = pgTable(
+  "passkeys",
+  {
+    id: text("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** COSE public key, base64url. */
+    publicKey: text("public_key").notNull(),
+    counter: bigint("counter", { mode: "number" }).notNull().default(0),
+    /** Transports the browser reported (usb, internal, hybrid, …), as hints for sign-in. */
+    transports: jsonb("transports").$type<string[]>().notNull().default([]),
+    /** "singleDevice" or "multiDevice" (a synced passkey). */
+    deviceType: text("device_type").notNull(),
+    backedUp: boolean("backed_up").notNull(),
+    /** What the person calls it in settings. */
+    name: text("name").notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+  },
+  (t) => [index("passkeys_user_idx").on(t.userId)],
+);
+
+/**
+ * Outstanding WebAuthn challenges: one row per ceremony begun, deleted by the first
+ * verification that reads it (so a challenge answers once) and useless after expires_at.
+ * user_id is set for adding a passkey (the challenge belongs to that account) and null for
+ * signing in (no one is known yet).
+ */
+export const webauthnChallenges = pgTable(
+  "webauthn_challenges",
+  {
+    challenge: text("challenge").primaryKey(),
+    purpose: text("purpose").notNull(),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("webauthn_challenges_expires_idx").on(t.expiresAt)],
 );
 
 export const roomKind = pgEnum("room_kind", ["open", "private", "direct"]);
@@ -275,4 +325,6 @@ export const schema = {
   pushSubscriptions,
   roomNotifySettings,
   notifyPrefs,
+  passkeys,
+  webauthnChallenges,
 };
