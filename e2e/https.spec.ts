@@ -21,7 +21,8 @@ import { expectConnected, guestIn, messages, newRoom, send } from "./support";
  * - Automatic certificates from a real ACME CA (Debian's pebble) in a network lab: Parley
  *   runs as `npm start` with only PUBLIC_URL and the CA's directory, on ports 80 and 443 of
  *   its lab host, reached by name (`parley.test`) from a phone on another host.
- * - The explanation an insecure origin gets (the suite's own server, reached by a name).
+ * - The explanation an insecure origin gets: Parley on plain HTTP in the same lab, reached by
+ *   name from the phone host (no resolver flag: names come from the lab's own hosts file).
  *
  * The unit-level checks (reloads, refused challenges, TLS-ALPN-01, file modes) are in
  * test/server/tls/.
@@ -196,39 +197,6 @@ test.describe("HTTPS on this machine", () => {
     const response = await page.goto(page.url());
     expect((await response!.securityDetails())!.subjectName).toBe("Parley e2e own certificate");
     expect(response!.headers()["strict-transport-security"]).toBe("max-age=31536000");
-  });
-
-  test("an insecure origin: the room page says calls need HTTPS and links to the setup", async ({
-    baseURL,
-  }) => {
-    // The suite's own server, reached by a name rather than as localhost: plain HTTP from
-    // anywhere but localhost is not a secure context.
-    const port = new URL(baseURL!).port;
-    const browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [...chromiumArgs, "--host-resolver-rules=MAP parley.test 127.0.0.1"],
-    });
-    browsers.push(browser);
-    const context = await browser.newContext({ baseURL: `http://parley.test:${port}` });
-    const page = await context.newPage();
-    await page.goto("/signin");
-    await page.getByLabel("Display name").fill("Lan");
-    await page.getByRole("button", { name: "Continue as guest" }).click();
-    await newRoom(page);
-    expect(await page.evaluate(() => window.isSecureContext)).toBe(false);
-    const call = callRegion(page);
-    const notice = call.getByRole("alert");
-    await expect(notice).toContainText("not on HTTPS");
-    await expect(notice).toContainText(/calls .*notifications and passkeys/);
-    const join = call.getByRole("button", { name: "Join call" });
-    await expect(join).toBeDisabled();
-    await expect(join).toHaveAccessibleDescription(/not on HTTPS/);
-    // Chat still works on the insecure origin.
-    await send(page, "still chatting");
-    await expect(messages(page).last()).toContainText("still chatting");
-    await notice.getByRole("link", { name: "how to set up HTTPS" }).click();
-    await expect(page.getByRole("heading", { level: 1, name: "Setting up HTTPS" })).toBeVisible();
-    await expect(page.getByText("PUBLIC_URL=https://chat.example.org npm start")).toBeVisible();
   });
 });
 
@@ -427,6 +395,42 @@ test.describe("automatic certificates from an ACME CA", () => {
     const context = await browser.newContext();
     const response = await (await context.newPage()).goto(`https://${NAME}/signin`);
     expect(response!.ok()).toBe(true);
+    await context.close();
+  });
+
+  test("an insecure origin: the room page says calls need HTTPS and links to the setup", async () => {
+    test.setTimeout(120_000);
+    // Parley on plain HTTP, reached by its name from another host: not a secure context.
+    if (parley) await stop(parley.child);
+    parley = await launch(
+      { PORT: "3000", DATA_DIR: path.join(lab.dir, "plain-http-data") },
+      (args, e) =>
+        lab.spawn("server", process.execPath, args, {
+          cwd: process.cwd(),
+          env: e,
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+    );
+    const context = await browser.newContext({ baseURL: `http://${NAME}:3000` });
+    const page = await context.newPage();
+    await page.goto("/signin");
+    await page.getByLabel("Display name").fill("Lan");
+    await page.getByRole("button", { name: "Continue as guest" }).click();
+    await newRoom(page);
+    expect(await page.evaluate(() => window.isSecureContext)).toBe(false);
+    const call = callRegion(page);
+    const notice = call.getByRole("alert");
+    await expect(notice).toContainText("not on HTTPS");
+    await expect(notice).toContainText(/calls .*notifications and passkeys/);
+    const join = call.getByRole("button", { name: "Join call" });
+    await expect(join).toBeDisabled();
+    await expect(join).toHaveAccessibleDescription(/not on HTTPS/);
+    // Chat still works on the insecure origin.
+    await send(page, "still chatting");
+    await expect(messages(page).last()).toContainText("still chatting");
+    await notice.getByRole("link", { name: "how to set up HTTPS" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Setting up HTTPS" })).toBeVisible();
+    await expect(page.getByText("PUBLIC_URL=https://chat.example.org npm start")).toBeVisible();
     await context.close();
   });
 });
