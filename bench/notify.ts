@@ -84,13 +84,17 @@ async function main() {
     services: {},
   });
   let fanoutDone: ((ms: number) => void) | null = null;
+  let lastResult: unknown = null;
   const notify = startNotify({
     io: realtime.io,
     db: () => db,
     env,
     vapid,
     onFanout: (event, result) => {
-      if (event.roomId === BIG_ROOM && result) fanoutDone?.(performance.now());
+      if (event.roomId === BIG_ROOM && result) {
+        lastResult = result;
+        fanoutDone?.(performance.now());
+      }
     },
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
@@ -157,8 +161,16 @@ async function main() {
       body: "@room the all-hands starts in 5 minutes",
     });
     if (!ack.ok) throw new Error(`send failed: ${JSON.stringify(ack)}`);
-    const handedOff = await reached;
     const finished = await done;
+    const handedOff = await Promise.race([
+      reached,
+      new Promise<number>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`the push service did not get every push: ${JSON.stringify(lastResult)}`)),
+          10_000,
+        ),
+      ),
+    ]);
     const cpu = process.cpuUsage(cpu0);
     phase = "idle";
     if (round === 0) {

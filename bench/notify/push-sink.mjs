@@ -25,3 +25,5 @@ process.on("message", (m) => {
 server.listen(0, "127.0.0.1", () =>
   process.send({ type: "listening", port: server.address().port }),
 );
+// Ends with the benchmark, however that ends.
+process.on("disconnect", () => process.exit(0));
