@@ -10,6 +10,7 @@ import { RoomListSync } from "@/lib/rooms/list-sync";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import { AppHeader } from "@/components/ui/AppHeader";
 import { LocalTime } from "@/components/ui/LocalTime";
+import { useHydrated } from "@/components/ui/use-hydrated";
 import styles from "./HomeView.module.css";
 
 /** Home: start a room, or open one of yours; unread counts stay live (lib/rooms/list-sync.ts). */
@@ -24,6 +25,8 @@ export function HomeView({
   useOutboxSender(user.id);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  // Disabled until hydrated: a click before the handlers are attached would do nothing.
+  const hydrated = useHydrated();
   const [sync] = useState(() => new RoomListSync(user.id, initialRooms));
   useEffect(() => {
     sync.start();
@@ -54,7 +57,7 @@ export function HomeView({
               type="button"
               className="btn"
               onClick={() => void onNewRoom("private")}
-              disabled={creating}
+              disabled={!hydrated || creating}
               title="Only people with its invite link can join"
             >
               New private room
@@ -63,7 +66,7 @@ export function HomeView({
               type="button"
               className="btn btn-primary"
               onClick={() => void onNewRoom("open")}
-              disabled={creating}
+              disabled={!hydrated || creating}
             >
               New room
             </button>

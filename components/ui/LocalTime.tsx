@@ -1,6 +1,6 @@
 "use client";
 
-import { useSyncExternalStore } from "react";
+import { useHydrated } from "./use-hydrated";
 
 /**
  * How a time reads in the viewer's own locale and time zone:
@@ -29,7 +29,7 @@ export function LocalTime({
   /** Also show the full date and time on hover. */
   withTitle?: boolean;
 }) {
-  const hydrated = useSyncExternalStore(noSubscription, isClient, isServer);
+  const hydrated = useHydrated();
   const date = new Date(dateTime);
   const text = hydrated ? localText(date, style, new Date()) : utcText(date, style);
   const title = withTitle
@@ -43,10 +43,6 @@ export function LocalTime({
     </time>
   );
 }
-
-const noSubscription = () => () => {};
-const isClient = () => true;
-const isServer = () => false;
 
 function localText(date: Date, style: TimeStyle, now: Date): string {
   const hoursAndMinutes = () => date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
