@@ -1,9 +1,15 @@
 "use client";
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useState, useSyncExternalStore } from "react";
 import { notifyApi } from "@/lib/notify/client/api";
 import { enablePush, pushSupported } from "@/lib/notify/client/push";
+import {
+  playChime,
+  setSoundEnabled,
+  soundEnabled,
+  subscribeSound,
+} from "@/lib/notify/client/sound";
 import type { PrefsView } from "@/lib/notify/schemas";
 import styles from "./Notify.module.css";
 
@@ -28,6 +34,8 @@ export function NotificationSettings({
   const [status, setStatus] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Per device, in localStorage (off when rendered on the server).
+  const sound = useSyncExternalStore(subscribeSound, soundEnabled, () => false);
 
   async function run(what: () => Promise<void>, done: string) {
     setError(null);
@@ -139,6 +147,17 @@ export function NotificationSettings({
           </label>
         )}
       </div>
+      <label className={styles.row}>
+        <input
+          type="checkbox"
+          checked={sound}
+          onChange={(e) => {
+            setSoundEnabled(e.target.checked);
+            if (e.target.checked) playChime();
+          }}
+        />
+        Play a sound on this device
+      </label>
       <label className={styles.row}>
         <input
           type="checkbox"

@@ -45,7 +45,8 @@ export function RoomNotifyMenu({ slug }: { slug: string }) {
   async function update(input: { level?: NotifyLevel; muted?: boolean }) {
     setError(null);
     const before = queryClient.getQueryData<RoomNotifyView>(key);
-    if (before) queryClient.setQueryData<RoomNotifyView>(key, { ...before, ...input, chosen: true });
+    if (before)
+      queryClient.setQueryData<RoomNotifyView>(key, { ...before, ...input, chosen: true });
     try {
       queryClient.setQueryData<RoomNotifyView>(key, await notifyApi.updateRoom(slug, input));
     } catch (err) {

@@ -111,6 +111,9 @@ export class PushSender {
   }
 
   private async request(target: PushTarget, payload: string, options: PushOptions) {
+    // Encrypting is synchronous CPU work (an ECDH and two HKDFs): one push at a time, with
+    // the event loop's I/O in between, so a big fan-out does not hold up other rooms' sends.
+    await new Promise((resolve) => setImmediate(resolve));
     const details = webpush.generateRequestDetails(
       { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
       payload,

@@ -3,6 +3,7 @@ import { getSocket } from "@/lib/realtime/client";
 import { RoomListSync } from "@/lib/rooms/list-sync";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import type { PushPayload } from "../schemas";
+import { playChime, soundEnabled } from "./sound";
 
 const EMPTY: RoomSummary[] = [];
 
@@ -44,7 +45,10 @@ export function useUnreadSignals(userId: string): void {
 
   useEffect(() => {
     const socket = getSocket();
-    const onNotification = (payload: PushPayload) => void showWhileHidden(payload);
+    const onNotification = (payload: PushPayload) => {
+      if (soundEnabled()) playChime();
+      void showWhileHidden(payload);
+    };
     socket.on("notification", onNotification);
     return () => {
       socket.off("notification", onNotification);
