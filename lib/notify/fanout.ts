@@ -96,6 +96,8 @@ export function createNotifier(options: NotifierOptions) {
       if (told.has(row.user_id)) continue;
       told.add(row.user_id);
       io.to(channel.user(row.user_id)).emit("notification", payloadFor(row));
+      // A room of thousands: let other work run between batches of emits.
+      if (told.size % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     const devices = targets.filter(
       (
