@@ -166,7 +166,10 @@ async function main() {
       reached,
       new Promise<number>((_, reject) =>
         setTimeout(
-          () => reject(new Error(`the push service did not get every push: ${JSON.stringify(lastResult)}`)),
+          () =>
+            reject(
+              new Error(`the push service did not get every push: ${JSON.stringify(lastResult)}`),
+            ),
           10_000,
         ),
       ),
