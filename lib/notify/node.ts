@@ -48,6 +48,7 @@ export function startNotify(deps: NotifyDeps): {
 } {
   const sender = new PushSender({
     vapid: { subject: vapidSubject(deps.env), ...deps.vapid },
+    trustedOrigins: deps.env.PUSH_INSECURE_ORIGINS,
     onGone: async (id) => {
       await deleteSubscription(deps.db(), id);
       log.info("removed a subscription its push service no longer knows");

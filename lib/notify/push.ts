@@ -1,6 +1,13 @@
 import "server-only";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import webpush from "web-push";
 import { logger } from "@/lib/server/log";
+import {
+  isNonPublicLiteral,
+  NonPublicAddressError,
+  publicOnlyLookup,
+} from "@/lib/server/public-address";
 
 const log = logger("push");
 
@@ -36,6 +43,11 @@ export interface PushSenderOptions {
   /** Requests in flight at once, across every fan-out on this node. */
   concurrency?: number;
   timeoutMs?: number;
+  /**
+   * Origins exempt from the public-address rule (the tests' local push service,
+   * PUSH_INSECURE_ORIGINS). Every other endpoint is reached only at public addresses.
+   */
+  trustedOrigins?: readonly string[];
 }
 
 /** VAPID JWTs live 12 h; each is reused for an hour per push service (audience). */
@@ -44,8 +56,11 @@ const VAPID_LIFETIME_S = 12 * 60 * 60;
 
 /**
  * Hands encrypted pushes to browsers' push services (RFC 8030) with the web-push library's
- * encryption (RFC 8291, aes128gcm) and VAPID (RFC 8292). The HTTP request is ours (fetch),
- * so the concurrency, timeouts and retries are too: 404/410 deletes the subscription,
+ * encryption (RFC 8291, aes128gcm) and VAPID (RFC 8292). The HTTP request is ours, so the
+ * concurrency, timeouts and retries are too, and so is where it may go: an endpoint is a URL a
+ * user chose, so it is reached only at public addresses (lib/server/public-address.ts: no
+ * loopback, private or link-local network, checked on the addresses actually connected to),
+ * and redirects are not followed. 404/410 deletes the subscription,
  * 429/5xx and network failures retry with exponential backoff (or Retry-After), anything
  * else is dropped with a log line. The VAPID JWT is signed once per push service and hour,
  * not per request.
@@ -59,6 +74,7 @@ export class PushSender {
   private readonly maxDelayMs: number;
   private readonly concurrency: number;
   private readonly timeoutMs: number;
+  private readonly trustedOrigins: ReadonlySet<string>;
 
   constructor(private readonly options: PushSenderOptions) {
     this.attempts = options.attempts ?? 4;
@@ -66,6 +82,7 @@ export class PushSender {
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
     this.concurrency = options.concurrency ?? 64;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.trustedOrigins = new Set(options.trustedOrigins);
   }
 
   async send(target: PushTarget, payload: string, options: PushOptions): Promise<PushOutcome> {
@@ -73,11 +90,12 @@ export class PushSender {
       let status: number;
       let retryAfter: string | null = null;
       try {
-        const res = await this.limited(() => this.request(target, payload, options));
-        status = res.status;
-        retryAfter = res.headers.get("retry-after");
-        await res.body?.cancel();
+        ({ status, retryAfter } = await this.limited(() => this.request(target, payload, options)));
       } catch (err) {
+        if (err instanceof NonPublicAddressError) {
+          log.warn("push endpoint refused: not a public address", { err: err.message });
+          return "failed";
+        }
         status = 0;
         log.debug("push request failed", { err: String(err) });
       }
@@ -110,10 +128,19 @@ export class PushSender {
     return exp / 2 + Math.random() * (exp / 2);
   }
 
-  private async request(target: PushTarget, payload: string, options: PushOptions) {
+  private async request(
+    target: PushTarget,
+    payload: string,
+    options: PushOptions,
+  ): Promise<{ status: number; retryAfter: string | null }> {
     // Encrypting is synchronous CPU work (an ECDH and two HKDFs): one push at a time, with
     // the event loop's I/O in between, so a big fan-out does not hold up other rooms' sends.
     await new Promise((resolve) => setImmediate(resolve));
+    const url = new URL(target.endpoint);
+    const trusted = this.trustedOrigins.has(url.origin);
+    // An IP literal is connected to without a lookup: check it here.
+    if (!trusted && isNonPublicLiteral(url.hostname))
+      throw new NonPublicAddressError(url.hostname, url.hostname);
     const details = webpush.generateRequestDetails(
       { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
       payload,
@@ -128,14 +155,27 @@ export class PushSender {
     );
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(details.headers)) headers[k] = String(v);
-    // fetch sets the length itself.
-    delete headers["Content-Length"];
-    return fetch(target.endpoint, {
-      method: "POST",
-      headers,
-      body: details.body ? new Uint8Array(details.body) : null,
-      signal: AbortSignal.timeout(this.timeoutMs),
-      redirect: "error",
+    const body = details.body ?? Buffer.alloc(0);
+    headers["Content-Length"] = String(body.length);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method: "POST",
+          headers,
+          timeout: this.timeoutMs,
+          ...(trusted ? {} : { lookup: publicOnlyLookup }),
+        },
+        (res) => {
+          res.resume();
+          const retryAfter = res.headers["retry-after"];
+          resolve({ status: res.statusCode ?? 0, retryAfter: retryAfter ?? null });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("push request timed out")));
+      req.on("error", reject);
+      req.end(body);
     });
   }
 

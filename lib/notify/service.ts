@@ -6,6 +6,7 @@ import { notifyPrefs, pushSubscriptions, roomNotifySettings } from "@/lib/db/sch
 import { queryRows } from "@/lib/db/sql";
 import { badRequest, notFound } from "@/lib/errors";
 import { accessRoomBySlug } from "@/lib/rooms/access";
+import { isNonPublicLiteral } from "@/lib/server/public-address";
 import {
   defaultLevel,
   type NotifyLevel,
@@ -35,6 +36,13 @@ export async function doSubscribe(
     throw badRequest("A push endpoint must be an https: URL");
   }
   if (url.username || url.password) throw badRequest("A push endpoint has no credentials");
+  const local = url.hostname === "localhost" || url.hostname.endsWith(".localhost");
+  if (
+    !options.insecureOrigins.includes(url.origin) &&
+    (local || isNonPublicLiteral(url.hostname))
+  ) {
+    throw badRequest("A push endpoint must be on a public address");
+  }
   const label = input.label || deviceLabel(options.userAgent ?? "");
   // An endpoint belongs to one browser profile: whoever subscribes it last owns it (a
   // shared computer where someone else signs in must not keep pushing to the first person).

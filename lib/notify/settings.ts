@@ -19,7 +19,10 @@ export const notifyEnv = z.object({
     .optional(),
   /** Server-wide privacy mode: pushes never carry what a message says, only "New message". */
   PUSH_PRIVACY: bool.default(false),
-  /** Origins allowed as plain-http push endpoints (tests' local push service); others must be https. */
+  /**
+   * Origins allowed as plain-http push endpoints on any address (tests' local push service);
+   * every other endpoint must be https: at a public address.
+   */
   PUSH_INSECURE_ORIGINS: list,
   /** In rooms with more members than this, only owners can notify everyone with @room. */
   MENTION_ROOM_MAX_MEMBERS: integer(0).default(50),

@@ -242,4 +242,21 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
       ),
     ).rejects.toThrow("https");
   });
+
+  it("refuses an endpoint on the server's own network (cloud metadata, loopback)", async () => {
+    for (const endpoint of [
+      "https://169.254.169.254/latest/meta-data",
+      "https://[::1]/push/x",
+      "https://localhost/push/x",
+    ])
+      await expect(
+        doSubscribe(
+          h.db,
+          users.Bob!,
+          { ...devices.Bob!.subscription, endpoint },
+          { insecureOrigins: [push.url] },
+        ),
+        endpoint,
+      ).rejects.toThrow("public address");
+  });
 });
