@@ -40,17 +40,11 @@ describe.skipIf(!hasRedis && process.env.CI !== "true")("Redis registry placemen
       },
     );
     url = `redis://127.0.0.1:${port}`;
-    redis = new Redis(url, { lazyConnect: true });
+    // ioredis keeps retrying until the server listens; a second connect() while it does
+    // would only be refused ("already connecting"), so wait for the client to be ready.
+    redis = new Redis(url, { retryStrategy: () => 50 });
     redis.on("error", () => {});
-    await eventually(
-      async () =>
-        redis.connect().then(
-          () => true,
-          () => false,
-        ),
-      10_000,
-      "redis",
-    );
+    await eventually(async () => redis.status === "ready", 20_000, "redis");
   });
 
   afterAll(async () => {
