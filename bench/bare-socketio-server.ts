@@ -35,7 +35,10 @@ io.on("connection", (socket) => {
   socket.on("room.subscribe", (payload: { roomId?: unknown }, ack: unknown) => {
     if (typeof ack !== "function" || typeof payload?.roomId !== "string") return;
     void socket.join(`room:${payload.roomId}`);
-    (ack as Reply)({ ok: true, data: { participants: [], lastSeq: lastSeq.get(payload.roomId) ?? 0 } });
+    (ack as Reply)({
+      ok: true,
+      data: { participants: [], lastSeq: lastSeq.get(payload.roomId) ?? 0 },
+    });
   });
   socket.on(
     "message.send",

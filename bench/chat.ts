@@ -28,7 +28,8 @@ import { round } from "./chat/stats";
 const WATCHDOG_MS = 20 * 60_000;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
-const log = (line: string) => process.stderr.write(`[bench:chat ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const log = (line: string) =>
+  process.stderr.write(`[bench:chat ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 /** Things to undo, newest first, whether the run ends well, fails, or is interrupted. */
 const cleanups: Array<() => Promise<void>> = [];
@@ -60,7 +61,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function settle(fleet: ClientFleet, server: RunningServer) {
   await fleet.waitForQuiet(server);
   const bots = await fleet.waitForBots(120_000);
-  if (bots.connected < bots.total) log(`  only ${bots.connected} of ${bots.total} bots are connected`);
+  if (bots.connected < bots.total)
+    log(`  only ${bots.connected} of ${bots.total} bots are connected`);
   await fleet.waitForQuiet(server);
 }
 
@@ -214,7 +216,8 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
       label: `steady ${options.rate}/s`,
     });
     steadyWindow = [BigInt(load.window_hrtime_ns[0]), BigInt(load.window_hrtime_ns[1])];
-    if (load.acks.failed === 0) steadyCapacity = load.server.capacity_msgs_per_s_per_core ?? undefined;
+    if (load.acks.failed === 0)
+      steadyCapacity = load.server.capacity_msgs_per_s_per_core ?? undefined;
     const { window_hrtime_ns: _drop, ...shown } = load;
     result.load = {
       ...shown,
@@ -250,8 +253,10 @@ async function benchTarget(name: "parley" | "bare", options: Options) {
     if (file && steadyWindow) {
       result.profile = summarizeProfile(file, steadyWindow);
       result.profile_idle = summarizeProfile(file, idle.hrtime, 10);
-    }
-    else result.profile = { error: `no profile of pid ${server.pid} in ${profileDir}, or no steady load` };
+    } else
+      result.profile = {
+        error: `no profile of pid ${server.pid} in ${profileDir}, or no steady load`,
+      };
     if (options.profile === true) await rm(profileDir, { recursive: true, force: true });
   }
   await cleanUp(); // the database, if one was made
@@ -301,7 +306,10 @@ async function main() {
             parley_highest_msgs_per_s: parleyRamp.highest_passing_msgs_per_s,
             bare_highest_msgs_per_s: bareRamp.highest_passing_msgs_per_s,
             parley_to_bare_ratio: bareRamp.highest_passing_msgs_per_s
-              ? round(parleyRamp.highest_passing_msgs_per_s / bareRamp.highest_passing_msgs_per_s, 2)
+              ? round(
+                  parleyRamp.highest_passing_msgs_per_s / bareRamp.highest_passing_msgs_per_s,
+                  2,
+                )
               : null,
           }
         : {}),

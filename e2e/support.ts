@@ -3,7 +3,10 @@ import { type Browser, type BrowserContext, expect, type Page } from "@playwrigh
 let counter = 0;
 
 /** A fresh account, signed in, on the home page. */
-export async function signUp(page: Page, displayName: string): Promise<{ email: string; password: string }> {
+export async function signUp(
+  page: Page,
+  displayName: string,
+): Promise<{ email: string; password: string }> {
   counter += 1;
   const email = `${displayName.toLowerCase()}-${Date.now()}-${counter}@example.test`;
   const password = "correct horse battery";
@@ -53,7 +56,9 @@ export async function guestIn(
 
 /** Waits until the room's live connection is up: you appear among its participants. */
 export async function expectConnected(page: Page) {
-  await expect(page.getByRole("region", { name: "Participants" }).getByRole("listitem").first()).toBeVisible();
+  await expect(
+    page.getByRole("region", { name: "Participants" }).getByRole("listitem").first(),
+  ).toBeVisible();
 }
 
 export function messages(page: Page) {
@@ -84,7 +89,10 @@ export async function transcript(page: Page): Promise<string[]> {
 export async function apiGuestCookie(baseURL: string, displayName: string): Promise<string> {
   const csrf = await fetch(`${baseURL}/api/auth/csrf`);
   const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const csrfCookie = csrf.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const csrfCookie = csrf.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
   const res = await fetch(`${baseURL}/api/auth/callback/guest`, {
     method: "POST",
     redirect: "manual",

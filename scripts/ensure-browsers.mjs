@@ -11,7 +11,12 @@ import { accessSync, constants } from "node:fs";
 const BROWSERS = {
   chromium: {
     env: "CHROMIUM_PATH",
-    system: ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"],
+    system: [
+      "/usr/bin/chromium",
+      "/usr/bin/chromium-browser",
+      "/usr/bin/google-chrome",
+      "/usr/bin/google-chrome-stable",
+    ],
     apt: "chromium",
   },
   firefox: {
@@ -50,7 +55,9 @@ function aptInstall(pkg) {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const update = spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
   if (update.status !== 0) return false;
-  return spawnSync("apt-get", ["install", "-y", "-qq", pkg], { stdio: "inherit", env }).status === 0;
+  return (
+    spawnSync("apt-get", ["install", "-y", "-qq", pkg], { stdio: "inherit", env }).status === 0
+  );
 }
 
 function playwrightInstall(name) {

@@ -13,6 +13,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Node $(node --version)"
 step "Type check";  npm run --silent typecheck
 step "Lint";        npm run --silent lint
+step "Format";      npm run --silent format:check
 # Found (or installed) first: the SFU's Vitest suite drives a Chromium too.
 step "Browsers"
 browsers=$(node scripts/ensure-browsers.mjs chromium firefox)

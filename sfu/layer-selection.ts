@@ -34,7 +34,13 @@ export interface LayerInputs {
 }
 
 /** The layer to forward, "paused" for a hidden tile, or undefined while nothing flows. */
-export function chooseLayer({ active, preferred, tile, current, cap }: LayerInputs): LayerKey | "paused" | undefined {
+export function chooseLayer({
+  active,
+  preferred,
+  tile,
+  current,
+  cap,
+}: LayerInputs): LayerKey | "paused" | undefined {
   if (tile && (tile.width === 0 || tile.height === 0)) return "paused";
   if (active.length === 0) return undefined;
   if (active[0] === null) return null;
@@ -50,7 +56,10 @@ export function chooseLayer({ active, preferred, tile, current, cap }: LayerInpu
  * The smallest layer that shows a tile sharply (a little upscaling allowed). Stays on the
  * current layer unless the tile clearly outgrew it or clearly fits a smaller one.
  */
-export function layerForTile(tile: { width: number; height: number }, current: LayerKey): SimulcastLayer {
+export function layerForTile(
+  tile: { width: number; height: number },
+  current: LayerKey,
+): SimulcastLayer {
   // A 16:9 tile's height, or the height a wide tile needs at 16:9.
   const height = Math.max(tile.height, (tile.width * 9) / 16);
   const fits = (layer: SimulcastLayer, factor: number) => NOMINAL_HEIGHT[layer] * factor >= height;
@@ -58,7 +67,11 @@ export function layerForTile(tile: { width: number; height: number }, current: L
   if (current === null || rank(target) >= rank(current)) return target;
   // Going down: only as far as layers that fit with the margin.
   const down = LAYER_ORDER.find((layer) => fits(layer, 1 / DOWNSCALE_MARGIN));
-  return down !== undefined && rank(down) < rank(current) ? (rank(down) > rank(target) ? down : target) : current;
+  return down !== undefined && rank(down) < rank(current)
+    ? rank(down) > rank(target)
+      ? down
+      : target
+    : current;
 }
 
 export function rank(layer: SimulcastLayer): number {

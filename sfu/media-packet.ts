@@ -22,7 +22,9 @@ export const PACKET_CACHE_SIZE = 512;
 
 /** A ring of recent packets by sequence number, for answering NACKs. */
 export class PacketCache {
-  private readonly slots: Array<MediaPacket | undefined> = new Array<MediaPacket | undefined>(PACKET_CACHE_SIZE);
+  private readonly slots: Array<MediaPacket | undefined> = new Array<MediaPacket | undefined>(
+    PACKET_CACHE_SIZE,
+  );
 
   add(packet: MediaPacket): void {
     this.slots[packet.sequenceNumber & (PACKET_CACHE_SIZE - 1)] = packet;

@@ -81,12 +81,21 @@ export class ParticipantSocket {
       return;
     }
     if (typeof event !== "string" || !isCommandName(event)) {
-      ack({ ok: false, error: { code: "unknown_command", message: `unknown command ${String(event).slice(0, 40)}` } });
+      ack({
+        ok: false,
+        error: {
+          code: "unknown_command",
+          message: `unknown command ${String(event).slice(0, 40)}`,
+        },
+      });
       return;
     }
     const parsed = commands[event].input.safeParse(args.length > 1 ? args[0] : undefined);
     if (!parsed.success) {
-      ack({ ok: false, error: { code: "bad_request", message: z.prettifyError(parsed.error).slice(0, 500) } });
+      ack({
+        ok: false,
+        error: { code: "bad_request", message: z.prettifyError(parsed.error).slice(0, 500) },
+      });
       return;
     }
     const handler = this.handler;
@@ -94,7 +103,9 @@ export class ParticipantSocket {
       (data) => ack({ ok: true, data }),
       (err: unknown) => {
         if (!(err instanceof SfuError)) {
-          this.log.error(`command ${event} failed`, { err: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+          this.log.error(`command ${event} failed`, {
+            err: err instanceof Error ? (err.stack ?? err.message) : String(err),
+          });
         }
         ack({ ok: false, error: toErrorBody(err) });
       },
@@ -103,7 +114,10 @@ export class ParticipantSocket {
 
   private take(): boolean {
     const now = Date.now();
-    this.tokens = Math.min(BUCKET_SIZE, this.tokens + ((now - this.lastRefill) / 1000) * REFILL_PER_S);
+    this.tokens = Math.min(
+      BUCKET_SIZE,
+      this.tokens + ((now - this.lastRefill) / 1000) * REFILL_PER_S,
+    );
     this.lastRefill = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

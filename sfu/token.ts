@@ -56,7 +56,8 @@ export async function mintCallToken(
   options: { ttlSeconds?: number; now?: number } = {},
 ): Promise<string> {
   const ttl = options.ttlSeconds ?? MAX_TOKEN_TTL_S;
-  if (ttl <= 0 || ttl > MAX_TOKEN_TTL_S) throw new Error(`token TTL must be 1..${MAX_TOKEN_TTL_S} s`);
+  if (ttl <= 0 || ttl > MAX_TOKEN_TTL_S)
+    throw new Error(`token TTL must be 1..${MAX_TOKEN_TTL_S} s`);
   const iat = options.now ?? Math.floor(Date.now() / 1000);
   return new SignJWT({ room: grant.roomId, name: grant.displayName, pub: grant.mayPublish })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -120,16 +121,19 @@ export async function verifyCallToken(
       requiredClaims: ["exp", "iat", "jti", "sub"],
     }));
   } catch (err) {
-    if (err instanceof errors.JWTExpired) throw new TokenError("token_expired", "the call token has expired");
+    if (err instanceof errors.JWTExpired)
+      throw new TokenError("token_expired", "the call token has expired");
     throw new TokenError("invalid_token", "the call token is not valid");
   }
   const claims = claimsSchema.safeParse(payload);
-  if (!claims.success) throw new TokenError("invalid_token", "the call token's claims are malformed");
+  if (!claims.success)
+    throw new TokenError("invalid_token", "the call token's claims are malformed");
   const { sub, room, name, pub, jti, iat, exp } = claims.data;
   // A token minted elsewhere with a long life is refused even if correctly signed.
   if (exp - iat > MAX_TOKEN_TTL_S || iat > now + CLOCK_TOLERANCE_S) {
     throw new TokenError("invalid_token", "the call token's lifetime is not acceptable");
   }
-  if (!used.use(jti, exp, now)) throw new TokenError("token_replayed", "the call token was already used");
+  if (!used.use(jti, exp, now))
+    throw new TokenError("token_replayed", "the call token was already used");
   return { roomId: room, userId: sub, displayName: name, mayPublish: pub, jti, expiresAt: exp };
 }

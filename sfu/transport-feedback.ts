@@ -126,10 +126,14 @@ export class TransportFeedback {
 }
 
 /** The 16-bit transport-wide sequence number in a plaintext RTP packet's header, or -1. */
-export function readTransportSequence(packet: Uint8Array, headerLength: number, extensionId: number): number {
+export function readTransportSequence(
+  packet: Uint8Array,
+  headerLength: number,
+  extensionId: number,
+): number {
   if (!(packet[0]! & 0x10)) return -1;
   const start = 12 + (packet[0]! & 0x0f) * 4;
-  if ((packet[start]! << 8 | packet[start + 1]!) !== 0xbede) return -1; // only one-byte extensions
+  if (((packet[start]! << 8) | packet[start + 1]!) !== 0xbede) return -1; // only one-byte extensions
   let at = start + 4;
   while (at < headerLength) {
     const byte = packet[at]!;

@@ -44,7 +44,12 @@ export function writeVp8Descriptor(target: Uint8Array, pictureId: number, start:
  * Writes the 3-byte VP8 payload header of a frame's first packet, plus for a key frame
  * the start code and a 16×16 size, so a real decoder would at least parse it.
  */
-export function writeVp8FrameHeader(target: Uint8Array, offset: number, keyFrame: boolean, size: number): number {
+export function writeVp8FrameHeader(
+  target: Uint8Array,
+  offset: number,
+  keyFrame: boolean,
+  size: number,
+): number {
   // size0..2: 19-bit first partition size; bit 0 = P (0 = key frame); show_frame bit 4.
   const first = Math.min(size, 0x7ffff);
   target[offset] = ((first & 0x07) << 5) | 0x10 | (keyFrame ? 0 : 1);
@@ -97,7 +102,9 @@ export function readVp8Fields(payload: Uint8Array, out: Vp8Fields): boolean {
 
 export function readPictureId(payload: Uint8Array, fields: Vp8Fields): number {
   const at = fields.pictureIdAt;
-  return fields.pictureIdLong ? ((payload[at]! & 0x7f) << 8) | payload[at + 1]! : payload[at]! & 0x7f;
+  return fields.pictureIdLong
+    ? ((payload[at]! & 0x7f) << 8) | payload[at + 1]!
+    : payload[at]! & 0x7f;
 }
 
 export function writePictureId(payload: Uint8Array, fields: Vp8Fields, pictureId: number): void {

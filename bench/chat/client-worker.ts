@@ -159,7 +159,10 @@ function connectBot(command: ConnectCommand, spec: BotSpec): Promise<Bot> {
       ready: false,
       outbox: new Map(),
     };
-    const timer = setTimeout(() => fail(new Error("connect/subscribe timed out")), command.timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error("connect/subscribe timed out")),
+      command.timeoutMs,
+    );
     const fail = (err: Error) => {
       clearTimeout(timer);
       socket.disconnect();
@@ -218,7 +221,7 @@ async function resubscribe(bot: Bot): Promise<void> {
 
 /** Fetches every event after the bot's watermark with `room.sync`, page by page. */
 async function catchUpBot(bot: Bot): Promise<void> {
-  for (let more = true; more; ) {
+  for (let more = true; more;) {
     const page = await call<{ events: MessageEvent[]; throughSeq: number; hasMore: boolean }>(
       bot.socket,
       "room.sync",
@@ -352,7 +355,8 @@ async function runStep(command: RunCommand): Promise<void> {
         const ackedAt = now();
         if (result.ok) {
           state.acksOk += 1;
-          if (ackedAt >= command.warmupEnd && ackedAt < command.windowEnd) state.acksOkInWindow += 1;
+          if (ackedAt >= command.warmupEnd && ackedAt < command.windowEnd)
+            state.acksOkInWindow += 1;
         } else {
           state.acksFailed += 1;
           state.ackErrors[result.error.code] = (state.ackErrors[result.error.code] ?? 0) + 1;

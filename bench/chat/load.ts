@@ -135,7 +135,8 @@ export class ClientFleet {
         () => reject(new Error(`client worker ${worker.pid} did not answer ${message.type}`)),
         timeoutMs,
       );
-      const onExit = (code: number | null) => reject(new Error(`client worker exited with ${code}`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`client worker exited with ${code}`));
       worker.once("exit", onExit);
       this.inbox.get(worker)!.push((reply) => {
         clearTimeout(timer);
@@ -242,7 +243,11 @@ export class ClientFleet {
     }, warmupEnd - now());
     const stopTimer = setTimeout(() => {
       windowHr = [windowHr[0], process.hrtime.bigint()];
-      measured = { server: serverCpu.stop(), database: databaseCpu.stop(), clients: clientCpu.stop() };
+      measured = {
+        server: serverCpu.stop(),
+        database: databaseCpu.stop(),
+        clients: clientCpu.stop(),
+      };
     }, windowEnd - now());
 
     let results: StepResult[];
@@ -284,11 +289,20 @@ export class ClientFleet {
     let databasePerMessage: Record<string, number> | undefined;
     if (statsBefore && statsAfter && sentTotal) {
       databasePerMessage = Object.fromEntries(
-        Object.keys(statsAfter).map((k) => [k, round(((statsAfter[k] ?? 0) - (statsBefore[k] ?? 0)) / sentTotal, 2)]),
+        Object.keys(statsAfter).map((k) => [
+          k,
+          round(((statsAfter[k] ?? 0) - (statsBefore[k] ?? 0)) / sentTotal, 2),
+        ]),
       );
     }
-    const fanout = percentiles(results.map((r) => r.fanoutMs), [50, 95, 99, 100]);
-    const ack = percentiles(results.map((r) => r.ackMs), [50, 99]);
+    const fanout = percentiles(
+      results.map((r) => r.fanoutMs),
+      [50, 95, 99, 100],
+    );
+    const ack = percentiles(
+      results.map((r) => r.ackMs),
+      [50, 99],
+    );
     const report: StepReport = {
       target_msgs_per_s: rate,
       sent_msgs_per_s: round(sentInWindow / timing.windowS, 1),
@@ -316,7 +330,9 @@ export class ClientFleet {
           ? round((m.server.cpuSeconds * 1e6) / deliveriesInWindow, 1)
           : null,
         // Per message the server finished (acked) in the window, not per message offered.
-        cpu_us_per_message: ackedInWindow ? round((m.server.cpuSeconds * 1e6) / ackedInWindow, 1) : null,
+        cpu_us_per_message: ackedInWindow
+          ? round((m.server.cpuSeconds * 1e6) / ackedInWindow, 1)
+          : null,
         capacity_msgs_per_s_per_core: ackedInWindow
           ? Math.round(ackedInWindow / m.server.cpuSeconds)
           : null,
@@ -339,7 +355,10 @@ export class ClientFleet {
         reconnects: sum((r) => r.reconnects),
         catch_up_events: sum((r) => r.catchUpEvents),
       },
-      machine: { busy_percent: round(m.server.machineBusyPercent, 1), load_average_1m: round(loadavg()[0] ?? 0) },
+      machine: {
+        busy_percent: round(m.server.machineBusyPercent, 1),
+        load_average_1m: round(loadavg()[0] ?? 0),
+      },
       window_hrtime_ns: [String(windowHr[0]), String(windowHr[1])],
       pass: true,
       failures: [],
@@ -347,10 +366,14 @@ export class ClientFleet {
     const failures = report.failures;
     if (report.messages_lost > 0) failures.push(`${report.messages_lost} messages lost`);
     if (report.messages_late > report.messages_lost) {
-      failures.push(`${report.messages_late - report.messages_lost} messages delivered only after the drain`);
+      failures.push(
+        `${report.messages_late - report.messages_lost} messages delivered only after the drain`,
+      );
     }
     if (report.acks.failed + report.acks.missing_at_drain > 0) {
-      failures.push(`${report.acks.failed} acks failed, ${report.acks.missing_at_drain} missing at the drain`);
+      failures.push(
+        `${report.acks.failed} acks failed, ${report.acks.missing_at_drain} missing at the drain`,
+      );
     }
     if (report.achieved_msgs_per_s < 0.95 * rate) failures.push("achieved < 95 % of target");
     const p99 = fanout.p99 ?? Infinity;

@@ -36,7 +36,9 @@ export type Options = ReturnType<typeof parseOptions>;
 
 // Low steps first: Parley's ceiling may be far below the bare server's, and a ramp that
 // fails its first step says nothing. Failures are refined by bisection (bench/chat.ts).
-const DEFAULT_STEPS = [100, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 12_000, 16_000, 20_000];
+const DEFAULT_STEPS = [
+  100, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 12_000, 16_000, 20_000,
+];
 const QUICK_STEPS = [50, 100, 200];
 
 export function parseOptions(argv: string[]) {

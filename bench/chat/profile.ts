@@ -56,8 +56,14 @@ function whereOf(frame: Frame): string {
 
 /** Broad phases of the chat pipeline, by the package or file a frame belongs to. */
 const PHASES: Array<[RegExp, string]> = [
-  [/^wasm|pkg @electric-sql\/pglite|pkg (pg|pg-protocol|pg-pool|pg-types|postgres-array)$|pkg drizzle-orm|^app lib\/db\//, "database (driver, Drizzle, PGlite engine)"],
-  [/pkg (socket\.io|socket\.io-parser|socket\.io-adapter|engine\.io|engine\.io-parser|ws)$|^node:(net|internal\/stream_base_commons|internal\/streams|buffer)/, "Socket.IO / WebSocket / sockets"],
+  [
+    /^wasm|pkg @electric-sql\/pglite|pkg (pg|pg-protocol|pg-pool|pg-types|postgres-array)$|pkg drizzle-orm|^app lib\/db\//,
+    "database (driver, Drizzle, PGlite engine)",
+  ],
+  [
+    /pkg (socket\.io|socket\.io-parser|socket\.io-adapter|engine\.io|engine\.io-parser|ws)$|^node:(net|internal\/stream_base_commons|internal\/streams|buffer)/,
+    "Socket.IO / WebSocket / sockets",
+  ],
   [/pkg zod$/, "validation (zod)"],
   [/pkg (jose|next-auth)$|^app lib\/auth\//, "auth (session, JWT)"],
   [/pkg rate-limiter-flexible$/, "rate limit"],

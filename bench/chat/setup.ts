@@ -32,7 +32,9 @@ async function expectOk(res: Response, what: string): Promise<unknown> {
 
 /** NextAuth's double-submit CSRF pair: the token for the form and the cookie that signs it. */
 export async function fetchCsrf(baseUrl: string): Promise<{ token: string; cookie: string }> {
-  const res = await fetch(`${baseUrl}/api/auth/csrf`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const res = await fetch(`${baseUrl}/api/auth/csrf`, {
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
   const { csrfToken } = csrfSchema.parse(await expectOk(res, "GET /api/auth/csrf"));
   const cookie = [...cookiesOf(res)].map(([k, v]) => `${k}=${v}`).join("; ");
   return { token: csrfToken, cookie };
@@ -52,7 +54,12 @@ export async function signInGuest(
     method: "POST",
     redirect: "manual",
     headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrf.cookie },
-    body: new URLSearchParams({ csrfToken: csrf.token, displayName, callbackUrl: baseUrl, json: "true" }),
+    body: new URLSearchParams({
+      csrfToken: csrf.token,
+      displayName,
+      callbackUrl: baseUrl,
+      json: "true",
+    }),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   await expectOk(res, "POST /api/auth/callback/guest");
@@ -114,7 +121,11 @@ export async function createUsersAndRooms(
     concurrency,
     async (r) => roomSchema.parse(await postJson(baseUrl, "/api/rooms", cookies[r]!)).room,
   );
-  const bots = cookies.map((cookie, i) => ({ cookie, room: created[i % rooms]!, creator: i < rooms }));
+  const bots = cookies.map((cookie, i) => ({
+    cookie,
+    room: created[i % rooms]!,
+    creator: i < rooms,
+  }));
   await mapLimit(
     bots.filter((b) => !b.creator),
     concurrency,

@@ -1,6 +1,9 @@
 /** Latency samples → percentiles, merged across client workers. */
 
-export function percentiles(samples: Float64Array[], points: number[]): Record<string, number | null> {
+export function percentiles(
+  samples: Float64Array[],
+  points: number[],
+): Record<string, number | null> {
   let length = 0;
   for (const s of samples) length += s.length;
   const all = new Float64Array(length);

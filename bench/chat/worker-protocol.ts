@@ -38,11 +38,7 @@ export interface RunCommand {
 }
 
 export type ParentMessage =
-  | ConnectCommand
-  | RunCommand
-  | { type: "status" }
-  | { type: "verify" }
-  | { type: "close" };
+  ConnectCommand | RunCommand | { type: "status" } | { type: "verify" } | { type: "close" };
 
 export interface ConnectResult {
   type: "connected";
@@ -103,8 +99,4 @@ export interface VerifyResult {
 }
 
 export type WorkerMessage =
-  | ConnectResult
-  | VerifyResult
-  | StepResult
-  | StatusResult
-  | { type: "error"; message: string };
+  ConnectResult | VerifyResult | StepResult | StatusResult | { type: "error"; message: string };

@@ -4,7 +4,11 @@ import { useEffect, useState } from "react";
 
 type Theme = "system" | "light" | "dark";
 const NEXT: Record<Theme, Theme> = { system: "dark", dark: "light", light: "system" };
-const LABEL: Record<Theme, string> = { system: "System theme", dark: "Dark theme", light: "Light theme" };
+const LABEL: Record<Theme, string> = {
+  system: "System theme",
+  dark: "Dark theme",
+  light: "Light theme",
+};
 
 /** Cycles system → dark → light; remembered in localStorage. */
 export function ThemeToggle() {

@@ -21,7 +21,9 @@ export function iceServersFor(config: CallConfig, userId: string, nowMs = Date.n
   if (config.CALL_TURN_URLS.length > 0 && config.CALL_TURN_SECRET) {
     const expiry = Math.floor(nowMs / 1000) + config.CALL_TURN_TTL_S;
     const username = `${expiry}:${userId}`;
-    const credential = createHmac("sha1", config.CALL_TURN_SECRET).update(username).digest("base64");
+    const credential = createHmac("sha1", config.CALL_TURN_SECRET)
+      .update(username)
+      .digest("base64");
     servers.push({ urls: config.CALL_TURN_URLS, username, credential });
   }
   return servers;

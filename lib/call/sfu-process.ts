@@ -99,7 +99,8 @@ export class SfuProcess {
     this.closing = true;
     clearTimeout(this.restartTimer);
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
+      return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     process.kill(child.pid, "SIGTERM");
     const kill = setTimeout(() => {

@@ -49,10 +49,19 @@ const options = z
 
 async function main() {
   const bots: Bot[] = [];
-  const shape = { fps: options.fps, packetsPerFrame: options["packets-per-frame"], payloadSize: options["payload-size"] };
+  const shape = {
+    fps: options.fps,
+    packetsPerFrame: options["packets-per-frame"],
+    payloadSize: options["payload-size"],
+  };
   for (let i = 0; i < options.bots; i++) {
     const name = `bot-${i}`;
-    const token = await mintCallToken(options.secret, { roomId: options.room, userId: name, displayName: name, mayPublish: true });
+    const token = await mintCallToken(options.secret, {
+      roomId: options.room,
+      userId: name,
+      displayName: name,
+      mayPublish: true,
+    });
     const bot = await Bot.join({
       url: options.url,
       path: options.path,

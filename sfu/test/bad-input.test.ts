@@ -23,7 +23,9 @@ const code = (p: Promise<unknown>) =>
 /** Media ports the SFU advertised in an SDP. */
 function candidatePorts(sdp: string, transport: "udp" | "tcp"): number[] {
   const ports = new Set<number>();
-  for (const match of sdp.matchAll(/a=candidate:\S+ \d+ (udp|tcp) \d+ 127\.0\.0\.1 (\d+) typ host/gi)) {
+  for (const match of sdp.matchAll(
+    /a=candidate:\S+ \d+ (udp|tcp) \d+ 127\.0\.0\.1 (\d+) typ host/gi,
+  )) {
     if (match[1]!.toLowerCase() === transport) ports.add(Number(match[2]));
   }
   return [...ports];
@@ -35,18 +37,60 @@ describe("bad input", () => {
     const s = bot.signaling;
     const raw = (event: string, payload: unknown) =>
       s.socket.timeout(5_000).emitWithAck(event as "leave", payload as never) as Promise<unknown>;
-    expect(await raw("noSuchCommand", {})).toMatchObject({ ok: false, error: { code: "unknown_command" } });
-    expect(await raw("publishOffer", { sdp: 42 })).toMatchObject({ ok: false, error: { code: "bad_request" } });
-    expect(await raw("setTrackMuted", "not an object")).toMatchObject({ ok: false, error: { code: "bad_request" } });
-    expect(await code(s.request("publishOffer", { sdp: "v=0\r\nthis is not sdp", tracks: [{ mid: "0", source: "mic" }] }))).toBe("bad_sdp");
-    expect(await code(s.request("publishOffer", { sdp: "v=0\r\n" + "a=x\r\n".repeat(5), tracks: [] }))).toBe("bad_sdp");
-    expect(await code(s.request("subscribeAnswer", { revision: 7, sdp: "v=0\r\ngarbage" }))).toBe("stale_answer");
-    expect(await code(s.request("setTrackMuted", { trackId: "nope", muted: true }))).toBe("unknown_track");
-    expect(await code(s.request("setPreferredLayer", { trackId: "nope", layer: "high" }))).toBe("unknown_track");
-    expect(await code(s.request("setTileSize", { trackId: "nope", width: 10, height: 10 }))).toBe("unknown_track");
-    expect(await code(s.request("iceCandidate", { connection: "subscribe", candidate: { candidate: "candidate:garbage" } }))).toBe("bad_candidate");
-    expect(await code(s.request("iceCandidate", { connection: "publish", candidate: { candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host" } }))).toBe("bad_candidate");
-    expect(await code(s.request("join", { token: "x", roomId: "room-bad" }))).toBe("already_joined");
+    expect(await raw("noSuchCommand", {})).toMatchObject({
+      ok: false,
+      error: { code: "unknown_command" },
+    });
+    expect(await raw("publishOffer", { sdp: 42 })).toMatchObject({
+      ok: false,
+      error: { code: "bad_request" },
+    });
+    expect(await raw("setTrackMuted", "not an object")).toMatchObject({
+      ok: false,
+      error: { code: "bad_request" },
+    });
+    expect(
+      await code(
+        s.request("publishOffer", {
+          sdp: "v=0\r\nthis is not sdp",
+          tracks: [{ mid: "0", source: "mic" }],
+        }),
+      ),
+    ).toBe("bad_sdp");
+    expect(
+      await code(s.request("publishOffer", { sdp: "v=0\r\n" + "a=x\r\n".repeat(5), tracks: [] })),
+    ).toBe("bad_sdp");
+    expect(await code(s.request("subscribeAnswer", { revision: 7, sdp: "v=0\r\ngarbage" }))).toBe(
+      "stale_answer",
+    );
+    expect(await code(s.request("setTrackMuted", { trackId: "nope", muted: true }))).toBe(
+      "unknown_track",
+    );
+    expect(await code(s.request("setPreferredLayer", { trackId: "nope", layer: "high" }))).toBe(
+      "unknown_track",
+    );
+    expect(await code(s.request("setTileSize", { trackId: "nope", width: 10, height: 10 }))).toBe(
+      "unknown_track",
+    );
+    expect(
+      await code(
+        s.request("iceCandidate", {
+          connection: "subscribe",
+          candidate: { candidate: "candidate:garbage" },
+        }),
+      ),
+    ).toBe("bad_candidate");
+    expect(
+      await code(
+        s.request("iceCandidate", {
+          connection: "publish",
+          candidate: { candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host" },
+        }),
+      ),
+    ).toBe("bad_candidate");
+    expect(await code(s.request("join", { token: "x", roomId: "room-bad" }))).toBe(
+      "already_joined",
+    );
 
     // After all that, the same session still publishes, with a declared-track mismatch refused first.
     const other = await sfu.bot("room-bad", "Listener");
@@ -88,7 +132,12 @@ describe("bad input", () => {
       return Buffer.concat([header, body]);
     };
     for (const port of udpPorts) {
-      for (const datagram of [record(21, 0, Buffer.from([2, 40])), record(21, 1, Buffer.from([2, 0])), record(24, 1, randomBytes(8)), randomBytes(5)]) {
+      for (const datagram of [
+        record(21, 0, Buffer.from([2, 40])),
+        record(21, 1, Buffer.from([2, 0])),
+        record(24, 1, randomBytes(8)),
+        randomBytes(5),
+      ]) {
         udp.send(datagram, port, "127.0.0.1");
       }
     }

@@ -21,12 +21,19 @@ export interface TestSfu {
   child: ChildProcess;
   token(grant: Partial<CallGrant> & { roomId: string }): Promise<string>;
   stats(): Promise<SfuStats>;
-  bot(roomId: string, name: string, extra?: Partial<BotOptions> & { mayPublish?: boolean }): Promise<Bot>;
+  bot(
+    roomId: string,
+    name: string,
+    extra?: Partial<BotOptions> & { mayPublish?: boolean },
+  ): Promise<Bot>;
   stop(): Promise<void>;
 }
 
 /** `nodeArgs` go before the script (e.g. `--cpu-prof` for the benchmark). */
-export async function startSfu(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<TestSfu> {
+export async function startSfu(
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<TestSfu> {
   const secret = randomBytes(32).toString("base64url");
   const child = spawn(
     process.execPath,
@@ -76,7 +83,11 @@ export async function startSfu(env: Record<string, string> = {}, nodeArgs: strin
       return (await res.json()) as SfuStats;
     },
     async bot(roomId, name, extra = {}) {
-      const token = await sfu.token({ roomId, displayName: name, mayPublish: extra.mayPublish ?? true });
+      const token = await sfu.token({
+        roomId,
+        displayName: name,
+        mayPublish: extra.mayPublish ?? true,
+      });
       return Bot.join({ url, token, roomId, network: LOOPBACK, ...extra });
     },
     async stop() {
@@ -92,7 +103,11 @@ export async function startSfu(env: Record<string, string> = {}, nodeArgs: strin
 }
 
 /** Polls until `predicate` holds or `timeoutMs` passes. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
+export async function eventually(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -26,7 +26,8 @@ describe("rooms with several participants", () => {
 
     // Everyone receives everyone else's tracks, and bytes flow on all of them.
     const flowing = (bot: Bot, peer: Bot, tracks: number) => () =>
-      fromPeer(bot, peer.peerId!).length === tracks && fromPeer(bot, peer.peerId!).every((t) => t.packets > 10);
+      fromPeer(bot, peer.peerId!).length === tracks &&
+      fromPeer(bot, peer.peerId!).every((t) => t.packets > 10);
     await a.waitFor(flowing(a, b, 2), 10_000, "A gets B");
     await a.waitFor(flowing(a, c, 1), 10_000, "A gets C");
     await b.waitFor(flowing(b, a, 2), 10_000, "B gets A");
@@ -45,9 +46,15 @@ describe("rooms with several participants", () => {
     await b.leave();
     await a.waitFor(() => !a.participants.has(bId), 5_000, "A sees B leave");
     await a.waitFor(() => a.offersAnswered > offersBefore, 5_000, "A renegotiated");
-    expect([...a.received.values()].filter((t) => t.info?.peerId === bId).every((t) => t.ended)).toBe(true);
+    expect(
+      [...a.received.values()].filter((t) => t.info?.peerId === bId).every((t) => t.ended),
+    ).toBe(true);
     const before = fromPeer(c, a.peerId!).reduce((n, t) => n + t.packets, 0);
-    await c.waitFor(() => fromPeer(c, a.peerId!).reduce((n, t) => n + t.packets, 0) > before + 20, 5_000, "C still gets A");
+    await c.waitFor(
+      () => fromPeer(c, a.peerId!).reduce((n, t) => n + t.packets, 0) > before + 20,
+      5_000,
+      "C still gets A",
+    );
     await eventually(async () => (await sfu.stats()).consumers === 3, 5_000, "consumers of B gone");
     expect(a.errors).toEqual([]);
     expect(c.errors).toEqual([]);
@@ -59,11 +66,19 @@ describe("rooms with several participants", () => {
     const pub = await sfu.bot("room-v", "Publisher");
     await pub.publish({ mic: true, camera: true });
     const sub = await sfu.bot("room-v", "Subscriber");
-    await sub.waitFor(() => sub.received.size === 2 && [...sub.received.values()].every((t) => t.packets > 5), 10_000, "media");
+    await sub.waitFor(
+      () => sub.received.size === 2 && [...sub.received.values()].every((t) => t.packets > 5),
+      10_000,
+      "media",
+    );
     const pubId = pub.peerId!;
     await pub.close(); // no `leave`: the socket just drops, as a crashed tab's would
     await sub.waitFor(() => !sub.participants.has(pubId), 10_000, "publisher gone");
-    await sub.waitFor(() => [...sub.received.values()].every((t) => t.ended), 5_000, "tracks ended");
+    await sub.waitFor(
+      () => [...sub.received.values()].every((t) => t.ended),
+      5_000,
+      "tracks ended",
+    );
     await sub.waitFor(() => sub.announced.size === 0, 5_000, "unpublished");
     const packets = sub.totalPackets();
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -81,7 +96,11 @@ describe("rooms with several participants", () => {
     pub.dropKeyFrameRequests = 4;
     const requestsBefore = pub.keyFrameRequests;
     const sub = await sfu.bot("room-k", "Late viewer");
-    await sub.waitFor(() => [...sub.received.values()].some((t) => t.keyFrames > 0), 15_000, "a key frame");
+    await sub.waitFor(
+      () => [...sub.received.values()].some((t) => t.keyFrames > 0),
+      15_000,
+      "a key frame",
+    );
     // Only asking again (every half second) got past the lost ones.
     expect(pub.keyFrameRequests - requestsBefore).toBeGreaterThan(4);
     await sub.leave();
@@ -92,7 +111,11 @@ describe("rooms with several participants", () => {
     const pub = await sfu.bot("room-s", "Simulcaster");
     await pub.publish({ camera: { simulcast: true } });
     const sub = await sfu.bot("room-s", "Viewer");
-    await sub.waitFor(() => [...sub.received.values()].some((t) => t.packets > 20), 10_000, "video");
+    await sub.waitFor(
+      () => [...sub.received.values()].some((t) => t.packets > 20),
+      10_000,
+      "video",
+    );
     const [track] = [...sub.received.values()];
     expect(track!.layer).toBe("low");
     expect(track!.info?.layers).toEqual(["low", "medium", "high"]);

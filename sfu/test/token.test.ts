@@ -22,31 +22,55 @@ describe("call tokens (unit)", () => {
     const used = new UsedTokens();
     const now = Math.floor(Date.now() / 1000);
     const expired = await mintCallToken(secret, grant, { now: now - 120, ttlSeconds: 30 });
-    await expect(verifyCallToken(secret, expired, used)).rejects.toMatchObject({ code: "token_expired" });
+    await expect(verifyCallToken(secret, expired, used)).rejects.toMatchObject({
+      code: "token_expired",
+    });
     const forged = await mintCallToken("x".repeat(40), grant);
-    await expect(verifyCallToken(secret, forged, used)).rejects.toMatchObject({ code: "invalid_token" });
+    await expect(verifyCallToken(secret, forged, used)).rejects.toMatchObject({
+      code: "invalid_token",
+    });
     const key = new TextEncoder().encode(secret);
     const claims = { room: "room-a", name: "Ann", pub: true };
     const longLived = await new SignJWT(claims)
       .setProtectedHeader({ alg: "HS256" })
-      .setSubject("u1").setIssuer("parley-web").setAudience("parley-sfu")
-      .setIssuedAt(now).setExpirationTime(now + 3600).setJti(crypto.randomUUID())
+      .setSubject("u1")
+      .setIssuer("parley-web")
+      .setAudience("parley-sfu")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .setJti(crypto.randomUUID())
       .sign(key);
-    await expect(verifyCallToken(secret, longLived, used)).rejects.toMatchObject({ code: "invalid_token" });
+    await expect(verifyCallToken(secret, longLived, used)).rejects.toMatchObject({
+      code: "invalid_token",
+    });
     const hs512 = await new SignJWT(claims)
       .setProtectedHeader({ alg: "HS512" })
-      .setSubject("u1").setIssuer("parley-web").setAudience("parley-sfu")
-      .setIssuedAt(now).setExpirationTime(now + 30).setJti(crypto.randomUUID())
+      .setSubject("u1")
+      .setIssuer("parley-web")
+      .setAudience("parley-sfu")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 30)
+      .setJti(crypto.randomUUID())
       .sign(key);
-    await expect(verifyCallToken(secret, hs512, used)).rejects.toMatchObject({ code: "invalid_token" });
+    await expect(verifyCallToken(secret, hs512, used)).rejects.toMatchObject({
+      code: "invalid_token",
+    });
     const none = new UnsecuredJWT(claims)
-      .setSubject("u1").setIssuer("parley-web").setAudience("parley-sfu")
-      .setIssuedAt(now).setExpirationTime(now + 30).setJti(crypto.randomUUID())
+      .setSubject("u1")
+      .setIssuer("parley-web")
+      .setAudience("parley-sfu")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 30)
+      .setJti(crypto.randomUUID())
       .encode();
-    await expect(verifyCallToken(secret, none, used)).rejects.toMatchObject({ code: "invalid_token" });
+    await expect(verifyCallToken(secret, none, used)).rejects.toMatchObject({
+      code: "invalid_token",
+    });
     const once = await mintCallToken(secret, grant);
     await verifyCallToken(secret, once, used);
-    await expect(verifyCallToken(secret, once, used)).rejects.toMatchObject({ code: "token_replayed" });
+    await expect(verifyCallToken(secret, once, used)).rejects.toMatchObject({
+      code: "token_replayed",
+    });
   });
 
   it("forgets used tokens once they expire", async () => {
@@ -83,15 +107,23 @@ describe("call tokens against the SFU", () => {
   it("refuses bad tokens with an error to that client only", async () => {
     const member = await sfu.bot("room-t", "Member");
     const now = Math.floor(Date.now() / 1000);
-    const expired = await mintCallToken(sfu.secret, { ...grant, roomId: "room-t" }, { now: now - 120, ttlSeconds: 30 });
+    const expired = await mintCallToken(
+      sfu.secret,
+      { ...grant, roomId: "room-t" },
+      { now: now - 120, ttlSeconds: 30 },
+    );
     expect(await joinWith(expired, "room-t")).toBe("token_expired");
     const forged = await mintCallToken("f".repeat(40), { ...grant, roomId: "room-t" });
     expect(await joinWith(forged, "room-t")).toBe("invalid_token");
     expect(await joinWith("not.a.jwt", "room-t")).toBe("invalid_token");
     const wrongAlg = await new SignJWT({ room: "room-t", name: "X", pub: true })
       .setProtectedHeader({ alg: "HS384" })
-      .setSubject("u9").setIssuer("parley-web").setAudience("parley-sfu")
-      .setIssuedAt(now).setExpirationTime(now + 30).setJti(crypto.randomUUID())
+      .setSubject("u9")
+      .setIssuer("parley-web")
+      .setAudience("parley-sfu")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 30)
+      .setJti(crypto.randomUUID())
       .sign(new TextEncoder().encode(sfu.secret));
     expect(await joinWith(wrongAlg, "room-t")).toBe("invalid_token");
     const good = await sfu.token({ roomId: "room-t" });

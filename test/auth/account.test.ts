@@ -228,9 +228,9 @@ describe.each(testDbKinds())("account management on %s", (kind) => {
       expect(
         await database.db.select().from(attachments).where(eq(attachments.uploaderId, ada.id)),
       ).toEqual([]);
-      expect(
-        await database.db.select().from(passkeys).where(eq(passkeys.userId, ada.id)),
-      ).toEqual([]);
+      expect(await database.db.select().from(passkeys).where(eq(passkeys.userId, ada.id))).toEqual(
+        [],
+      );
     });
   });
 });

@@ -2,12 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db/client";
 import type { MessageView, RoomEvent } from "@/lib/chat/schemas";
-import {
-  doDeleteMessage,
-  doEditMessage,
-  doReact,
-  doSendMessage,
-} from "@/lib/chat/service";
+import { doDeleteMessage, doEditMessage, doReact, doSendMessage } from "@/lib/chat/service";
 import { loadEventsSince, loadHistoryPage } from "@/lib/chat/views";
 import { AppError } from "@/lib/errors";
 import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
@@ -96,7 +91,8 @@ describe.each(testDbKinds())("chat service on %s", (kind) => {
       () => send(outsider, "let me in"),
       () =>
         doEditMessage(database.db, outsider, { roomId, messageId: message.id, body: "x" }, limits),
-      () => doReact(database.db, outsider, { roomId, messageId: message.id, emoji: "👍", on: true }),
+      () =>
+        doReact(database.db, outsider, { roomId, messageId: message.id, emoji: "👍", on: true }),
       () => doDeleteMessage(database.db, outsider, { roomId, messageId: message.id }),
     ];
     for (const attempt of attempts) {
@@ -116,19 +112,39 @@ describe.each(testDbKinds())("chat service on %s", (kind) => {
     expect(edited.message.body).toBe("final");
     expect(edited.message.editedAt).not.toBeNull();
 
-    const same = await doEditMessage(database.db, bob, { roomId, messageId: message.id, body: "final" }, limits);
+    const same = await doEditMessage(
+      database.db,
+      bob,
+      { roomId, messageId: message.id, body: "final" },
+      limits,
+    );
     expect(same.event).toBeNull();
 
     await expect(
       doEditMessage(database.db, ada, { roomId, messageId: message.id, body: "hijack" }, limits),
     ).rejects.toMatchObject({ code: "forbidden" });
 
-    const liked = await doReact(database.db, ada, { roomId, messageId: message.id, emoji: "👍", on: true });
+    const liked = await doReact(database.db, ada, {
+      roomId,
+      messageId: message.id,
+      emoji: "👍",
+      on: true,
+    });
     expect(liked.event?.type).toBe("reaction.changed");
     expect(liked.message.reactions).toEqual([{ emoji: "👍", count: 1, userIds: [ada.id] }]);
-    const likedAgain = await doReact(database.db, ada, { roomId, messageId: message.id, emoji: "👍", on: true });
+    const likedAgain = await doReact(database.db, ada, {
+      roomId,
+      messageId: message.id,
+      emoji: "👍",
+      on: true,
+    });
     expect(likedAgain.event).toBeNull();
-    const unliked = await doReact(database.db, ada, { roomId, messageId: message.id, emoji: "👍", on: false });
+    const unliked = await doReact(database.db, ada, {
+      roomId,
+      messageId: message.id,
+      emoji: "👍",
+      on: false,
+    });
     expect(unliked.message.reactions).toEqual([]);
 
     const deleted = await doDeleteMessage(database.db, bob, { roomId, messageId: message.id });
@@ -172,15 +188,25 @@ describe.each(testDbKinds())("chat service on %s", (kind) => {
     const old = await loadHistoryPage(database.db, roomId, { limit: 200 });
     const { message: a } = await send(ada, "after the snapshot");
     const { message: b } = await send(bob, "another");
-    await doEditMessage(database.db, ada, { roomId, messageId: a.id, body: "edited after" }, limits);
+    await doEditMessage(
+      database.db,
+      ada,
+      { roomId, messageId: a.id, body: "edited after" },
+      limits,
+    );
     await doReact(database.db, bob, { roomId, messageId: a.id, emoji: "🎉", on: true });
     await doDeleteMessage(database.db, bob, { roomId, messageId: b.id });
     const lastOld = old.messages.at(-1)!;
-    await doEditMessage(database.db, lastOld.author.id === ada.id ? ada : bob, {
-      roomId,
-      messageId: lastOld.id,
-      body: "changed an old one",
-    }, limits).catch(() => undefined);
+    await doEditMessage(
+      database.db,
+      lastOld.author.id === ada.id ? ada : bob,
+      {
+        roomId,
+        messageId: lastOld.id,
+        body: "changed an old one",
+      },
+      limits,
+    ).catch(() => undefined);
 
     const sync = await loadEventsSince(database.db, roomId, old.lastSeq, 1000);
     const state = applyEvents(old.messages, sync.events);

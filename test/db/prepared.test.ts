@@ -8,7 +8,10 @@ const insert = preparedStatement(
   "test_prepared_insert",
   "insert into prepared_probe (id, label) values ($1, $2) returning id, label, created_at",
 );
-const count = preparedStatement("test_prepared_count", "select count(*) from prepared_probe where label = $1");
+const count = preparedStatement(
+  "test_prepared_count",
+  "select count(*) from prepared_probe where label = $1",
+);
 
 describe.each(testDbKinds())("prepared statements on %s", (kind) => {
   let database: Database;
@@ -42,7 +45,9 @@ describe.each(testDbKinds())("prepared statements on %s", (kind) => {
 
   it("gives 50 concurrent calls each its own answer", async () => {
     const ids = Array.from({ length: 50 }, (_, i) => 100 + i);
-    const answers = await Promise.all(ids.map((i) => runPrepared(database.db, insert, [String(i), `n${i}`])));
+    const answers = await Promise.all(
+      ids.map((i) => runPrepared(database.db, insert, [String(i), `n${i}`])),
+    );
     expect(answers.map((rows) => rows[0]![1])).toEqual(ids.map((i) => `n${i}`));
   });
 

@@ -42,7 +42,10 @@ describe.runIf(testDbKinds().includes("postgres"))("a Postgres restart under the
 
   it("fails requests cleanly while it is down and recovers on its own", async () => {
     const socket = await h.client(user);
-    expect((await ask(socket, "message.send", { roomId, clientId: crypto.randomUUID(), body: "before" })).ok).toBe(true);
+    expect(
+      (await ask(socket, "message.send", { roomId, clientId: crypto.randomUUID(), body: "before" }))
+        .ok,
+    ).toBe(true);
 
     await proxy.cut();
     const clientId = crypto.randomUUID();

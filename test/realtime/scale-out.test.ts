@@ -6,7 +6,12 @@ import type { Participant } from "@/lib/realtime/protocol";
 import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
 import { openTestDatabase } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
-import { ask, nextEvent, type RealtimeHarness, startRealtimeServer } from "@/test/support/realtime-server";
+import {
+  ask,
+  nextEvent,
+  type RealtimeHarness,
+  startRealtimeServer,
+} from "@/test/support/realtime-server";
 import { testRedisUrl } from "@/test/support/redis";
 
 const redisUrl = testRedisUrl();
@@ -44,7 +49,11 @@ describe.runIf(redisUrl)("two web nodes over Redis", () => {
     await ask(a, "room.subscribe", { roomId });
     await ask(b, "room.subscribe", { roomId });
     const received = nextEvent<RoomEvent>(b, "room.event");
-    const ack = await ask(a, "message.send", { roomId, clientId: crypto.randomUUID(), body: "across nodes" });
+    const ack = await ask(a, "message.send", {
+      roomId,
+      clientId: crypto.randomUUID(),
+      body: "across nodes",
+    });
     expect(ack.ok).toBe(true);
     const event = await received;
     expect(event.type === "message.created" && event.message.body).toBe("across nodes");
@@ -56,9 +65,15 @@ describe.runIf(redisUrl)("two web nodes over Redis", () => {
     const b = await nodeB.client(bob);
     await ask(b, "room.subscribe", { roomId });
     const a = await nodeA.client(ada);
-    const seen = nextEvent<{ participants: Participant[] }>(b, "presence", (p) => p.participants.length === 2);
+    const seen = nextEvent<{ participants: Participant[] }>(
+      b,
+      "presence",
+      (p) => p.participants.length === 2,
+    );
     const result = await ask(a, "room.subscribe", { roomId });
-    expect((result.data as { participants: Participant[] }).participants.map((p) => p.displayName)).toEqual(["Ada", "Bob"]);
+    expect(
+      (result.data as { participants: Participant[] }).participants.map((p) => p.displayName),
+    ).toEqual(["Ada", "Bob"]);
     expect((await seen).participants).toHaveLength(2);
     a.disconnect();
     b.disconnect();
@@ -71,7 +86,13 @@ describe.runIf(redisUrl)("two web nodes over Redis", () => {
     const onB = await nodeB.client(user);
     const results = [];
     for (const s of [onA, onB, onA, onB]) {
-      results.push(await ask(s, "message.send", { roomId: room.room.id, clientId: crypto.randomUUID(), body: "x" }));
+      results.push(
+        await ask(s, "message.send", {
+          roomId: room.room.id,
+          clientId: crypto.randomUUID(),
+          body: "x",
+        }),
+      );
     }
     expect(results.map((r) => r.ok)).toEqual([true, true, true, false]);
     expect(results[3]!.error!.code).toBe("rate_limited");

@@ -1,7 +1,10 @@
 import type { HistoryPage } from "../schemas";
 
 /** GET one page of a room's history (newest first when `before` is undefined). */
-export async function fetchHistoryPage(slug: string, before: number | undefined): Promise<HistoryPage> {
+export async function fetchHistoryPage(
+  slug: string,
+  before: number | undefined,
+): Promise<HistoryPage> {
   const qs = before === undefined ? "" : `?before=${before}`;
   const res = await fetch(`/api/rooms/${encodeURIComponent(slug)}/messages${qs}`, {
     headers: { accept: "application/json" },
