@@ -20,6 +20,7 @@ import {
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, notFound } from "@/lib/errors";
 import { channel } from "@/lib/realtime/protocol";
+import { handOverRoom } from "@/lib/rooms/service";
 import { hashPassword, verifyPassword } from "./password";
 import type { SessionUser } from "./schemas";
 import { toSessionUser } from "./service";
@@ -127,20 +128,8 @@ export async function doDeleteAccount(
       .from(roomMembers)
       .where(and(eq(roomMembers.userId, userId), eq(roomMembers.role, "owner")));
     for (const { roomId } of owned) {
-      const [heir] = await tx
-        .select({ userId: roomMembers.userId })
-        .from(roomMembers)
-        .where(and(eq(roomMembers.roomId, roomId), sql`${roomMembers.userId} <> ${userId}`))
-        .orderBy(sql`${roomMembers.role} = 'guest'`, roomMembers.joinedAt)
-        .limit(1);
-      if (heir) {
-        await tx
-          .update(roomMembers)
-          .set({ role: "owner" })
-          .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, heir.userId)));
-      } else {
+      if ((await handOverRoom(tx, roomId, userId)) === null)
         await tx.delete(rooms).where(eq(rooms.id, roomId));
-      }
     }
 
     // Its files: rows now, bytes after commit.

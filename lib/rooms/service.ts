@@ -1,7 +1,7 @@
 import "server-only";
-import { and, asc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
-import type { Db } from "@/lib/db/client";
+import type { Db, Tx } from "@/lib/db/client";
 import { roomMembers, roomRemovals, rooms } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
@@ -120,6 +120,27 @@ export async function doRenameRoom(
 }
 
 /**
+ * Makes the longest-standing member other than `owner` (accounts before guests) the room's
+ * owner, inside the caller's transaction: when its owner leaves or deletes their account, a
+ * room is never left without one while anyone is in it. The heir's id, or null when nobody
+ * else is in the room.
+ */
+export async function handOverRoom(tx: Tx, roomId: string, owner: string): Promise<string | null> {
+  const [heir] = await tx
+    .select({ userId: roomMembers.userId })
+    .from(roomMembers)
+    .where(and(eq(roomMembers.roomId, roomId), ne(roomMembers.userId, owner)))
+    .orderBy(sql`${roomMembers.role} = 'guest'`, asc(roomMembers.joinedAt))
+    .limit(1);
+  if (!heir) return null;
+  await tx
+    .update(roomMembers)
+    .set({ role: "owner" })
+    .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, heir.userId)));
+  return heir.userId;
+}
+
+/**
  * Leaves the room. When its owner leaves, the longest-standing member (accounts before
  * guests) becomes the owner, so a room is never left without one while anyone is in it.
  */
@@ -134,19 +155,7 @@ export async function doLeaveRoom(
       .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, user.id)))
       .returning();
     if (!left) throw notFound("You are not in that room");
-    if (left.role !== "owner") return;
-    const [heir] = await tx
-      .select({ userId: roomMembers.userId })
-      .from(roomMembers)
-      .where(eq(roomMembers.roomId, roomId))
-      .orderBy(sql`${roomMembers.role} = 'guest'`, asc(roomMembers.joinedAt))
-      .limit(1);
-    if (heir) {
-      await tx
-        .update(roomMembers)
-        .set({ role: "owner" })
-        .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, heir.userId)));
-    }
+    if (left.role === "owner") await handOverRoom(tx, roomId, user.id);
   });
   return {
     left: true,
