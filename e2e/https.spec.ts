@@ -1,9 +1,8 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { type Browser, chromium, expect, type Page, test } from "@playwright/test";
 import { chromiumArgs, chromiumPath } from "../scripts/chromium";
 import { Lab, labAvailable, stop } from "../test/support/netns";
@@ -12,6 +11,7 @@ import { homeTrusting } from "../test/support/turn";
 import { callRegion, expectMovingVideo, joinCall } from "./call-support";
 import { browserOn } from "./lab-call";
 import { expectConnected, guestIn, messages, newRoom, send } from "./support";
+import { selfSignedCertificate } from "../test/support/certificates";
 
 /**
  * HTTPS from the one command (issue 11), in a real Chromium that trusts certificates the
@@ -27,8 +27,6 @@ import { expectConnected, guestIn, messages, newRoom, send } from "./support";
  * The unit-level checks (reloads, refused challenges, TLS-ALPN-01, file modes) are in
  * test/server/tls/.
  */
-
-const exec = promisify(execFile);
 
 test.use({ trace: "off" });
 
@@ -170,14 +168,13 @@ test.describe("HTTPS on this machine", () => {
   test("TLS_CERT_FILE: Parley serves your certificate to a browser that trusts it", async () => {
     test.setTimeout(120_000);
     const dir = tempDir();
-    const cert = path.join(dir, "fullchain.pem");
-    const key = path.join(dir, "privkey.pem");
-    await exec("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-days", "2", "-subj", "/CN=Parley e2e own certificate",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-keyout", key, "-out", cert,
-    ]); // prettier-ignore
+    const { cert, key } = await selfSignedCertificate({
+      dir,
+      base: "fullchain",
+      commonName: "Parley e2e own certificate",
+      altNames: "DNS:localhost,IP:127.0.0.1",
+      ca: true,
+    });
     const server = await launch({
       TLS_CERT_FILE: cert,
       TLS_KEY_FILE: key,

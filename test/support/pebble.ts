@@ -1,8 +1,7 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import type { Lab } from "./netns";
+import { selfSignedCertificate } from "./certificates";
 
 /**
  * A real ACME CA for the HTTPS tests (issue 11): Debian's `pebble`, Let's Encrypt's test
@@ -13,8 +12,6 @@ import type { Lab } from "./netns";
  * NODE_EXTRA_CA_CERTS; the CA it issues from is new at every start, and `root` is what a
  * browser must trust for the certificates it issues.
  */
-
-const exec = promisify(execFile);
 
 export const PEBBLE_PORT = 14000;
 export const PEBBLE_MANAGEMENT_PORT = 15000;
@@ -52,27 +49,12 @@ export async function startPebble(
 ): Promise<Pebble> {
   const dir = path.join(lab.dir, "pebble");
   mkdirSync(dir, { recursive: true });
-  const cert = path.join(dir, "listener.pem");
-  const key = path.join(dir, "listener.key");
-  await exec("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Parley test ACME server",
-    "-addext",
-    `subjectAltName=DNS:${name}`,
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
+  const { cert, key } = await selfSignedCertificate({
+    dir,
+    base: "listener",
+    commonName: "Parley test ACME server",
+    altNames: `DNS:${name}`,
+  });
   const config = path.join(dir, "pebble-config.json");
   writeFileSync(
     config,

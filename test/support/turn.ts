@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Lab } from "./netns";
+import { selfSignedCertificate } from "./certificates";
 
 /**
  * A real TURN server for the real-network call tests (issue 8): Debian's coturn
@@ -76,29 +77,13 @@ export async function startTurn(lab: Lab, host: string): Promise<Turn> {
   const address = lab.host(host).ipv4[0]!;
   const dir = path.join(lab.dir, "turn");
   await exec("mkdir", ["-p", dir]);
-  const cert = path.join(dir, "cert.pem");
-  const key = path.join(dir, "key.pem");
-  await exec("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Parley test TURN",
-    "-addext",
-    `subjectAltName=IP:${address}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
+  const { cert, key } = await selfSignedCertificate({
+    dir,
+    base: "cert",
+    commonName: "Parley test TURN",
+    altNames: `IP:${address}`,
+    ca: true,
+  });
   const secret = randomBytes(24).toString("base64url");
   const conf = path.join(dir, "turnserver.conf");
   writeFileSync(conf, turnConfig({ address, secret, cert, key, dir }));

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseEnv } from "@/lib/env";
 import { tlsPlan } from "@/lib/server/tls/config";
 import { CA_PATH, createWeb, type Web } from "@/lib/server/tls/web";
+import { selfSignedCertificate } from "../../support/certificates";
 
 /**
  * The HTTPS listeners without the app (lib/server/tls/web.ts): self-signed and
@@ -88,31 +89,14 @@ async function plainGet(port: number, url: string, host = "parley.lan") {
   });
 }
 
-async function opensslPair(dir: string, name: string, cn: string) {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  await exec("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${cn}`,
-    "-addext",
-    "subjectAltName=DNS:localhost",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  return { cert, key };
+function opensslPair(dir: string, name: string, commonName: string) {
+  return selfSignedCertificate({
+    dir,
+    base: name,
+    commonName,
+    altNames: "DNS:localhost",
+    ca: true,
+  });
 }
 
 describe("self-signed", () => {
