@@ -2,10 +2,11 @@
 // Finds (or installs, where this machine allows) the browsers the end-to-end tests drive,
 // and prints them as shell assignments: CHROMIUM_PATH=… FIREFOX_PATH=…
 //
-// Order for each browser: the variable already set, the system's own, Playwright's own
-// download; then, as root on Debian, `apt-get install`; then `playwright install` where
-// its download site answers. Otherwise it stops and says how to get one.
-import { execFileSync, spawnSync } from "node:child_process";
+// Order for each browser: the variable already set, the system's own, one Playwright already
+// downloaded; then, as root on Debian, `apt-get install` (the distribution's package: nothing
+// is fetched from outside the npm registry and the apt mirrors). Otherwise it stops and says
+// how to get one.
+import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 
 const BROWSERS = {
@@ -60,16 +61,6 @@ function aptInstall(pkg) {
   );
 }
 
-function playwrightInstall(name) {
-  console.error(`[browsers] trying \`playwright install ${name}\`…`);
-  try {
-    execFileSync("npx", ["playwright", "install", name], { stdio: "inherit", timeout: 300_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function find(name) {
   const spec = BROWSERS[name];
   if (!spec) throw new Error(`unknown browser ${name}`);
@@ -81,11 +72,10 @@ async function find(name) {
   const look = async () => spec.system.find(executable) ?? (await playwrightOwn(name));
   let path = await look();
   if (!path && aptInstall(spec.apt)) path = await look();
-  if (!path && playwrightInstall(name)) path = await look();
   if (!path) {
     throw new Error(
-      `No ${name} for the browser tests. Install one (Debian: \`sudo apt-get install ${spec.apt}\`; ` +
-        `elsewhere: \`npx playwright install ${name}\`) or set ${spec.env} to its executable.`,
+      `No ${name} for the browser tests. Install your system's package (Debian: ` +
+        `\`sudo apt-get install ${spec.apt}\`) or set ${spec.env} to its executable.`,
     );
   }
   return path;

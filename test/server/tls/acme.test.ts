@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TlsStatus } from "@/lib/server/tls/web";
 import { Lab, labAvailable, stop } from "../../support/netns";
 import { type Pebble, pebbleAvailable, startPebble } from "../../support/pebble";
+import { getOnSocket } from "../../support/raw-http";
 
 /**
  * Certificates from a real ACME CA (issue 11): pebble on one lab host, the HTTPS listeners
@@ -88,23 +89,7 @@ function open(): Promise<TLSSocket> {
   });
 }
 
-/** One request on an open connection, which stays open: status line, headers and body. */
-function get(socket: TLSSocket, url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    const onData = (chunk: Buffer) => {
-      data += String(chunk);
-      const head = data.indexOf("\r\n\r\n");
-      const length = /content-length: (\d+)/i.exec(data)?.[1];
-      if (head >= 0 && length && data.length >= head + 4 + Number(length)) {
-        socket.off("data", onData);
-        resolve(data);
-      }
-    };
-    socket.on("data", onData).once("error", reject);
-    socket.write(`GET ${url} HTTP/1.1\r\nHost: ${NAME}\r\n\r\n`);
-  });
-}
+const get = (socket: TLSSocket, url: string) => getOnSocket(socket, url, NAME);
 
 /** The status over a fresh, verified connection; null while none verifies. */
 async function status(): Promise<(TlsStatus & { serial: string }) | null> {

@@ -10,6 +10,7 @@ import { parseEnv } from "@/lib/env";
 import { tlsPlan } from "@/lib/server/tls/config";
 import { CA_PATH, createWeb, type Web } from "@/lib/server/tls/web";
 import { selfSignedCertificate } from "../../support/certificates";
+import { getOnSocket } from "../../support/raw-http";
 
 /**
  * The HTTPS listeners without the app (lib/server/tls/web.ts): self-signed and
@@ -54,23 +55,7 @@ async function open(port: number, ca: string, servername = "localhost"): Promise
   });
 }
 
-/** One HTTP/1.1 request over an open TLS socket (which stays open). */
-async function get(socket: TLSSocket, url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    const onData = (chunk: Buffer) => {
-      data += String(chunk);
-      const head = data.indexOf("\r\n\r\n");
-      const length = /content-length: (\d+)/i.exec(data)?.[1];
-      if (head >= 0 && length && data.length >= head + 4 + Number(length)) {
-        socket.off("data", onData);
-        resolve(data);
-      }
-    };
-    socket.on("data", onData).once("error", reject);
-    socket.write(`GET ${url} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n`);
-  });
-}
+const get = (socket: TLSSocket, url: string) => getOnSocket(socket, url, "localhost");
 
 function peer(socket: TLSSocket): PeerCertificate {
   return socket.getPeerCertificate();
