@@ -1,5 +1,5 @@
 /**
- * What GET /stats reports: live object counts (to prove nothing leaks after join/leave
+ * What GET /stats reports (each media worker's, summed by the main thread: sfu/server.ts): live object counts (to prove nothing leaks after join/leave
  * cycles) and the process's memory. Cheap enough to poll.
  *
  * The counts are kept by the objects themselves (incremented when made, decremented when
@@ -42,6 +42,8 @@ export interface SfuStats {
   forwardDelay: number[];
   /** Per published track: packets and receive rates of each simulcast layer. */
   tracks: TrackStats[];
+  /** Per media worker (sfu/workers.ts): whether it runs, its participants and rooms. */
+  workers: Array<{ index: number; alive: boolean; peers: number; rooms: number }>;
   memory: { rss: number; heapUsed: number; external: number };
   uptimeSeconds: number;
 }
@@ -88,6 +90,7 @@ export function snapshot(): SfuStats {
     rtp: { ...rtp },
     forwardDelay: [...forwardDelay],
     tracks,
+    workers: [],
     memory: { rss, heapUsed, external },
     uptimeSeconds: Math.round(process.uptime()),
   };
