@@ -12,13 +12,7 @@ import { ActiveSpeaker } from "./active-speaker";
 import type { Logger } from "./log";
 import type { Peer } from "./peer";
 import type { ProducerLike } from "./producer";
-import type {
-  CommandResult,
-  EventName,
-  EventPayload,
-  Participant,
-  TrackInfo,
-} from "./protocol";
+import type { CommandResult, EventName, EventPayload, Participant, TrackInfo } from "./protocol";
 import { live } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 
@@ -123,8 +117,7 @@ export class Room extends TypedEmitter<{ closed: []; change: [RoomChange] }> {
   /** A participant on another worker left (or its worker died): its piped tracks go too. */
   removeRemoteParticipant(peerId: string): void {
     if (!this.remotes.delete(peerId)) return;
-    for (const track of [...this.remoteTracks.values()])
-      if (track.peerId === peerId) track.close();
+    for (const track of [...this.remoteTracks.values()]) if (track.peerId === peerId) track.close();
     this.speaker.remove(peerId);
     this.broadcast("participantLeft", { peerId });
   }

@@ -119,7 +119,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       Array.from({ length: this.pool.size }, (_, index) =>
         this.pool.isAlive(index)
           ? (this.pool.request(index, { type: "stats" }) as Promise<SfuStats>).catch(() => null)
-          : null,
+          : Promise.resolve(null),
       ),
     );
     return mergeStats(
@@ -313,8 +313,9 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       case "room":
         this.onRoomChange(message.roomId, worker, message.change);
         return;
-      default:
-        return;
+      case "ready":
+      case "result":
+        return; // the pool's own
     }
   }
 
@@ -365,8 +366,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     }
     for (const [roomId, room] of [...this.rooms]) {
       for (const [peerId, { worker: on }] of [...room.participants])
-        if (on === worker)
-          this.onRoomChange(roomId, worker, { kind: "participantLeft", peerId });
+        if (on === worker) this.onRoomChange(roomId, worker, { kind: "participantLeft", peerId });
       if (room.workers.has(worker)) {
         this.workerLoad[worker] = 0;
         room.workers.delete(worker);
@@ -440,7 +440,9 @@ export function mergeStats(
     merged.consumers += part.consumers;
     for (const key of Object.keys(merged.rtp) as Array<keyof SfuStats["rtp"]>)
       merged.rtp[key] += part.rtp[key];
-    part.forwardDelay.forEach((n, i) => (merged.forwardDelay[i] = (merged.forwardDelay[i] ?? 0) + n));
+    part.forwardDelay.forEach(
+      (n, i) => (merged.forwardDelay[i] = (merged.forwardDelay[i] ?? 0) + n),
+    );
     merged.tracks.push(...part.tracks);
   }
   return merged;

@@ -12,13 +12,7 @@ import { logger, setLogLevel } from "./log";
 import type { MediaNetwork } from "./media";
 import { Peer } from "./peer";
 import { PipeLink } from "./pipe";
-import type {
-  CommandName,
-  CommandPayload,
-  EventName,
-  EventPayload,
-  TrackInfo,
-} from "./protocol";
+import type { CommandName, CommandPayload, EventName, EventPayload, TrackInfo } from "./protocol";
 import { Room, type RoomChange } from "./room";
 import type { PeerSocket } from "./signaling";
 import { producers, snapshot } from "./stats";

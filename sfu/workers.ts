@@ -52,7 +52,11 @@ export function placePeer(
 }
 
 /** A worker's message, minus the request id the pool assigns. */
-type Request = ToWorker extends infer M ? (M extends { id: number } ? Omit<M, "id"> : never) : never;
+type Request = ToWorker extends infer M
+  ? M extends { id: number }
+    ? Omit<M, "id">
+    : never
+  : never;
 
 type PoolEvents = {
   /** A message from a worker that is not an answer (events, disconnects, room changes). */
