@@ -13,7 +13,14 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { type MediaPacket, PacketCache } from "./media-packet";
-import type { LayerKey, Producer, ProducerEvents, ProducerLike, RtpSink } from "./producer";
+import {
+  type LayerKey,
+  type Producer,
+  type ProducerEvents,
+  type ProducerLike,
+  type RtpSink,
+  trackInfo,
+} from "./producer";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
 import { TypedEmitter } from "./typed-emitter";
 import { readVp8Fields } from "./vp8";
@@ -335,14 +342,7 @@ export class PipeProducer extends TypedEmitter<ProducerEvents> implements Produc
   }
 
   info(): TrackInfo {
-    return {
-      trackId: this.id,
-      peerId: this.peerId,
-      source: this.source,
-      kind: this.kind,
-      muted: this.muted_,
-      layers: [...this.simulcastLayers],
-    };
+    return trackInfo(this);
   }
 
   activeLayers(): LayerKey[] {

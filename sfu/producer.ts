@@ -118,6 +118,20 @@ export interface ProducerLike extends TypedEmitter<ProducerEvents> {
   close(): void;
 }
 
+/** What participants are told of a track (`trackPublished`, `join`). */
+export function trackInfo(
+  track: Pick<ProducerLike, "id" | "peerId" | "source" | "kind" | "muted" | "simulcastLayers">,
+): TrackInfo {
+  return {
+    trackId: track.id,
+    peerId: track.peerId,
+    source: track.source,
+    kind: track.kind,
+    muted: track.muted,
+    layers: [...track.simulcastLayers],
+  };
+}
+
 /** What /stats shows of one layer. */
 export interface LayerStats {
   layer: LayerKey;
@@ -186,14 +200,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
   }
 
   info(): TrackInfo {
-    return {
-      trackId: this.id,
-      peerId: this.peerId,
-      source: this.source,
-      kind: this.kind,
-      muted: this.muted_,
-      layers: [...this.simulcastLayers],
-    };
+    return trackInfo(this);
   }
 
   /**

@@ -26,7 +26,7 @@ import {
 } from "./protocol";
 import type { RoomChange } from "./room";
 import { type CommandHandler, ParticipantSocket } from "./signaling";
-import type { SfuStats } from "./stats";
+import { rtpCounters, type SfuStats } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 import { UsedTokens, verifyCallToken } from "./token";
 import type { FromWorker, RemoteState, RemoteTrack } from "./worker-protocol";
@@ -418,15 +418,7 @@ export function mergeStats(
     transports: 0,
     producers: 0,
     consumers: 0,
-    rtp: {
-      received: 0,
-      forwarded: 0,
-      retransmitted: 0,
-      keyFrameRequests: 0,
-      throughWerift: 0,
-      nacksSent: 0,
-      unrecovered: 0,
-    },
+    rtp: rtpCounters(),
     forwardDelay: [],
     tracks: [],
     workers,

@@ -54,15 +54,20 @@ export const live = { rooms: 0, peers: 0, transports: 0, producers: 0, consumers
  * RTP packets received from publishers, forwarded to subscribers, retransmitted on NACKs,
  * key frames requested upstream, and forwarded through werift's slow path (no GCM / TCP).
  */
-export const rtp = {
-  received: 0,
-  forwarded: 0,
-  retransmitted: 0,
-  keyFrameRequests: 0,
-  throughWerift: 0,
-  nacksSent: 0,
-  unrecovered: 0,
-};
+export const rtp = rtpCounters();
+
+/** RTP counters at zero (a worker's at start; the sum of the workers' in sfu/server.ts). */
+export function rtpCounters(): SfuStats["rtp"] {
+  return {
+    received: 0,
+    forwarded: 0,
+    retransmitted: 0,
+    keyFrameRequests: 0,
+    throughWerift: 0,
+    nacksSent: 0,
+    unrecovered: 0,
+  };
+}
 export const DELAY_BUCKET_MS = 0.05;
 /** See {@link SfuStats.forwardDelay}: 50 µs buckets up to 50 ms. */
 export const forwardDelay = new Uint32Array(1000);
