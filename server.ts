@@ -39,6 +39,7 @@ async function main() {
     authSecret: config.AUTH_SECRET,
     callTokenSecret: config.CALL_TOKEN_SECRET,
     filesMasterKey: config.FILES_MASTER_KEY,
+    filesMasterKeyPrevious: config.FILES_MASTER_KEY_PREVIOUS,
     vapidPublicKey: config.VAPID_PUBLIC_KEY,
     vapidPrivateKey: config.VAPID_PRIVATE_KEY,
   });

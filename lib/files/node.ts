@@ -8,7 +8,7 @@ import type { AllowedOrigins } from "@/lib/realtime/origin";
 import { logger } from "@/lib/server/log";
 import { provide } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
-import { parseMasterKey } from "./crypto/encryption";
+import { MasterKeys, parseMasterKey } from "./crypto/encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
 import type { Files } from "./service";
 import { filesSettings } from "./settings";
@@ -31,6 +31,7 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
     db: ctx.database.db,
     root: path.join(ctx.dataDir, "files"),
     masterKeyHex: ctx.secrets.filesMasterKey,
+    previousMasterKeyHex: ctx.secrets.filesMasterKeyPrevious,
     settings,
   });
   provide("files", files);
@@ -49,18 +50,23 @@ export async function openFiles(options: {
   db: Files["db"];
   root: string;
   masterKeyHex: string;
+  /** While a key rotation is under way (./rotation.ts): the key it rotates away from. */
+  previousMasterKeyHex?: string;
   settings: Files["settings"];
 }): Promise<Files> {
-  const masterKey = parseMasterKey(options.masterKeyHex);
+  const keys = new MasterKeys(
+    parseMasterKey(options.masterKeyHex),
+    options.previousMasterKeyHex ? parseMasterKey(options.previousMasterKeyHex) : null,
+  );
   const transfers = new Transfers();
   return {
     db: options.db,
     storage: await DiskStorage.create(path.join(options.root, "objects")),
-    masterKey,
+    keys,
     settings: options.settings,
     uploads: await EncryptedUploadStore.create(
       path.join(options.root, "uploads"),
-      masterKey,
+      keys,
       options.settings.uploadExpiryMs,
       transfers,
     ),
