@@ -8,9 +8,11 @@ import type { AllowedOrigins } from "@/lib/realtime/origin";
 import { logger } from "@/lib/server/log";
 import { provide } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
+import { withRemovalHolds } from "./storage";
 import { MasterKeys, parseMasterKey } from "./crypto/encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
 import type { Files } from "./service";
+import { rotateFilesKey, type KeySource } from "./rotation";
 import { filesSettings } from "./settings";
 import { ThumbnailMaker } from "./thumbnails";
 import { Transfers } from "./crypto/transfers";
@@ -35,6 +37,12 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
     settings,
   });
   provide("files", files);
+  if (files.keys.previous) {
+    // A rotation of the master key was started (or interrupted): finish it in the background.
+    void rotateFilesKey({ files, dataDir: ctx.dataDir, keySource: filesKeySource(ctx.env) })
+      .then((report) => log.info("files master key rotated", { ...report }))
+      .catch((err: unknown) => log.error("rotating the files master key", { err: String(err) }));
+  }
   const stopHook = onMessageDeleted(async ({ messageId }) => {
     await doDeleteMessageFiles(files, messageId);
   });
@@ -43,6 +51,11 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
     allowedOrigins: { publicUrl: ctx.env.PUBLIC_URL, extra: ctx.env.ALLOWED_ORIGINS },
     stopHook,
   });
+}
+
+/** Where the files master key comes from: the environment, or DATA_DIR/secrets.json. */
+export function filesKeySource(env: { FILES_MASTER_KEY?: string }): KeySource {
+  return env.FILES_MASTER_KEY ? "environment" : "data-dir";
 }
 
 /** Builds the Files service over a data folder (also used by tests and the benchmark). */
@@ -61,7 +74,7 @@ export async function openFiles(options: {
   const transfers = new Transfers();
   return {
     db: options.db,
-    storage: await DiskStorage.create(path.join(options.root, "objects")),
+    storage: withRemovalHolds(await DiskStorage.create(path.join(options.root, "objects"))),
     keys,
     settings: options.settings,
     uploads: await EncryptedUploadStore.create(

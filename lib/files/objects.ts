@@ -56,7 +56,14 @@ export async function openObject(
   try {
     size = plainSizeOf(stored.size);
     const header = await stored.read(0, HEADER_LENGTH, Buffer.alloc(HEADER_LENGTH));
-    fileKey = keys.open(header, key);
+    try {
+      fileKey = keys.open(header, key);
+    } catch (err) {
+      // During a key rotation the header may have been read while it was rewritten in
+      // place (./rotation.ts): read it once more before calling it damaged.
+      if (!keys.previous) throw err;
+      fileKey = keys.open(await stored.read(0, HEADER_LENGTH, Buffer.alloc(HEADER_LENGTH)), key);
+    }
   } finally {
     await stored.close();
   }

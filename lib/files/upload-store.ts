@@ -281,6 +281,18 @@ export class EncryptedUploadStore extends DataStore {
     this.release(id);
   }
 
+  /**
+   * Every unfinished upload's data file (it starts with the object's header) and the
+   * storage key that header is bound to: what a key rotation re-wraps (./rotation.ts).
+   */
+  async *stagedHeaders(): AsyncGenerator<{ file: string; context: string }> {
+    for (const id of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!isAttachmentId(id)) continue;
+      const info = await this.staged(id).catch(() => null);
+      if (info) yield { file: path.join(this.folder(id), "data"), context: info.storageKey };
+    }
+  }
+
   override getExpiration(): number {
     return this.expiryMs;
   }
@@ -309,7 +321,8 @@ const newUploadSchema = z.object({
   storageKey: z.string(),
 });
 
-async function readHeader(file: string): Promise<Buffer> {
+/** The header an encrypted file starts with (shorter when the file is). */
+export async function readHeader(file: string): Promise<Buffer> {
   const handle = await open(file, "r");
   try {
     const header = Buffer.alloc(HEADER_LENGTH);

@@ -23,6 +23,11 @@ const secretsSchema = z.object({
 });
 export type Secrets = z.infer<typeof secretsSchema>;
 
+/** Checks a complete set of secrets (one restored from a backup, say); throws if invalid. */
+export function parseSecrets(value: unknown): Secrets {
+  return secretsSchema.parse(value);
+}
+
 /**
  * Secrets come from the environment when set; otherwise they are generated once into
  * DATA_DIR/secrets.json (mode 0600) and reused on every start, so sessions, call tokens
