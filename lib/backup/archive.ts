@@ -1,6 +1,6 @@
 import "server-only";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Database } from "@/lib/db/client";
 import { appTables, openSnapshot } from "@/lib/db/snapshot";
@@ -13,6 +13,7 @@ import {
   BACKUP_VERSION,
   type BackupFormat,
   type BackupManifest,
+  type BackupSummary,
   entryNames,
 } from "./format";
 
@@ -41,8 +42,9 @@ export interface BackupSource {
 
 export async function* backupEntries(
   source: BackupSource,
-  onDone?: (manifest: BackupManifest) => void,
+  onDone?: (summary: Omit<BackupSummary, "bytes">) => void,
 ): AsyncGenerator<TarEntry> {
+  await mkdir(source.tmpDir, { recursive: true, mode: 0o700 });
   const release = source.storage.holdRemovals();
   const tmp = await mkdtemp(path.join(source.tmpDir, "backup-"));
   const tables = appTables();
@@ -151,7 +153,13 @@ export async function* backupEntries(
     if (source.secrets) yield sized(json(entryNames.secrets, source.secrets));
     const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     yield { name: entryNames.manifest, size: body.length, body };
-    onDone?.(manifest);
+    onDone?.({
+      rows: manifest.rows,
+      objects: manifest.objects,
+      missingObjects: manifest.missingObjects.length,
+      includesSecrets: format.includesSecrets,
+      filesKeys: format.filesKeys,
+    });
   } finally {
     await snapshot.close();
     await release();
