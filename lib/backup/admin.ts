@@ -125,7 +125,9 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
         dataDir: deps.dataDir,
         keySource: deps.keySource,
         ...(body.data.newKey ? { newKey: parseMasterKey(body.data.newKey) } : {}),
-        onProgress: (progress) => res.write(`${JSON.stringify({ progress })}\n`),
+        onProgress: (progress) => {
+          if (progress.checked % 100 === 0) res.write(`${JSON.stringify({ progress })}\n`);
+        },
       });
       log.info("files master key rotated", { ...report });
       res.end(`${JSON.stringify({ report })}\n`);

@@ -137,8 +137,12 @@ export async function* backupEntries(
         body: (async function* () {
           try {
             const scratch = Buffer.allocUnsafe(1024 * 1024);
-            for (let at = 0; at < object.size; ) {
-              const piece = await object.read(at, Math.min(scratch.length, object.size - at), scratch);
+            for (let at = 0; at < object.size;) {
+              const piece = await object.read(
+                at,
+                Math.min(scratch.length, object.size - at),
+                scratch,
+              );
               if (piece.length === 0) throw new Error(`stored object ${key} ended early`);
               at += piece.length;
               // A copy: the scratch buffer is reused for the next read.

@@ -180,7 +180,9 @@ async function rotate(config: Env, dataDir: string, generate: boolean) {
         dataDir,
         keySource,
         ...(newKey ? { newKey } : {}),
-        onProgress: ({ checked }) => say(`…${checked} files checked`),
+        onProgress: ({ checked }) => {
+          if (checked % 100 === 0) say(`…${checked} files checked`);
+        },
       });
     } finally {
       await transfers.close();
@@ -190,8 +192,11 @@ async function rotate(config: Env, dataDir: string, generate: boolean) {
     `Every file key is now wrapped by the key ${report.to}; the old key (${report.from}) no longer opens any file. ${report.rewrapped} of ${report.checked} re-wrapped.`,
   );
   if (report.keySource === "environment")
-    say("Remove FILES_MASTER_KEY_PREVIOUS from the environment. Take a new backup: older ones need the old key.");
-  else say("The new key is in DATA_DIR/secrets.json. Take a new backup: older ones hold the old key.");
+    say(
+      "Remove FILES_MASTER_KEY_PREVIOUS from the environment. Take a new backup: older ones need the old key.",
+    );
+  else
+    say("The new key is in DATA_DIR/secrets.json. Take a new backup: older ones hold the old key.");
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 

@@ -105,7 +105,10 @@ export async function restoreBackup(
         await database.close();
       }
     } else {
-      const database = await openDatabase({ kind: "pglite", dataDir: path.join(staging, "pglite") });
+      const database = await openDatabase({
+        kind: "pglite",
+        dataDir: path.join(staging, "pglite"),
+      });
       try {
         await load(database, format, staging, manifest.rows);
       } finally {
@@ -348,7 +351,9 @@ async function loadTable(db: Db, table: TableShape, staging: string): Promise<nu
     if (!line) continue;
     const values = JSON.parse(line) as Array<string | null>;
     if (!Array.isArray(values) || values.length !== table.columns.length)
-      throw new RestoreRefused(`The archive is damaged: a row of ${table.name} has the wrong shape`);
+      throw new RestoreRefused(
+        `The archive is damaged: a row of ${table.name} has the wrong shape`,
+      );
     const row: Record<string, unknown> = {};
     table.columns.forEach((column, i) => {
       const value = values[i] ?? null;

@@ -153,8 +153,7 @@ export async function openTextSession(db: Db): Promise<TextSession> {
     return {
       async run(text) {
         const result = (await connection.query({ text, rowMode: "array", types: asText })) as
-          | { rows: TextRow[] }
-          | Array<{ rows: TextRow[] }>;
+          { rows: TextRow[] } | Array<{ rows: TextRow[] }>;
         return Array.isArray(result) ? result.flatMap((r) => r.rows) : result.rows;
       },
       release: async () => connection.release(),

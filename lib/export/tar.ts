@@ -141,7 +141,9 @@ export interface TarReadEntry {
  * checksum is checked, and an archive that ends before its closing blocks is refused as
  * truncated, so a cut-off copy never reads as a shorter valid one.
  */
-export async function* untar(source: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<TarReadEntry> {
+export async function* untar(
+  source: AsyncIterable<Buffer | Uint8Array>,
+): AsyncGenerator<TarReadEntry> {
   const input = new ExactReader(source);
   for (;;) {
     const block = await input.read(BLOCK);
@@ -170,7 +172,7 @@ export async function* untar(source: AsyncIterable<Buffer | Uint8Array>): AsyncG
 }
 
 function parseHeader(block: Buffer): { name: string; size: number } {
-  const stored = parseInt(block.toString("ascii", 148, 156).replace(/[\0 ]+$/, ""), 8);
+  const stored = parseInt(block.toString("ascii", 148, 156).split(/[\0 ]/)[0]!, 8);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
   if (stored !== sum) throw new Error("The archive is damaged (a header's checksum is wrong)");
@@ -178,12 +180,16 @@ function parseHeader(block: Buffer): { name: string; size: number } {
     throw new Error("Not an archive this program wrote (no ustar header)");
   const type = block[156];
   if (type !== 0x30 && type !== 0) throw new Error("The archive holds an entry that is not a file");
-  const text = (from: number, length: number) =>
-    block.toString("utf8", from, from + length).replace(/\0.*$/s, "");
+  const text = (from: number, length: number) => {
+    const field = block.subarray(from, from + length);
+    const end = field.indexOf(0);
+    return field.toString("utf8", 0, end < 0 ? length : end);
+  };
   const prefix = text(345, 155);
   const name = text(0, 100);
   const size = parseInt(text(124, 12), 8);
-  if (!Number.isSafeInteger(size) || size < 0) throw new Error("The archive is damaged (a bad size)");
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new Error("The archive is damaged (a bad size)");
   return { name: prefix ? `${prefix}/${name}` : name, size };
 }
 

@@ -20,7 +20,7 @@ import { readHeader } from "./upload-store";
  * wraps it (the new key opens it or not), so an interrupted rotation resumes by running
  * again: headers already re-wrapped are skipped. The one write that could be torn — a
  * header half written when the machine stops — is protected by a journal: the new header
- * is made durable in `rotation.journal` before it is written, and replayed on resume.
+ * is made durable in DATA_DIR/rotation.journal before it is written, and replayed on resume.
  * When every header opens with the new key, the old key is dropped and no longer opens
  * anything.
  */
@@ -58,7 +58,10 @@ export function rotateFilesKey(options: {
   dataDir: string;
   keySource: KeySource;
   newKey?: Buffer;
+  /** Called after each header. */
   onProgress?: (progress: { checked: number; rewrapped: number }) => void;
+  /** Stops the rotation between two headers (a node shutting down); run it again to resume. */
+  signal?: AbortSignal;
 }): Promise<RotationReport> {
   const { keys } = options.files;
   const inFlight = running.get(keys);
@@ -103,7 +106,7 @@ async function rotate(options: Parameters<typeof rotateFilesKey>[0]): Promise<Ro
   }
   const from = keys.previous!;
   const to = keys.current;
-  const journal = path.join(dataDir, "files", "rotation.journal");
+  const journal = path.join(dataDir, "rotation.journal");
   await replayJournal(journal);
 
   let checked = 0;
@@ -118,15 +121,19 @@ async function rotate(options: Parameters<typeof rotateFilesKey>[0]): Promise<Ro
       yield { file: local(object.key), context: object.key };
   };
   for await (const { file, context } of headers()) {
+    options.signal?.throwIfAborted();
     const header = await readHeader(file).catch(() => null);
     checked++;
-    if (!header || header.length < HEADER_LENGTH) continue; // gone meanwhile, or still being written
-    const next = rewrapHeader(header, context, { from, to });
+    // Null or short: gone meanwhile (an upload finished, a file deleted), or being written.
+    const next =
+      header && header.length === HEADER_LENGTH
+        ? rewrapHeader(header, context, { from, to })
+        : null;
     if (next) {
       await writeJournaled(journal, file, next);
       rewrapped++;
     }
-    if (checked % 100 === 0) options.onProgress?.({ checked, rewrapped });
+    options.onProgress?.({ checked, rewrapped });
   }
   await rm(journal, { force: true });
 

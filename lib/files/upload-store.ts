@@ -289,7 +289,8 @@ export class EncryptedUploadStore extends DataStore {
     for (const id of await readdir(this.dir).catch(() => [] as string[])) {
       if (!isAttachmentId(id)) continue;
       const info = await this.staged(id).catch(() => null);
-      if (info) yield { file: path.join(this.folder(id), "data"), context: info.storageKey };
+      if (info && !info.completed)
+        yield { file: path.join(this.folder(id), "data"), context: info.storageKey };
     }
   }
 

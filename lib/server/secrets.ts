@@ -1,6 +1,14 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import webpush from "web-push";
 import { z } from "zod";

@@ -12,7 +12,15 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "./scripts/node-hooks.mjs", "--import", "tsx", "lib/backup/cli.ts", command, ...args],
+      [
+        "--import",
+        "./scripts/node-hooks.mjs",
+        "--import",
+        "tsx",
+        "lib/backup/cli.ts",
+        command,
+        ...args,
+      ],
       { env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", ...env } },
     );
     let stdout = "";

@@ -131,7 +131,9 @@ describe("encryption at rest", () => {
     await writeFile(objectPath(key), bytes);
 
     const otherMaster = parseMasterKey(randomBytes(32).toString("hex"));
-    await expect(openObject(storage, new MasterKeys(otherMaster), key)).rejects.toThrow(TamperedError);
+    await expect(openObject(storage, new MasterKeys(otherMaster), key)).rejects.toThrow(
+      TamperedError,
+    );
 
     const moved = newStorageKey();
     await storage.write(moved, bytes);
