@@ -21,7 +21,7 @@ import type { Feature } from "@/lib/server/feature";
 import { securePrivateDir } from "@/lib/server/data-dir";
 import { logger, setLogLevel } from "@/lib/server/log";
 import { service, setRuntime } from "@/lib/server/runtime";
-import { loadSecrets } from "@/lib/server/secrets";
+import { configuredSecrets, loadSecrets } from "@/lib/server/secrets";
 import { tlsPlan } from "@/lib/server/tls/config";
 import { createWeb } from "@/lib/server/tls/web";
 import { startStallWatchdog } from "@/lib/stall-watchdog";
@@ -36,14 +36,7 @@ async function main() {
   setLogLevel(config.LOG_LEVEL);
   const tls = tlsPlan(config);
   const dataDir = path.resolve(config.DATA_DIR);
-  const secrets = loadSecrets(dataDir, {
-    authSecret: config.AUTH_SECRET,
-    callTokenSecret: config.CALL_TOKEN_SECRET,
-    filesMasterKey: config.FILES_MASTER_KEY,
-    filesMasterKeyPrevious: config.FILES_MASTER_KEY_PREVIOUS,
-    vapidPublicKey: config.VAPID_PUBLIC_KEY,
-    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
-  });
+  const secrets = loadSecrets(dataDir, configuredSecrets(config));
   // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
   // it is told to trust it, and has no option for either: a library constraint, so these two
   // are the one place the parsed configuration is written back into process.env. Without a

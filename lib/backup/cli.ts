@@ -28,7 +28,7 @@ import { rotateFilesKey, type RotationReport } from "@/lib/files/rotation";
 import { filesSettings } from "@/lib/files/settings";
 import { withRemovalHolds } from "@/lib/files/storage";
 import { EncryptedUploadStore } from "@/lib/files/upload-store";
-import { loadSecrets } from "@/lib/server/secrets";
+import { configuredSecrets, loadSecrets } from "@/lib/server/secrets";
 import { adminRequest, SUMMARY_TRAILER } from "./admin";
 import { backupEntries } from "./archive";
 import { type BackupSummary, missingKeyWarning } from "./format";
@@ -37,14 +37,7 @@ import { restoreBackup, RestoreRefused } from "./restore";
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 function secretsOf(config: Env, dataDir: string) {
-  return loadSecrets(dataDir, {
-    authSecret: config.AUTH_SECRET,
-    callTokenSecret: config.CALL_TOKEN_SECRET,
-    filesMasterKey: config.FILES_MASTER_KEY,
-    filesMasterKeyPrevious: config.FILES_MASTER_KEY_PREVIOUS,
-    vapidPublicKey: config.VAPID_PUBLIC_KEY,
-    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
-  });
+  return loadSecrets(dataDir, configuredSecrets(config));
 }
 
 async function backup(config: Env, dataDir: string, file: string, includeSecrets: boolean) {

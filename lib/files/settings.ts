@@ -37,6 +37,17 @@ export const filesEnv = z.object({
 
 export type FilesEnv = z.output<typeof filesEnv>;
 
+/** The previous key only makes sense beside the key it is being rotated to. */
+export function checkFilesEnv(config: FilesEnv, ctx: z.RefinementCtx): void {
+  if (config.FILES_MASTER_KEY_PREVIOUS && !config.FILES_MASTER_KEY) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["FILES_MASTER_KEY_PREVIOUS"],
+      message: "FILES_MASTER_KEY_PREVIOUS needs FILES_MASTER_KEY (the key it is rotated to)",
+    });
+  }
+}
+
 export interface FilesSettings {
   maxBytes: number;
   uploadExpiryMs: number;

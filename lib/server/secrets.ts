@@ -87,6 +87,25 @@ export function loadSecrets(dataDir: string, configured: Partial<Secrets> = {}):
 
 const secretsFile = (dataDir: string) => path.join(dataDir, "secrets.json");
 
+/** The secrets the configuration sets (the rest come from, or go to, DATA_DIR/secrets.json). */
+export function configuredSecrets(config: {
+  AUTH_SECRET?: string;
+  CALL_TOKEN_SECRET?: string;
+  FILES_MASTER_KEY?: string;
+  FILES_MASTER_KEY_PREVIOUS?: string;
+  VAPID_PUBLIC_KEY?: string;
+  VAPID_PRIVATE_KEY?: string;
+}): Partial<Secrets> {
+  return {
+    authSecret: config.AUTH_SECRET,
+    callTokenSecret: config.CALL_TOKEN_SECRET,
+    filesMasterKey: config.FILES_MASTER_KEY,
+    filesMasterKeyPrevious: config.FILES_MASTER_KEY_PREVIOUS,
+    vapidPublicKey: config.VAPID_PUBLIC_KEY,
+    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
+  };
+}
+
 /** What DATA_DIR/secrets.json holds (nothing when it does not exist yet). */
 export function readStoredSecrets(dataDir: string): Partial<Secrets> {
   const file = secretsFile(dataDir);
