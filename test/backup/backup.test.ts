@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, lte } from "drizzle-orm";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
@@ -15,13 +15,13 @@ import type { SyncPage } from "@/lib/chat/schemas";
 import { doSendMessage } from "@/lib/chat/service";
 import { type Database, openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import { attachments, messages, roomMembers, rooms } from "@/lib/db/schema";
+import { attachments, messages, roomEvents, roomMembers, rooms } from "@/lib/db/schema";
 import { tar, type TarEntry, untar } from "@/lib/export/tar";
 import { openObject, writeObject } from "@/lib/files/objects";
 import { openFiles } from "@/lib/files/node";
 import type { Files } from "@/lib/files/service";
 import { newStorageKey } from "@/lib/files/storage";
-import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
+import { doCreateRoom, doJoinRoomBySlug, doRenameRoom } from "@/lib/rooms/service";
 import { loadSecrets } from "@/lib/server/secrets";
 import { TEST_SECRETS } from "@/test/support/config";
 import { type TestDbKind, testDbKinds } from "@/test/support/db";
@@ -32,6 +32,7 @@ import { runCli } from "./cli";
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 const CLIENTS = 20;
+const TRICKY = "tab\there\nnew line\r\n back\\slash \\N \\\\. ünïcødé 🎉 'quote' \"double\" \u0001";
 
 /** A database of its own on the test Postgres, created here and dropped by `drop()`. */
 async function scratchPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -96,6 +97,14 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
     const { room } = await doCreateRoom(database.db, users[0]!, { kind: "open", name: "Backups" });
     roomId = room.id;
     for (const user of users.slice(1)) await doJoinRoomBySlug(database.db, user, room.slug);
+    // Text that needs escaping on the way (COPY, JSON) and a jsonb payload (the rename's).
+    await doSendMessage(
+      database.db,
+      users[2]!,
+      { roomId, clientId: crypto.randomUUID(), body: TRICKY },
+      { maxMessageLength: 4000 },
+    );
+    await doRenameRoom(database.db, users[0]!, roomId, 'Backups\t\\N "quoted"');
     // Files shared in messages: one over several 1 MiB chunks, one empty, one small.
     for (const [i, bytes] of [
       randomBytes(2 * 1024 * 1024 + 5),
@@ -220,8 +229,14 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
       }
       // One snapshot: the room's log is whole up to its last seq, with nothing past it.
       const [room] = await restored.db.select().from(rooms).where(eq(rooms.id, roomId));
-      expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-      expect(rows.at(-1)!.seq).toBe(room!.lastSeq);
+      const log = await restored.db
+        .select({ seq: roomEvents.seq })
+        .from(roomEvents)
+        .where(eq(roomEvents.roomId, roomId))
+        .orderBy(asc(roomEvents.seq));
+      expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+      expect(log.at(-1)!.seq).toBe(room!.lastSeq);
+      expect(rows.at(-1)!.seq).toBeLessThanOrEqual(room!.lastSeq);
       const original = await database.db
         .select({ id: messages.id, body: messages.body })
         .from(messages)
@@ -229,6 +244,16 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
         .orderBy(asc(messages.seq))
         .limit(rows.length);
       expect(original.map((m) => m.body)).toEqual(rows.map((r) => r.body));
+      expect(rows.map((r) => r.body)).toContain(TRICKY);
+      // Every table as the source had it, up to the snapshot (events and all, jsonb too).
+      const events = (db: Database) =>
+        db.db
+          .select()
+          .from(roomEvents)
+          .where(and(eq(roomEvents.roomId, roomId), lte(roomEvents.seq, room!.lastSeq)))
+          .orderBy(asc(roomEvents.seq));
+      expect(await events(restored)).toEqual(await events(database));
+      expect((await events(restored)).some((e) => e.type === "room.renamed")).toBe(true);
 
       const [reader] = await restored.db
         .select({ seq: roomMembers.lastReadSeq })
