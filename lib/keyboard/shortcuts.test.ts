@@ -38,6 +38,14 @@ describe("keyboard shortcuts", () => {
     expect(matches(shortcuts.showShortcuts, key("/"))).toBe(false);
   });
 
+  it("keeps ↑ (edit your last message) apart from Alt+↑ and Shift+↑", () => {
+    expect(matches(shortcuts.editLastMessage, key("ArrowUp"))).toBe(true);
+    expect(matches(shortcuts.editLastMessage, key("ArrowUp", { alt: true }))).toBe(false);
+    expect(matches(shortcuts.editLastMessage, key("ArrowUp", { shift: true }))).toBe(false);
+    expect(matches(shortcuts.markRoomRead, key("Escape"))).toBe(true);
+    expect(matches(shortcuts.markRoomRead, key("Escape", { ctrl: true }))).toBe(false);
+  });
+
   it("names the keys for the platform", () => {
     expect(keyLabels(shortcuts.quickSwitcher, false)).toEqual(["Ctrl", "K"]);
     expect(keyLabels(shortcuts.quickSwitcher, true)).toEqual(["⌘", "K"]);

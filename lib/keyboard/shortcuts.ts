@@ -59,6 +59,16 @@ export const shortcuts = {
     description: "Mention someone (arrows, then Enter or Tab to choose)",
     where: "Message",
   },
+  editLastMessage: {
+    keys: { key: "ArrowUp" },
+    description: "Edit your last message",
+    where: "Message, when it is empty",
+  },
+  markRoomRead: {
+    keys: { key: "Escape" },
+    description: "Mark the room read",
+    where: "A room, when no menu or dialog is open",
+  },
 } as const satisfies Record<string, Shortcut>;
 
 export type ShortcutId = keyof typeof shortcuts;
@@ -117,4 +127,20 @@ export function isTypingTarget(target: EventTarget | null): boolean {
     );
   }
   return false;
+}
+
+/**
+ * What counts as an open popup: a dialog, a menu or list of choices, or any element marked
+ * `data-popup` (a panel a button opens: the notification menu, the reaction picker). Give a
+ * new popup one of these, so `Esc` closes it rather than acting on the room.
+ */
+export const POPUP_SELECTOR =
+  'dialog[open], [role="dialog"], [role="alertdialog"], [role="menu"], [role="listbox"], [aria-modal="true"], [data-popup]';
+
+/**
+ * Whether a popup is open on the page. Read when the key goes down (a capture listener),
+ * before any handler has closed it.
+ */
+export function popupOpen(doc: Document = document): boolean {
+  return doc.querySelector(POPUP_SELECTOR) !== null;
 }
