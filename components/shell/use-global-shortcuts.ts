@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect, useRef } from "react";
-import { isTypingTarget, matches, shortcuts } from "@/lib/keyboard/shortcuts";
+import { isTypingTarget, matches, popupOpen, shortcuts } from "@/lib/keyboard/shortcuts";
 
 export interface GlobalShortcutActions {
   quickSwitcher(): void;
@@ -13,7 +13,8 @@ export interface GlobalShortcutActions {
 /**
  * The shortcuts that work on every signed-in page: Ctrl/⌘+K, Alt+↑/↓ and `?`. A key some
  * control already handled (`defaultPrevented`: the `@` list's arrows, a menu) is left
- * alone, and so is everything while a modal dialog is open — its own keys come first.
+ * alone, and so is everything while a popup is open (`popupOpen`: a dialog, a menu, the `@`
+ * list) — its own keys come first.
  * `?` is a character, so never while someone is typing in a field.
  */
 export function useGlobalShortcuts(actions: GlobalShortcutActions): void {
@@ -24,7 +25,7 @@ export function useGlobalShortcuts(actions: GlobalShortcutActions): void {
   useEffect(() => {
     const onKeyDown = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.isComposing) return;
-      if (document.querySelector("dialog[open]")) return;
+      if (popupOpen()) return;
       const run = (action: () => void) => {
         e.preventDefault();
         action();
