@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { expect, type Locator, type Page, test } from "@playwright/test";
+import { type Browser, expect, type Locator, type Page, test } from "@playwright/test";
 import { joinCall } from "./call-support";
 import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from "./support";
 
@@ -39,20 +39,27 @@ async function expectCurrent(page: Page, name: string) {
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
 }
 
+/**
+ * Ada, signed up, with two rooms named `first` and `second` (in the second now), and Grace,
+ * a guest, in the first.
+ */
+async function adaWithTwoRooms(page: Page, browser: Browser, first: string, second: string) {
+  await signUp(page, "Ada");
+  const firstPath = await newRoom(page);
+  await rename(page, first);
+  await page.goto("/");
+  await newRoom(page);
+  await rename(page, second);
+  await expectCurrent(page, second);
+  return { grace: await joinAsGuest(browser, firstPath, "Grace") };
+}
+
 test.describe("moving between rooms", () => {
   test("the sidebar's counts, mentions and call marks stay live; a click switches without a reload", async ({
     page,
     browser,
   }) => {
-    await signUp(page, "Ada");
-    const design = await newRoom(page);
-    await rename(page, "Design");
-    await page.goto("/");
-    await newRoom(page);
-    await rename(page, "Planning");
-    await expectCurrent(page, "Planning");
-
-    const grace = await joinAsGuest(browser, design, "Grace");
+    const { grace } = await adaWithTwoRooms(page, browser, "Design", "Planning");
     const link = roomLink(page, "Design");
     await expect(link).not.toHaveAttribute("aria-description", /.+/);
     await send(grace.page, "hello from Grace");
@@ -95,13 +102,7 @@ test.describe("moving between rooms", () => {
     browser,
     context,
   }) => {
-    await signUp(page, "Ada");
-    const first = await newRoom(page);
-    await rename(page, "Standup");
-    await page.goto("/");
-    await newRoom(page);
-    await rename(page, "Retro");
-    const grace = await joinAsGuest(browser, first, "Grace");
+    const { grace } = await adaWithTwoRooms(page, browser, "Standup", "Retro");
 
     await roomLink(page, "Standup").click();
     await expectConnected(page);
@@ -119,13 +120,15 @@ test.describe("moving between rooms", () => {
     await expect(roomLink(grace.page, "Standup")).toHaveAccessibleDescription(/call in progress/);
     await page.getByRole("button", { name: "Leave call" }).click();
 
-    // Written offline, then away to another room before the connection is back: sent.
+    // Written offline; the connection comes back as you move to another room: it is sent
+    // (the outbox runs in the shell, whichever room is open). A room switch itself needs
+    // the server, so it waits for the connection.
     await context.setOffline(true);
     await send(page, "sent after all");
     await expect(messages(page).filter({ hasText: "sent after all" })).toContainText("Sending");
+    await context.setOffline(false);
     await roomLink(page, "Retro").click();
     await expectCurrent(page, "Retro");
-    await context.setOffline(false);
     await expect(messages(grace.page).filter({ hasText: "sent after all" })).toBeVisible();
     await expectNotReloaded(page);
     await grace.context.close();
@@ -135,13 +138,7 @@ test.describe("moving between rooms", () => {
     page,
     browser,
   }) => {
-    await signUp(page, "Ada");
-    const design = await newRoom(page);
-    await rename(page, "Design");
-    await page.goto("/");
-    await newRoom(page);
-    await rename(page, "Planning");
-    const grace = await joinAsGuest(browser, design, "Grace");
+    const { grace } = await adaWithTwoRooms(page, browser, "Design", "Planning");
     await markPage(page);
 
     // Ctrl+K, a person's name, Enter: the direct conversation opens (started the first time).
@@ -261,8 +258,8 @@ test.describe("moving between rooms", () => {
     await signUp(page, "Ada");
     const path = await newRoom(page);
     const grace = await joinAsGuest(browser, path, "Grace");
-    await send(grace.page, "something unread");
     await page.goto("/");
+    await send(grace.page, "something unread");
     await expect(roomLink(page, "Ada's room")).toHaveAccessibleDescription("1 unread");
     await expectNoViolations(page, "home");
     await roomLink(page, "Ada's room").click();

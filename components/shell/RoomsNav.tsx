@@ -117,8 +117,8 @@ function RoomLink({
       href={`/r/${room.slug}`}
       className={`${styles.room} ${room.unreadCount > 0 ? styles.unread : ""}`}
       aria-current={current ? "page" : undefined}
-      // Named by the room's name alone (UI-CONTRACT); the marks are its description.
-      aria-label={room.name}
+      // Named by the room's name alone (UI-CONTRACT: the marks are aria-hidden); what they
+      // show is its description.
       aria-description={description || undefined}
       onClick={onNavigate}
     >
