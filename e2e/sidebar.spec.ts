@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { type Browser, expect, type Locator, type Page, test } from "@playwright/test";
-import { joinCall } from "./call-support";
+import { joinCall, tile } from "./call-support";
 import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from "./support";
 
 /**
@@ -113,11 +113,23 @@ test.describe("moving between rooms", () => {
     await roomLink(page, "Retro").click();
     await expectCurrent(page, "Retro");
     await expect(roomLink(grace.page, "Standup")).not.toHaveAttribute("aria-description", /call/);
-    // Back in the room, the call can be joined again.
+    // Back in the room, the call can be joined again; with someone else in it (whose tile
+    // has its hidden `Connection details`), the shortcuts still work, and leave the call too.
     await roomLink(page, "Standup").click();
     await expectConnected(page);
     await joinCall(page);
-    await expect(roomLink(grace.page, "Standup")).toHaveAccessibleDescription(/call in progress/);
+    await joinCall(grace.page);
+    await expect(tile(grace.page, "Ada")).toBeVisible();
+    await expect(tile(page, "Grace")).toBeVisible();
+    await page.keyboard.press("Control+k");
+    await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
+    await page.keyboard.press("Enter");
+    await expectCurrent(page, "Retro");
+    await expect(tile(grace.page, "Ada")).toHaveCount(0);
+    await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("call in progress");
+    await roomLink(page, "Standup").click();
+    await expectConnected(page);
+    await joinCall(page);
     await page.getByRole("button", { name: "Leave call" }).click();
 
     // Written offline; the connection comes back as you move to another room: it is sent
