@@ -65,11 +65,12 @@ export function scratch(): Uint8Array {
   return bytes;
 }
 
-/** Copies `length` bytes of the scratch area into a new (pooled) Buffer. */
-export function copyScratch(length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  memory.copy(out, 0, PACKET_AT, PACKET_AT + length);
-  return out;
+/**
+ * The scratch area as a Buffer (offset 0 is where a sealed packet starts), for a native
+ * copy straight to where it is sent. Replaced when the memory grows: fetch it per packet.
+ */
+export function scratchBuffer(): Buffer {
+  return memory;
 }
 
 /** Packets per keystream batch: one native AES call serves this many packets of a stream. */

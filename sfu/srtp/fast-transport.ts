@@ -16,8 +16,8 @@
 import type { Socket } from "node:dgram";
 import { type RTCDtlsTransport, type RTCPeerConnection, SrtpAuthenticationError } from "werift";
 import { logger } from "../log";
-import { AesGcmSrtp, copyScratch } from "./aes-gcm";
-import { sendDatagram } from "./udp-send";
+import { AesGcmSrtp, scratchBuffer } from "./aes-gcm";
+import { sendCopy } from "./udp-send";
 
 const log = logger("srtp");
 
@@ -104,9 +104,9 @@ export class FastTransport {
     const socket = transport?.socket;
     if (!pair || !socket || transport.type !== "udp" || transport.closed) return false;
     const length = this.sender.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
-    // The datagram needs its own bytes: the scratch area is reused by the next packet.
-    const datagram = copyScratch(length);
-    sendDatagram(socket, datagram, pair.remoteAddr[1], pair.remoteAddr[0]);
+    // Copied out of the scratch area (the next packet is sealed there) into a send buffer
+    // that is reused for as long as sends complete synchronously: no garbage per packet.
+    sendCopy(socket, scratchBuffer(), length, pair.remoteAddr[1], pair.remoteAddr[0]);
     this.packetsSent++;
     this.bytesSent += length;
     return true;
