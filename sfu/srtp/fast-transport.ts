@@ -30,6 +30,19 @@ interface SrtpContextKeys {
   profile: number;
 }
 
+/** werift's SRTCP context: its session key and salt, and its cipher (whose SRTCP sealing we replace). */
+interface SrtcpContextKeys {
+  srtcpSessionKey: Buffer;
+  srtcpSessionSalt: Buffer;
+  cipher: { encryptRTCP(rtcp: Buffer, index: number): Buffer };
+}
+
+interface SrtcpSession {
+  localContext?: SrtcpContextKeys;
+  remoteContext?: SrtcpContextKeys;
+  decrypt: (data: Buffer) => Buffer;
+}
+
 interface NominatedPair {
   remoteAddr: [string, number];
   protocol: { transport: { type?: string; socket?: Socket; closed?: boolean } };
@@ -79,6 +92,7 @@ export class FastTransport {
       return undefined; // werift's own SRTP keeps working
     }
     session.decrypt = (data) => transport.decrypt(data);
+    takeOverSrtcp(dtls);
     return transport;
   }
 
@@ -137,6 +151,29 @@ export class FastTransport {
     this.onRtp?.(packet, headerLength, performance.now());
     return packet;
   }
+}
+
+/**
+ * SRTCP with our GCM code too (RFC 7714 §9): werift made a Node cipher object per RTCP
+ * packet each way (tens of µs), which was most of what 50 idle subscribers cost (their
+ * receiver reports and REMBs). werift keeps the SRTCP index per SSRC (it calls the
+ * cipher's `encryptRTCP` with it); we replace the sealing and the opening. A packet that
+ * is not encrypted (E = 0; browsers never send one) still goes to werift's own code.
+ */
+function takeOverSrtcp(dtls: RTCDtlsTransport): void {
+  const session = (dtls as unknown as { srtcp?: SrtcpSession }).srtcp;
+  const local = session?.localContext;
+  const remote = session?.remoteContext;
+  if (!session || !local || !remote) return;
+  const sealer = new AesGcmSrtp(local.srtcpSessionKey, local.srtcpSessionSalt);
+  const opener = new AesGcmSrtp(remote.srtcpSessionKey, remote.srtcpSessionSalt);
+  local.cipher.encryptRTCP = (rtcp, index) => sealer.protectRtcp(rtcp, index);
+  const weriftDecrypt = session.decrypt;
+  session.decrypt = (data) => {
+    const rtcp = opener.unprotectRtcp(data);
+    if (rtcp === null) throw new SrtpAuthenticationError("SRTCP authentication failed");
+    return rtcp ?? weriftDecrypt(data);
+  };
 }
 
 /** RFC 3711 §3.3.1: the index's ROC guessed from the highest sequence number seen. */
