@@ -17,7 +17,6 @@
  */
 import {
   type PeerConfig,
-  RTCRtpCodecParameters,
   type RTCRtpTransceiver,
   useAbsSendTime as absSendTime,
   useAudioLevelIndication as audioLevelIndication,
@@ -25,20 +24,12 @@ import {
   useSdesRTPStreamId as sdesRtpStreamId,
   useTransportWideCC as transportWideCC,
 } from "werift";
-import { type ConnectionSide, iceOptions, type MediaNetwork } from "../media";
+import { codecsWith, type ConnectionSide, iceOptions, type MediaNetwork } from "../media";
 
 /** How often a receiver with only receive-side estimation reports it (libwebrtc: about 1/s). */
 export const REMB_INTERVAL_MS = 1_000;
 /** The estimate a bot reports: comfortably above what the benchmark sends. */
 export const BOT_REMB_BPS = 10_000_000;
-
-const videoFeedback = [
-  { type: "nack" },
-  { type: "nack", parameter: "pli" },
-  { type: "ccm", parameter: "fir" },
-  { type: "goog-remb" },
-  { type: "transport-cc" },
-];
 
 /** A full ICE agent's peer configuration offering (or accepting) what Chromium does. */
 export function browserPeerConfig(
@@ -46,28 +37,11 @@ export function browserPeerConfig(
   side: ConnectionSide,
 ): Partial<PeerConfig> {
   return {
-    codecs: {
-      audio: [
-        new RTCRtpCodecParameters({
-          mimeType: "audio/opus",
-          clockRate: 48000,
-          channels: 2,
-          parameters: "minptime=10;useinbandfec=1",
-          rtcpFeedback: [{ type: "transport-cc" }],
-        }),
-      ],
-      video: [
-        new RTCRtpCodecParameters({
-          mimeType: "video/VP8",
-          clockRate: 90000,
-          rtcpFeedback: videoFeedback,
-        }),
-        // Received retransmissions come in their own stream; sent ones in the original.
-        ...(side === "subscribe"
-          ? [new RTCRtpCodecParameters({ mimeType: "video/rtx", clockRate: 90000 })]
-          : []),
-      ],
-    },
+    ...codecsWith(
+      side,
+      [{ type: "transport-cc" }],
+      [{ type: "goog-remb" }, { type: "transport-cc" }],
+    ),
     headerExtensions: {
       audio: [sdesMid(), audioLevelIndication(), transportWideCC()],
       video: [sdesMid(), sdesRtpStreamId(), absSendTime(), transportWideCC()],
