@@ -38,7 +38,6 @@
  * marginal cost per extra forwarded packet, and the idle cost of both. Janus's CPU is its
  * process's, from /proc/<pid>/stat like Parley's.
  */
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { RtpPacket } from "werift";
@@ -49,6 +48,7 @@ import { DEFAULT_VIDEO, STAMP_OFFSET } from "../sfu/bot/rtp-source";
 import type { MediaNetwork } from "../sfu/media";
 import { DELAY_BUCKET_MS } from "../sfu/stats";
 import { LOOPBACK, startSfu, type TestSfu } from "../sfu/test/harness";
+import { percentiles, processUsage, round } from "./sfu-measure";
 import { janusBinary, JanusPublisher, JanusSubscriber, startJanus } from "./sfu/janus";
 import {
   inPrivateNetwork,
@@ -99,8 +99,6 @@ const VIDEO = {
 const IDLE_WINDOW_S = Number(process.env.BENCH_SFU_IDLE_WINDOW_S ?? WINDOW_S);
 const IDLE_SETTLE_S = 3;
 const JANUS_HTTP_PORT = 8188;
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-const PAGE_SIZE = 4096;
 
 interface Sample {
   subscribers: number;
@@ -114,34 +112,6 @@ interface Sample {
   latencyMs: { p50: number; p99: number };
   /** Decrypted → sent inside the SFU (Parley's /stats; Janus has no such histogram). */
   sfuForwardDelayMs?: { p50: number; p99: number };
-}
-
-/** utime + stime (µs) and RSS (bytes) of a process. */
-function processUsage(pid: number): { cpuMicros: number; rss: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { cpuMicros: (ticks * 1e6) / TICKS_PER_SECOND, rss: Number(fields[21]) * PAGE_SIZE };
-}
-
-/** Percentiles from a histogram of counts with fixed-width buckets. */
-function percentiles(counts: number[], bucketMs: number): { p50: number; p99: number } {
-  const total = counts.reduce((a, b) => a + b, 0);
-  const at = (q: number) => {
-    let seen = 0;
-    for (let i = 0; i < counts.length; i++) {
-      seen += counts[i]!;
-      if (seen >= q * total) return round((i + 0.5) * bucketMs, 3);
-    }
-    return round(counts.length * bucketMs, 3);
-  };
-  return total === 0 ? { p50: 0, p99: 0 } : { p50: at(0.5), p99: at(0.99) };
-}
-
-function round(value: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function median(values: number[]): number {

@@ -1,7 +1,8 @@
 /**
- * One timer per period for the whole SFU process: the periodic work of every connection
- * and consumer (sender reports, bandwidth allocation, transport-wide feedback, key-frame
- * retries) joins a shared tick instead of arming a timer each (issue 15: 50 idle
+ * One timer per period per media worker (each worker thread has its own event loop, so its
+ * own ticks): the periodic work of every connection and consumer (sender reports,
+ * bandwidth allocation, transport-wide feedback, key-frame retries) joins a shared tick
+ * instead of arming a timer each (issue 15: 50 idle
  * subscribers used to cost three timers each). Tasks run in the order they joined; one
  * that throws is logged and the others still run.
  */
