@@ -110,6 +110,15 @@ export function codecsWith(
   };
 }
 
+/** werift's RTP header extension factories, for configurations built elsewhere (the bots'). */
+export const extension = {
+  mid: sdesMid,
+  rid: sdesRtpStreamId,
+  audioLevel: audioLevelIndication,
+  absSendTime,
+  transportWideCC,
+};
+
 export function headerExtensions(
   side: ConnectionSide = "publish",
 ): Pick<PeerConfig, "headerExtensions"> {

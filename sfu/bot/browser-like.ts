@@ -15,16 +15,14 @@
  * `BotOptions.feedback: "browser"` selects this; the default (`"plain"`) keeps the SFU's
  * own configuration and sends no REMB, as the bots did before.
  */
+import type { PeerConfig, RTCRtpTransceiver } from "werift";
 import {
-  type PeerConfig,
-  type RTCRtpTransceiver,
-  useAbsSendTime as absSendTime,
-  useAudioLevelIndication as audioLevelIndication,
-  useSdesMid as sdesMid,
-  useSdesRTPStreamId as sdesRtpStreamId,
-  useTransportWideCC as transportWideCC,
-} from "werift";
-import { codecsWith, type ConnectionSide, iceOptions, type MediaNetwork } from "../media";
+  codecsWith,
+  type ConnectionSide,
+  extension as ext,
+  iceOptions,
+  type MediaNetwork,
+} from "../media";
 
 /** How often a receiver with only receive-side estimation reports it (libwebrtc: about 1/s). */
 export const REMB_INTERVAL_MS = 1_000;
@@ -43,8 +41,8 @@ export function browserPeerConfig(
       [{ type: "goog-remb" }, { type: "transport-cc" }],
     ),
     headerExtensions: {
-      audio: [sdesMid(), audioLevelIndication(), transportWideCC()],
-      video: [sdesMid(), sdesRtpStreamId(), absSendTime(), transportWideCC()],
+      audio: [ext.mid(), ext.audioLevel(), ext.transportWideCC()],
+      video: [ext.mid(), ext.rid(), ext.absSendTime(), ext.transportWideCC()],
     },
     ...iceOptions(network, "full"),
     bundlePolicy: "max-bundle",
