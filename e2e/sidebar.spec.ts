@@ -30,7 +30,7 @@ async function expectNotReloaded(page: Page) {
 async function sidebarNames(page: Page): Promise<string[]> {
   return rooms(page)
     .getByRole("link")
-    .evaluateAll((links) => links.map((l) => l.getAttribute("aria-label") ?? ""));
+    .evaluateAll((links) => links.map((l) => l.firstElementChild?.textContent ?? ""));
 }
 
 async function expectCurrent(page: Page, name: string) {
@@ -104,33 +104,27 @@ test.describe("moving between rooms", () => {
   }) => {
     const { grace } = await adaWithTwoRooms(page, browser, "Standup", "Retro");
 
+    // Grace and Ada in Standup's call: Ada sees Grace's tile (with its hidden `Connection
+    // details`), and the shortcuts still work during the call.
     await roomLink(page, "Standup").click();
     await expectConnected(page);
-    await joinCall(page);
-    await expect(roomLink(grace.page, "Standup")).toHaveAccessibleDescription(/call in progress/);
-    // Leaving the room's page leaves its call (docs/architecture.md, "Moving between rooms").
-    await markPage(page);
-    await roomLink(page, "Retro").click();
-    await expectCurrent(page, "Retro");
-    await expect(roomLink(grace.page, "Standup")).not.toHaveAttribute("aria-description", /call/);
-    // Back in the room, the call can be joined again; with someone else in it (whose tile
-    // has its hidden `Connection details`), the shortcuts still work, and leave the call too.
-    await roomLink(page, "Standup").click();
-    await expectConnected(page);
-    await joinCall(page);
     await joinCall(grace.page);
+    await joinCall(page);
     await expect(tile(grace.page, "Ada")).toBeVisible();
     await expect(tile(page, "Grace")).toBeVisible();
+    // Leaving the room's page leaves its call (docs/architecture.md, "Moving between rooms");
+    // the call goes on for Grace, and Ada's sidebar marks it.
+    await markPage(page);
     await page.keyboard.press("Control+k");
     await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
     await page.keyboard.press("Enter");
     await expectCurrent(page, "Retro");
     await expect(tile(grace.page, "Ada")).toHaveCount(0);
     await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("call in progress");
+    await grace.page.getByRole("button", { name: "Leave call" }).click();
+    await expect(roomLink(page, "Standup")).not.toHaveAttribute("aria-description", /call/);
     await roomLink(page, "Standup").click();
     await expectConnected(page);
-    await joinCall(page);
-    await page.getByRole("button", { name: "Leave call" }).click();
 
     // Written offline; the connection comes back as you move to another room: it is sent
     // (the outbox runs in the shell, whichever room is open). A room switch itself needs
