@@ -44,7 +44,8 @@ export function vapidSubject(env: Env): string {
 export function startNotify(deps: NotifyDeps): {
   notifier: Notifier;
   sender: PushSender;
-  stop(): void;
+  /** Unhooks the fan-out and stops the push workers. */
+  stop(): Promise<void>;
 } {
   const sender = new PushSender({
     vapid: { subject: vapidSubject(deps.env), ...deps.vapid },
@@ -80,9 +81,10 @@ export function startNotify(deps: NotifyDeps): {
   return {
     notifier,
     sender,
-    stop: () => {
+    stop: async () => {
       stopEvents();
       stopCalls();
+      await sender.close();
     },
   };
 }
@@ -98,8 +100,8 @@ export function createNotifyFeature(ctx: NodeContext): Feature {
   return {
     name: "notify",
     async close() {
-      started.stop();
       digest?.stop();
+      await started.stop();
     },
   };
 }

@@ -28,7 +28,7 @@ import {
 describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
   let h: RealtimeHarness;
   let push: PushService;
-  let stop: () => void;
+  let stop: () => Promise<void>;
   const vapid = webpush.generateVAPIDKeys();
   const fanouts = new Map<string, (r: FanoutResult | null) => void>();
   const done: Map<string, FanoutResult | null> = new Map();
@@ -85,7 +85,7 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
     ada = await h.client(users.Ada!);
   });
   afterAll(async () => {
-    stop?.();
+    await stop?.();
     await h?.close();
     await push?.close();
   });
