@@ -298,3 +298,23 @@ export async function searchMembers(
         limit ${limit}`,
   );
 }
+
+/**
+ * Claims the ring of a call starting in a room: true for exactly one caller of this, on
+ * any web node, per `againAfterMs` (a conditional write, atomic on Postgres and PGlite), so
+ * a start rings once and a caller's reconnect soon after rings no one again.
+ */
+export async function claimCallRing(
+  db: Queryable,
+  roomId: string,
+  againAfterMs: number,
+): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql`insert into call_rings (room_id, rung_at) values (${roomId}, now())
+        on conflict (room_id) do update set rung_at = excluded.rung_at
+        where call_rings.rung_at <= now() - make_interval(secs => ${againAfterMs / 1000})
+        returning room_id`,
+  );
+  return rows.length > 0;
+}
