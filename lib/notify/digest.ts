@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Transporter } from "nodemailer";
 import type { Queryable } from "@/lib/db/client";
 import { queryRows } from "@/lib/db/sql";
+import { mentionsRoomSql, mentionsUserSql } from "./mentions-sql";
 import { plainPreview } from "./schemas";
 
 /** Messages mailed per person per digest, at most; the rest wait for the next one. */
@@ -61,8 +62,8 @@ export async function sendDigests(db: Queryable, options: DigestOptions): Promis
           and m.author_id <> rm.user_id and m.deleted_at is null
           and m.created_at <= ${cutoff.toISOString()}::timestamptz
           and (r.kind = 'direct'
-               or strpos(m.body, '](mention:' || rm.user_id::text || ')') > 0
-               or m.body ~ '(^|[^[:alnum:]_@])@room([^[:alnum:]_]|$)')
+               or ${mentionsUserSql(sql`m.body`, sql`rm.user_id`)}
+               or ${mentionsRoomSql(sql`m.body`)})
         order by u.id, r.name, m.seq
         limit 5000`,
   );

@@ -15,6 +15,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import webpush from "web-push";
 import {
@@ -247,8 +248,22 @@ export function createPushWorker(config: PushWorkerConfig) {
   return { run };
 }
 
+/**
+ * Pushes are background work: when the CPU is short, the main thread's sends (other rooms,
+ * acks) go first. On Linux the nice value belongs to the thread, so this lowers only this
+ * worker's priority; elsewhere it would lower the whole process's, so it is left alone.
+ */
+const WORKER_NICE = 10;
+
 if (parentPort) {
   const port = parentPort;
+  if (process.platform === "linux") {
+    try {
+      setPriority(WORKER_NICE);
+    } catch {
+      // Not allowed (a sandbox): the worker runs at the main thread's priority.
+    }
+  }
   const worker = createPushWorker(workerData as PushWorkerConfig);
   port.on("message", (batch: PushBatch) => {
     void worker.run(batch).then((result) => port.postMessage(result));
