@@ -1,0 +1,3 @@
+ALTER TABLE "messages" ADD COLUMN "file_names" text DEFAULT '' NOT NULL;--> statement-breakpoint
+ALTER TABLE "messages" ADD COLUMN "search" "tsvector" GENERATED ALWAYS AS (setweight(to_tsvector('simple'::regconfig, body), 'A') || setweight(to_tsvector('simple'::regconfig, file_names || ' ' || translate(file_names, '._-', '   ')), 'B')) STORED;--> statement-breakpoint
+CREATE INDEX "messages_search_idx" ON "messages" USING gin ("search");
