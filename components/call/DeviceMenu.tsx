@@ -47,7 +47,7 @@ export function DeviceMenu({ call, state }: { call: Call; state: CallSnapshot })
         <Icon name="settings" />
       </button>
       {open && (
-        <div id={id} className={`card ${styles.menu}`}>
+        <div id={id} className={`card ${styles.menu}`} data-popup>
           <DeviceSelect
             label="Choose microphone"
             devices={devices.microphones}

@@ -194,7 +194,7 @@ export const MessageItem = memo(function MessageItem({
         </div>
       )}
       {picking && (
-        <div className={styles.picker} role="group" aria-label="Pick a reaction">
+        <div className={styles.picker} role="group" aria-label="Pick a reaction" data-popup>
           {QUICK_REACTIONS.map((emoji) => (
             <button
               key={emoji}

@@ -67,7 +67,7 @@ export function RoomNotifyMenu({ slug }: { slug: string }) {
         Notifications{data?.muted ? " (muted)" : ""}
       </button>
       {open && (
-        <div id={panelId} className={`card ${styles.menu}`}>
+        <div id={panelId} className={`card ${styles.menu}`} data-popup>
           <fieldset className={styles.fieldset} disabled={!data}>
             <legend className={styles.legend}>Notify me about</legend>
             {LEVELS.map((l) => (

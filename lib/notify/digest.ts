@@ -1,6 +1,7 @@
 import "server-only";
 import { sql } from "drizzle-orm";
 import type { Transporter } from "nodemailer";
+import { messagePath } from "@/lib/chat/permalink";
 import type { Queryable } from "@/lib/db/client";
 import { queryRows } from "@/lib/db/sql";
 import { plainPreview } from "./schemas";
@@ -72,7 +73,8 @@ export async function sendDigests(db: Queryable, options: DigestOptions): Promis
   const mailed: string[] = [];
   for (const [userId, all] of byUser) {
     const items = all.slice(0, MAX_ITEMS);
-    const link = (r: Row) => new URL(`/r/${r.slug}?m=${r.seq}`, options.baseUrl).toString();
+    const link = (r: Row) =>
+      new URL(messagePath(r.slug, Number(r.seq)), options.baseUrl).toString();
     const lines = items.map(
       (r) => `${r.room_name} — ${r.author_name}: ${plainPreview(r.body, 200)}\n${link(r)}`,
     );

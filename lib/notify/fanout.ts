@@ -1,6 +1,7 @@
 import "server-only";
 import { eq, sql } from "drizzle-orm";
 import type { Server } from "socket.io";
+import { messagePath } from "@/lib/chat/permalink";
 import type { RoomEvent } from "@/lib/chat/schemas";
 import type { Db } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
@@ -159,7 +160,7 @@ export function createNotifier(options: NotifierOptions) {
       kind: "message" as const,
       title: direct ? sender_ : `${sender_} in ${room.name}`,
       tag: `room:${event.roomId}`,
-      url: `/r/${room.slug}?m=${message.seq}`,
+      url: messagePath(room.slug, message.seq),
       roomId: event.roomId,
       seq: message.seq,
       icon: NOTIFICATION_ICON,

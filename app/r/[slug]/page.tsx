@@ -3,6 +3,7 @@ import { notFound } from "next/navigation";
 import { after } from "next/server";
 import { RoomView } from "@/components/rooms/RoomView";
 import { requirePageUser } from "@/lib/auth/session";
+import { MESSAGE_PARAM, messageSeqParam } from "@/lib/chat/permalink";
 import { loadHistoryAround, loadHistoryPage } from "@/lib/chat/views";
 import { AppError } from "@/lib/errors";
 import { publish } from "@/lib/realtime/publish";
@@ -28,11 +29,11 @@ export default async function RoomPage({
   const { slug } = await params;
   const { invite, m } = await searchParams;
   if (!SLUG_PATTERN.test(slug)) notFound();
-  // `?m=<seq>`: open the room at that message (a notification's or a search result's link).
-  const focusSeq = /^\d{1,15}$/.test(m ?? "") ? Number(m) : undefined;
+  // `?m=<seq>`: open the room at that message (a permalink, a search result, a notification).
+  const focusSeq = m === undefined ? undefined : messageSeqParam.safeParse(m).data;
   const query = new URLSearchParams();
   if (invite) query.set("invite", invite);
-  if (focusSeq) query.set("m", String(focusSeq));
+  if (focusSeq) query.set(MESSAGE_PARAM, String(focusSeq));
   const returnTo = `/r/${slug}${query.size ? `?${query}` : ""}`;
   const user = await requirePageUser(returnTo);
 
@@ -58,7 +59,10 @@ export default async function RoomPage({
   ]);
 
   return (
+    // Next keeps a page's client state when only its [slug] changes (a link from one room
+    // to another): a new room is a new view, its chat state and sync started afresh.
     <RoomView
+      key={access.room.id}
       me={user}
       room={access.room}
       role={access.role}
