@@ -93,7 +93,8 @@ function applyFilter(parsed: ParsedSearch, name: Filter, value: string): void {
       parsed.from.push(value.replace(/^@/, ""));
       return;
     case "has":
-      if (!/^files?$/i.test(value)) throw badRequest(`has: takes "file" (has:file), not "${value}"`);
+      if (!/^files?$/i.test(value))
+        throw badRequest(`has: takes "file" (has:file), not "${value}"`);
       parsed.hasFile = true;
       return;
     case "before":

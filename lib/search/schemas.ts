@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { messagePath } from "@/lib/chat/permalink";
 import type { RoomKind } from "@/lib/rooms/schemas";
 import { isTimeZone } from "./query";
 
@@ -21,11 +22,7 @@ export const searchInputSchema = z.object({
   cursor: z.string().max(400, "That page of results is no longer valid; search again").optional(),
   limit: z.coerce.number().int().min(1).max(50).default(SEARCH_PAGE_SIZE),
   /** The searcher's time zone (IANA), for what a day in before:/after: means. */
-  tz: z
-    .string()
-    .max(64)
-    .refine(isTimeZone, "That is not a time zone")
-    .default("UTC"),
+  tz: z.string().max(64).refine(isTimeZone, "That is not a time zone").default("UTC"),
 });
 export type SearchInput = z.output<typeof searchInputSchema>;
 
@@ -52,7 +49,7 @@ export interface SearchPage {
   nextCursor: string | null;
 }
 
-/** Where a hit opens: the room at that message (the notifications' link form). */
+/** Where a hit opens: the room at that message (its permalink). */
 export function hitPath(hit: Pick<SearchHit, "room" | "seq">): string {
-  return `/r/${hit.room.slug}?m=${hit.seq}`;
+  return messagePath(hit.room.slug, hit.seq);
 }
