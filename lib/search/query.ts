@@ -34,7 +34,7 @@ export const MAX_FILTERS = 20;
 
 // A filter at the start of a token: its name, a colon, then a quoted value (the closing
 // quote may be missing) or a run of non-space characters.
-const FILTER_AT = /(in|from|has|before|after):(?:"([^"]*)"?|(\S*))/iy;
+const FILTER_AT = /(in|from|has|before|after):(?:"([^"]*)"?|([^\s"]\S*))?/iy;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export function parseSearch(input: string): ParsedSearch {
@@ -120,7 +120,8 @@ function example(name: Filter): string {
       return 'from:ada, from:"Ada Lovelace" or from:me';
     case "has":
       return "has:file";
-    default:
+    case "before":
+    case "after":
       return `${name}:2026-01-31`;
   }
 }

@@ -53,3 +53,10 @@ export interface SearchPage {
 export function hitPath(hit: Pick<SearchHit, "room" | "seq">): string {
   return messagePath(hit.room.slug, hit.seq);
 }
+
+/** The search page for `q` (what the search box opens). */
+export function searchPagePath(q: string, sort: SearchSort = "newest"): string {
+  const params = new URLSearchParams({ q });
+  if (sort !== "newest") params.set("sort", sort);
+  return `/search?${params}`;
+}

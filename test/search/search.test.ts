@@ -9,8 +9,10 @@ import { attachments, messages } from "@/lib/db/schema";
 import { MIGRATIONS_DIR } from "@/lib/db/migrate";
 import { AppError } from "@/lib/errors";
 import { doCreateRoom, doJoinRoomBySlug, doLeaveRoom, doRemoveMember } from "@/lib/rooms/service";
+import { createSearchLimit } from "@/lib/search/limits";
 import { type SearchInput, searchInputSchema, type SearchPage } from "@/lib/search/schemas";
 import { searchMessages } from "@/lib/search/service";
+import { isRateLimited, type RateLimitedError } from "@/lib/server/rate-limit";
 import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
 
@@ -300,5 +302,17 @@ describe.each(testDbKinds())("search on %s", (kind) => {
     expect(searchInputSchema.safeParse({ q: "x", tz: "Mars/Olympus" }).success).toBe(false);
     expect(searchInputSchema.safeParse({ q: "   " }).success).toBe(false);
     expect(searchInputSchema.safeParse({ q: "x".repeat(501) }).success).toBe(false);
+  });
+});
+
+describe("the search limit", () => {
+  it("refuses a user past the budget, saying when to try again, and not others", async () => {
+    const limit = createSearchLimit({ SEARCH_RATE_POINTS: 2, SEARCH_RATE_WINDOW_S: 10 });
+    await limit.consume("ada");
+    await limit.consume("ada");
+    const err = await limit.consume("ada").catch((e: unknown) => e);
+    expect(isRateLimited(err)).toBe(true);
+    expect((err as RateLimitedError).message).toMatch(/searching too fast; wait \d+ seconds?/);
+    await expect(limit.consume("bob")).resolves.toBeUndefined();
   });
 });
