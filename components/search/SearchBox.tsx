@@ -2,13 +2,14 @@
 
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { type FormEvent, useEffect, useRef, useState } from "react";
+import { isTypingTarget, matches, shortcuts } from "@/lib/keyboard/shortcuts";
 import { MAX_SEARCH_LENGTH, searchPagePath, searchSorts } from "@/lib/search/schemas";
 import styles from "./Search.module.css";
 
 /**
  * The search box in the bar of every signed-in page: Enter opens the results page
  * (/search?q=…). On that page it holds the current search, and has the focus on arrival
- * so the search can be refined at once.
+ * so the search can be refined at once. `/` (lib/keyboard/shortcuts.ts) focuses it.
  */
 export function SearchBox() {
   const router = useRouter();
@@ -29,6 +30,17 @@ export function SearchBox() {
   useEffect(() => {
     if (onSearchPage && document.activeElement === document.body) input.current?.focus();
   }, [onSearchPage]);
+  // `/` anywhere but a text field: to the search box.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (!matches(shortcuts.focusSearch, event) || isTypingTarget(event.target)) return;
+      event.preventDefault();
+      input.current?.focus();
+      input.current?.select();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, []);
 
   function onSubmit(event: FormEvent) {
     event.preventDefault();
