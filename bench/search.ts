@@ -189,7 +189,7 @@ async function measure(kind: "pglite" | "postgres", database: Database) {
         insert into messages (room_id, author_id, client_id, seq, body, created_at)
         select r.id, m.user_id, gen_random_uuid(), n / ${ROOMS} + 1,
           (select string_agg(${sql.raw(wordSql(RANK_SQL))}, ' ')
-             from generate_series(1, 4 + (n * 7919) % 20) g),
+             from generate_series(1, 4 + abs(hashint4(n)) % 20) g),
           now() - interval '365 days' * (1 - n::float8 / ${MESSAGES})
         from generate_series(${from}::int, ${to}::int) n
         join bench_rooms r on r.i = n % ${ROOMS}

@@ -8,6 +8,7 @@ import { groupByRoom, useSearch } from "@/lib/search/client";
 import { hitPath, type SearchHit, type SearchSort, searchPagePath } from "@/lib/search/schemas";
 import { AppHeader } from "@/components/ui/AppHeader";
 import { LocalTime } from "@/components/ui/LocalTime";
+import pageStyles from "@/components/ui/Page.module.css";
 import { Highlight } from "./Highlight";
 import styles from "./Search.module.css";
 
@@ -35,9 +36,9 @@ export function SearchView({ user, q, sort }: { user: SessionUser; q: string; so
   return (
     <>
       <AppHeader userName={user.displayName} userId={user.id} />
-      <main className={styles.main}>
-        <div className={styles.top}>
-          <h1 className={styles.title}>Search</h1>
+      <main className={pageStyles.main}>
+        <div className={pageStyles.top}>
+          <h1 className={pageStyles.title}>Search</h1>
           <div className={styles.sort}>
             <label htmlFor={sortId}>Sort</label>
             <select
