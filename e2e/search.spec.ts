@@ -56,7 +56,9 @@ test("search finds a message, marks the words, and opens the room at it", async 
   const hit = results.getByRole("link").filter({ hasText: "capybara" });
   await expect(hit).toHaveCount(1);
   await expect(hit.locator("mark")).toHaveText(["capybara", "plan"]);
-  await expect(page.getByRole("main").getByRole("status")).toHaveText(/1 result for “capybara plan”/);
+  await expect(page.getByRole("main").getByRole("status")).toHaveText(
+    /1 result for “capybara plan”/,
+  );
   // The search stays in the box, to refine.
   await expect(page.getByRole("searchbox", { name: "Search" })).toHaveValue("capybara plan");
 
@@ -73,7 +75,9 @@ test("search finds a message, marks the words, and opens the room at it", async 
   await expect(results.getByRole("link")).toHaveCount(1);
   await page.getByRole("searchbox", { name: "Search" }).fill("capybara in:nowhere");
   await page.getByRole("searchbox", { name: "Search" }).press("Enter");
-  await expect(page.getByRole("main").getByRole("alert")).toHaveText("You are in no room called “nowhere”");
+  await expect(page.getByRole("main").getByRole("alert")).toHaveText(
+    "You are in no room called “nowhere”",
+  );
   expect(await axeViolations(page)).toEqual([]);
 
   // Best match, then a word nobody wrote.
