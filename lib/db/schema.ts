@@ -202,6 +202,9 @@ export const messages = pgTable(
     uniqueIndex("messages_room_client_key").on(t.roomId, t.clientId),
     uniqueIndex("messages_room_seq_key").on(t.roomId, t.seq),
     index("messages_search_idx").using("gin", t.search),
+    // Search newest first across rooms: walked backwards until a page of matches is found,
+    // when the words are common (lib/search/service.ts).
+    index("messages_created_at_idx").on(t.createdAt),
   ],
 );
 

@@ -23,6 +23,8 @@ const START = "\u0001";
 const STOP = "\u0002";
 const HEADLINE = `StartSel=${START}, StopSel=${STOP}, MaxWords=30, MinWords=12, ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "`;
 const HEADLINE_ALL = `StartSel=${START}, StopSel=${STOP}, HighlightAll=true`;
+/** Best first ranks this many of the newest matches (docs/search.md). */
+export const BEST_CANDIDATES = 1000;
 /** How much of a message a search without words shows. */
 const PLAIN_SNIPPET = 240;
 
@@ -97,24 +99,49 @@ export async function planSearch(
 
   // "Best" needs words to rank by; without them it is "newest".
   const sort: SearchSort = input.sort === "best" && words ? "best" : "newest";
-  const rank = words ? sql`ts_rank_cd(${messages.search}, ${words})` : sql`0::real`;
   const cursor = input.cursor === undefined ? null : decodeCursor(input.cursor);
   // A cursor from another sort (or another search's) starts nowhere sensible.
   if (cursor && cursor.k !== sort) throw staleCursor();
-  if (cursor) {
-    conditions.push(
-      sort === "best"
-        ? sql`(${rank}, ${messages.createdAt}, ${messages.roomId}, ${messages.seq}) < (${cursor.r ?? "0"}::real, ${cursor.t}::timestamptz, ${cursor.g}::uuid, ${cursor.s})`
-        : sql`(${messages.createdAt}, ${messages.roomId}, ${messages.seq}) < (${cursor.t}::timestamptz, ${cursor.g}::uuid, ${cursor.s})`,
-    );
-  }
-  const order =
-    sort === "best"
-      ? sql`rank desc, created_at desc, room_id desc, seq desc`
-      : sql`created_at desc, room_id desc, seq desc`;
 
-  // The page first (LIMIT in a subquery, which Postgres never flattens), then the
-  // headlines for its rows only: ts_headline re-parses the text, too dear for every match.
+  const newest = sql`created_at desc, room_id desc, seq desc`;
+  const matches = (extra: SQL | undefined, limit: number) =>
+    sql`select ${messages.id} as id, ${messages.roomId} as room_id, ${messages.seq} as seq,
+          ${messages.createdAt} as created_at,
+          to_char(${messages.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
+          ${messages.editedAt} as edited_at, ${messages.authorId} as author_id,
+          ${users.displayName} as author_name, ${messages.body} as body,
+          ${messages.fileNames} as file_names
+          ${sort === "best" ? sql`, ${messages.search} as search` : sql``}
+        from ${messages} join ${users} on ${users.id} = ${messages.authorId}
+        where ${and(...conditions, extra)}
+        order by ${newest}
+        limit ${limit}`;
+
+  // The page (LIMIT in a subquery, which Postgres never flattens); headlines after, for its
+  // rows only: ts_headline re-parses the text, too dear for every match. Best first ranks
+  // the newest BEST_CANDIDATES matches: ranking every match of a common word costs a
+  // detoast and a ts_rank_cd per row, and recent messages are what people look for.
+  const page =
+    sort === "best"
+      ? sql`select c.*, ts_rank_cd(c.search, ${words}) as rank
+          from (${matches(undefined, BEST_CANDIDATES)}) c
+          ${
+            cursor
+              ? sql`where (ts_rank_cd(c.search, ${words}), c.created_at, c.room_id, c.seq) <
+                  (${cursor.r ?? "0"}::real, ${cursor.t}::timestamptz, ${cursor.g}::uuid, ${cursor.s})`
+              : sql``
+          }
+          order by rank desc, ${newest}
+          limit ${input.limit + 1}`
+      : sql`select m.*, 0::real as rank from (${matches(
+          cursor
+            ? sql`(${messages.createdAt}, ${messages.roomId}, ${messages.seq}) <
+                (${cursor.t}::timestamptz, ${cursor.g}::uuid, ${cursor.s})`
+            : undefined,
+          input.limit + 1,
+        )}) m`;
+  const order = sort === "best" ? sql`rank desc, ${newest}` : newest;
+
   const clean = (column: SQL) => sql`translate(${column}, ${START + STOP}, '  ')`;
   const snippet = words
     ? sql`ts_headline(${searchConfig}, ${clean(sql`page.body`)}, ${words}, ${HEADLINE})`
@@ -127,18 +154,7 @@ export async function planSearch(
   const query = sql`select page.id, page.room_id, page.seq, page.at, page.edited_at, page.author_id,
           page.author_name, page.rank::text as rank, ${snippet} as snippet,
           page.file_names, ${files} as marked_files
-        from (
-          select ${messages.id} as id, ${messages.roomId} as room_id, ${messages.seq} as seq,
-            ${messages.createdAt} as created_at,
-            to_char(${messages.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
-            ${messages.editedAt} as edited_at, ${messages.authorId} as author_id,
-            ${users.displayName} as author_name, ${messages.body} as body,
-            ${messages.fileNames} as file_names, ${rank} as rank
-          from ${messages} join ${users} on ${users.id} = ${messages.authorId}
-          where ${and(...conditions)}
-          order by ${order}
-          limit ${input.limit + 1}
-        ) page
+        from (${page}) page
         order by ${order}`;
   return { query, rooms, sort };
 }
