@@ -35,6 +35,9 @@ export const ADMIN_SOCKET = "admin.sock";
 
 export const adminSocketPath = (dataDir: string) => path.join(dataDir, ADMIN_SOCKET);
 
+/** A unix socket's path fits in 108 bytes (sun_path) on Linux, 104 on macOS. */
+const MAX_SOCKET_PATH = 103;
+
 export const backupRequestSchema = z.object({ includeSecrets: z.boolean() });
 export const rotateRequestSchema = z.object({
   newKey: z
@@ -54,10 +57,27 @@ export interface AdminDeps {
   keySource: KeySource;
 }
 
+/**
+ * Serves the channel. Not served (a warning, the node runs on) when the socket's path is too
+ * long for a unix socket, or when another node sharing this DATA_DIR serves it already
+ * (backups then go through that node).
+ */
 export async function startAdminChannel(deps: AdminDeps): Promise<{ close(): Promise<void> }> {
   const socketPath = adminSocketPath(deps.dataDir);
-  if (await answers(socketPath))
-    throw new Error(`Another Parley node already serves ${socketPath}`);
+  const none = { close: async () => {} };
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+    log.warn(
+      "DATA_DIR's path is too long for the admin socket: npm run backup will not reach this node",
+      { socketPath },
+    );
+    return none;
+  }
+  if (await answers(socketPath)) {
+    log.warn("another node serves the admin socket of this DATA_DIR; backups go through it", {
+      socketPath,
+    });
+    return none;
+  }
   await rm(socketPath, { force: true }); // left by a node that stopped without closing it
   const server = createServer((req, res) => {
     void handle(deps, req, res).catch((err: unknown) => {
@@ -176,10 +196,17 @@ export function adminRequest(
   pathname: "/backup" | "/rotate-files-key",
   body: unknown,
 ): Promise<IncomingMessage | null> {
+  const socketPath = adminSocketPath(dataDir);
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH)
+    return Promise.reject(
+      new Error(
+        `${socketPath} is too long for a unix socket, so a running node cannot be asked: use a shorter DATA_DIR`,
+      ),
+    );
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        socketPath: adminSocketPath(dataDir),
+        socketPath,
         path: pathname,
         method: "POST",
         headers: { "content-type": "application/json" },

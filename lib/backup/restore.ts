@@ -6,6 +6,7 @@ import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
+import type { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { readMigrationFiles } from "drizzle-orm/migrator";
@@ -307,62 +308,112 @@ async function load(
   expected: Record<string, number>,
 ): Promise<void> {
   await migrateDatabase(database);
-  await database.db.transaction(async (tx) => {
-    for (const table of format.tables) {
-      const count = await loadTable(tx as unknown as Db, table, staging);
-      if (count !== expected[table.name])
-        throw new RestoreRefused(
-          `The archive is damaged: ${table.name} has ${count} rows, the manifest says ${expected[table.name]}`,
-        );
+  const check = (table: TableShape, count: number) => {
+    if (count !== expected[table.name])
+      throw new RestoreRefused(
+        `The archive is damaged: ${table.name} has ${count} rows, the manifest says ${expected[table.name]}`,
+      );
+  };
+  if (database.kind === "pglite") {
+    // A database of its own in the staging folder: nobody else queries it, so the
+    // transaction is plain BEGIN … COMMIT around COPY, several times faster than INSERT.
+    const client = (database.db as unknown as { $client: PGlite }).$client;
+    await client.exec("begin");
+    try {
+      for (const table of format.tables) check(table, await copyTable(client, table, staging));
+      await client.exec("commit");
+    } catch (err) {
+      await client.exec("rollback").catch(() => {});
+      throw err;
     }
+    return;
+  }
+  await database.db.transaction(async (tx) => {
+    for (const table of format.tables)
+      check(table, await loadTable(tx as unknown as Db, table, staging));
   });
 }
 
-async function loadTable(db: Db, table: TableShape, staging: string): Promise<number> {
-  const jsonColumns = new Set(
-    getTableConfig(
-      Object.values(schema).find(
-        (t) => getTableConfig(t as PgTable).name === table.name,
-      ) as PgTable,
-    )
-      .columns.filter((c) => ["json", "jsonb"].includes(c.getSQLType()))
-      .map((c) => c.name),
-  );
-  const columns = sql.join(
-    table.columns.map((c) => sql.identifier(c)),
-    sql`, `,
-  );
-  let batch: Record<string, unknown>[] = [];
-  let count = 0;
-  const flush = async () => {
-    if (!batch.length) return;
-    // json_populate_recordset reads each text value with its column type's input function:
-    // exactly what the snapshot's text output wrote.
-    await db.execute(
-      sql`insert into ${sql.identifier(table.name)} (${columns}) select ${columns} from json_populate_recordset(null::${sql.identifier(table.name)}, ${JSON.stringify(batch)}::json)`,
-    );
-    batch = [];
-  };
+/** A table's rows, parsed and checked, `size` at a time. */
+async function* rowBatches(
+  table: TableShape,
+  staging: string,
+  size: number,
+): AsyncGenerator<Array<Array<string | null>>> {
+  let batch: Array<Array<string | null>> = [];
   const lines = createInterface({
     input: createReadStream(path.join(staging, "db", `${table.name}.jsonl`)),
     crlfDelay: Infinity,
   });
   for await (const line of lines) {
     if (!line) continue;
-    const values = JSON.parse(line) as Array<string | null>;
-    if (!Array.isArray(values) || values.length !== table.columns.length)
+    const values = JSON.parse(line) as unknown;
+    if (
+      !Array.isArray(values) ||
+      values.length !== table.columns.length ||
+      !values.every((v) => v === null || typeof v === "string")
+    )
       throw new RestoreRefused(
         `The archive is damaged: a row of ${table.name} has the wrong shape`,
       );
-    const row: Record<string, unknown> = {};
-    table.columns.forEach((column, i) => {
-      const value = values[i] ?? null;
-      row[column] = value !== null && jsonColumns.has(column) ? JSON.parse(value) : value;
-    });
-    batch.push(row);
-    count++;
-    if (batch.length >= BATCH) await flush();
+    batch.push(values as Array<string | null>);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
   }
-  await flush();
+  if (batch.length) yield batch;
+}
+
+/** COPY's text format: the columns' text, tab-separated, `\N` for null, backslash escapes. */
+const copyField = (value: string | null) =>
+  value === null
+    ? "\\N"
+    : value.replace(
+        /[\\\t\n\r]/g,
+        (c) => ({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" })[c]!,
+      );
+
+async function copyTable(client: PGlite, table: TableShape, staging: string): Promise<number> {
+  const columns = table.columns.map((c) => `"${c}"`).join(", ");
+  let count = 0;
+  for await (const batch of rowBatches(table, staging, 20_000)) {
+    const text = batch.map((row) => row.map(copyField).join("\t")).join("\n") + "\n";
+    await client.query(`copy "${table.name}" (${columns}) from '/dev/blob'`, [], {
+      blob: new Blob([text]),
+    });
+    count += batch.length;
+  }
+  return count;
+}
+
+async function loadTable(db: Db, table: TableShape, staging: string): Promise<number> {
+  const config = Object.values(schema)
+    .map((t) => getTableConfig(t as PgTable))
+    .find((c) => c.name === table.name)!;
+  const jsonColumns = new Set(
+    config.columns.filter((c) => ["json", "jsonb"].includes(c.getSQLType())).map((c) => c.name),
+  );
+  const columns = sql.join(
+    table.columns.map((c) => sql.identifier(c)),
+    sql`, `,
+  );
+  let count = 0;
+  for await (const batch of rowBatches(table, staging, BATCH)) {
+    const rows = batch.map((values) =>
+      Object.fromEntries(
+        table.columns.map((column, i) => {
+          const value = values[i] ?? null;
+          return [column, value !== null && jsonColumns.has(column) ? JSON.parse(value) : value];
+        }),
+      ),
+    );
+    // json_populate_recordset reads each text value with its column type's input function:
+    // exactly what the snapshot's text output wrote.
+    await db.execute(
+      sql`insert into ${sql.identifier(table.name)} (${columns}) select ${columns} from json_populate_recordset(null::${sql.identifier(table.name)}, ${JSON.stringify(rows)}::json)`,
+    );
+    count += batch.length;
+  }
   return count;
 }

@@ -1,25 +1,27 @@
 import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, lte } from "drizzle-orm";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { adminRequest, startAdminChannel, SUMMARY_TRAILER } from "@/lib/backup/admin";
 import { entryNames } from "@/lib/backup/format";
 import { restoreBackup } from "@/lib/backup/restore";
+import type { SyncPage } from "@/lib/chat/schemas";
 import { doSendMessage } from "@/lib/chat/service";
 import { type Database, openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import { attachments, messages, roomMembers, rooms } from "@/lib/db/schema";
+import { attachments, messages, roomEvents, roomMembers, rooms } from "@/lib/db/schema";
 import { tar, type TarEntry, untar } from "@/lib/export/tar";
 import { openObject, writeObject } from "@/lib/files/objects";
 import { openFiles } from "@/lib/files/node";
 import type { Files } from "@/lib/files/service";
 import { newStorageKey } from "@/lib/files/storage";
-import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
+import { doCreateRoom, doJoinRoomBySlug, doRenameRoom } from "@/lib/rooms/service";
 import { loadSecrets } from "@/lib/server/secrets";
 import { TEST_SECRETS } from "@/test/support/config";
 import { type TestDbKind, testDbKinds } from "@/test/support/db";
@@ -30,6 +32,7 @@ import { runCli } from "./cli";
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 const CLIENTS = 20;
+const TRICKY = "tab\there\nnew line\r\n back\\slash \\N \\\\. ünïcødé 🎉 'quote' \"double\" \u0001";
 
 /** A database of its own on the test Postgres, created here and dropped by `drop()`. */
 async function scratchPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -94,6 +97,14 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
     const { room } = await doCreateRoom(database.db, users[0]!, { kind: "open", name: "Backups" });
     roomId = room.id;
     for (const user of users.slice(1)) await doJoinRoomBySlug(database.db, user, room.slug);
+    // Text that needs escaping on the way (COPY, JSON) and a jsonb payload (the rename's).
+    await doSendMessage(
+      database.db,
+      users[2]!,
+      { roomId, clientId: crypto.randomUUID(), body: TRICKY },
+      { maxMessageLength: 4000 },
+    );
+    await doRenameRoom(database.db, users[0]!, roomId, 'Backups\t\\N "quoted"');
     // Files shared in messages: one over several 1 MiB chunks, one empty, one small.
     for (const [i, bytes] of [
       randomBytes(2 * 1024 * 1024 + 5),
@@ -197,12 +208,35 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
         .from(messages)
         .where(eq(messages.roomId, roomId))
         .orderBy(asc(messages.seq));
-      const byClientId = new Map(rows.map((r) => [r.clientId, r.body]));
-      for (const m of before) expect(byClientId.get(m.clientId)).toBe(m.body);
+      // Read back as a client catches up: the realtime server on the restored database.
+      const app = await startRealtimeServer(kind, {}, { database: restored });
+      try {
+        const reader = await app.client(users[1]!);
+        const synced = new Map<string, string>();
+        for (let after = 0, more = true; more;) {
+          const answer = await ask(reader, "room.sync", { roomId, afterSeq: after });
+          expect(answer.ok).toBe(true);
+          const page = answer.data as SyncPage;
+          for (const event of page.events)
+            if (event.type === "message.created")
+              synced.set(event.message.clientId, event.message.body);
+          after = page.throughSeq;
+          more = page.hasMore;
+        }
+        for (const m of before) expect(synced.get(m.clientId)).toBe(m.body);
+      } finally {
+        await app.close();
+      }
       // One snapshot: the room's log is whole up to its last seq, with nothing past it.
       const [room] = await restored.db.select().from(rooms).where(eq(rooms.id, roomId));
-      expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-      expect(rows.at(-1)!.seq).toBe(room!.lastSeq);
+      const log = await restored.db
+        .select({ seq: roomEvents.seq })
+        .from(roomEvents)
+        .where(eq(roomEvents.roomId, roomId))
+        .orderBy(asc(roomEvents.seq));
+      expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+      expect(log.at(-1)!.seq).toBe(room!.lastSeq);
+      expect(rows.at(-1)!.seq).toBeLessThanOrEqual(room!.lastSeq);
       const original = await database.db
         .select({ id: messages.id, body: messages.body })
         .from(messages)
@@ -210,6 +244,16 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
         .orderBy(asc(messages.seq))
         .limit(rows.length);
       expect(original.map((m) => m.body)).toEqual(rows.map((r) => r.body));
+      expect(rows.map((r) => r.body)).toContain(TRICKY);
+      // Every table as the source had it, up to the snapshot (events and all, jsonb too).
+      const events = (db: Database) =>
+        db.db
+          .select()
+          .from(roomEvents)
+          .where(and(eq(roomEvents.roomId, roomId), lte(roomEvents.seq, room!.lastSeq)))
+          .orderBy(asc(roomEvents.seq));
+      expect(await events(restored)).toEqual(await events(database));
+      expect((await events(restored)).some((e) => e.type === "room.renamed")).toBe(true);
 
       const [reader] = await restored.db
         .select({ seq: roomMembers.lastReadSeq })
@@ -231,9 +275,12 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
     }
 
     // The same archive again: the target is no longer empty, and nothing changes.
-    const again = await runCli("restore", [file], env);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/Refused: DATA_DIR .* is not empty/);
+    await expect(
+      restoreBackup(createReadStream(file), {
+        dataDir: path.join(dir, "elsewhere"),
+        ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { dataDir: restoredDir }),
+      }),
+    ).rejects.toThrow(kind === "pglite" ? /DATA_DIR .* is not empty/ : /database is not empty/);
   }, 120_000);
 
   if (kind === "pglite") {

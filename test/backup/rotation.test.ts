@@ -13,13 +13,14 @@ import { readStoredSecrets, writeStoredSecrets } from "@/lib/server/secrets";
 import { TEST_SECRETS } from "@/test/support/config";
 import { download, tusMetadata, tusRequest, uploadFile } from "@/test/files/client";
 import { type FilesFixture, startFilesFixture } from "@/test/files/fixture";
+import { type TestDbKind, testDbKinds } from "@/test/support/db";
 import { runCli } from "./cli";
 
 /**
- * Rotating FILES_MASTER_KEY re-wraps object headers on disk and touches no table, so one
- * database kind is enough here (the Postgres path of backups is in ./backup.test.ts).
+ * Rotating FILES_MASTER_KEY re-wraps object headers on disk and touches no table; it runs
+ * beside either database all the same, so on both.
  */
-describe("rotating the files master key", () => {
+describe.each(testDbKinds())("rotating the files master key (%s)", (kind: TestDbKind) => {
   let fixture: FilesFixture;
   let dataDir: string;
   const uploaded = new Map<string, Buffer>(); // attachment id → plaintext
@@ -52,7 +53,7 @@ describe("rotating the files master key", () => {
   };
 
   beforeAll(async () => {
-    fixture = await startFilesFixture("pglite");
+    fixture = await startFilesFixture(kind);
     dataDir = await mkdtemp(path.join(tmpdir(), "parley-rotation-"));
     writeStoredSecrets(dataDir, {
       ...TEST_SECRETS,
