@@ -122,7 +122,7 @@ async function openBenchDatabase(kind: "pglite" | "postgres") {
 
 /** The migration's statements that add the search column and its indexes. */
 async function indexingStatements(): Promise<string[]> {
-  const text = await readFile(path.join(MIGRATIONS_DIR, "0006_search.sql"), "utf8");
+  const text = await readFile(path.join(MIGRATIONS_DIR, "0007_search.sql"), "utf8");
   return text
     .split("--> statement-breakpoint")
     .map((s) => s.trim())

@@ -199,7 +199,7 @@ describe.each(testDbKinds())("search on %s", (kind) => {
     await database.db.execute(sql`update messages set file_names = '' where id = ${withFile.id}`);
     expect(await ids("quarterly")).toEqual([]);
     await database.db.execute(
-      sql.raw(readFileSync(path.join(MIGRATIONS_DIR, "0007_search_file_names.sql"), "utf8")),
+      sql.raw(readFileSync(path.join(MIGRATIONS_DIR, "0008_search_file_names.sql"), "utf8")),
     );
     expect(await ids("quarterly")).toEqual([withFile.id]);
 
