@@ -2,15 +2,25 @@
 
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { isTypingTarget, matches, shortcuts } from "@/lib/keyboard/shortcuts";
 import { MAX_SEARCH_LENGTH, searchPagePath, searchSorts } from "@/lib/search/schemas";
 import styles from "./Search.module.css";
 
 /**
  * The search box in the bar of every signed-in page: Enter opens the results page
  * (/search?q=…). On that page it holds the current search, and has the focus on arrival
- * so the search can be refined at once. `/` (lib/keyboard/shortcuts.ts) focuses it.
+ * so the search can be refined at once. `/` focuses it (focusSearchBox, from the shell's
+ * shortcuts).
  */
+const INPUT_ID = "search-box";
+
+/** Puts the focus in the search box, its text selected (the `/` shortcut). */
+export function focusSearchBox(): void {
+  const input = document.getElementById(INPUT_ID);
+  if (!(input instanceof HTMLInputElement)) return;
+  input.focus();
+  input.select();
+}
+
 export function SearchBox() {
   const router = useRouter();
   const onSearchPage = usePathname() === "/search";
@@ -30,17 +40,6 @@ export function SearchBox() {
   useEffect(() => {
     if (onSearchPage && document.activeElement === document.body) input.current?.focus();
   }, [onSearchPage]);
-  // `/` anywhere but a text field: to the search box.
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (!matches(shortcuts.focusSearch, event) || isTypingTarget(event.target)) return;
-      event.preventDefault();
-      input.current?.focus();
-      input.current?.select();
-    };
-    document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
-  }, []);
 
   function onSubmit(event: FormEvent) {
     event.preventDefault();
@@ -53,6 +52,7 @@ export function SearchBox() {
     <form role="search" className={styles.box} onSubmit={onSubmit}>
       <input
         ref={input}
+        id={INPUT_ID}
         type="search"
         name="q"
         aria-label="Search"

@@ -3,10 +3,8 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useId } from "react";
-import type { SessionUser } from "@/lib/auth/schemas";
 import { groupByRoom, useSearch } from "@/lib/search/client";
 import { hitPath, type SearchHit, type SearchSort, searchPagePath } from "@/lib/search/schemas";
-import { AppHeader } from "@/components/ui/AppHeader";
 import { LocalTime } from "@/components/ui/LocalTime";
 import pageStyles from "@/components/ui/Page.module.css";
 import { Highlight } from "./Highlight";
@@ -16,7 +14,7 @@ import styles from "./Search.module.css";
  * The results of the search in the address (/search?q=…&sort=…): grouped by room, each a
  * link that opens the room at the message. The count, and any refusal, are announced.
  */
-export function SearchView({ user, q, sort }: { user: SessionUser; q: string; sort: SearchSort }) {
+export function SearchView({ q, sort }: { q: string; sort: SearchSort }) {
   const router = useRouter();
   const search = useSearch(q, sort);
   const hits = search.data?.pages.flatMap((p) => p.hits) ?? [];
@@ -35,7 +33,6 @@ export function SearchView({ user, q, sort }: { user: SessionUser; q: string; so
 
   return (
     <>
-      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={pageStyles.main}>
         <div className={pageStyles.top}>
           <h1 className={pageStyles.title}>Search</h1>

@@ -1,4 +1,5 @@
 import { readJson } from "@/lib/api-client";
+import type { Person } from "./navigation";
 import type { RoomView } from "./schemas";
 
 export async function createRoom(input: { name?: string; kind?: "open" | "private" } = {}) {
@@ -36,4 +37,12 @@ export async function openDirectRoom(userId: string): Promise<RoomView> {
     }),
   );
   return room;
+}
+
+/** People you share a room with whose names start with `q` (the quick switcher). */
+export async function findPeople(q: string): Promise<Person[]> {
+  const { people } = await readJson<{ people: Person[] }>(
+    await fetch(`/api/people?${new URLSearchParams({ q, limit: "8" })}`),
+  );
+  return people;
 }

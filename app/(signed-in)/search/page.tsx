@@ -15,6 +15,6 @@ export default async function SearchPage({
   const params = await searchParams;
   const q = (typeof params.q === "string" ? params.q : "").trim();
   const sort = searchSorts.find((s) => s === params.sort) ?? "newest";
-  const user = await requirePageUser(q ? searchPagePath(q, sort) : "/search");
-  return <SearchView user={user} q={q} sort={sort} />;
+  await requirePageUser(q ? searchPagePath(q, sort) : "/search");
+  return <SearchView q={q} sort={sort} />;
 }
