@@ -9,7 +9,6 @@ import { CallPanel } from "@/components/call/CallPanel";
 import { ChatPanel } from "@/components/chat/ChatPanel";
 import { useRoomChat } from "@/components/chat/use-room-chat";
 import { FilesPanel } from "@/components/files/FilesPanel";
-import { AppHeader } from "@/components/ui/AppHeader";
 import { useFocusReport } from "@/lib/notify/client/focus";
 import { getSocket } from "@/lib/realtime/client";
 import { Participants } from "./Participants";
@@ -69,18 +68,16 @@ export function RoomView({
 
   if (removed) {
     return (
-      <div className={styles.shell}>
-        <AppHeader userName={me.displayName} userId={me.id} />
+      <main className={styles.shell}>
         <p role="alert" className="alert">
           You were removed from {chat.roomName}. <Link href="/">Back to your rooms</Link>
         </p>
-      </div>
+      </main>
     );
   }
 
   return (
-    <div className={styles.shell}>
-      <AppHeader userName={me.displayName} userId={me.id} />
+    <main className={styles.shell}>
       <RoomHeader
         roomId={room.id}
         slug={room.slug}
@@ -112,6 +109,6 @@ export function RoomView({
           <FilesPanel slug={room.slug} sharedIds={sharedIds} />
         </aside>
       </div>
-    </div>
+    </main>
   );
 }

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Queryable } from "@/lib/db/client";
 import { notifyPrefs, pushSubscriptions, roomNotifySettings } from "@/lib/db/schema";
@@ -276,6 +276,16 @@ export async function markSubscriptionsUsed(db: Queryable, ids: string[]): Promi
   }
 }
 
+/** Whose display name (or a word in it) starts with `q`; an empty `q` matches everyone. */
+function nameStarts(displayName: SQL, q: string): SQL {
+  const prefix = q
+    .trim()
+    .toLowerCase()
+    .replace(/[\\%_]/g, (c) => `\\${c}`);
+  return sql`(${prefix} = '' or lower(${displayName}) like ${prefix + "%"}
+              or lower(${displayName}) like ${"% " + prefix + "%"})`;
+}
+
 /** Members of a room whose display name (or a word in it) starts with `q`, by name. */
 export async function searchMembers(
   db: Queryable,
@@ -283,17 +293,33 @@ export async function searchMembers(
   q: string,
   limit: number,
 ): Promise<{ userId: string; displayName: string }[]> {
-  const prefix = q
-    .trim()
-    .toLowerCase()
-    .replace(/[\\%_]/g, (c) => `\\${c}`);
   return queryRows<{ userId: string; displayName: string }>(
     db,
     sql`select u.id as "userId", u.display_name as "displayName"
         from room_members rm join users u on u.id = rm.user_id
-        where rm.room_id = ${roomId}
-          and (${prefix} = '' or lower(u.display_name) like ${prefix + "%"}
-               or lower(u.display_name) like ${"% " + prefix + "%"})
+        where rm.room_id = ${roomId} and ${nameStarts(sql`u.display_name`, q)}
+        order by lower(u.display_name), u.id
+        limit ${limit}`,
+  );
+}
+
+/**
+ * The people you share a room with (you aside) whose display name (or a word in it) starts
+ * with `q`, by name: whom you can open a direct conversation with (`doOpenDirectRoom`'s rule).
+ */
+export async function searchPeople(
+  db: Queryable,
+  userId: string,
+  q: string,
+  limit: number,
+): Promise<{ userId: string; displayName: string }[]> {
+  return queryRows<{ userId: string; displayName: string }>(
+    db,
+    sql`select u.id as "userId", u.display_name as "displayName" from users u
+        where u.id <> ${userId} and ${nameStarts(sql`u.display_name`, q)}
+          and exists (
+            select 1 from room_members a join room_members b on a.room_id = b.room_id
+            where a.user_id = ${userId} and b.user_id = u.id)
         order by lower(u.display_name), u.id
         limit ${limit}`,
   );

@@ -8,7 +8,7 @@ import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
 import type { RoomEvent } from "@/lib/chat/schemas";
-import type { MemberRole, ReadPosition, RoomSummary, RoomsNotice } from "./schemas";
+import type { MemberRole, ReadPosition, RoomsNotice, StoredRoomSummary } from "./schemas";
 import { isInviteToken, newInviteToken, newRoomSlug } from "./slug";
 
 /**
@@ -249,7 +249,7 @@ export async function listRoomsForUser(
   db: Db,
   userId: string,
   only?: readonly string[],
-): Promise<RoomSummary[]> {
+): Promise<StoredRoomSummary[]> {
   if (only?.length === 0) return [];
   const rows = await db
     .select({
