@@ -59,7 +59,7 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const history = await loadHistoryPage(h.db, roomId, { limit: 50 });
     queryClient.setQueryData<MessagePages>(chatKeys.messages(roomId), {
       pages: [history],
-      pageParams: [undefined],
+      pageParams: [{}],
     });
     const messages = () =>
       flattenPages(queryClient.getQueryData<MessagePages>(chatKeys.messages(roomId)));
