@@ -157,7 +157,7 @@ test("a link to a message that is not there says so and shows the latest", async
   await expect(messages(page).last()).not.toContainText("Sending");
   for (const m of ["999999", "abc", "0"]) {
     await page.goto(`${path}?m=${m}`);
-    await expect(page.getByRole("alert")).toContainText("That link points at no message");
+    await expect(page.getByText("That link points at no message")).toHaveAttribute("role", "alert");
     await expect(messages(page).last()).toContainText("the only message");
     await expect(current(page)).toHaveCount(0);
   }

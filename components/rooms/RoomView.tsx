@@ -85,37 +85,39 @@ export function RoomView({
   return (
     <div className={styles.shell}>
       <AppHeader userName={me.displayName} userId={me.id} />
-      <RoomHeader
-        roomId={room.id}
-        slug={room.slug}
-        name={chat.roomName}
-        invitePath={invitePath}
-        isOwner={role === "owner"}
-      />
-      <div className={styles.body}>
-        <div className={styles.mainColumn}>
-          <CallPanel roomId={room.id} slug={room.slug} meName={me.displayName} />
-          <ChatPanel
-            chat={chat}
-            roomId={room.id}
-            meId={me.id}
-            meName={me.displayName}
-            canModerate={role === "owner"}
-            maxMessageLength={maxMessageLength}
-            linkError={linkError}
-            slug={room.slug}
-          />
+      <main className={styles.main}>
+        <RoomHeader
+          roomId={room.id}
+          slug={room.slug}
+          name={chat.roomName}
+          invitePath={invitePath}
+          isOwner={role === "owner"}
+        />
+        <div className={styles.body}>
+          <div className={styles.mainColumn}>
+            <CallPanel roomId={room.id} slug={room.slug} meName={me.displayName} />
+            <ChatPanel
+              chat={chat}
+              roomId={room.id}
+              meId={me.id}
+              meName={me.displayName}
+              canModerate={role === "owner"}
+              maxMessageLength={maxMessageLength}
+              linkError={linkError}
+              slug={room.slug}
+            />
+          </div>
+          <aside className={styles.side}>
+            <Participants
+              participants={chat.participants}
+              meId={me.id}
+              slug={room.slug}
+              canRemove={role === "owner"}
+            />
+            <FilesPanel slug={room.slug} sharedIds={sharedIds} />
+          </aside>
         </div>
-        <aside className={styles.side}>
-          <Participants
-            participants={chat.participants}
-            meId={me.id}
-            slug={room.slug}
-            canRemove={role === "owner"}
-          />
-          <FilesPanel slug={room.slug} sharedIds={sharedIds} />
-        </aside>
-      </div>
+      </main>
     </div>
   );
 }
