@@ -66,6 +66,10 @@ export default defineConfig({
       REDIS_URL: "",
       // Call media stays on loopback (browsers reach 127.0.0.1 candidates as peer-reflexive).
       SFU_MEDIA_IP: "127.0.0.1",
+      // Two media workers, and a room spreads to the second from its third participant on:
+      // e2e/call.spec.ts's three-person call spans both workers (its tracks piped between them).
+      SFU_WORKERS: "2",
+      SFU_ROOM_PEERS_PER_WORKER: "2",
       // e2e/notifications.spec.ts's local push service (plain http on loopback).
       PUSH_INSECURE_ORIGINS: `http://127.0.0.1:${PORT + 1000}`,
     },

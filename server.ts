@@ -7,11 +7,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import next from "next";
 import { createAuthLimits } from "@/lib/auth/limits";
+import { startAdminChannel } from "@/lib/backup/admin";
 import { createCallsFeature } from "@/lib/call/node";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 import { loadEnv } from "@/lib/env";
-import { createFilesFeature } from "@/lib/files/node";
+import { createFilesFeature, filesKeySource } from "@/lib/files/node";
 import { createNotifyFeature } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
@@ -19,8 +20,8 @@ import { refuseMalformedPath } from "@/lib/server/malformed-path";
 import type { Feature } from "@/lib/server/feature";
 import { securePrivateDir } from "@/lib/server/data-dir";
 import { logger, setLogLevel } from "@/lib/server/log";
-import { setRuntime } from "@/lib/server/runtime";
-import { loadSecrets } from "@/lib/server/secrets";
+import { service, setRuntime } from "@/lib/server/runtime";
+import { configuredSecrets, loadSecrets } from "@/lib/server/secrets";
 import { tlsPlan } from "@/lib/server/tls/config";
 import { createWeb } from "@/lib/server/tls/web";
 import { startStallWatchdog } from "@/lib/stall-watchdog";
@@ -35,13 +36,7 @@ async function main() {
   setLogLevel(config.LOG_LEVEL);
   const tls = tlsPlan(config);
   const dataDir = path.resolve(config.DATA_DIR);
-  const secrets = loadSecrets(dataDir, {
-    authSecret: config.AUTH_SECRET,
-    callTokenSecret: config.CALL_TOKEN_SECRET,
-    filesMasterKey: config.FILES_MASTER_KEY,
-    vapidPublicKey: config.VAPID_PUBLIC_KEY,
-    vapidPrivateKey: config.VAPID_PRIVATE_KEY,
-  });
+  const secrets = loadSecrets(dataDir, configuredSecrets(config));
   // NextAuth v4 builds its URLs from NEXTAUTH_URL, or from the request's Host header when
   // it is told to trust it, and has no option for either: a library constraint, so these two
   // are the one place the parsed configuration is written back into process.env. Without a
@@ -115,6 +110,15 @@ async function main() {
     else if (!req.url?.startsWith("/socket.io/")) socket.destroy();
   });
 
+  // `npm run backup` and `npm run rotate-files-key` reach this node here (DATA_DIR/admin.sock).
+  const admin = await startAdminChannel({
+    dataDir,
+    database,
+    files: service("files"),
+    secrets,
+    keySource: filesKeySource(config),
+  });
+
   await web.listen(config.HOST);
   // From here on nothing should hold the event loop long: log whatever does.
   const watchdogLog = logger("watchdog");
@@ -133,6 +137,7 @@ async function main() {
         .close?.()
         .catch((err: unknown) => log.error(`closing ${feature.name}`, { err: String(err) }));
     }
+    await admin.close().catch(() => {});
     await web.close();
     await app.close().catch(() => {});
     await database.close().catch(() => {});

@@ -20,6 +20,7 @@ import { migrateDatabase } from "@/lib/db/migrate";
 import { attachments } from "@/lib/db/schema";
 import { roomExport } from "@/lib/export/archive";
 import { tar } from "@/lib/export/tar";
+import { MasterKeys } from "@/lib/files/crypto/encryption";
 import { DiskStorage } from "@/lib/files/disk-storage";
 import { writeObject } from "@/lib/files/objects";
 import { newStorageKey } from "@/lib/files/storage";
@@ -49,14 +50,14 @@ try {
     from generate_series(1, ${MESSAGES}) as n`);
   await db.execute(sql`update rooms set last_seq = ${MESSAGES} where id = ${room.id}`);
   const storage = await DiskStorage.create(path.join(dir, "objects"));
-  const masterKey = randomBytes(32);
+  const keys = new MasterKeys(randomBytes(32));
   for (let written = 0, i = 0; written < FILE_BYTES; i++) {
     const size = Math.min(FILE_SIZE, FILE_BYTES - written);
     const key = newStorageKey();
     const chunk = randomBytes(MB);
     await writeObject(
       storage,
-      masterKey,
+      keys,
       key,
       Readable.from(
         (function* () {
@@ -86,7 +87,7 @@ try {
   let bytes = 0;
   const start = performance.now();
   await pipeline(
-    Readable.from(tar(roomExport({ db, storage, masterKey, tmpDir: dir }, room.id))),
+    Readable.from(tar(roomExport({ db, storage, keys, tmpDir: dir }, room.id))),
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;

@@ -20,6 +20,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { MasterKeys } from "@/lib/files/crypto/encryption";
 import { DiskStorage } from "@/lib/files/disk-storage";
 import { Transfers } from "@/lib/files/crypto/transfers";
 import { openObject, writeObject } from "@/lib/files/objects";
@@ -28,7 +29,7 @@ import { newStorageKey } from "@/lib/files/storage";
 const SIZE = Number(process.env.SIZE ?? 512 * 1024 * 1024);
 const root = await mkdtemp(path.join(tmpdir(), "parley-download-path-"));
 const storage = await DiskStorage.create(root);
-const master = randomBytes(32);
+const master = new MasterKeys(randomBytes(32));
 const key = newStorageKey();
 const piece = randomBytes(1024 * 1024);
 async function* gen() {

@@ -21,7 +21,6 @@
  * SFU_FAST_SRTP=off (sfu/config.ts): werift's own forwarding path (its sender and SRTP) on
  * the same machine, for comparison.
  */
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { z } from "zod";
 import type { Bot } from "../sfu/bot/bot";
@@ -29,6 +28,7 @@ import { STAMP_OFFSET } from "../sfu/bot/rtp-source";
 import type { SfuStats } from "../sfu/stats";
 import { DELAY_BUCKET_MS } from "../sfu/stats";
 import { startSfu, type TestSfu } from "../sfu/test/harness";
+import { percentiles, processUsage, round } from "./sfu-measure";
 
 const RUNS = Number(process.env.BENCH_SFU_RUNS ?? 3);
 const WINDOW_S = Number(process.env.BENCH_SFU_WINDOW_S ?? 10);
@@ -48,8 +48,6 @@ const VIDEO = {
   keyFrameInterval: 100,
   stamp: true,
 };
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-const PAGE_SIZE = 4096;
 
 interface Sample {
   subscribers: number;
@@ -60,34 +58,6 @@ interface Sample {
   loss: number;
   latencyMs: { p50: number; p99: number };
   sfuForwardDelayMs: { p50: number; p99: number };
-}
-
-/** utime + stime (µs) and RSS (bytes) of a process. */
-function processUsage(pid: number): { cpuMicros: number; rss: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { cpuMicros: (ticks * 1e6) / TICKS_PER_SECOND, rss: Number(fields[21]) * PAGE_SIZE };
-}
-
-/** Percentiles from a histogram of counts with fixed-width buckets. */
-function percentiles(counts: number[], bucketMs: number): { p50: number; p99: number } {
-  const total = counts.reduce((a, b) => a + b, 0);
-  const at = (q: number) => {
-    let seen = 0;
-    for (let i = 0; i < counts.length; i++) {
-      seen += counts[i]!;
-      if (seen >= q * total) return round((i + 0.5) * bucketMs, 3);
-    }
-    return round(counts.length * bucketMs, 3);
-  };
-  return total === 0 ? { p50: 0, p99: 0 } : { p50: at(0.5), p99: at(0.99) };
-}
-
-function round(value: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function median(values: number[]): number {

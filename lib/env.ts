@@ -3,7 +3,7 @@ import { authEnv } from "@/lib/auth/settings";
 import { callEnv, checkCallEnv } from "@/lib/call/config";
 import { chatEnv } from "@/lib/chat/settings";
 import { parseSettings, type SettingsSource } from "@/lib/config/settings";
-import { filesEnv } from "@/lib/files/settings";
+import { checkFilesEnv, filesEnv } from "@/lib/files/settings";
 import { checkNotifyEnv, notifyEnv } from "@/lib/notify/settings";
 import { realtimeEnv } from "@/lib/realtime/settings";
 import { serverEnv } from "@/lib/server/settings";
@@ -45,6 +45,7 @@ const schema = z
     checkTlsEnv(config, ctx);
     checkCallEnv(config, ctx);
     checkNotifyEnv(config, ctx);
+    checkFilesEnv(config, ctx);
   });
 
 export type Env = z.output<typeof schema>;

@@ -3,6 +3,7 @@
  * web node's conventions (lib/config/settings.ts: `FOO=` is unset, one error naming every
  * bad variable). Every variable is documented in docs/sfu.md ("Settings").
  */
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import {
   bool,
@@ -50,16 +51,45 @@ const schema = z
      * sender and SRTP: the benchmark's same-machine baseline (bench/sfu.ts), not for production.
      */
     SFU_FAST_SRTP: bool.default(true),
+    /**
+     * Media workers (worker threads, one event loop each: sfu/workers.ts). Default: one per
+     * core the process may use.
+     */
+    SFU_WORKERS: integer(1, 64).default(availableParallelism()),
+    /**
+     * How many participants of one room a worker takes before the room spreads to another
+     * worker (each published track is then piped once to every other worker of the room).
+     */
+    SFU_ROOM_PEERS_PER_WORKER: integer(1).default(25),
+    /**
+     * Tests only: `POST /debug/crash-worker?index=N` (loopback) makes worker N throw, to
+     * prove a worker's crash costs only its own calls. Never set in production.
+     */
+    SFU_DEBUG_CRASH: bool.default(false),
     LOG_LEVEL: logLevel,
   })
   .refine((c) => c.SFU_RTC_MIN_PORT < c.SFU_RTC_MAX_PORT, {
     message: "SFU_RTC_MIN_PORT must be below SFU_RTC_MAX_PORT",
     path: ["SFU_RTC_MIN_PORT"],
+  })
+  .refine((c) => (c.SFU_RTC_MAX_PORT - c.SFU_RTC_MIN_PORT + 1) / c.SFU_WORKERS >= 8, {
+    message: "the RTC port range must give every worker (SFU_WORKERS) at least 8 ports",
+    path: ["SFU_WORKERS"],
   });
 
 export type SfuConfig = z.infer<typeof schema>;
 
 /** Parses the environment; throws one readable error naming every bad variable. */
+/**
+ * The part of the RTC port range worker `index` of `count` binds in: the range is split
+ * evenly, so workers never race each other for a port (werift probes, then binds).
+ */
+export function workerPortRange(config: SfuConfig, index: number, count: number): [number, number] {
+  const span = Math.floor((config.SFU_RTC_MAX_PORT - config.SFU_RTC_MIN_PORT + 1) / count);
+  const min = config.SFU_RTC_MIN_PORT + index * span;
+  return [min, index === count - 1 ? config.SFU_RTC_MAX_PORT : min + span - 1];
+}
+
 export function loadConfig(source: SettingsSource = process.env): SfuConfig {
   return parseSettings(schema, source, "SFU configuration");
 }

@@ -22,7 +22,7 @@ import {
 } from "werift";
 import { chooseLayer } from "./layer-selection";
 import type { MediaPacket } from "./media-packet";
-import type { LayerKey, Producer, RtpSink } from "./producer";
+import type { LayerKey, ProducerLike, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
 import { type HeaderTemplate, headerTemplate, writeHeader } from "./rtp-header";
 import { scratch } from "./srtp/aes-gcm";
@@ -84,7 +84,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   retransmissions = 0;
 
   constructor(
-    readonly producer: Producer,
+    readonly producer: ProducerLike,
     readonly transceiver: RTCRtpTransceiver,
   ) {
     super();

@@ -43,7 +43,7 @@ async function main() {
       redisUrl: config.REDIS_URL,
       nodeId,
       signalingUrl,
-      stats: () => server.stats(),
+      load: () => server.load(),
     });
   }
 

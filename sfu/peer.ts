@@ -8,7 +8,7 @@ import { AwaitQueue } from "./await-queue";
 import { assertUnreachable, SfuError } from "./errors";
 import type { Logger } from "./log";
 import type { MediaNetwork } from "./media";
-import type { Producer } from "./producer";
+import type { Producer, ProducerLike } from "./producer";
 import type {
   CommandName,
   CommandPayload,
@@ -18,7 +18,7 @@ import type {
   Participant,
 } from "./protocol";
 import { PublishConnection } from "./publish-connection";
-import type { ParticipantSocket } from "./signaling";
+import type { PeerSocket } from "./signaling";
 import { SubscribeConnection } from "./subscribe-connection";
 import type { CallGrant } from "./token";
 import { live } from "./stats";
@@ -45,7 +45,7 @@ type PeerEvents = {
 
 export interface PeerOptions {
   grant: CallGrant;
-  socket: ParticipantSocket;
+  socket: PeerSocket;
   network: MediaNetwork;
   answerTimeoutMs: number;
   /** How long a negotiated media connection may take to connect (connection-health.ts). */
@@ -56,7 +56,7 @@ export interface PeerOptions {
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly id = randomUUID();
   readonly resumeToken = randomBytes(18).toString("base64url");
-  private socket: ParticipantSocket;
+  private socket: PeerSocket;
   private resumeTimer: NodeJS.Timeout | undefined;
   readonly participant: Participant;
   readonly mayPublish: boolean;
@@ -100,20 +100,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * old one is dropped, and an unanswered subscribe offer is sent again (its first copy may
    * have died with the old socket).
    */
-  resume(socket: ParticipantSocket): void {
+  resume(socket: PeerSocket): void {
     if (this.closed_) throw new SfuError("unknown_session", "that call session has ended");
     const old = this.socket;
     this.socket = socket;
     clearTimeout(this.resumeTimer);
     this.watch(socket);
-    socket.handOver(this.handle);
     old.disconnect();
     this.options.log.info("peer resumed", { peerId: this.id });
     this.subscription.resendOffer();
   }
 
-  private watch(socket: ParticipantSocket): void {
-    socket.socket.once("disconnect", (reason: string) => {
+  private watch(socket: PeerSocket): void {
+    socket.onDisconnect((reason) => {
       if (this.socket !== socket || this.closed_) return;
       if (CLEAN_DISCONNECTS.has(reason)) {
         this.close("disconnected");
@@ -152,7 +151,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /** Starts forwarding another participant's track to this one. */
-  subscribe(producer: Producer): void {
+  subscribe(producer: ProducerLike): void {
     if (!this.closed_) this.subscription.addConsumer(producer, producer.peerId);
   }
 

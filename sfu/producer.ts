@@ -52,7 +52,7 @@ const STALL_FRAMES = 3;
 /** How long a lost packet may stay of unknown kind (no media after it yet) before it is let go. */
 const UNDECIDED_MS = 2_000;
 
-type ProducerEvents = {
+export type ProducerEvents = {
   closed: [];
   muted: [boolean];
   /** A layer started flowing: its first packet arrived, or its first new frame after a stall. */
@@ -93,6 +93,45 @@ interface Layer {
   packetRate: number;
 }
 
+/**
+ * What consumers and rooms use of a published track: a {@link Producer} (the publisher is
+ * on this worker) or a PipeProducer (sfu/pipe.ts: it is on another worker, and its packets
+ * come over the pipe).
+ */
+export interface ProducerLike extends TypedEmitter<ProducerEvents> {
+  readonly id: string;
+  readonly peerId: string;
+  readonly source: TrackSource;
+  readonly kind: MediaKind;
+  readonly simulcastLayers: SimulcastLayer[];
+  readonly closed: boolean;
+  readonly muted: boolean;
+  info(): TrackInfo;
+  activeLayers(): LayerKey[];
+  bitrate(layer: LayerKey): number;
+  cached(layer: LayerKey, sequenceNumber: number): MediaPacket | undefined;
+  layerKeys(): LayerKey[];
+  setMuted(muted: boolean): void;
+  attach(sink: RtpSink, layer: LayerKey): void;
+  detach(sink: RtpSink, layer?: LayerKey): void;
+  requestKeyFrame(layer: LayerKey): void;
+  close(): void;
+}
+
+/** What participants are told of a track (`trackPublished`, `join`). */
+export function trackInfo(
+  track: Pick<ProducerLike, "id" | "peerId" | "source" | "kind" | "muted" | "simulcastLayers">,
+): TrackInfo {
+  return {
+    trackId: track.id,
+    peerId: track.peerId,
+    source: track.source,
+    kind: track.kind,
+    muted: track.muted,
+    layers: [...track.simulcastLayers],
+  };
+}
+
 /** What /stats shows of one layer. */
 export interface LayerStats {
   layer: LayerKey;
@@ -101,7 +140,7 @@ export interface LayerStats {
   packetRate: number;
 }
 
-export class Producer extends TypedEmitter<ProducerEvents> {
+export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLike {
   readonly id = randomUUID();
   readonly kind: MediaKind;
   private readonly layers = new Map<LayerKey, Layer>();
@@ -161,14 +200,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   }
 
   info(): TrackInfo {
-    return {
-      trackId: this.id,
-      peerId: this.peerId,
-      source: this.source,
-      kind: this.kind,
-      muted: this.muted_,
-      layers: [...this.simulcastLayers],
-    };
+    return trackInfo(this);
   }
 
   /**

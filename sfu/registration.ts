@@ -7,7 +7,6 @@
 import { Redis } from "ioredis";
 import { logger } from "./log";
 import { REGISTRY, type SfuNodeRecord } from "./protocol";
-import type { SfuStats } from "./stats";
 
 const log = logger("registry");
 
@@ -19,12 +18,13 @@ export function register(options: {
   redisUrl: string;
   nodeId: string;
   signalingUrl: string;
-  stats: () => SfuStats;
+  /** The node's load now (participants and rooms), for the heartbeat. */
+  load: () => { peers: number; rooms: number };
 }): Registration {
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
   redis.on("error", (err: Error) => log.warn("redis error", { err: err.message }));
   const beat = async () => {
-    const stats = options.stats();
+    const stats = options.load();
     const record: SfuNodeRecord = {
       id: options.nodeId,
       url: options.signalingUrl,

@@ -1,8 +1,11 @@
 /**
- * The SFU's Server: the signaling endpoint (Socket.IO on SIGNALING_PATH, plus GET /stats
- * and /health on the same port) and the rooms. It authenticates `join` with a call token,
- * finds or creates the room (one at a time, so two joins cannot create the same room
- * twice) and hands the socket to a new Peer. Design: docs/sfu.md.
+ * The SFU's Server, on the main thread: the signaling endpoint (Socket.IO on
+ * SIGNALING_PATH, plus GET /stats and /health on the same port), call tokens, and which
+ * media worker each participant is on (sfu/workers.ts). It authenticates `join` with a
+ * call token, places the participant ({@link placePeer}), and from then on relays the
+ * socket's commands to that worker and the worker's events to the socket. It also keeps
+ * each room's directory (who is on which worker, what they publish) and passes a room's
+ * changes on to its other workers. Design: docs/sfu.md ("Workers").
  */
 import {
   createServer,
@@ -11,37 +14,54 @@ import {
   type ServerResponse,
 } from "node:http";
 import { Server as SocketServer, type Socket } from "socket.io";
-import { AwaitQueue } from "./await-queue";
 import type { SfuConfig } from "./config";
 import { SfuError } from "./errors";
 import { logger } from "./log";
-import type { MediaNetwork } from "./media";
-import { Peer } from "./peer";
 import {
   type CommandName,
   type CommandPayload,
   type CommandResult,
+  type Participant,
   SIGNALING_PATH,
 } from "./protocol";
-import { Room } from "./room";
+import type { RoomChange } from "./room";
 import { type CommandHandler, ParticipantSocket } from "./signaling";
-import { type SfuStats, snapshot } from "./stats";
+import { rtpCounters, type SfuStats } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 import { UsedTokens, verifyCallToken } from "./token";
+import type { FromWorker, RemoteState, RemoteTrack } from "./worker-protocol";
+import { placePeer, WorkerPool } from "./workers";
 
 const log = logger("server");
 
+/** A room as the main thread knows it: which workers it is on, and who and what is where. */
+interface RoomEntry {
+  /** Its participants per worker, joins in flight included. */
+  workers: Map<number, number>;
+  participants: Map<string, { participant: Participant; worker: number }>;
+  tracks: Map<string, RemoteTrack>;
+}
+
 export class Server extends TypedEmitter<{ closed: [] }> {
-  readonly rooms = new Map<string, Room>();
-  private readonly roomQueue = new AwaitQueue();
+  private readonly rooms = new Map<string, RoomEntry>();
+  /** Joined participants: their worker, room and current socket. */
+  private readonly peers = new Map<
+    string,
+    { worker: number; roomId: string; socket: ParticipantSocket }
+  >();
+  /** Sockets handed to a worker, by Socket.IO id. */
+  private readonly sockets = new Map<string, { socket: ParticipantSocket; worker: number }>();
+  /** Participants per worker, joins in flight included (placement's load). */
+  private readonly workerLoad: number[];
   private readonly usedTokens = new UsedTokens();
-  private readonly network: MediaNetwork;
   private closed_ = false;
 
-  /** Starts listening; resolves once the port is bound. */
+  /** Starts the media workers, then listens; resolves once the port is bound. */
   static async create(config: SfuConfig): Promise<Server> {
+    const pool = new WorkerPool(config, logger("workers"));
+    await pool.start();
     const http = createServer();
-    const server = new Server(config, http);
+    const server = new Server(config, http, pool);
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(config.SFU_PORT, config.SFU_HOST, () => {
@@ -57,15 +77,12 @@ export class Server extends TypedEmitter<{ closed: [] }> {
   private constructor(
     private readonly config: SfuConfig,
     private readonly http: HttpServer,
+    private readonly pool: WorkerPool,
   ) {
     super();
-    this.network = {
-      mediaIp: config.SFU_MEDIA_IP,
-      announcedIp: config.SFU_ANNOUNCED_IP,
-      portRange: [config.SFU_RTC_MIN_PORT, config.SFU_RTC_MAX_PORT],
-      iceTcp: config.SFU_ICE_TCP,
-      fastSrtp: config.SFU_FAST_SRTP,
-    };
+    this.workerLoad = new Array<number>(pool.size).fill(0);
+    pool.on("message", (worker, message) => this.onWorkerMessage(worker, message));
+    pool.on("down", (worker) => this.onWorkerDown(worker));
     this.io = new SocketServer(http, {
       path: SIGNALING_PATH,
       serveClient: false,
@@ -91,15 +108,37 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     return typeof address === "object" && address ? address.port : this.config.SFU_PORT;
   }
 
-  stats(): SfuStats {
-    return snapshot();
+  /** Participants and rooms on this node (the registry's heartbeat). */
+  load(): { peers: number; rooms: number } {
+    return { peers: this.peers.size, rooms: this.rooms.size };
   }
 
-  /** Idempotent: closes every room and stops listening. */
+  /** Every worker's figures, summed (GET /stats), with the rooms and peers per worker. */
+  async stats(): Promise<SfuStats> {
+    const parts = await Promise.all(
+      Array.from({ length: this.pool.size }, (_, index) =>
+        this.pool.isAlive(index)
+          ? (this.pool.request(index, { type: "stats" }) as Promise<SfuStats>).catch(() => null)
+          : Promise.resolve(null),
+      ),
+    );
+    return mergeStats(
+      parts,
+      parts.map((_, index) => ({
+        index,
+        alive: this.pool.isAlive(index),
+        peers: this.workerLoad[index]!,
+        rooms: [...this.rooms.values()].filter((room) => room.workers.has(index)).length,
+      })),
+      { rooms: this.rooms.size, peers: this.peers.size },
+    );
+  }
+
+  /** Idempotent: closes every room and worker and stops listening. */
   async close(): Promise<void> {
     if (this.closed_) return;
     this.closed_ = true;
-    for (const room of [...this.rooms.values()]) room.close();
+    await this.pool.close();
     this.rooms.clear();
     await this.io.close();
     this.http.closeAllConnections();
@@ -115,6 +154,12 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     );
     // A socket that never joins is dropped, so idle connections cannot pile up.
     participant.requireJoinWithin(this.config.SFU_JOIN_TIMEOUT_MS);
+    participant.onDisconnect((reason) => {
+      const entry = this.sockets.get(participant.id);
+      if (entry?.socket !== participant) return;
+      this.sockets.delete(participant.id);
+      this.pool.send(entry.worker, { type: "socketClosed", socketId: participant.id, reason });
+    });
   }
 
   /** The handler of a socket that has not joined: `join`, `resume` or `ping`. */
@@ -131,10 +176,10 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       joining = true;
       try {
         if (name === "resume")
-          return this.resume(
+          return (await this.resume(
             participant(),
             payload as CommandPayload<"resume">,
-          ) as CommandResult<K>;
+          )) as CommandResult<K>;
         return (await this.join(
           participant(),
           payload as CommandPayload<"join">,
@@ -145,18 +190,28 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     };
   }
 
-  /** Hands a live peer over to its client's new socket (`resume`). */
-  private resume(
+  /** Hands a live peer over to its client's new socket (`resume`), on its worker. */
+  private async resume(
     socket: ParticipantSocket,
     { peerId, token }: CommandPayload<"resume">,
-  ): CommandResult<"resume"> {
-    for (const room of this.rooms.values()) {
-      const peer = room.peer(peerId);
-      if (!peer || peer.closed || !peer.owns(token)) continue;
-      peer.resume(socket);
-      return room.stateFor(peer);
+  ): Promise<CommandResult<"resume">> {
+    const peer = this.peers.get(peerId);
+    if (!peer) throw new SfuError("unknown_session", "that call session has ended; join again");
+    this.sockets.set(socket.id, { socket, worker: peer.worker });
+    try {
+      const state = (await this.pool.request(peer.worker, {
+        type: "resume",
+        socketId: socket.id,
+        peerId,
+        token,
+      })) as CommandResult<"resume">;
+      peer.socket = socket;
+      socket.handOver(this.relay(peer.worker, peerId));
+      return state;
+    } catch (err) {
+      if (this.sockets.get(socket.id)?.socket === socket) this.sockets.delete(socket.id);
+      throw err;
     }
-    throw new SfuError("unknown_session", "that call session has ended; join again");
   }
 
   private async join(
@@ -171,51 +226,218 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     );
     if (grant.roomId !== payload.roomId)
       throw new SfuError("wrong_room", "the call token is for another room");
-    const peer = await Peer.create({
-      grant,
-      socket,
-      network: this.network,
-      answerTimeoutMs: this.config.SFU_ANSWER_TIMEOUT_MS,
-      connectTimeoutMs: this.config.SFU_CONNECT_TIMEOUT_MS,
-      log,
-    });
+    if (!socket.connected) throw new SfuError("closing", "the socket closed while joining");
+    const room = this.roomEntry(grant.roomId);
+    let members = 0;
+    for (const count of room.workers.values()) members += count;
+    if (members >= this.config.SFU_MAX_PEERS_PER_ROOM)
+      throw new SfuError("forbidden", "the call is full");
+    const worker = placePeer(
+      room.workers,
+      this.workerLoad.map((peers, index) => ({ index, peers, alive: this.pool.isAlive(index) })),
+      this.config.SFU_ROOM_PEERS_PER_WORKER,
+    );
+    if (worker === undefined) throw new SfuError("closing", "no media worker is running");
+    this.count(grant.roomId, worker, +1);
+    this.sockets.set(socket.id, { socket, worker });
+    const remote: RemoteState = {
+      participants: [...room.participants.values()]
+        .filter((p) => p.worker !== worker)
+        .map((p) => p.participant),
+      tracks: [...room.tracks.values()].filter((t) => t.worker !== worker),
+    };
+    let result: CommandResult<"join">;
     try {
-      const result = await this.roomQueue.push(async () => {
-        if (!socket.connected) throw new SfuError("closing", "the socket closed while joining");
-        const room = await this.roomFor(grant.roomId);
-        if (room.peers.size >= this.config.SFU_MAX_PEERS_PER_ROOM)
-          throw new SfuError("forbidden", "the call is full");
-        return room.addPeer(peer);
-      });
-      socket.handOver(peer.handle);
-      return result;
+      result = (await this.pool.request(worker, {
+        type: "join",
+        socketId: socket.id,
+        grant: {
+          roomId: grant.roomId,
+          userId: grant.userId,
+          displayName: grant.displayName,
+          mayPublish: grant.mayPublish,
+        },
+        remote,
+      })) as CommandResult<"join">;
     } catch (err) {
-      peer.close("join failed");
+      if (this.pool.isAlive(worker)) this.count(grant.roomId, worker, -1);
+      if (this.sockets.get(socket.id)?.socket === socket) this.sockets.delete(socket.id);
       throw err;
     }
+    const peerId = result.self.peerId;
+    this.peers.set(peerId, { worker, roomId: grant.roomId, socket });
+    socket.handOver(this.relay(worker, peerId));
+    return result;
   }
 
-  private async roomFor(roomId: string): Promise<Room> {
-    const existing = this.rooms.get(roomId);
-    if (existing && !existing.closed) return existing;
-    const room = await Room.create(roomId, log);
-    this.rooms.set(roomId, room);
-    room.on("closed", () => {
-      if (this.rooms.get(roomId) === room) this.rooms.delete(roomId);
-    });
+  /** A joined socket's commands, to its peer on its worker. */
+  private relay(worker: number, peerId: string): CommandHandler {
+    return <K extends CommandName>(name: K, payload: CommandPayload<K>) =>
+      this.pool.request(worker, { type: "command", peerId, name, payload }) as Promise<
+        CommandResult<K>
+      >;
+  }
+
+  private roomEntry(roomId: string): RoomEntry {
+    let room = this.rooms.get(roomId);
+    if (!room) {
+      room = { workers: new Map(), participants: new Map(), tracks: new Map() };
+      this.rooms.set(roomId, room);
+    }
     return room;
   }
 
+  /** A participant more or fewer on a room's part on a worker. */
+  private count(roomId: string, worker: number, delta: 1 | -1): void {
+    const room = this.rooms.get(roomId);
+    if (!room) return;
+    const count = (room.workers.get(worker) ?? 0) + delta;
+    if (count > 0) room.workers.set(worker, count);
+    else room.workers.delete(worker);
+    this.workerLoad[worker] = Math.max(0, this.workerLoad[worker]! + delta);
+    if (room.workers.size === 0) this.rooms.delete(roomId);
+  }
+
+  private onWorkerMessage(worker: number, message: FromWorker): void {
+    switch (message.type) {
+      case "event":
+        this.sockets.get(message.socketId)?.socket.send(message.event, message.payload);
+        return;
+      case "disconnect": {
+        const entry = this.sockets.get(message.socketId);
+        if (!entry) return;
+        this.sockets.delete(message.socketId);
+        entry.socket.disconnect();
+        return;
+      }
+      case "room":
+        this.onRoomChange(message.roomId, worker, message.change);
+        return;
+      case "ready":
+      case "result":
+        return; // the pool's own
+    }
+  }
+
+  /** Keeps the room's directory, and tells the room's other workers. */
+  private onRoomChange(roomId: string, worker: number, change: RoomChange): void {
+    const room = this.rooms.get(roomId);
+    if (!room) return;
+    switch (change.kind) {
+      case "participantJoined":
+        room.participants.set(change.participant.peerId, {
+          participant: change.participant,
+          worker,
+        });
+        break;
+      case "participantLeft":
+        room.participants.delete(change.peerId);
+        for (const [trackId, { track }] of room.tracks)
+          if (track.peerId === change.peerId) room.tracks.delete(trackId);
+        this.peers.delete(change.peerId);
+        break;
+      case "trackPublished":
+        room.tracks.set(change.track.trackId, { track: change.track, worker });
+        break;
+      case "trackUnpublished":
+        room.tracks.delete(change.trackId);
+        break;
+      case "trackMuted": {
+        const entry = room.tracks.get(change.trackId);
+        if (entry) entry.track = { ...entry.track, muted: change.muted };
+        break;
+      }
+    }
+    for (const other of room.workers.keys())
+      if (other !== worker) this.pool.send(other, { type: "remote", roomId, worker, change });
+    if (change.kind === "participantLeft") this.count(roomId, worker, -1);
+  }
+
+  /**
+   * A worker died: its participants are told their session ended (their clients rejoin,
+   * and are placed on a live worker), and their rooms' other workers that they left.
+   */
+  private onWorkerDown(worker: number): void {
+    for (const [socketId, entry] of this.sockets) {
+      if (entry.worker !== worker) continue;
+      this.sockets.delete(socketId);
+      entry.socket.send("closed", { reason: "the SFU's media worker stopped; join again" });
+      entry.socket.disconnect();
+    }
+    for (const [roomId, room] of [...this.rooms]) {
+      for (const [peerId, { worker: on }] of [...room.participants])
+        if (on === worker) this.onRoomChange(roomId, worker, { kind: "participantLeft", peerId });
+      if (room.workers.has(worker)) {
+        this.workerLoad[worker] = 0;
+        room.workers.delete(worker);
+        if (room.workers.size === 0) this.rooms.delete(roomId);
+      }
+    }
+    for (const [peerId, peer] of this.peers) if (peer.worker === worker) this.peers.delete(peerId);
+    this.workerLoad[worker] = 0;
+  }
+
   private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? "").split("?")[0];
-    if (req.method === "GET" && path === "/health") {
+    const url = new URL(req.url ?? "/", "http://sfu");
+    const loopback = isLoopback(req.socket.remoteAddress);
+    if (req.method === "GET" && url.pathname === "/health") {
       sendJson(res, 200, { ok: true });
-    } else if (req.method === "GET" && path === "/stats" && isLoopback(req.socket.remoteAddress)) {
-      sendJson(res, 200, this.stats());
+    } else if (req.method === "GET" && url.pathname === "/stats" && loopback) {
+      this.stats().then(
+        (stats) => sendJson(res, 200, stats),
+        () => sendJson(res, 500, { error: "stats failed" }),
+      );
+    } else if (
+      req.method === "POST" &&
+      url.pathname === "/debug/crash-worker" &&
+      loopback &&
+      this.config.SFU_DEBUG_CRASH
+    ) {
+      const index = Number(url.searchParams.get("index"));
+      if (!Number.isInteger(index) || !this.pool.isAlive(index)) {
+        sendJson(res, 400, { error: "no live worker with that index" });
+        return;
+      }
+      this.pool.crash(index);
+      sendJson(res, 202, { crashing: index });
     } else {
       sendJson(res, 404, { error: "not found" });
     }
   }
+}
+
+/** Sums the workers' figures; rooms and peers come from the main thread's directory. */
+export function mergeStats(
+  parts: Array<SfuStats | null>,
+  workers: SfuStats["workers"],
+  counts: { rooms: number; peers: number },
+): SfuStats {
+  const { rss, heapUsed, external } = process.memoryUsage();
+  const merged: SfuStats = {
+    ...counts,
+    transports: 0,
+    producers: 0,
+    consumers: 0,
+    rtp: rtpCounters(),
+    forwardDelay: [],
+    tracks: [],
+    workers,
+    memory: { rss, heapUsed, external },
+    uptimeSeconds: Math.round(process.uptime()),
+  };
+  for (const part of parts) {
+    if (!part) continue;
+    merged.transports += part.transports;
+    merged.producers += part.producers;
+    merged.consumers += part.consumers;
+    for (const key of Object.keys(merged.rtp) as Array<keyof SfuStats["rtp"]>)
+      merged.rtp[key] += part.rtp[key];
+    part.forwardDelay.forEach(
+      (n, i) => (merged.forwardDelay[i] = (merged.forwardDelay[i] ?? 0) + n),
+    );
+    merged.tracks.push(...part.tracks);
+  }
+  return merged;
 }
 
 function isLoopback(address: string | undefined): boolean {

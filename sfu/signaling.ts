@@ -18,6 +18,18 @@ import {
   isCommandName,
 } from "./protocol";
 
+/**
+ * What a Peer needs of its client's socket. On a media worker it is a RemoteSocket
+ * (sfu/worker.ts) relaying to the ParticipantSocket on the main thread.
+ */
+export interface PeerSocket {
+  readonly connected: boolean;
+  send<K extends EventName>(event: K, payload: EventPayload<K>): void;
+  disconnect(): void;
+  /** Called once, with Socket.IO's reason, when the socket goes. */
+  onDisconnect(listener: (reason: string) => void): void;
+}
+
 export type CommandHandler = <K extends CommandName>(
   name: K,
   payload: CommandPayload<K>,
@@ -27,7 +39,7 @@ export type CommandHandler = <K extends CommandName>(
 const BUCKET_SIZE = 100;
 const REFILL_PER_S = 50;
 
-export class ParticipantSocket {
+export class ParticipantSocket implements PeerSocket {
   private handler: CommandHandler;
   private tokens = BUCKET_SIZE;
   private lastRefill = Date.now();
@@ -61,6 +73,10 @@ export class ParticipantSocket {
   handOver(handler: CommandHandler): void {
     clearTimeout(this.joinTimer);
     this.handler = handler;
+  }
+
+  onDisconnect(listener: (reason: string) => void): void {
+    this.socket.once("disconnect", listener);
   }
 
   send<K extends EventName>(event: K, payload: EventPayload<K>): void {

@@ -1,5 +1,5 @@
 /**
- * What GET /stats reports: live object counts (to prove nothing leaks after join/leave
+ * What GET /stats reports (each media worker's, summed by the main thread: sfu/server.ts): live object counts (to prove nothing leaks after join/leave
  * cycles) and the process's memory. Cheap enough to poll.
  *
  * The counts are kept by the objects themselves (incremented when made, decremented when
@@ -42,6 +42,8 @@ export interface SfuStats {
   forwardDelay: number[];
   /** Per published track: packets and receive rates of each simulcast layer. */
   tracks: TrackStats[];
+  /** Per media worker (sfu/workers.ts): whether it runs, its participants and rooms. */
+  workers: Array<{ index: number; alive: boolean; peers: number; rooms: number }>;
   memory: { rss: number; heapUsed: number; external: number };
   uptimeSeconds: number;
 }
@@ -52,15 +54,20 @@ export const live = { rooms: 0, peers: 0, transports: 0, producers: 0, consumers
  * RTP packets received from publishers, forwarded to subscribers, retransmitted on NACKs,
  * key frames requested upstream, and forwarded through werift's slow path (no GCM / TCP).
  */
-export const rtp = {
-  received: 0,
-  forwarded: 0,
-  retransmitted: 0,
-  keyFrameRequests: 0,
-  throughWerift: 0,
-  nacksSent: 0,
-  unrecovered: 0,
-};
+export const rtp = rtpCounters();
+
+/** RTP counters at zero (a worker's at start; the sum of the workers' in sfu/server.ts). */
+export function rtpCounters(): SfuStats["rtp"] {
+  return {
+    received: 0,
+    forwarded: 0,
+    retransmitted: 0,
+    keyFrameRequests: 0,
+    throughWerift: 0,
+    nacksSent: 0,
+    unrecovered: 0,
+  };
+}
 export const DELAY_BUCKET_MS = 0.05;
 /** See {@link SfuStats.forwardDelay}: 50 µs buckets up to 50 ms. */
 export const forwardDelay = new Uint32Array(1000);
@@ -88,6 +95,7 @@ export function snapshot(): SfuStats {
     rtp: { ...rtp },
     forwardDelay: [...forwardDelay],
     tracks,
+    workers: [],
     memory: { rss, heapUsed, external },
     uptimeSeconds: Math.round(process.uptime()),
   };

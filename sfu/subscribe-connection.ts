@@ -29,7 +29,7 @@ import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { type HealthWatch, watchHealth } from "./connection-health";
 import { ClosedError, NegotiationError } from "./errors";
 import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
-import type { Producer } from "./producer";
+import type { ProducerLike } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
@@ -96,7 +96,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   }
 
   /** Starts sending a producer to this participant. */
-  addConsumer(producer: Producer, peerId: string): Consumer | undefined {
+  addConsumer(producer: ProducerLike, peerId: string): Consumer | undefined {
     if (this.closed_ || producer.closed || this.consumers.has(producer.id)) return undefined;
     const transceiver = this.pc.addTransceiver(producer.kind, {
       direction: "sendonly",

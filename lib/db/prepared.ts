@@ -113,3 +113,51 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * One connection for plain SQL whose rows come back as text (several statements per call
+ * allowed): node-postgres' pool lends one client until `release()`; PGlite is one
+ * connection anyway, and each call runs as a unit between the other queries of the
+ * process (an explicit BEGIN … COMMIT inside one call is never interleaved). For SQL that
+ * must stay on one session across calls: a backup's cursors (./snapshot.ts).
+ */
+export interface TextSession {
+  run(text: string): Promise<TextRow[]>;
+  release(): Promise<void>;
+}
+
+export async function openTextSession(db: Db): Promise<TextSession> {
+  const client = (db as unknown as { $client?: unknown }).$client;
+  if (isPGlite(client)) {
+    const serialize = await (serializer ??= import("@electric-sql/pglite").then(
+      (m) => m.protocol.serialize,
+    ));
+    return {
+      run: (text) =>
+        client._runExclusiveTransaction(() =>
+          client.runExclusive(async () => {
+            const { messages } = await client.execProtocol(serialize.query(text));
+            const rows: TextRow[] = [];
+            for (const message of messages) {
+              if (message.name === "dataRow")
+                rows.push((message as unknown as { fields: TextRow }).fields);
+            }
+            return rows;
+          }),
+        ),
+      release: async () => {},
+    };
+  }
+  if (isPgPool(client)) {
+    const connection = await client.connect();
+    return {
+      async run(text) {
+        const result = (await connection.query({ text, rowMode: "array", types: asText })) as
+          { rows: TextRow[] } | Array<{ rows: TextRow[] }>;
+        return Array.isArray(result) ? result.flatMap((r) => r.rows) : result.rows;
+      },
+      release: async () => connection.release(),
+    };
+  }
+  throw new Error("openTextSession needs the database handle, not a transaction");
+}

@@ -15,6 +15,7 @@ import {
   rooms,
   users,
 } from "@/lib/db/schema";
+import type { MasterKeys } from "@/lib/files/crypto/encryption";
 import { openObject } from "@/lib/files/objects";
 import type { FileStorage } from "@/lib/files/storage";
 import { roomHtml } from "./html";
@@ -31,7 +32,7 @@ import { spool, type TarEntry } from "./tar";
 export interface ExportDeps {
   db: Db;
   storage: FileStorage;
-  masterKey: Buffer;
+  keys: MasterKeys;
   /** Where spooled text waits until it goes out (a fresh folder per export inside it). */
   tmpDir: string;
 }
@@ -64,7 +65,7 @@ function fileEntry(
     name: `${dir}/${entryPath}`,
     size: row.size,
     body: (async function* () {
-      const object = await openObject(deps.storage, deps.masterKey, row.storageKey);
+      const object = await openObject(deps.storage, deps.keys, row.storageKey);
       if (object.size !== row.size) throw new Error(`file ${row.id} has the wrong size`);
       const hash = createHash("sha256");
       for await (const chunk of object.read() as AsyncIterable<Buffer>) {

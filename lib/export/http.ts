@@ -11,7 +11,7 @@ export function exportDeps(): ExportDeps {
   return {
     db: files.db,
     storage: files.storage,
-    masterKey: files.masterKey,
+    keys: files.keys,
     tmpDir: path.join(runtime().config.DATA_DIR, "tmp"),
   };
 }

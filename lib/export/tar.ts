@@ -128,3 +128,101 @@ export async function spool(
     })(),
   };
 }
+
+/** An entry read back from an archive; read its body whole before asking for the next. */
+export interface TarReadEntry {
+  name: string;
+  size: number;
+  body: AsyncGenerator<Buffer>;
+}
+
+/**
+ * Reads an archive this module wrote (regular files in ustar), as a stream: each header's
+ * checksum is checked, and an archive that ends before its closing blocks is refused as
+ * truncated, so a cut-off copy never reads as a shorter valid one.
+ */
+export async function* untar(
+  source: AsyncIterable<Buffer | Uint8Array>,
+): AsyncGenerator<TarReadEntry> {
+  const input = new ExactReader(source);
+  for (;;) {
+    const block = await input.read(BLOCK);
+    if (!block) throw new Error("The archive is truncated (it ends before its last entry)");
+    if (block.every((b) => b === 0)) {
+      if (!(await input.read(BLOCK))) throw new Error("The archive is truncated (no end marker)");
+      return;
+    }
+    const entry = parseHeader(block);
+    let left = entry.size;
+    const body = (async function* () {
+      while (left > 0) {
+        const piece = await input.read(Math.min(left, 256 * 1024));
+        if (!piece) throw new Error(`The archive is truncated (inside ${entry.name})`);
+        left -= piece.length;
+        yield piece;
+      }
+    })();
+    yield { ...entry, body };
+    // Whatever the reader left unread is skipped, so the next header is where it should be.
+    for await (const _ of body) void _;
+    if (left > 0) throw new Error(`The archive is truncated (inside ${entry.name})`);
+    const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK;
+    if (pad && !(await input.read(pad))) throw new Error("The archive is truncated");
+  }
+}
+
+function parseHeader(block: Buffer): { name: string; size: number } {
+  const stored = parseInt(block.toString("ascii", 148, 156).split(/[\0 ]/)[0]!, 8);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+  if (stored !== sum) throw new Error("The archive is damaged (a header's checksum is wrong)");
+  if (block.toString("ascii", 257, 262) !== "ustar")
+    throw new Error("Not an archive this program wrote (no ustar header)");
+  const type = block[156];
+  if (type !== 0x30 && type !== 0) throw new Error("The archive holds an entry that is not a file");
+  const text = (from: number, length: number) => {
+    const field = block.subarray(from, from + length);
+    const end = field.indexOf(0);
+    return field.toString("utf8", 0, end < 0 ? length : end);
+  };
+  const prefix = text(345, 155);
+  const name = text(0, 100);
+  const size = parseInt(text(124, 12), 8);
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new Error("The archive is damaged (a bad size)");
+  return { name: prefix ? `${prefix}/${name}` : name, size };
+}
+
+/** Reads exact byte counts from a stream of buffers; null once the stream has ended. */
+class ExactReader {
+  private readonly iterator: AsyncIterator<Buffer | Uint8Array>;
+  private pending: Buffer[] = [];
+  private buffered = 0;
+  private done = false;
+
+  constructor(source: AsyncIterable<Buffer | Uint8Array>) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /** `length` bytes, or null when the stream ends first. */
+  async read(length: number): Promise<Buffer | null> {
+    while (this.buffered < length && !this.done) {
+      const next = await this.iterator.next();
+      if (next.done) this.done = true;
+      else if (next.value.length) {
+        const chunk = Buffer.isBuffer(next.value)
+          ? next.value
+          : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length);
+        this.pending.push(chunk);
+        this.buffered += chunk.length;
+      }
+    }
+    if (this.buffered < length) return null;
+    const joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const out = joined.subarray(0, length);
+    const rest = joined.subarray(length);
+    this.pending = rest.length ? [rest] : [];
+    this.buffered = rest.length;
+    return out;
+  }
+}

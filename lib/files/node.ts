@@ -8,9 +8,11 @@ import type { AllowedOrigins } from "@/lib/realtime/origin";
 import { logger } from "@/lib/server/log";
 import { provide } from "@/lib/server/runtime";
 import { DiskStorage } from "./disk-storage";
-import { parseMasterKey } from "./crypto/encryption";
+import { withRemovalHolds } from "./storage";
+import { MasterKeys, parseMasterKey } from "./crypto/encryption";
 import { doDeleteMessageFiles, sweepAbandonedFiles } from "./lifecycle";
 import type { Files } from "./service";
+import { rotateFilesKey, type KeySource } from "./rotation";
 import { filesSettings } from "./settings";
 import { ThumbnailMaker } from "./thumbnails";
 import { Transfers } from "./crypto/transfers";
@@ -31,9 +33,16 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
     db: ctx.database.db,
     root: path.join(ctx.dataDir, "files"),
     masterKeyHex: ctx.secrets.filesMasterKey,
+    previousMasterKeyHex: ctx.secrets.filesMasterKeyPrevious,
     settings,
   });
   provide("files", files);
+  if (files.keys.previous) {
+    // A rotation of the master key was started (or interrupted): finish it in the background.
+    void rotateFilesKey({ files, dataDir: ctx.dataDir, keySource: filesKeySource(ctx.env) })
+      .then((report) => log.info("files master key rotated", { ...report }))
+      .catch((err: unknown) => log.error("rotating the files master key", { err: String(err) }));
+  }
   const stopHook = onMessageDeleted(async ({ messageId }) => {
     await doDeleteMessageFiles(files, messageId);
   });
@@ -44,23 +53,33 @@ export async function createFilesFeature(ctx: NodeContext): Promise<Feature> {
   });
 }
 
+/** Where the files master key comes from: the environment, or DATA_DIR/secrets.json. */
+export function filesKeySource(env: { FILES_MASTER_KEY?: string }): KeySource {
+  return env.FILES_MASTER_KEY ? "environment" : "data-dir";
+}
+
 /** Builds the Files service over a data folder (also used by tests and the benchmark). */
 export async function openFiles(options: {
   db: Files["db"];
   root: string;
   masterKeyHex: string;
+  /** While a key rotation is under way (./rotation.ts): the key it rotates away from. */
+  previousMasterKeyHex?: string;
   settings: Files["settings"];
 }): Promise<Files> {
-  const masterKey = parseMasterKey(options.masterKeyHex);
+  const keys = new MasterKeys(
+    parseMasterKey(options.masterKeyHex),
+    options.previousMasterKeyHex ? parseMasterKey(options.previousMasterKeyHex) : null,
+  );
   const transfers = new Transfers();
   return {
     db: options.db,
-    storage: await DiskStorage.create(path.join(options.root, "objects")),
-    masterKey,
+    storage: withRemovalHolds(await DiskStorage.create(path.join(options.root, "objects"))),
+    keys,
     settings: options.settings,
     uploads: await EncryptedUploadStore.create(
       path.join(options.root, "uploads"),
-      masterKey,
+      keys,
       options.settings.uploadExpiryMs,
       transfers,
     ),

@@ -3,7 +3,7 @@ import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { encryptingStream } from "./crypto/encrypted-streams";
-import { createFileKey, type FileKey, openChunk, openFileKey } from "./crypto/encryption";
+import { type FileKey, type MasterKeys, openChunk } from "./crypto/encryption";
 import {
   CHUNK_SIZE,
   chunkCount,
@@ -47,7 +47,7 @@ export interface EncryptedObject {
  */
 export async function openObject(
   storage: FileStorage,
-  masterKey: Buffer,
+  keys: MasterKeys,
   key: string,
 ): Promise<EncryptedObject> {
   const stored = await storage.open(key);
@@ -56,7 +56,14 @@ export async function openObject(
   try {
     size = plainSizeOf(stored.size);
     const header = await stored.read(0, HEADER_LENGTH, Buffer.alloc(HEADER_LENGTH));
-    fileKey = openFileKey(masterKey, header, key);
+    try {
+      fileKey = keys.open(header, key);
+    } catch (err) {
+      // During a key rotation the header may have been read while it was rewritten in
+      // place (./rotation.ts): read it once more before calling it damaged.
+      if (!keys.previous) throw err;
+      fileKey = keys.open(await stored.read(0, HEADER_LENGTH, Buffer.alloc(HEADER_LENGTH)), key);
+    }
   } finally {
     await stored.close();
   }
@@ -119,12 +126,12 @@ async function* decryptRange(
 /** Encrypts `plaintext` into a new object under `key` (server-made objects such as thumbnails). */
 export async function writeObject(
   storage: FileStorage,
-  masterKey: Buffer,
+  keys: MasterKeys,
   key: string,
   plaintext: Buffer | Readable,
 ): Promise<void> {
   const source = Buffer.isBuffer(plaintext) ? Readable.from([plaintext]) : plaintext;
-  const encrypted = encryptingStream(createFileKey(masterKey, key));
+  const encrypted = encryptingStream(keys.create(key));
   source.on("error", (err) => encrypted.destroy(err));
   await storage.write(key, source.pipe(encrypted));
 }

@@ -2,7 +2,8 @@ import "server-only";
 import type { Db } from "@/lib/db/client";
 import { service } from "@/lib/server/runtime";
 import type { FilesSettings } from "./settings";
-import type { FileStorage } from "./storage";
+import type { MasterKeys } from "./crypto/encryption";
+import type { HoldableStorage } from "./storage";
 import type { ThumbnailMaker } from "./thumbnails";
 import type { Transfers } from "./crypto/transfers";
 import type { EncryptedUploadStore } from "./upload-store";
@@ -14,8 +15,9 @@ import type { EncryptedUploadStore } from "./upload-store";
  */
 export interface Files {
   db: Db;
-  storage: FileStorage;
-  masterKey: Buffer;
+  storage: HoldableStorage;
+  /** The master keys that wrap every object's key (swapped by a key rotation). */
+  keys: MasterKeys;
   settings: FilesSettings;
   uploads: EncryptedUploadStore;
   thumbnails: ThumbnailMaker;

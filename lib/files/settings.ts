@@ -11,6 +11,14 @@ export const filesEnv = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/i, "FILES_MASTER_KEY must be 64 hex characters (32 bytes)")
     .optional(),
+  /**
+   * Only while rotating a configured FILES_MASTER_KEY (docs/files.md, "Rotating the master
+   * key"): the key being replaced. Objects it still wraps stay readable until re-wrapped.
+   */
+  FILES_MASTER_KEY_PREVIOUS: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/i, "FILES_MASTER_KEY_PREVIOUS must be 64 hex characters (32 bytes)")
+    .optional(),
   /** The largest upload. */
   FILES_MAX_BYTES: integer(1).default(100 * 1024 * 1024),
   /** An upload not finished (or a finished file not sent in a message) within this is removed. */
@@ -29,6 +37,17 @@ export const filesEnv = z.object({
 
 export type FilesEnv = z.output<typeof filesEnv>;
 
+/** The previous key only makes sense beside the key it is being rotated to. */
+export function checkFilesEnv(config: FilesEnv, ctx: z.RefinementCtx): void {
+  if (config.FILES_MASTER_KEY_PREVIOUS && !config.FILES_MASTER_KEY) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["FILES_MASTER_KEY_PREVIOUS"],
+      message: "FILES_MASTER_KEY_PREVIOUS needs FILES_MASTER_KEY (the key it is rotated to)",
+    });
+  }
+}
+
 export interface FilesSettings {
   maxBytes: number;
   uploadExpiryMs: number;
@@ -42,7 +61,9 @@ export interface FilesSettings {
 }
 
 /** The files feature's settings, from the parsed configuration. */
-export function filesSettings(env: Omit<FilesEnv, "FILES_MASTER_KEY">): FilesSettings {
+export function filesSettings(
+  env: Omit<FilesEnv, "FILES_MASTER_KEY" | "FILES_MASTER_KEY_PREVIOUS">,
+): FilesSettings {
   return {
     maxBytes: env.FILES_MAX_BYTES,
     uploadExpiryMs: env.FILES_UPLOAD_EXPIRY_MINUTES * 60_000,

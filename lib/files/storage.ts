@@ -50,3 +50,42 @@ export function newStorageKey(): string {
 export function isStorageKey(key: string): boolean {
   return /^[0-9a-f]{32}$/.test(key);
 }
+
+/** A storage whose removals can be held back while something reads a consistent set of objects. */
+export interface HoldableStorage extends FileStorage {
+  /**
+   * Until the returned release is called, removals are noted instead of done (and done
+   * then): a backup copying the objects its database snapshot names must find them all,
+   * though a message deleted meanwhile would remove its files. A crash in between leaves
+   * them to the sweep of objects no row names.
+   */
+  holdRemovals(): () => Promise<void>;
+}
+
+export function withRemovalHolds(inner: FileStorage): HoldableStorage {
+  let holds = 0;
+  const deferred = new Set<string>();
+  return {
+    open: (key) => inner.open(key),
+    write: (key, source) => inner.write(key, source),
+    adopt: (key, localPath) => inner.adopt(key, localPath),
+    list: () => inner.list(),
+    ...(inner.localPath ? { localPath: inner.localPath.bind(inner) } : {}),
+    async remove(key) {
+      if (holds > 0) deferred.add(key);
+      else await inner.remove(key);
+    },
+    holdRemovals() {
+      holds++;
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        if (--holds > 0) return;
+        const keys = [...deferred];
+        deferred.clear();
+        for (const key of keys) await inner.remove(key);
+      };
+    },
+  };
+}

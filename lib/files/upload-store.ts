@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { DataStore, Upload } from "@tus/utils";
 import { z } from "zod";
-import { createFileKey, type FileKey, openFileKey, openTail, sealTail } from "./crypto/encryption";
+import { type FileKey, type MasterKeys, openTail, sealTail } from "./crypto/encryption";
 import { CHUNK_SIZE, chunkCount, HEADER_LENGTH, wholeChunksIn } from "./crypto/format";
 import { AppError, badRequest } from "@/lib/errors";
 import { isAttachmentId } from "./schemas";
@@ -63,7 +63,7 @@ export class EncryptedUploadStore extends DataStore {
 
   constructor(
     private readonly dir: string,
-    private readonly masterKey: Buffer,
+    private readonly keys: MasterKeys,
     private readonly expiryMs: number,
     private readonly transfers: Transfers,
   ) {
@@ -73,12 +73,12 @@ export class EncryptedUploadStore extends DataStore {
 
   static async create(
     dir: string,
-    masterKey: Buffer,
+    keys: MasterKeys,
     expiryMs: number,
     transfers: Transfers,
   ): Promise<EncryptedUploadStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const store = new EncryptedUploadStore(dir, masterKey, expiryMs, transfers);
+    const store = new EncryptedUploadStore(dir, keys, expiryMs, transfers);
     for (const id of await readdir(dir)) {
       const info = await store.staged(id).catch(() => null);
       if (info && !info.completed) store.reserve(id, { ...info, at: Date.parse(info.createdAt) });
@@ -142,7 +142,7 @@ export class EncryptedUploadStore extends DataStore {
     const folder = this.folder(upload.id);
     try {
       await mkdir(folder, { mode: 0o700 });
-      const fileKey = createFileKey(this.masterKey, info.storageKey);
+      const fileKey = this.keys.create(info.storageKey);
       await writeFile(path.join(folder, "data"), fileKey.header, { mode: 0o600 });
       await this.saveInfo(info);
     } catch (err) {
@@ -258,7 +258,7 @@ export class EncryptedUploadStore extends DataStore {
       readHeader(dataFile),
       stat(dataFile).then((s) => s.size),
     ]);
-    const fileKey = openFileKey(this.masterKey, header, info.storageKey);
+    const fileKey = this.keys.open(header, info.storageKey);
     const total = chunkCount(info.size);
     const sealed = wholeChunksIn(dataSize, info.size);
     let tail: Buffer | null = null;
@@ -279,6 +279,19 @@ export class EncryptedUploadStore extends DataStore {
   async discard(id: string): Promise<void> {
     await rm(this.folder(id), { recursive: true, force: true });
     this.release(id);
+  }
+
+  /**
+   * Every unfinished upload's data file (it starts with the object's header) and the
+   * storage key that header is bound to: what a key rotation re-wraps (./rotation.ts).
+   */
+  async *stagedHeaders(): AsyncGenerator<{ file: string; context: string }> {
+    for (const id of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!isAttachmentId(id)) continue;
+      const info = await this.staged(id).catch(() => null);
+      if (info && !info.completed)
+        yield { file: path.join(this.folder(id), "data"), context: info.storageKey };
+    }
   }
 
   override getExpiration(): number {
@@ -309,7 +322,8 @@ const newUploadSchema = z.object({
   storageKey: z.string(),
 });
 
-async function readHeader(file: string): Promise<Buffer> {
+/** The header an encrypted file starts with (shorter when the file is). */
+export async function readHeader(file: string): Promise<Buffer> {
   const handle = await open(file, "r");
   try {
     const header = Buffer.alloc(HEADER_LENGTH);

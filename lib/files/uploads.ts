@@ -92,7 +92,7 @@ async function finish(files: Files, uploadId: string): Promise<AttachmentView> {
     await files.uploads.saveInfo({ ...info, adopted: true });
   }
 
-  const object = await openObject(files.storage, files.masterKey, info.storageKey);
+  const object = await openObject(files.storage, files.keys, info.storageKey);
   const sample = await buffer(
     object.read({ start: 0, end: Math.min(SNIFF_BYTES, object.size) - 1 }),
   );
@@ -103,7 +103,7 @@ async function finish(files: Files, uploadId: string): Promise<AttachmentView> {
   }
   const thumbnailKey = preview.thumbnail ? newStorageKey() : null;
   if (thumbnailKey && preview.thumbnail) {
-    await writeObject(files.storage, files.masterKey, thumbnailKey, preview.thumbnail);
+    await writeObject(files.storage, files.keys, thumbnailKey, preview.thumbnail);
   }
 
   try {

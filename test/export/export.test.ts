@@ -14,6 +14,7 @@ import type { Database } from "@/lib/db/client";
 import { attachments, messages } from "@/lib/db/schema";
 import { type ExportDeps, personalExport, roomExport } from "@/lib/export/archive";
 import { tar, type TarEntry } from "@/lib/export/tar";
+import { MasterKeys } from "@/lib/files/crypto/encryption";
 import { DiskStorage } from "@/lib/files/disk-storage";
 import { writeObject } from "@/lib/files/objects";
 import { newStorageKey } from "@/lib/files/storage";
@@ -51,7 +52,7 @@ describe.each(testDbKinds())("exports on %s", (kind) => {
 
   async function share(user: SessionUser, name: string, bytes: Buffer, mimeType: string) {
     const storageKey = newStorageKey();
-    await writeObject(deps.storage, deps.masterKey, storageKey, bytes);
+    await writeObject(deps.storage, deps.keys, storageKey, bytes);
     const [row] = await database.db
       .insert(attachments)
       .values({ roomId, uploaderId: user.id, name, size: bytes.length, mimeType, storageKey })
@@ -71,7 +72,7 @@ describe.each(testDbKinds())("exports on %s", (kind) => {
     deps = {
       db: database.db,
       storage: await DiskStorage.create(path.join(dir, "objects")),
-      masterKey: randomBytes(32),
+      keys: new MasterKeys(randomBytes(32)),
       tmpDir: dir,
     };
     ada = await createUser(database.db, "Ada");

@@ -132,7 +132,7 @@ describe.each(testDbKinds())("storage quotas on %s", (kind) => {
     expect((await create(ned, 100 * KB)).status).toBe(201);
     const reopened = await EncryptedUploadStore.create(
       path.join(harness.root, "uploads"),
-      harness.files.masterKey,
+      harness.files.keys,
       60 * 60_000,
       new Transfers(),
     );

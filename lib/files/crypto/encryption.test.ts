@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { buffer } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiskStorage } from "../disk-storage";
-import { createFileKey, openFileKey, parseMasterKey } from "./encryption";
+import { createFileKey, MasterKeys, openFileKey, parseMasterKey } from "./encryption";
 import {
   CHUNK_SIZE,
   chunkOffset,
@@ -22,6 +22,7 @@ import { Transfers } from "./transfers";
 import { expectSameBytes } from "@/test/files/bytes";
 
 const masterKey = parseMasterKey(randomBytes(32).toString("hex"));
+const keys = new MasterKeys(masterKey);
 let root: string;
 let storage: DiskStorage;
 
@@ -37,12 +38,12 @@ const objectPath = (key: string) => path.join(root, key.slice(0, 2), key);
 
 async function store(plain: Buffer): Promise<string> {
   const key = newStorageKey();
-  await writeObject(storage, masterKey, key, plain);
+  await writeObject(storage, keys, key, plain);
   return key;
 }
 
 async function readAll(key: string, range?: { start: number; end: number }): Promise<Buffer> {
-  const object = await openObject(storage, masterKey, key);
+  const object = await openObject(storage, keys, key);
   return buffer(object.read(range));
 }
 
@@ -126,15 +127,17 @@ describe("encryption at rest", () => {
     const edited = Buffer.from(bytes);
     edited[20]! ^= 1; // inside the nonce prefix
     await writeFile(objectPath(key), edited);
-    await expect(openObject(storage, masterKey, key)).rejects.toThrow(TamperedError);
+    await expect(openObject(storage, keys, key)).rejects.toThrow(TamperedError);
     await writeFile(objectPath(key), bytes);
 
     const otherMaster = parseMasterKey(randomBytes(32).toString("hex"));
-    await expect(openObject(storage, otherMaster, key)).rejects.toThrow(TamperedError);
+    await expect(openObject(storage, new MasterKeys(otherMaster), key)).rejects.toThrow(
+      TamperedError,
+    );
 
     const moved = newStorageKey();
     await storage.write(moved, bytes);
-    await expect(openObject(storage, masterKey, moved)).rejects.toThrow(TamperedError);
+    await expect(openObject(storage, keys, moved)).rejects.toThrow(TamperedError);
   });
 
   it("refuses truncation, at a chunk boundary or inside a chunk", async () => {
@@ -146,7 +149,7 @@ describe("encryption at rest", () => {
 
     const inside = await store(plain);
     await truncate(objectPath(inside), chunkOffset(3) + 7);
-    await expect(openObject(storage, masterKey, inside)).rejects.toThrow(TamperedError);
+    await expect(openObject(storage, keys, inside)).rejects.toThrow(TamperedError);
   });
 
   it("refuses chunks swapped between positions", async () => {
@@ -174,7 +177,7 @@ describe("encryption at rest", () => {
     };
     const server = createServer((req, res) => {
       const [which, start, end] = (req.url ?? "").slice(1).split("/");
-      void openObject(which === "local" ? storage : remote, masterKey, key).then(async (object) => {
+      void openObject(which === "local" ? storage : remote, keys, key).then(async (object) => {
         res.writeHead(200);
         await object.send(res, { start: Number(start), end: Number(end) }, transfers);
       });

@@ -3,6 +3,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createSecretKey,
+  createHash,
   hkdfSync,
   type KeyObject,
   randomBytes,
@@ -94,6 +95,65 @@ export function openFileKey(masterKey: Buffer, header: Buffer, context: string):
   } catch {
     throw new TamperedError("the file key does not open with this master key and storage key");
   }
+}
+
+/**
+ * The master keys a node holds: `current` wraps every new object's key; `previous`, only
+ * while a rotation is under way (lib/files/rotation.ts), still opens the objects not yet
+ * re-wrapped. Mutable, shared by reference: a rotation swaps the keys of the running node.
+ */
+export class MasterKeys {
+  constructor(
+    public current: Buffer,
+    public previous: Buffer | null = null,
+  ) {}
+
+  /** A fresh key for a new object, wrapped by the current master key. */
+  create(context: string): FileKey {
+    return createFileKey(this.current, context);
+  }
+
+  /** Unwraps an object's key with the current master key, else the previous one. */
+  open(header: Buffer, context: string): FileKey {
+    try {
+      return openFileKey(this.current, header, context);
+    } catch (err) {
+      if (!this.previous) throw err;
+      return openFileKey(this.previous, header, context);
+    }
+  }
+}
+
+/**
+ * A master key's public name: the first 16 hex digits of its SHA-256, to tell keys apart
+ * in backups and logs without revealing them.
+ */
+export function keyFingerprint(masterKey: Buffer): string {
+  return createHash("sha256").update(masterKey).digest("hex").slice(0, 16);
+}
+
+/**
+ * The same object's header with its file key wrapped by `to` instead (a fresh wrap IV):
+ * the chunks, sealed with the file key, are unchanged. Null when `to` already opens it.
+ * Throws TamperedError when neither key does.
+ */
+export function rewrapHeader(
+  header: Buffer,
+  context: string,
+  keys: { from: Buffer; to: Buffer },
+): Buffer | null {
+  try {
+    openFileKey(keys.to, header, context);
+    return null;
+  } catch {
+    // Not yet re-wrapped.
+  }
+  const opened = openFileKey(keys.from, header, context);
+  return createFileKey(keys.to, context, {
+    key: opened.key,
+    noncePrefix: opened.noncePrefix,
+    wrapIv: randomBytes(IV_LENGTH),
+  }).header;
 }
 
 function wrapAad(fixed: Buffer, noncePrefix: Buffer, context: string): Buffer {

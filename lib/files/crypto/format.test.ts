@@ -11,7 +11,7 @@ import { DiskStorage } from "../disk-storage";
 import { openObject } from "../objects";
 import { newStorageKey } from "../storage";
 import { encryptingStream } from "./encrypted-streams";
-import { createFileKey, tailKey } from "./encryption";
+import { createFileKey, MasterKeys, tailKey } from "./encryption";
 import {
   CHUNK_SIZE,
   chunkCount,
@@ -119,7 +119,7 @@ describe("the stored format's known answers", () => {
     const key = newStorageKey();
     const file = createFileKey(MASTER_KEY, key, MATERIAL);
     await storage.write(key, Readable.from([plain]).pipe(encryptingStream(file)));
-    const object = await openObject(storage, MASTER_KEY, key);
+    const object = await openObject(storage, new MasterKeys(MASTER_KEY), key);
     expectSameBytes(await buffer(object.read()), plain);
 
     const transfers = new Transfers(1);

@@ -83,7 +83,7 @@ async function prepareFile(
 
   let object: EncryptedObject;
   try {
-    object = await openObject(files.storage, files.masterKey, key);
+    object = await openObject(files.storage, files.keys, key);
   } catch (err) {
     if (isErrorNamed(err, "ObjectNotFoundError")) {
       log.error("an attachment's stored object is missing", { id, variant });
