@@ -5,7 +5,8 @@
  * A DATA_DIR with `--messages` messages (default 200,000, with their room events) and
  * `--file-mb` MiB of files (default 2048, in 64 MiB files), served by a node
  * (bench/backup/node.ts: PGlite, the chat, the files, the admin channel) while
- * `--clients` chat clients (default 20) each send 10 messages a second. Measured:
+ * `--clients` chat clients (default 20) each send 10 messages a second (5 s of warm-up, then
+ * 10 s of baseline). Measured:
  *
  * - `npm run backup` against the running node: time, archive size, peak RSS of the node and
  *   of the command; the chat's send → ack latency before and during the backup;
@@ -194,8 +195,14 @@ try {
     await socket.timeout(10_000).emitWithAck("room.subscribe", { roomId: room.id });
     sockets.push(socket);
   }
-  let phase: "baseline" | "backup" | "after" = "baseline";
-  const latencies = { baseline: [] as number[], backup: [] as number[], after: [] as number[] };
+  // The first seconds warm the node up (JIT, prepared statements, sockets): not counted.
+  let phase: "warmup" | "baseline" | "backup" | "after" = "warmup";
+  const latencies = {
+    warmup: [] as number[],
+    baseline: [] as number[],
+    backup: [] as number[],
+    after: [] as number[],
+  };
   let failed = 0;
   let sending = true;
   const senders = sockets.map(async (socket, i) => {
@@ -219,6 +226,8 @@ try {
   });
 
   await new Promise((resolve) => setTimeout(resolve, 5000));
+  phase = "baseline";
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
   log("backing up while the clients send");
   phase = "backup";
   const archive = path.join(dir, "parley.backup");
@@ -232,7 +241,7 @@ try {
   );
   const nodePeakRssMB = nodePeak();
   phase = "after";
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await new Promise((resolve) => setTimeout(resolve, 5000));
   sending = false;
   await Promise.all(senders);
   for (const socket of sockets) socket.disconnect();

@@ -234,7 +234,7 @@ async function main() {
   };
   process.stdout.write(JSON.stringify(result, null, 2) + "\n");
 
-  notify.stop();
+  await notify.stop();
   owner.disconnect();
   for (const s of others) s.disconnect();
   await realtime.close();

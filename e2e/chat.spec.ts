@@ -36,7 +36,9 @@ test.describe("chat", () => {
 
     // The room shows on both people's home pages.
     await guest.page.goto("/");
-    await expect(guest.page.getByRole("link", { name: "Ada's room" })).toBeVisible();
+    await expect(
+      guest.page.getByRole("main").getByRole("link", { name: "Ada's room" }),
+    ).toBeVisible();
     await guest.context.close();
   });
 
@@ -179,10 +181,10 @@ test.describe("chat", () => {
     await send(guest.page, "one");
     await send(guest.page, "two");
     await expect(page.getByText("2 unread")).toBeVisible();
-    await page.getByRole("link", { name: "Ada's room" }).click();
+    await page.getByRole("main").getByRole("link", { name: "Ada's room" }).click();
     await expect(messages(page)).toHaveCount(2);
     await page.goto("/");
-    await expect(page.getByRole("link", { name: "Ada's room" })).toBeVisible();
+    await expect(page.getByRole("main").getByRole("link", { name: "Ada's room" })).toBeVisible();
     await expect(page.getByText("unread")).toHaveCount(0);
     await guest.context.close();
   });

@@ -47,7 +47,7 @@ test("times rendered on the server hydrate without a mismatch and show in the vi
   expect(errors.filter((e) => HYDRATION_ERROR.test(e))).toEqual([]);
   // The home page renders each room's last message time on the server.
   await page.goto("/");
-  const room = page.getByRole("listitem").filter({ hasText: "Ada's room" });
+  const room = page.getByRole("main").getByRole("listitem").filter({ hasText: "Ada's room" });
   await expect(room.locator("time")).toHaveText(await localTime(page, iso));
   await expect(room.locator("time")).toHaveAttribute("datetime", iso);
 

@@ -48,19 +48,19 @@ test.describe("rooms and history", () => {
     await phone.getByLabel("Email").fill(email);
     await phone.getByLabel("Password").fill(password);
     await phone.getByRole("button", { name: "Sign in", exact: true }).click();
-    await expect(phone.getByRole("link", { name: "Ada's room" })).toBeVisible();
+    await expect(phone.getByRole("main").getByRole("link", { name: "Ada's room" })).toBeVisible();
 
     const guest = await joinAsGuest(browser, path, "Grace");
     // Both devices away from the room (the laptop on its home page): the message is unread
     // on both. Were the laptop in the room, it would read it at once, and whether the phone
     // ever showed the count would be a race.
     await laptop.goto("/");
-    await expect(laptop.getByRole("link", { name: "Ada's room" })).toBeVisible();
+    await expect(laptop.getByRole("main").getByRole("link", { name: "Ada's room" })).toBeVisible();
     await send(guest.page, "for both of you");
     await expect(phone.getByText("1 unread")).toBeVisible();
     await expect(laptop.getByText("1 unread")).toBeVisible();
     // Read on the laptop: the phone's count clears by itself.
-    await laptop.getByRole("link", { name: "Ada's room" }).click();
+    await laptop.getByRole("main").getByRole("link", { name: "Ada's room" }).click();
     await expect(messages(laptop).filter({ hasText: "for both of you" })).toBeVisible();
     await expect(phone.getByText("1 unread")).toHaveCount(0);
     // Joining a room by its link on the laptop puts it in the phone's list, live.
@@ -68,11 +68,11 @@ test.describe("rooms and history", () => {
     const gracesRoom = await newRoom(guest.page);
     await laptop.goto(gracesRoom);
     await expect(laptop.getByRole("heading", { level: 1 })).toHaveText("Grace's room");
-    await expect(phone.getByRole("link", { name: "Grace's room" })).toBeVisible();
+    await expect(phone.getByRole("main").getByRole("link", { name: "Grace's room" })).toBeVisible();
     await laptop.goto(path);
     await expectConnected(laptop);
 
-    await phone.getByRole("link", { name: "Ada's room" }).click();
+    await phone.getByRole("main").getByRole("link", { name: "Ada's room" }).click();
     await send(phone, "sent from my phone");
     await expect(messages(laptop).filter({ hasText: "sent from my phone" })).toContainText("Ada");
     await phoneContext.close();

@@ -28,6 +28,7 @@ import { type HeaderTemplate, headerTemplate, writeHeader } from "./rtp-header";
 import { scratch } from "./srtp/aes-gcm";
 import type { FastTransport } from "./srtp/fast-transport";
 import { live, recordForwardDelay, rtp } from "./stats";
+import { every } from "./ticker";
 import { TypedEmitter } from "./typed-emitter";
 import { readPictureId, writePictureId } from "./vp8";
 
@@ -53,7 +54,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   /** Highest layer the subscriber's bandwidth allows (set by its connection). */
   private cap: SimulcastLayer | undefined;
   private closed_ = false;
-  private keyFrameRetry: NodeJS.Timeout | undefined;
+  /** Cancels the key-frame retry on the shared tick, while one runs. */
+  private keyFrameRetry: (() => void) | undefined;
   private readonly unsubscribers: Array<() => void> = [];
   private readonly sender: RTCRtpSender;
   private readonly clockRate: number;
@@ -203,17 +205,16 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
    */
   private keepAskingForKeyFrame(): void {
     if (this.keyFrameRetry || this.closed_ || this.producer.kind !== "video") return;
-    this.keyFrameRetry = setInterval(() => {
+    this.keyFrameRetry = every(KEY_FRAME_RETRY_MS, () => {
       // Done, or paused (resuming asks again, and re-arms this).
       if (this.closed_ || this.paused || (!this.awaitingKeyFrame && this.pending === undefined)) {
-        clearInterval(this.keyFrameRetry);
+        this.keyFrameRetry?.();
         this.keyFrameRetry = undefined;
         return;
       }
       const layer = this.pending !== undefined ? this.pending : this.current;
       if (layer !== undefined) this.producer.requestKeyFrame(layer);
-    }, KEY_FRAME_RETRY_MS);
-    this.keyFrameRetry.unref();
+    });
   }
 
   /** Re-evaluates the layer (the producer's flowing layers change over time). */
@@ -289,9 +290,17 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.send(packet, false);
   }
 
-  /** An RTCP sender report for this stream, or undefined before anything was sent. */
-  senderReport(ntpTimestamp: bigint, now: number): RtcpSrPacket | undefined {
-    if (this.lastSeq < 0) return undefined;
+  /**
+   * An RTCP sender report for this stream, or undefined when nothing was sent in the last
+   * `activeWithinMs` (RFC 3550 §6.3.8: a participant that stopped sending for two report
+   * intervals is no longer a sender): idle streams cost no RTCP.
+   */
+  senderReport(
+    ntpTimestamp: bigint,
+    now: number,
+    activeWithinMs = Infinity,
+  ): RtcpSrPacket | undefined {
+    if (this.lastSeq < 0 || now - this.lastSentAt > activeWithinMs) return undefined;
     const elapsed = Math.round(((now - this.lastSentAt) * this.clockRate) / 1000);
     return new RtcpSrPacket({
       ssrc: this.sender.ssrc,
@@ -309,7 +318,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     if (this.closed_) return;
     this.closed_ = true;
     live.consumers--;
-    clearInterval(this.keyFrameRetry);
+    this.keyFrameRetry?.();
+    this.keyFrameRetry = undefined;
     this.producer.detach(this);
     this.fast?.forget(this.sender.ssrc);
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();

@@ -10,7 +10,6 @@ import { startStallWatchdog } from "../lib/stall-watchdog";
 import { loadConfig } from "./config";
 import { logger, setLogLevel } from "./log";
 import { register, type Registration } from "./registration";
-import { checkWeriftPatches, describeFailures } from "./self-check";
 import { Server } from "./server";
 
 const log = logger("main");
@@ -18,12 +17,8 @@ const log = logger("main");
 async function main() {
   const config = loadConfig();
   setLogLevel(config.LOG_LEVEL);
-  // Before anything listens: a patch that lost its target would fail silently mid-call.
-  const moved = await checkWeriftPatches();
-  if (moved.length > 0) {
-    log.error(describeFailures(moved));
-    process.exit(1);
-  }
+  // Each media worker checks werift's patches before it reports ready (sfu/worker.ts): a
+  // patch that lost its target would fail silently mid-call. A failure rejects here.
   const server = await Server.create(config);
   const watchdogLog = logger("watchdog");
   startStallWatchdog({ log: (message, fields) => watchdogLog.warn(message, fields) });

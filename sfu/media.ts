@@ -65,6 +65,20 @@ export type ConnectionSide = "publish" | "subscribe";
  */
 export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "codecs"> {
   const congestion = side === "publish" ? [{ type: "transport-cc" }] : [{ type: "goog-remb" }];
+  return codecsWith(side, side === "publish" ? [{ type: "transport-cc" }] : [], congestion);
+}
+
+type Feedback = Array<{ type: string; parameter?: string }>;
+
+/**
+ * Opus and VP8 (NACK, PLI, FIR and `videoCongestion`), plus RTX on the subscribe side:
+ * the SFU's codecs, and the bots' (sfu/bot/browser-like.ts) with a browser's feedback.
+ */
+export function codecsWith(
+  side: ConnectionSide,
+  audioFeedback: Feedback,
+  videoCongestion: Feedback,
+): Pick<PeerConfig, "codecs"> {
   return {
     codecs: {
       audio: [
@@ -73,7 +87,7 @@ export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "code
           clockRate: 48000,
           channels: 2,
           parameters: "minptime=10;useinbandfec=1",
-          rtcpFeedback: side === "publish" ? [{ type: "transport-cc" }] : [],
+          rtcpFeedback: audioFeedback,
         }),
       ],
       video: [
@@ -84,7 +98,7 @@ export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "code
             { type: "nack" },
             { type: "nack", parameter: "pli" },
             { type: "ccm", parameter: "fir" },
-            ...congestion,
+            ...videoCongestion,
           ],
         }),
         // werift gives it the payload type after VP8's and `apt` pointing at VP8.
@@ -95,6 +109,15 @@ export function codecs(side: ConnectionSide = "publish"): Pick<PeerConfig, "code
     },
   };
 }
+
+/** werift's RTP header extension factories, for configurations built elsewhere (the bots'). */
+export const extension = {
+  mid: sdesMid,
+  rid: sdesRtpStreamId,
+  audioLevel: audioLevelIndication,
+  absSendTime,
+  transportWideCC,
+};
 
 export function headerExtensions(
   side: ConnectionSide = "publish",

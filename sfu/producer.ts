@@ -18,6 +18,7 @@ import { UpstreamLoss, UPSTREAM_LOSS } from "./upstream-loss";
 import { isVp8KeyFrameStart, readPictureId, readVp8Fields } from "./vp8";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
 import { live, producers, rtp } from "./stats";
+import { every } from "./ticker";
 import { TypedEmitter } from "./typed-emitter";
 
 /** `null` is the one layer of a track without simulcast. */
@@ -146,7 +147,8 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
   private readonly layers = new Map<LayerKey, Layer>();
   private closed_ = false;
   private muted_: boolean;
-  private lossTimer: NodeJS.Timeout | undefined;
+  /** Cancels the loss poll on the shared tick, while losses are pending. */
+  private lossTimer: (() => void) | undefined;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(
@@ -315,7 +317,8 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
       layer.cache.clear();
       clearTimeout(layer.deferredRequest);
     }
-    clearInterval(this.lossTimer);
+    this.lossTimer?.();
+    this.lossTimer = undefined;
     this.emit("closed");
     this.removeAllListeners();
   }
@@ -412,10 +415,8 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
     if (packet.keyFrame) layer.loss.keyFrame(packet.sequenceNumber);
     if (givenUp.length > 0) this.recoverByKeyFrame(key);
     if (packet.keyFrame) layer.undecided.clear();
-    if (layer.loss.pending && !this.lossTimer) {
-      this.lossTimer = setInterval(() => this.pollLoss(), UPSTREAM_LOSS.nackIntervalMs);
-      this.lossTimer.unref();
-    }
+    if (layer.loss.pending && !this.lossTimer)
+      this.lossTimer = every(UPSTREAM_LOSS.nackIntervalMs, () => this.pollLoss());
   }
 
   private pollLoss(): void {
@@ -437,7 +438,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
       pending ||= layer.loss.pending || layer.undecided.size > 0;
     }
     if (!pending) {
-      clearInterval(this.lossTimer);
+      this.lossTimer?.();
       this.lossTimer = undefined;
     }
   }

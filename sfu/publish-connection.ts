@@ -28,6 +28,7 @@ import { describeMedia, normalizeRemote } from "./sdp";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { live } from "./stats";
 import { readTransportSequence, TransportFeedback } from "./transport-feedback";
+import { every } from "./ticker";
 import { TypedEmitter } from "./typed-emitter";
 import {
   authenticateChecks,
@@ -55,7 +56,7 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   private closed_ = false;
   private fast: FastTransport | undefined;
   private srtpDtls: RTCDtlsTransport | undefined;
-  private feedbackTimer: NodeJS.Timeout | undefined;
+  private stopFeedback: (() => void) | undefined;
   private readonly health: HealthWatch;
 
   constructor(
@@ -97,9 +98,8 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
         ((packet[8]! << 24) | (packet[9]! << 16) | (packet[10]! << 8) | packet[11]!) >>> 0;
       feedback.record(seq, arrivalMs);
     });
-    clearInterval(this.feedbackTimer);
-    this.feedbackTimer = setInterval(() => feedback.flush(mediaSsrc), FEEDBACK_INTERVAL_MS);
-    this.feedbackTimer.unref();
+    this.stopFeedback?.();
+    this.stopFeedback = every(FEEDBACK_INTERVAL_MS, () => feedback.flush(mediaSsrc));
   }
 
   /** Applies an offer and returns the answer; callers serialize calls (the peer's queue). */
@@ -159,7 +159,8 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
     this.closed_ = true;
     live.transports--;
     this.health.stop();
-    clearInterval(this.feedbackTimer);
+    this.stopFeedback?.();
+    this.stopFeedback = undefined;
     this.fast?.listen(undefined);
     for (const producer of [...this.producers.values()]) producer.close();
     this.producers.clear();

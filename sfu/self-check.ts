@@ -142,6 +142,19 @@ export const PROBES: Record<string, Probe> = {
       srtpSessionSalt: "object",
       profile: "number",
     }) ??
+    lacks(at(dtlsOf(c), "srtcp"), "RTCDtlsTransport.srtcp", {
+      decrypt: "function",
+      localContext: "object",
+      remoteContext: "object",
+    }) ??
+    lacks(at(at(dtlsOf(c), "srtcp"), "localContext"), "the SRTCP context", {
+      srtcpSessionKey: "object",
+      srtcpSessionSalt: "object",
+      cipher: "object",
+    }) ??
+    lacks(at(at(at(dtlsOf(c), "srtcp"), "localContext"), "cipher"), "the SRTCP cipher", {
+      encryptRTCP: "function",
+    }) ??
     lacks(
       at(at(at(agentOf(c), "nominated"), "protocol"), "transport"),
       "the nominated pair's transport",

@@ -314,6 +314,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
         this.onRoomChange(message.roomId, worker, message.change);
         return;
       case "ready":
+      case "failed":
       case "result":
         return; // the pool's own
     }

@@ -33,6 +33,7 @@ import type { ProducerLike } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live } from "./stats";
+import { every } from "./ticker";
 import { TypedEmitter } from "./typed-emitter";
 import {
   authenticateChecks,
@@ -40,6 +41,11 @@ import {
   hardenDtls,
   resumeRestartedIce,
 } from "./werift-patches";
+
+/** RTCP sender reports per stream (RFC 3550 §6.2 allows more; browsers send about one a second). */
+export const SENDER_REPORT_INTERVAL_MS = 1_000;
+/** How often the downlink is shared among the video consumers (and on each REMB). */
+const ALLOCATION_INTERVAL_MS = 500;
 
 type SubscribeEvents = {
   offer: [EventPayload<"subscribeOffer">];
@@ -65,7 +71,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   private fast: FastTransport | undefined;
   private srtpDtls: RTCDtlsTransport | undefined;
   readonly downlink = new DownlinkEstimate();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly cancelTicks: Array<() => void> = [];
   private readonly health: HealthWatch;
 
   constructor(
@@ -85,10 +91,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     this.health = watchHealth(this.pc, connectTimeoutMs, (reason) =>
       this.emit("failed", { code: "internal", message: `subscribe connection failed: ${reason}` }),
     );
-    // Sender reports let receivers sync audio with video and measure the round trip.
-    this.timers.push(setInterval(() => this.sendReports(), 1_000));
-    this.timers.push(setInterval(() => this.allocate(), 500));
-    for (const timer of this.timers) timer.unref();
+    // Sender reports let receivers sync audio with video and measure the round trip. Both
+    // run on the process's shared ticks (ticker.ts), not a timer per subscriber.
+    this.cancelTicks.push(every(SENDER_REPORT_INTERVAL_MS, () => this.sendReports()));
+    this.cancelTicks.push(every(ALLOCATION_INTERVAL_MS, () => this.allocate()));
   }
 
   get closed(): boolean {
@@ -178,7 +184,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     this.closed_ = true;
     live.transports--;
     this.health.stop();
-    for (const timer of this.timers) clearInterval(timer);
+    for (const cancel of this.cancelTicks.splice(0)) cancel();
     if (this.outstanding) clearTimeout(this.outstanding.timer);
     this.outstanding = undefined;
     for (const consumer of [...this.consumers.values()]) consumer.close();
@@ -264,7 +270,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     const now = performance.now();
     const reports: RtcpSrPacket[] = [];
     for (const consumer of this.consumers.values()) {
-      const report = consumer.senderReport(ntp, now);
+      const report = consumer.senderReport(ntp, now, 2 * SENDER_REPORT_INTERVAL_MS);
       if (report) reports.push(report);
     }
     if (reports.length > 0) void dtls.sendRtcp(reports).catch(() => {});

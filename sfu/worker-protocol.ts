@@ -54,6 +54,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: "ready" }
+  /** The worker cannot start (werift's patches lost their targets: sfu/self-check.ts). */
+  | { type: "failed"; message: string }
   | { type: "result"; id: number; ok: true; data: unknown }
   | { type: "result"; id: number; ok: false; error: ErrorBody }
   | { type: "event"; socketId: string; event: EventName; payload: EventPayload<EventName> }

@@ -15,6 +15,7 @@ import { PipeLink } from "./pipe";
 import type { CommandName, CommandPayload, EventName, EventPayload, TrackInfo } from "./protocol";
 import { Room, type RoomChange } from "./room";
 import type { PeerSocket } from "./signaling";
+import { checkWeriftPatches, describeFailures } from "./self-check";
 import { producers, snapshot } from "./stats";
 import type { FromWorker, RemoteState, ToWorker, WorkerInit } from "./worker-protocol";
 
@@ -217,7 +218,14 @@ port.on("message", (message: ToWorker) => {
   }
 });
 
-startStallWatchdog({
-  log: (message, fields) => log.warn(message, { ...fields, worker: index }),
-});
-post({ type: "ready" });
+// Before taking calls: a patch that lost its target would fail silently mid-call. Each
+// worker checks its own copy of werift (and of Node's internals it uses).
+const moved = await checkWeriftPatches();
+if (moved.length > 0) {
+  post({ type: "failed", message: describeFailures(moved) });
+} else {
+  startStallWatchdog({
+    log: (message, fields) => log.warn(message, { ...fields, worker: index }),
+  });
+  post({ type: "ready" });
+}

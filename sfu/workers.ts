@@ -172,6 +172,9 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
           this.linkTo(index);
           this.log.info("media worker ready", { worker: index, threadId: worker.threadId });
           resolve();
+        } else if (message.type === "failed") {
+          this.closing = true;
+          reject(new Error(message.message));
         } else if (message.type === "result") {
           this.settle(message.id, message.ok ? { data: message.data } : { error: message.error });
         } else {

@@ -1,7 +1,7 @@
 "use client";
 
-import { useEffect, useRef } from "react";
 import type { AttachmentView } from "@/lib/files/schemas";
+import { Modal } from "@/components/ui/Modal";
 import { downloadUrl, fileUrl } from "./urls";
 import styles from "./Files.module.css";
 
@@ -13,23 +13,8 @@ export function ImageViewer({
   attachment: AttachmentView;
   onClose(): void;
 }) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const node = dialog.current;
-    if (node && !node.open) node.showModal();
-    return () => node?.close();
-  }, []);
   return (
-    <dialog
-      ref={dialog}
-      className={styles.viewer}
-      aria-label={attachment.name}
-      onClose={onClose}
-      onClick={(e) => {
-        // A click on the backdrop lands on the dialog itself.
-        if (e.target === e.currentTarget) onClose();
-      }}
-    >
+    <Modal className={styles.viewer} label={attachment.name} onClose={onClose}>
       <div className={styles.viewerBar}>
         <span className={styles.viewerTitle}>{attachment.name}</span>
         <a className="btn btn-small" href={downloadUrl(attachment.id)} download={attachment.name}>
@@ -47,6 +32,6 @@ export function ImageViewer({
         width={attachment.width ?? undefined}
         height={attachment.height ?? undefined}
       />
-    </dialog>
+    </Modal>
   );
 }

@@ -2,37 +2,27 @@
 
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useState, useSyncExternalStore } from "react";
-import type { SessionUser } from "@/lib/auth/schemas";
-import { useOutboxSender } from "@/lib/chat/client/use-outbox-sender";
+import { useState } from "react";
 import { createRoom } from "@/lib/rooms/client";
-import { RoomListSync } from "@/lib/rooms/list-sync";
+import { sidebarSections } from "@/lib/rooms/navigation";
 import type { RoomSummary } from "@/lib/rooms/schemas";
-import { AppHeader } from "@/components/ui/AppHeader";
+import { useRoomList } from "@/lib/rooms/use-room-list";
 import { LocalTime } from "@/components/ui/LocalTime";
 import { useHydrated } from "@/components/ui/use-hydrated";
 import styles from "./HomeView.module.css";
 
-/** Home: start a room, or open one of yours; unread counts stay live (lib/rooms/list-sync.ts). */
-export function HomeView({
-  user,
-  initialRooms,
-}: {
-  user: SessionUser;
-  initialRooms: RoomSummary[];
-}) {
+/**
+ * Home: start a room, or open one of yours; unread counts stay live (the shell's one list,
+ * lib/rooms/use-room-list.tsx).
+ */
+export function HomeView() {
   const router = useRouter();
-  useOutboxSender(user.id);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
   // Disabled until hydrated: a click before the handlers are attached would do nothing.
   const hydrated = useHydrated();
-  const [sync] = useState(() => new RoomListSync(user.id, initialRooms));
-  useEffect(() => {
-    sync.start();
-    return () => sync.stop();
-  }, [sync]);
-  const rooms = useSyncExternalStore(sync.subscribe, sync.rooms, () => initialRooms);
+  const rooms = useRoomList();
+  const sections = sidebarSections(rooms);
 
   async function onNewRoom(kind: "open" | "private") {
     setCreating(true);
@@ -47,50 +37,47 @@ export function HomeView({
   }
 
   return (
-    <>
-      <AppHeader userName={user.displayName} userId={user.id} />
-      <main className={styles.main}>
-        <div className={styles.top}>
-          <h1 className={styles.title}>Your rooms</h1>
-          <div className={styles.actions}>
-            <button
-              type="button"
-              className="btn"
-              onClick={() => void onNewRoom("private")}
-              disabled={!hydrated || creating}
-              title="Only people with its invite link can join"
-            >
-              New private room
-            </button>
-            <button
-              type="button"
-              className="btn btn-primary"
-              onClick={() => void onNewRoom("open")}
-              disabled={!hydrated || creating}
-            >
-              New room
-            </button>
-          </div>
+    <main className={styles.main}>
+      <div className={styles.top}>
+        <h1 className={styles.title}>Your rooms</h1>
+        <div className={styles.actions}>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => void onNewRoom("private")}
+            disabled={!hydrated || creating}
+            title="Only people with its invite link can join"
+          >
+            New private room
+          </button>
+          <button
+            type="button"
+            className="btn btn-primary"
+            onClick={() => void onNewRoom("open")}
+            disabled={!hydrated || creating}
+          >
+            New room
+          </button>
         </div>
-        {error && (
-          <p role="alert" className="alert">
-            {error}
+      </div>
+      {error && (
+        <p role="alert" className="alert">
+          {error}
+        </p>
+      )}
+      {rooms.length === 0 ? (
+        <div className={`card ${styles.empty}`}>
+          <p>
+            No rooms yet. Start one with <strong>New room</strong> and share its link.
           </p>
-        )}
-        {rooms.length === 0 ? (
-          <div className={`card ${styles.empty}`}>
-            <p>
-              No rooms yet. Start one with <strong>New room</strong> and share its link.
-            </p>
-          </div>
-        ) : (
-          <>
-            <RoomList label="Rooms" rooms={rooms.filter((r) => r.kind !== "direct")} />
-            <RoomList label="Direct messages" rooms={rooms.filter((r) => r.kind === "direct")} />
-          </>
-        )}
-      </main>
-    </>
+        </div>
+      ) : (
+        <>
+          <RoomList label="Rooms" rooms={sections.rooms} />
+          <RoomList label="Direct messages" rooms={sections.direct} />
+        </>
+      )}
+    </main>
   );
 }
 

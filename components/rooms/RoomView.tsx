@@ -9,7 +9,6 @@ import { CallPanel } from "@/components/call/CallPanel";
 import { ChatPanel } from "@/components/chat/ChatPanel";
 import { useRoomChat } from "@/components/chat/use-room-chat";
 import { FilesPanel } from "@/components/files/FilesPanel";
-import { AppHeader } from "@/components/ui/AppHeader";
 import { useFocusReport } from "@/lib/notify/client/focus";
 import { getSocket } from "@/lib/realtime/client";
 import { Participants } from "./Participants";
@@ -73,51 +72,47 @@ export function RoomView({
 
   if (removed) {
     return (
-      <div className={styles.shell}>
-        <AppHeader userName={me.displayName} userId={me.id} />
+      <main className={styles.shell}>
         <p role="alert" className="alert">
           You were removed from {chat.roomName}. <Link href="/">Back to your rooms</Link>
         </p>
-      </div>
+      </main>
     );
   }
 
   return (
-    <div className={styles.shell}>
-      <AppHeader userName={me.displayName} userId={me.id} />
-      <main className={styles.main}>
-        <RoomHeader
-          roomId={room.id}
-          slug={room.slug}
-          name={chat.roomName}
-          invitePath={invitePath}
-          isOwner={role === "owner"}
-        />
-        <div className={styles.body}>
-          <div className={styles.mainColumn}>
-            <CallPanel roomId={room.id} slug={room.slug} meName={me.displayName} />
-            <ChatPanel
-              chat={chat}
-              roomId={room.id}
-              meId={me.id}
-              meName={me.displayName}
-              canModerate={role === "owner"}
-              maxMessageLength={maxMessageLength}
-              linkError={linkError}
-              slug={room.slug}
-            />
-          </div>
-          <aside className={styles.side}>
-            <Participants
-              participants={chat.participants}
-              meId={me.id}
-              slug={room.slug}
-              canRemove={role === "owner"}
-            />
-            <FilesPanel slug={room.slug} sharedIds={sharedIds} />
-          </aside>
+    <main className={styles.shell}>
+      <RoomHeader
+        roomId={room.id}
+        slug={room.slug}
+        name={chat.roomName}
+        invitePath={invitePath}
+        isOwner={role === "owner"}
+      />
+      <div className={styles.body}>
+        <div className={styles.mainColumn}>
+          <CallPanel roomId={room.id} slug={room.slug} meName={me.displayName} />
+          <ChatPanel
+            chat={chat}
+            roomId={room.id}
+            meId={me.id}
+            meName={me.displayName}
+            canModerate={role === "owner"}
+            maxMessageLength={maxMessageLength}
+            linkError={linkError}
+            slug={room.slug}
+          />
         </div>
-      </main>
-    </div>
+        <aside className={styles.side}>
+          <Participants
+            participants={chat.participants}
+            meId={me.id}
+            slug={room.slug}
+            canRemove={role === "owner"}
+          />
+          <FilesPanel slug={room.slug} sharedIds={sharedIds} />
+        </aside>
+      </div>
+    </main>
   );
 }

@@ -5,7 +5,6 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { NotificationSettings } from "@/components/notify/NotificationSettings";
-import { AppHeader } from "@/components/ui/AppHeader";
 import { AccountSection } from "./AccountSection";
 import { PasskeysSection } from "./PasskeysSection";
 import styles from "./SettingsView.module.css";
@@ -37,7 +36,6 @@ export function SettingsView({ user }: { user: SessionUser }) {
 
   return (
     <>
-      <AppHeader userName={user.displayName} userId={user.id} />
       <main className={styles.main}>
         <h1 className={styles.title}>Settings</h1>
         {error && (

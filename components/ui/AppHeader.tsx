@@ -7,21 +7,22 @@ import { useUnreadSignals } from "@/lib/notify/client/unread";
 import { ThemeToggle } from "./ThemeToggle";
 import styles from "./AppHeader.module.css";
 
-/** The bar along the top of signed-in pages. */
+/** The bar along the top of signed-in pages (components/shell/AppShell.tsx places it). */
 export function AppHeader({
   userName,
-  userId,
+  start,
   children,
 }: {
   userName: string;
-  /** Whose unread counts the title and the app badge show. */
-  userId: string;
+  /** Before the name of the app: the rooms drawer's button on phones. */
+  start?: ReactNode;
   children?: ReactNode;
 }) {
   // Unread count in the title and the app badge; notifications while hidden.
-  useUnreadSignals(userId);
+  useUnreadSignals();
   return (
     <header className={styles.bar}>
+      {start}
       <Link href="/" className={styles.brand}>
         Parley
       </Link>

@@ -45,11 +45,13 @@ export async function* backupEntries(
   onDone?: (summary: Omit<BackupSummary, "bytes">) => void,
 ): AsyncGenerator<TarEntry> {
   await mkdir(source.tmpDir, { recursive: true, mode: 0o700 });
-  const release = source.storage.holdRemovals();
   const tmp = await mkdtemp(path.join(source.tmpDir, "backup-"));
+  // Held from before the snapshot: no object it names can go before it is copied.
+  const release = source.storage.holdRemovals();
   const tables = appTables();
   const snapshot = await openSnapshot(source.database.db, tables).catch(async (err: unknown) => {
     await release();
+    await rm(tmp, { recursive: true, force: true });
     throw err;
   });
   const manifest: BackupManifest = { entries: [], rows: {}, objects: 0, missingObjects: [] };

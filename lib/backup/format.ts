@@ -78,7 +78,7 @@ export function missingKeyWarning(fingerprints: string[]): string {
     line,
     "!! This backup does NOT contain FILES_MASTER_KEY (nor the other secrets).",
     "!! Without that key the files in it can NEVER be read back: keep the key safe,",
-    `!! separately (fingerprint ${fingerprints.join(", previous ")}; see docs/files.md).`,
+    `!! separately (fingerprint ${fingerprints.join(", previous ")}; see docs/backup.md).`,
     line,
   ].join("\n");
 }

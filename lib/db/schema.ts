@@ -313,6 +313,17 @@ export const notifyPrefs = pgTable("notify_prefs", {
   emailDigest: boolean("email_digest").notNull().default(true),
 });
 
+/**
+ * When a room's call last rang its members (lib/notify/node.ts): a start rings once, and a
+ * caller's reconnect within a minute does not ring again, whichever web node it lands on.
+ */
+export const callRings = pgTable("call_rings", {
+  roomId: uuid("room_id")
+    .primaryKey()
+    .references(() => rooms.id, { onDelete: "cascade" }),
+  rungAt: timestamp("rung_at", { withTimezone: true }).notNull(),
+});
+
 export const schema = {
   users,
   rooms,
@@ -325,6 +336,7 @@ export const schema = {
   pushSubscriptions,
   roomNotifySettings,
   notifyPrefs,
+  callRings,
   passkeys,
   webauthnChallenges,
 };

@@ -84,7 +84,7 @@ async function rotate(options: Parameters<typeof rotateFilesKey>[0]): Promise<Ro
       );
     if (!keys.previous)
       throw new Error(
-        "Nothing to rotate: set FILES_MASTER_KEY to the new key and FILES_MASTER_KEY_PREVIOUS to the old one, restart Parley, then run this again",
+        "Nothing to rotate: every file key is wrapped by FILES_MASTER_KEY (a rotation with FILES_MASTER_KEY_PREVIOUS set has finished: remove it). To rotate, set FILES_MASTER_KEY to the new key and FILES_MASTER_KEY_PREVIOUS to the old one and restart Parley",
       );
   } else if (keys.previous) {
     if (newKey && !newKey.equals(keys.current))

@@ -142,5 +142,9 @@ export const POPUP_SELECTOR =
  * before any handler has closed it.
  */
 export function popupOpen(doc: Document = document): boolean {
-  return doc.querySelector(POPUP_SELECTOR) !== null;
+  // Shown ones only: a popover (the call tiles' `Connection details`) is in the page, hidden,
+  // all the time.
+  return [...doc.querySelectorAll<HTMLElement>(POPUP_SELECTOR)].some(
+    (el) => el.checkVisibility?.() ?? el.getClientRects().length > 0,
+  );
 }

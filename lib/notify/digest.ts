@@ -4,6 +4,7 @@ import type { Transporter } from "nodemailer";
 import { messagePath } from "@/lib/chat/permalink";
 import type { Queryable } from "@/lib/db/client";
 import { queryRows } from "@/lib/db/sql";
+import { mentionsRoomSql, mentionsUserSql } from "./mentions-sql";
 import { plainPreview } from "./schemas";
 
 /** Messages mailed per person per digest, at most; the rest wait for the next one. */
@@ -19,6 +20,8 @@ interface Row extends Record<string, unknown> {
   seq: number | string;
   body: string;
   author_name: string;
+  /** The room's `emailed_seq` when read: what the claim compares against. */
+  emailed_seq: number | string;
 }
 
 export interface DigestOptions {
@@ -34,7 +37,8 @@ export interface DigestOptions {
 /**
  * The email for what you missed: mentions (and @room) and direct messages still unread
  * `delayMs` after they were sent are mailed, one digest per person, with a link that opens
- * each message; each is mailed once (`room_notify_settings.emailed_seq`). Not for guests
+ * each message; each is mailed once (`room_notify_settings.emailed_seq`, claimed before the
+ * mail is sent, so also with several web nodes). Not for guests
  * (no address), people who turned it off, muted rooms or rooms set to nothing. Returns who
  * was mailed.
  */
@@ -44,7 +48,7 @@ export async function sendDigests(db: Queryable, options: DigestOptions): Promis
     db,
     sql`select u.id as user_id, u.email, u.display_name as user_name,
                r.id as room_id, r.name as room_name, r.slug, m.seq, m.body,
-               a.display_name as author_name
+               a.display_name as author_name, coalesce(s.emailed_seq, 0) as emailed_seq
         from room_members rm
         join users u on u.id = rm.user_id and u.email is not null and not u.is_guest
         join rooms r on r.id = rm.room_id
@@ -59,8 +63,8 @@ export async function sendDigests(db: Queryable, options: DigestOptions): Promis
           and m.author_id <> rm.user_id and m.deleted_at is null
           and m.created_at <= ${cutoff.toISOString()}::timestamptz
           and (r.kind = 'direct'
-               or strpos(m.body, '](mention:' || rm.user_id::text || ')') > 0
-               or m.body ~ '(^|[^[:alnum:]_@])@room([^[:alnum:]_]|$)')
+               or ${mentionsUserSql(sql`m.body`, sql`rm.user_id`)}
+               or ${mentionsRoomSql(sql`m.body`)})
         order by u.id, r.name, m.seq
         limit 5000`,
   );
@@ -72,7 +76,20 @@ export async function sendDigests(db: Queryable, options: DigestOptions): Promis
   }
   const mailed: string[] = [];
   for (const [userId, all] of byUser) {
-    const items = all.slice(0, MAX_ITEMS);
+    // Claim each room's messages before mailing them: with several web nodes looking at the
+    // same minute, exactly one wins each room (the others' claims find emailed_seq moved).
+    const claims = new Map<string, { from: number; to: number }>();
+    for (const r of all.slice(0, MAX_ITEMS)) {
+      const claim = claims.get(r.room_id) ?? { from: Number(r.emailed_seq), to: 0 };
+      claim.to = Math.max(claim.to, Number(r.seq));
+      claims.set(r.room_id, claim);
+    }
+    const won = new Map<string, { from: number; to: number }>();
+    for (const [roomId, claim] of claims) {
+      if (await claimEmailed(db, userId, roomId, claim.from, claim.to)) won.set(roomId, claim);
+    }
+    const items = all.slice(0, MAX_ITEMS).filter((r) => won.has(r.room_id));
+    if (items.length === 0) continue;
     const link = (r: Row) =>
       new URL(messagePath(r.slug, Number(r.seq)), options.baseUrl).toString();
     const lines = items.map(
@@ -85,27 +102,57 @@ export async function sendDigests(db: Queryable, options: DigestOptions): Promis
       )
       .join("");
     const count = items.length;
-    await options.transport.sendMail({
-      from: options.from,
-      to: items[0]!.email,
-      subject: `${count} ${count === 1 ? "message" : "messages"} for you in Parley`,
-      text: `Hi ${items[0]!.user_name},\n\nWhile you were away:\n\n${lines.join("\n\n")}\n\nTurn these emails off in Parley's settings.\n`,
-      html: `<p>Hi ${escapeHtml(items[0]!.user_name)},</p><p>While you were away:</p><ul>${html}</ul><p>Turn these emails off in Parley's settings.</p>`,
-    });
-    // Mailed once: remember the newest mailed seq per room.
-    const newest = new Map<string, number>();
-    for (const r of items)
-      newest.set(r.room_id, Math.max(newest.get(r.room_id) ?? 0, Number(r.seq)));
-    for (const [roomId, seq] of newest) {
-      await db.execute(sql`
-        insert into room_notify_settings (room_id, user_id, emailed_seq)
-        values (${roomId}, ${userId}, ${seq})
-        on conflict (room_id, user_id)
-        do update set emailed_seq = greatest(room_notify_settings.emailed_seq, excluded.emailed_seq)`);
+    try {
+      await options.transport.sendMail({
+        from: options.from,
+        to: items[0]!.email,
+        subject: `${count} ${count === 1 ? "message" : "messages"} for you in Parley`,
+        text: `Hi ${items[0]!.user_name},\n\nWhile you were away:\n\n${lines.join("\n\n")}\n\nTurn these emails off in Parley's settings.\n`,
+        html: `<p>Hi ${escapeHtml(items[0]!.user_name)},</p><p>While you were away:</p><ul>${html}</ul><p>Turn these emails off in Parley's settings.</p>`,
+      });
+    } catch (err) {
+      // Not mailed: give the claims back, so the next round tries again.
+      for (const [roomId, claim] of won) await releaseEmailed(db, userId, roomId, claim);
+      throw err;
     }
     mailed.push(userId);
   }
   return mailed;
+}
+
+/**
+ * Moves a room's `emailed_seq` for a person from `from` to `to`, only if it is still
+ * `from`: a conditional write, atomic on Postgres and PGlite alike, so of several web nodes
+ * digesting at once exactly one gets each room's messages. Whether this call won.
+ */
+async function claimEmailed(
+  db: Queryable,
+  userId: string,
+  roomId: string,
+  from: number,
+  to: number,
+): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql`insert into room_notify_settings (room_id, user_id, emailed_seq)
+        values (${roomId}, ${userId}, ${to})
+        on conflict (room_id, user_id) do update set emailed_seq = excluded.emailed_seq
+        where room_notify_settings.emailed_seq = ${from}
+        returning room_id`,
+  );
+  return rows.length > 0;
+}
+
+/** Undoes a claim whose mail could not be sent (unless something moved it since). */
+async function releaseEmailed(
+  db: Queryable,
+  userId: string,
+  roomId: string,
+  claim: { from: number; to: number },
+): Promise<void> {
+  await db.execute(sql`
+    update room_notify_settings set emailed_seq = ${claim.from}
+    where room_id = ${roomId} and user_id = ${userId} and emailed_seq = ${claim.to}`);
 }
 
 function escapeHtml(s: string): string {

@@ -7,7 +7,7 @@ import type { Db } from "@/lib/db/client";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import { usersLookingAt } from "@/lib/realtime/focus";
 import { channel } from "@/lib/realtime/protocol";
-import type { PushOutcome, PushSender } from "./push";
+import type { PushOptions, PushSender, PushTarget } from "./push";
 import {
   defaultLevel,
   parseMentions,
@@ -15,7 +15,7 @@ import {
   type NotifyLevel,
   type PushPayload,
 } from "./schemas";
-import { markSubscriptionsUsed, pushRecipients, type PushRecipientRow } from "./service";
+import { markSubscriptionsUsed, pushRecipientPages, type PushRecipientRow } from "./service";
 
 export const NOTIFICATION_ICON = "/icons/icon-192.png";
 /** A message is worth delivering for a day; a ringing call only while it could be answered. */
@@ -84,43 +84,81 @@ export function createNotifier(options: NotifierOptions) {
   }
 
   /**
+   * Reads the room's members page by page (service.ts, `pushRecipientPages`), keeps those
+   * `wanted` who are not looking at the room, and hands each page's people to `deliver` as
+   * soon as it is read. Who is looking is asked once, at the first person who wants it.
+   */
+  async function fanOut(
+    roomId: string,
+    exceptUserId: string,
+    wanted: (row: PushRecipientRow) => boolean,
+    payloadFor: (row: PushRecipientRow) => PushPayload,
+    push: PushOptions,
+  ): Promise<FanoutResult> {
+    const result: FanoutResult = { sent: 0, gone: 0, failed: 0, looking: 0 };
+    const lookingUsers = new Set<string>();
+    let looking: Promise<Set<string>> | null = null;
+    const deliveries: Promise<void>[] = [];
+    for await (const page of pushRecipientPages(options.db(), roomId, exceptUserId)) {
+      const rows = page.filter(wanted);
+      if (rows.length === 0) continue;
+      looking ??= usersLookingAt(io, roomId);
+      const now = await looking;
+      for (const r of rows) if (now.has(r.user_id)) lookingUsers.add(r.user_id);
+      const delivery = deliver(
+        rows.filter((r) => !now.has(r.user_id)),
+        payloadFor,
+        push,
+      ).then((d) => {
+        result.sent += d.sent;
+        result.gone += d.gone;
+        result.failed += d.failed;
+      });
+      // Awaited below, after the last page; a failure meanwhile must not go unhandled.
+      delivery.catch(() => undefined);
+      deliveries.push(delivery);
+    }
+    await Promise.all(deliveries);
+    result.looking = lookingUsers.size;
+    return result;
+  }
+
+  /**
    * Tells each person's open tabs (`notification`: a hidden tab of a device without push
-   * shows it itself) and pushes to each of their devices.
+   * shows it itself) and pushes to each of their devices. `payloadFor` returns one of a few
+   * payload objects (with or without the preview): each is emitted once to all its people
+   * and serialised once for all its devices.
    */
   async function deliver(
     targets: PushRecipientRow[],
     payloadFor: (row: PushRecipientRow) => PushPayload,
-    push: { ttl: number; urgency: "normal" | "high"; topic?: string },
+    push: PushOptions,
   ): Promise<Omit<FanoutResult, "looking">> {
-    const told = new Set<string>();
+    const groups = new Map<PushPayload, { users: Set<string>; devices: PushTarget[] }>();
     for (const row of targets) {
-      if (told.has(row.user_id)) continue;
-      told.add(row.user_id);
-      io.to(channel.user(row.user_id)).emit("notification", payloadFor(row));
-      // A room of thousands: let other work run between batches of emits.
-      if (told.size % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+      const payload = payloadFor(row);
+      let group = groups.get(payload);
+      if (!group) {
+        group = { users: new Set(), devices: [] };
+        groups.set(payload, group);
+      }
+      group.users.add(row.user_id);
+      if (row.subscription_id && row.endpoint && row.p256dh && row.auth)
+        group.devices.push({
+          id: row.subscription_id,
+          endpoint: row.endpoint,
+          p256dh: row.p256dh,
+          auth: row.auth,
+        });
     }
-    const devices = targets.filter(
-      (
-        r,
-      ): r is PushRecipientRow & {
-        subscription_id: string;
-        endpoint: string;
-        p256dh: string;
-        auth: string;
-      } =>
-        r.subscription_id !== null && r.endpoint !== null && r.p256dh !== null && r.auth !== null,
-    );
-    const outcomes: PushOutcome[] = await Promise.all(
-      devices.map((row) =>
-        sender.send(
-          { id: row.subscription_id, endpoint: row.endpoint, p256dh: row.p256dh, auth: row.auth },
-          JSON.stringify(payloadFor(row)),
-          push,
-        ),
-      ),
-    );
-    const used = devices.filter((_, i) => outcomes[i] === "sent").map((r) => r.subscription_id);
+    const pushes: { target: PushTarget; payload: string }[] = [];
+    for (const [payload, group] of groups) {
+      io.to([...group.users].map(channel.user)).emit("notification", payload);
+      const text = JSON.stringify(payload);
+      for (const target of group.devices) pushes.push({ target, payload: text });
+    }
+    const outcomes = await sender.sendAll(pushes, push);
+    const used = pushes.filter((_, i) => outcomes[i] === "sent").map((p) => p.target.id);
     await markSubscriptionsUsed(options.db(), used);
     return {
       sent: used.length,
@@ -133,25 +171,18 @@ export function createNotifier(options: NotifierOptions) {
   async function onRoomEvent(event: RoomEvent): Promise<FanoutResult | null> {
     if (event.type !== "message.created" || event.message.deletedAt) return null;
     const message = event.message;
-    const [room, rows] = await Promise.all([
-      roomInfo(event.roomId),
-      pushRecipients(options.db(), event.roomId, message.author.id),
-    ]);
-    if (!room || rows.length === 0) return { sent: 0, gone: 0, failed: 0, looking: 0 };
+    const room = await roomInfo(event.roomId);
+    if (!room) return { sent: 0, gone: 0, failed: 0, looking: 0 };
 
     const mentions = parseMentions(message.body);
     const mentioned = new Set(mentions.userIds);
-    const authorRole = await authorRoleIn(event.roomId, message.author.id);
     const roomMention =
-      mentions.room && (room.members <= options.mentionRoomMaxMembers || authorRole === "owner");
+      mentions.room &&
+      (room.members <= options.mentionRoomMaxMembers ||
+        (await authorRoleIn(event.roomId, message.author.id)) === "owner");
     const direct = room.kind === "direct";
     const why = (userId: string): Why =>
       direct ? "direct" : roomMention || mentioned.has(userId) ? "mention" : "message";
-
-    const wanted = rows.filter((r) => wants(r, room.kind, why(r.user_id)));
-    if (wanted.length === 0) return { sent: 0, gone: 0, failed: 0, looking: 0 };
-    const looking = await usersLookingAt(io, event.roomId);
-    const targets = wanted.filter((r) => !looking.has(r.user_id));
 
     const sender_ = message.author.displayName;
     const preview =
@@ -166,22 +197,19 @@ export function createNotifier(options: NotifierOptions) {
       icon: NOTIFICATION_ICON,
       timestamp: Date.parse(message.createdAt),
     };
-    const result = await deliver(
-      targets,
-      (row) => ({
-        ...base,
-        body: options.privacy || row.privacy ? "New message" : preview,
-      }),
+    const shown: PushPayload = { ...base, body: preview };
+    const hidden: PushPayload = { ...base, body: "New message" };
+    return fanOut(
+      event.roomId,
+      message.author.id,
+      (row) => wants(row, room.kind, why(row.user_id)),
+      (row) => (options.privacy || row.privacy ? hidden : shown),
       // Mentions and direct messages wake a phone; the rest can wait for its next wake-up.
       {
         ttl: MESSAGE_TTL_S,
         urgency: direct || roomMention || mentioned.size > 0 ? "high" : "normal",
       },
     );
-    return {
-      ...result,
-      looking: new Set(wanted.filter((r) => looking.has(r.user_id)).map((r) => r.user_id)).size,
-    };
   }
 
   async function authorRoleIn(roomId: string, userId: string) {
@@ -202,31 +230,27 @@ export function createNotifier(options: NotifierOptions) {
     roomId: string,
     caller: { id: string; displayName: string },
   ): Promise<FanoutResult | null> {
-    const [room, rows] = await Promise.all([
-      roomInfo(roomId),
-      pushRecipients(options.db(), roomId, caller.id),
-    ]);
+    const room = await roomInfo(roomId);
     if (!room) return null;
     const why: Why = room.kind === "direct" ? "direct" : "mention";
-    const wanted = rows.filter((r) => wants(r, room.kind, why));
-    const looking = await usersLookingAt(io, roomId);
-    const targets = wanted.filter((r) => !looking.has(r.user_id));
-    const result = await deliver(
-      targets,
-      () => ({
-        kind: "call",
-        title: room.kind === "direct" ? caller.displayName : room.name,
-        body: `${caller.displayName} started a call`,
-        tag: `call:${roomId}`,
-        url: `/r/${room.slug}`,
-        roomId,
-        seq: 0,
-        icon: NOTIFICATION_ICON,
-        timestamp: Date.now(),
-      }),
+    const ring: PushPayload = {
+      kind: "call",
+      title: room.kind === "direct" ? caller.displayName : room.name,
+      body: `${caller.displayName} started a call`,
+      tag: `call:${roomId}`,
+      url: `/r/${room.slug}`,
+      roomId,
+      seq: 0,
+      icon: NOTIFICATION_ICON,
+      timestamp: Date.now(),
+    };
+    return fanOut(
+      roomId,
+      caller.id,
+      (row) => wants(row, room.kind, why),
+      () => ring,
       { ttl: CALL_TTL_S, urgency: "high", topic: `call${roomId.replace(/-/g, "").slice(0, 28)}` },
     );
-    return { ...result, looking: looking.size };
   }
 
   return { onRoomEvent, ringCall };

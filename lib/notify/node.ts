@@ -11,7 +11,7 @@ import nodemailer from "nodemailer";
 import { sendDigests } from "./digest";
 import { createNotifier, type FanoutResult, type Notifier } from "./fanout";
 import { PushSender, type PushSenderOptions } from "./push";
-import { deleteSubscription } from "./service";
+import { claimCallRing, deleteSubscription } from "./service";
 
 const log = logger("notify");
 
@@ -24,7 +24,10 @@ export interface NotifyDeps {
   sender?: Partial<Pick<PushSenderOptions, "attempts" | "baseDelayMs" | "maxDelayMs">>;
   /** Told after each event's fan-out finished (tests and the benchmark wait on it). */
   onFanout?(event: RoomEvent, result: FanoutResult | null): void;
-  /** Told after a call's ring went out. */
+  /**
+   * Told after a call start was handled: what its ring did, or null when it rang no one
+   * because it had rung already (on this or another web node).
+   */
   onRing?(roomId: string, result: FanoutResult | null): void;
 }
 
@@ -44,7 +47,8 @@ export function vapidSubject(env: Env): string {
 export function startNotify(deps: NotifyDeps): {
   notifier: Notifier;
   sender: PushSender;
-  stop(): void;
+  /** Unhooks the fan-out and stops the push workers. */
+  stop(): Promise<void>;
 } {
   const sender = new PushSender({
     vapid: { subject: vapidSubject(deps.env), ...deps.vapid },
@@ -67,22 +71,20 @@ export function startNotify(deps: NotifyDeps): {
     deps.onFanout?.(event, result);
   });
   // A call rings once per start: a caller's tab rejoining after a reconnect (alone again)
-  // within a minute rings no one again (per web node).
-  const rung = new Map<string, number>();
+  // within a minute rings no one again, on whichever web node it lands.
   const stopCalls = onCallStarted(deps.io, async (call) => {
-    const now = Date.now();
-    if ((rung.get(call.roomId) ?? 0) > now - RING_AGAIN_AFTER_MS) return;
-    rung.set(call.roomId, now);
-    for (const [roomId, at] of rung) if (at <= now - RING_AGAIN_AFTER_MS) rung.delete(roomId);
-    const result = await notifier.ringCall(call.roomId, call.caller);
+    const result = (await claimCallRing(deps.db(), call.roomId, RING_AGAIN_AFTER_MS))
+      ? await notifier.ringCall(call.roomId, call.caller)
+      : null;
     deps.onRing?.(call.roomId, result);
   });
   return {
     notifier,
     sender,
-    stop: () => {
+    stop: async () => {
       stopEvents();
       stopCalls();
+      await sender.close();
     },
   };
 }
@@ -98,8 +100,8 @@ export function createNotifyFeature(ctx: NodeContext): Feature {
   return {
     name: "notify",
     async close() {
-      started.stop();
       digest?.stop();
+      await started.stop();
     },
   };
 }

@@ -1,31 +1,18 @@
 import "server-only";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import webpush from "web-push";
+import { Worker } from "node:worker_threads";
 import { logger } from "@/lib/server/log";
-import {
-  isNonPublicLiteral,
-  NonPublicAddressError,
-  publicOnlyLookup,
-} from "@/lib/server/public-address";
+import { workerPoolSize } from "@/lib/server/workers";
+import type {
+  PushBatch,
+  PushBatchResult,
+  PushOptions,
+  PushTarget,
+  PushWorkerConfig,
+} from "./push-worker";
+
+export type { PushOptions, PushTarget } from "./push-worker";
 
 const log = logger("push");
-
-/** One device's subscription, as stored. */
-export interface PushTarget {
-  id: string;
-  endpoint: string;
-  p256dh: string;
-  auth: string;
-}
-
-export interface PushOptions {
-  /** Seconds the push service keeps an undelivered message (RFC 8030 §5.2). */
-  ttl: number;
-  urgency: "very-low" | "low" | "normal" | "high";
-  /** Replaces an undelivered message with the same topic (RFC 8030 §5.4), ≤ 32 base64url chars. */
-  topic?: string;
-}
 
 export type PushOutcome = "sent" | "gone" | "failed";
 
@@ -33,7 +20,6 @@ export interface PushSenderOptions {
   vapid: { subject: string; publicKey: string; privateKey: string };
   /** The subscription is gone (404/410): delete it. */
   onGone(id: string): Promise<void>;
-  onSent?(id: string): void;
   /** Tries per push (the first included) on 429, 5xx or a network failure. */
   attempts?: number;
   /** First retry delay; doubled each time, with jitter, or the service's Retry-After. */
@@ -48,166 +34,156 @@ export interface PushSenderOptions {
    * PUSH_INSECURE_ORIGINS). Every other endpoint is reached only at public addresses.
    */
   trustedOrigins?: readonly string[];
+  /** Worker threads (default: one per core the main thread leaves free, at most two). */
+  workers?: number;
 }
 
-/** VAPID JWTs live 12 h; each is reused for an hour per push service (audience). */
-const VAPID_REUSE_MS = 60 * 60 * 1000;
-const VAPID_LIFETIME_S = 12 * 60 * 60;
+/** Devices per message to a worker: few messages, and the first requests start early. */
+const BATCH = 100;
+
+interface Slot {
+  worker: Worker;
+  /** Devices handed to this worker and not answered yet. */
+  queued: number;
+  jobs: Map<number, (result: PushBatchResult) => void>;
+}
 
 /**
- * Hands encrypted pushes to browsers' push services (RFC 8030) with the web-push library's
- * encryption (RFC 8291, aes128gcm) and VAPID (RFC 8292). The HTTP request is ours, so the
- * concurrency, timeouts and retries are too, and so is where it may go: an endpoint is a URL a
- * user chose, so it is reached only at public addresses (lib/server/public-address.ts: no
- * loopback, private or link-local network, checked on the addresses actually connected to),
- * and redirects are not followed. 404/410 deletes the subscription,
- * 429/5xx and network failures retry with exponential backoff (or Retry-After), anything
- * else is dropped with a log line. The VAPID JWT is signed once per push service and hour,
- * not per request.
+ * Hands encrypted pushes to browsers' push services (RFC 8030, RFC 8291 aes128gcm, RFC 8292
+ * VAPID). The work, encryption and HTTP alike, runs on worker threads (./push-worker.ts),
+ * so a fan-out to thousands of devices does not hold up the main thread's other rooms:
+ * this side splits the devices into batches, hands each to the least busy worker and
+ * collects the outcomes. An endpoint is a URL a user chose, so it is reached only at public
+ * addresses (lib/server/public-address.ts) and redirects are not followed. 404/410 deletes
+ * the subscription (`onGone`), 429/5xx and network failures are retried with exponential
+ * backoff (or Retry-After), anything else is dropped with a log line.
  */
 export class PushSender {
-  private readonly vapidByAudience = new Map<string, { header: string; until: number }>();
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly attempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly concurrency: number;
-  private readonly timeoutMs: number;
-  private readonly trustedOrigins: ReadonlySet<string>;
+  private readonly slots: Slot[] = [];
+  private readonly config: PushWorkerConfig;
+  private readonly poolSize: number;
+  private nextJob = 1;
+  private closed = false;
 
   constructor(private readonly options: PushSenderOptions) {
-    this.attempts = options.attempts ?? 4;
-    this.baseDelayMs = options.baseDelayMs ?? 1000;
-    this.maxDelayMs = options.maxDelayMs ?? 60_000;
-    this.concurrency = options.concurrency ?? 64;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.trustedOrigins = new Set(options.trustedOrigins);
+    this.poolSize = options.workers ?? workerPoolSize(2);
+    this.config = {
+      vapid: options.vapid,
+      trustedOrigins: [...(options.trustedOrigins ?? [])],
+      attempts: options.attempts ?? 4,
+      baseDelayMs: options.baseDelayMs ?? 1000,
+      maxDelayMs: options.maxDelayMs ?? 60_000,
+      // The node-wide bound, shared out between the workers.
+      concurrency: Math.max(1, Math.ceil((options.concurrency ?? 64) / this.poolSize)),
+      timeoutMs: options.timeoutMs ?? 10_000,
+    };
   }
 
+  /** Pushes one payload to one device. */
   async send(target: PushTarget, payload: string, options: PushOptions): Promise<PushOutcome> {
-    for (let attempt = 1; ; attempt++) {
-      let status: number;
-      let retryAfter: string | null = null;
-      try {
-        ({ status, retryAfter } = await this.limited(() => this.request(target, payload, options)));
-      } catch (err) {
-        if (err instanceof NonPublicAddressError) {
-          log.warn("push endpoint refused: not a public address", { err: err.message });
-          return "failed";
-        }
-        status = 0;
-        log.debug("push request failed", { err: String(err) });
-      }
-      if (status >= 200 && status < 300) {
-        this.options.onSent?.(target.id);
-        return "sent";
-      }
-      if (status === 404 || status === 410) {
-        await this.options.onGone(target.id);
-        return "gone";
-      }
-      const retryable = status === 0 || status === 429 || status >= 500;
-      if (!retryable || attempt >= this.attempts) {
-        log.warn("push not delivered", { status, attempt, host: new URL(target.endpoint).host });
-        return "failed";
-      }
-      const delay = this.delay(attempt, retryAfter);
-      if (delay > this.maxDelayMs) return "failed";
-      await new Promise((resolve) => setTimeout(resolve, delay).unref());
-    }
+    const [outcome] = await this.sendAll([{ target, payload }], options);
+    return outcome!;
   }
 
-  private delay(attempt: number, retryAfter: string | null): number {
-    if (retryAfter) {
-      const seconds = Number(retryAfter);
-      const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
-      if (Number.isFinite(ms) && ms >= 0) return ms;
-    }
-    const exp = this.baseDelayMs * 2 ** (attempt - 1);
-    return exp / 2 + Math.random() * (exp / 2);
-  }
-
-  private async request(
-    target: PushTarget,
-    payload: string,
+  /** Pushes to many devices; the outcomes are in the same order. */
+  async sendAll(
+    pushes: readonly { target: PushTarget; payload: string }[],
     options: PushOptions,
-  ): Promise<{ status: number; retryAfter: string | null }> {
-    // Encrypting is synchronous CPU work (an ECDH and two HKDFs): one push at a time, with
-    // the event loop's I/O in between, so a big fan-out does not hold up other rooms' sends.
-    await new Promise((resolve) => setImmediate(resolve));
-    const url = new URL(target.endpoint);
-    const trusted = this.trustedOrigins.has(url.origin);
-    // An IP literal is connected to without a lookup: check it here.
-    if (!trusted && isNonPublicLiteral(url.hostname))
-      throw new NonPublicAddressError(url.hostname, url.hostname);
-    const details = webpush.generateRequestDetails(
-      { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
-      payload,
-      {
-        TTL: options.ttl,
-        urgency: options.urgency,
-        topic: options.topic,
-        contentEncoding: "aes128gcm",
-        // No vapidDetails: the library would sign a JWT per request; ours is cached.
-        headers: { Authorization: this.vapidHeader(target.endpoint) },
-      },
-    );
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(details.headers)) headers[k] = String(v);
-    const body = details.body ?? Buffer.alloc(0);
-    headers["Content-Length"] = String(body.length);
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        url,
-        {
-          method: "POST",
-          headers,
-          timeout: this.timeoutMs,
-          ...(trusted ? {} : { lookup: publicOnlyLookup }),
-        },
-        (res) => {
-          res.resume();
-          const retryAfter = res.headers["retry-after"];
-          resolve({ status: res.statusCode ?? 0, retryAfter: retryAfter ?? null });
-        },
+  ): Promise<PushOutcome[]> {
+    const outcomes = new Map<string, PushOutcome>();
+    const batches: Promise<void>[] = [];
+    for (let i = 0; i < pushes.length; i += BATCH) {
+      const slice = pushes.slice(i, i + BATCH);
+      // A fan-out's payloads are few (with and without the preview): each crosses once.
+      const payloads: string[] = [];
+      const index = new Map<string, number>();
+      const targets = slice.map(({ target, payload }) => {
+        let at = index.get(payload);
+        if (at === undefined) {
+          at = payloads.push(payload) - 1;
+          index.set(payload, at);
+        }
+        const { id, endpoint, p256dh, auth } = target;
+        return { id, endpoint, p256dh, auth, payload: at };
+      });
+      batches.push(
+        this.run(payloads, targets, options).then(async (result) => {
+          for (const id of result.sent) outcomes.set(id, "sent");
+          for (const id of result.gone) {
+            outcomes.set(id, "gone");
+            await this.options.onGone(id);
+          }
+          for (const f of result.failed) {
+            outcomes.set(f.id, "failed");
+            if (f.refused)
+              log.warn("push endpoint refused: not a public address", { host: f.host });
+            else
+              log.warn("push not delivered", {
+                status: f.status,
+                attempt: f.attempts,
+                host: f.host,
+              });
+          }
+        }),
       );
-      req.on("timeout", () => req.destroy(new Error("push request timed out")));
-      req.on("error", reject);
-      req.end(body);
+    }
+    await Promise.all(batches);
+    return pushes.map(({ target }) => outcomes.get(target.id) ?? "failed");
+  }
+
+  /** Stops the workers; pushes still in flight are dropped. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+  }
+
+  private run(
+    payloads: string[],
+    targets: PushBatch["targets"],
+    options: PushOptions,
+  ): Promise<PushBatchResult> {
+    const slot = this.slot();
+    const job = this.nextJob++;
+    slot.queued += targets.length;
+    slot.worker.ref();
+    return new Promise<PushBatchResult>((resolve) => {
+      slot.jobs.set(job, (result) => {
+        slot.jobs.delete(job);
+        slot.queued -= targets.length;
+        // A worker with pushes keeps the process alive, an idle one does not.
+        if (slot.jobs.size === 0) slot.worker.unref();
+        resolve(result);
+      });
+      slot.worker.postMessage({ job, payloads, targets, options } satisfies PushBatch);
     });
   }
 
-  private vapidHeader(endpoint: string): string {
-    const audience = new URL(endpoint).origin;
-    const now = Date.now();
-    const cached = this.vapidByAudience.get(audience);
-    if (cached && cached.until > now) return cached.header;
-    const { subject, publicKey, privateKey } = this.options.vapid;
-    const headers = webpush.getVapidHeaders(
-      audience,
-      subject,
-      publicKey,
-      privateKey,
-      "aes128gcm",
-      Math.floor(now / 1000) + VAPID_LIFETIME_S,
-    );
-    const header = String(headers.Authorization);
-    this.vapidByAudience.set(audience, { header, until: now + VAPID_REUSE_MS });
-    return header;
+  /** The worker with the fewest devices queued, started if the pool is not full yet. */
+  private slot(): Slot {
+    if (this.closed) throw new Error("The push sender is closed");
+    const idle = this.slots.find((s) => s.queued === 0);
+    if (idle) return idle;
+    if (this.slots.length < this.poolSize) return this.spawn();
+    return this.slots.reduce((a, b) => (b.queued < a.queued ? b : a));
   }
 
-  private async limited<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.inFlight >= this.concurrency) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.inFlight++;
-    try {
-      return await fn();
-    } finally {
-      this.inFlight--;
-      this.waiting.shift()?.();
-    }
+  private spawn(): Slot {
+    const worker = new Worker(new URL("./push-worker.ts", import.meta.url), {
+      workerData: this.config,
+    });
+    worker.unref();
+    const slot: Slot = { worker, queued: 0, jobs: new Map() };
+    worker.on("message", (result: PushBatchResult) => slot.jobs.get(result.job)?.(result));
+    const fail = (err: Error) => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      if (!this.closed) log.error("a push worker stopped", { err: err.message });
+      // Its batches fail whole; the next fan-out starts a new worker.
+      for (const [job, done] of slot.jobs) done({ job, sent: [], gone: [], failed: [] });
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
   }
 }

@@ -98,20 +98,37 @@ export function mentionMarkdown(userId: string, displayName: string): string {
   return `[@${safe}](mention:${userId})`;
 }
 
-const MENTION = /\[@([^\]\n]{1,80})\]\(mention:([0-9a-f-]{36})\)/g;
-/** `@room` on its own (not inside a word or an address). */
-const ROOM_MENTION = /(^|[^\w@])@room\b/;
+/**
+ * The mention syntax, as pattern sources written in what JavaScript's RegExp and
+ * PostgreSQL's regular expressions read alike, so the parser below and the database's
+ * mention counts (lib/notify/mentions-sql.ts) use one definition: what is a code block, a
+ * code span, a mention link and `@room`. Where a mention is looked for: the message with its
+ * code blocks, then its code spans (and, for `@room`, its mention links) cut out — each cut
+ * leaves a line break, so nothing joins across it.
+ */
+export const MENTION_SYNTAX = {
+  /** A fenced code block, to its closing fence or the end of the message (`.` is any character). */
+  codeBlock: "```.*?(```|$)",
+  /** A code span on one line. */
+  codeSpan: "`[^`\\n]*`",
+  /** A mention link, `[@Name](mention:<uuid>)`: the name is group 1, the id group 2. */
+  link: "\\[@([^\\]\\n]{1,80})\\]\\(mention:([0-9a-f-]{36})\\)",
+  /** `@room` on its own: not inside a word or an address. */
+  room: "(?<![A-Za-z0-9_@])@room(?![A-Za-z0-9_])",
+} as const;
+
+// "s": a dot matches line breaks too, as in PostgreSQL.
+const CODE_BLOCK = new RegExp(MENTION_SYNTAX.codeBlock, "gs");
+const CODE_SPAN = new RegExp(MENTION_SYNTAX.codeSpan, "g");
+const MENTION = new RegExp(MENTION_SYNTAX.link, "g");
+const ROOM_MENTION = new RegExp(MENTION_SYNTAX.room);
 
 /** Who a message mentions, and whether it says @room. Code spans and blocks are ignored. */
 export function parseMentions(body: string): { userIds: string[]; room: boolean } {
-  const text = withoutCode(body);
+  const text = body.replace(CODE_BLOCK, "\n").replace(CODE_SPAN, "\n");
   const userIds = new Set<string>();
   for (const m of text.matchAll(MENTION)) userIds.add(m[2]!);
-  return { userIds: [...userIds], room: ROOM_MENTION.test(text.replace(MENTION, "")) };
-}
-
-function withoutCode(body: string): string {
-  return body.replace(/```[\s\S]*?(```|$)/g, " ").replace(/`[^`\n]*`/g, " ");
+  return { userIds: [...userIds], room: ROOM_MENTION.test(text.replace(MENTION, "\n")) };
 }
 
 /** A message as one line of plain text (mentions as @Name), for previews and email. */
@@ -126,13 +143,25 @@ export function plainPreview(body: string, max = 140): string {
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
 }
 
-/** The markdown with `@room` made a mention link, for rendering; code is left as written. */
+/**
+ * The markdown with `@room` made a mention link, for rendering: code and mention links are
+ * left as written, and `@room` is found exactly where parseMentions finds it (the pieces
+ * between them are what parseMentions sees between its line breaks).
+ */
 export function linkRoomMentions(body: string): string {
   if (!body.includes("@room")) return body;
-  return body
-    .split(/(```[\s\S]*?(?:```|$)|`[^`\n]*`)/g)
-    .map((part, i) =>
-      i % 2 === 1 ? part : part.replace(/(^|[^\w@[])@room\b/g, "$1[@room](mention:room)"),
-    )
-    .join("");
+  const room = new RegExp(MENTION_SYNTAX.room, "g");
+  const linkText = (text: string) => text.replace(room, "[@room](mention:room)");
+  const outside = (text: string, patterns: RegExp[], inner: (t: string) => string): string => {
+    const [first, ...rest] = patterns;
+    if (!first) return inner(text);
+    let out = "";
+    let at = 0;
+    for (const m of text.matchAll(first)) {
+      out += outside(text.slice(at, m.index), rest, inner) + m[0];
+      at = m.index + m[0].length;
+    }
+    return out + outside(text.slice(at), rest, inner);
+  };
+  return outside(body, [CODE_BLOCK, CODE_SPAN, MENTION], linkText);
 }

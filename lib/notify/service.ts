@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Queryable } from "@/lib/db/client";
 import { notifyPrefs, pushSubscriptions, roomNotifySettings } from "@/lib/db/schema";
@@ -211,34 +211,79 @@ export interface PushRecipientRow {
 }
 
 /**
+ * Members per page of the recipients query. On PGlite every query runs on the web node's
+ * main thread: a room of thousands read at once held it (and every other room's send) for
+ * tens of milliseconds; a page of this many members takes a millisecond or two, and other
+ * queries run between pages.
+ */
+export const RECIPIENTS_PAGE = 100;
+
+/**
  * The room's members except `exceptUserId`, one row per subscribed device (one row with
  * null device columns for a member with none), with each member's level, mute,
- * do-not-disturb and privacy switch: one query, whatever the room's size.
+ * do-not-disturb and privacy switch; in pages of `pageSize` members (all of a member's
+ * devices in the same page), by user id.
  */
-export function pushRecipients(
+export async function* pushRecipientPages(
   db: Queryable,
   roomId: string,
   exceptUserId: string | null,
-): Promise<PushRecipientRow[]> {
-  return queryRows<PushRecipientRow & Record<string, unknown>>(
-    db,
-    sql`select rm.user_id, rm.role, s.level, s.muted, p.dnd_until, p.privacy,
-               ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
-        from room_members rm
-        left join push_subscriptions ps on ps.user_id = rm.user_id
-        left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
-        left join notify_prefs p on p.user_id = rm.user_id
-        where rm.room_id = ${roomId}
-          and (${exceptUserId}::uuid is null or rm.user_id <> ${exceptUserId}::uuid)`,
-  );
+  pageSize = RECIPIENTS_PAGE,
+): AsyncGenerator<PushRecipientRow[]> {
+  // The nil UUID sorts first: the first page starts there (a plain range on the primary key).
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const rows = await queryRows<PushRecipientRow & Record<string, unknown>>(
+      db,
+      sql`select rm.user_id, rm.role, s.level, s.muted, p.dnd_until, p.privacy,
+                 ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
+          from (select room_id, user_id, role from room_members
+                where room_id = ${roomId}
+                  and (${exceptUserId}::uuid is null or user_id <> ${exceptUserId}::uuid)
+                  and user_id > ${after}::uuid
+                order by user_id limit ${pageSize}) rm
+          left join push_subscriptions ps on ps.user_id = rm.user_id
+          left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
+          left join notify_prefs p on p.user_id = rm.user_id
+          order by rm.user_id`,
+    );
+    if (rows.length > 0) yield rows;
+    if (new Set(rows.map((r) => r.user_id)).size < pageSize) return;
+    after = rows.at(-1)!.user_id;
+  }
 }
 
+/** How stale a device's `last_success_at` may get: it is rewritten at most this often. */
+const LAST_SUCCESS_PRECISION_MS = 60 * 60 * 1000;
+
+/**
+ * Records that pushes reached these devices, to the hour: a busy room's every message does
+ * not rewrite every member's device row. In statements of 100 ids, short on PGlite.
+ */
 export async function markSubscriptionsUsed(db: Queryable, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db
-    .update(pushSubscriptions)
-    .set({ lastSuccessAt: new Date() })
-    .where(inArray(pushSubscriptions.id, ids));
+  const now = new Date();
+  const stale = new Date(now.getTime() - LAST_SUCCESS_PRECISION_MS);
+  for (let i = 0; i < ids.length; i += 100) {
+    await db
+      .update(pushSubscriptions)
+      .set({ lastSuccessAt: now })
+      .where(
+        and(
+          inArray(pushSubscriptions.id, ids.slice(i, i + 100)),
+          or(isNull(pushSubscriptions.lastSuccessAt), lt(pushSubscriptions.lastSuccessAt, stale)),
+        ),
+      );
+  }
+}
+
+/** Whose display name (or a word in it) starts with `q`; an empty `q` matches everyone. */
+function nameStarts(displayName: SQL, q: string): SQL {
+  const prefix = q
+    .trim()
+    .toLowerCase()
+    .replace(/[\\%_]/g, (c) => `\\${c}`);
+  return sql`(${prefix} = '' or lower(${displayName}) like ${prefix + "%"}
+              or lower(${displayName}) like ${"% " + prefix + "%"})`;
 }
 
 /** Members of a room whose display name (or a word in it) starts with `q`, by name. */
@@ -248,18 +293,54 @@ export async function searchMembers(
   q: string,
   limit: number,
 ): Promise<{ userId: string; displayName: string }[]> {
-  const prefix = q
-    .trim()
-    .toLowerCase()
-    .replace(/[\\%_]/g, (c) => `\\${c}`);
   return queryRows<{ userId: string; displayName: string }>(
     db,
     sql`select u.id as "userId", u.display_name as "displayName"
         from room_members rm join users u on u.id = rm.user_id
-        where rm.room_id = ${roomId}
-          and (${prefix} = '' or lower(u.display_name) like ${prefix + "%"}
-               or lower(u.display_name) like ${"% " + prefix + "%"})
+        where rm.room_id = ${roomId} and ${nameStarts(sql`u.display_name`, q)}
         order by lower(u.display_name), u.id
         limit ${limit}`,
   );
+}
+
+/**
+ * The people you share a room with (you aside) whose display name (or a word in it) starts
+ * with `q`, by name: whom you can open a direct conversation with (`doOpenDirectRoom`'s rule).
+ */
+export async function searchPeople(
+  db: Queryable,
+  userId: string,
+  q: string,
+  limit: number,
+): Promise<{ userId: string; displayName: string }[]> {
+  return queryRows<{ userId: string; displayName: string }>(
+    db,
+    sql`select u.id as "userId", u.display_name as "displayName" from users u
+        where u.id <> ${userId} and ${nameStarts(sql`u.display_name`, q)}
+          and exists (
+            select 1 from room_members a join room_members b on a.room_id = b.room_id
+            where a.user_id = ${userId} and b.user_id = u.id)
+        order by lower(u.display_name), u.id
+        limit ${limit}`,
+  );
+}
+
+/**
+ * Claims the ring of a call starting in a room: true for exactly one caller of this, on
+ * any web node, per `againAfterMs` (a conditional write, atomic on Postgres and PGlite), so
+ * a start rings once and a caller's reconnect soon after rings no one again.
+ */
+export async function claimCallRing(
+  db: Queryable,
+  roomId: string,
+  againAfterMs: number,
+): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql`insert into call_rings (room_id, rung_at) values (${roomId}, now())
+        on conflict (room_id) do update set rung_at = excluded.rung_at
+        where call_rings.rung_at <= now() - make_interval(secs => ${againAfterMs / 1000})
+        returning room_id`,
+  );
+  return rows.length > 0;
 }

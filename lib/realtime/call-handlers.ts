@@ -3,6 +3,7 @@ import type { Server } from "socket.io";
 import type { Db } from "@/lib/db/client";
 import { notFound } from "@/lib/errors";
 import { accessRoomById } from "@/lib/rooms/access";
+import type { RoomSummary, StoredRoomSummary } from "@/lib/rooms/schemas";
 import { type AppSocket, onCommand } from "./command";
 import { publishCallStarted } from "./publish";
 import { type CallRoster, channel, type Participant } from "./protocol";
@@ -40,7 +41,49 @@ export async function callRoster(io: Server, roomId: string): Promise<CallRoster
   return { roomId, participants };
 }
 
-/** Sends a room's call roster to everyone in the room and in the call, at most once per tick. */
+/**
+ * How many distinct people are in each of these rooms' calls now, for lists of rooms (the
+ * sidebar's and home's call mark). One `fetchSockets` for all of them, however many rooms:
+ * only sockets in one of their calls answer, and each says which calls it is in.
+ */
+export async function callCounts(
+  io: Server,
+  roomIds: readonly string[],
+): Promise<Map<string, number>> {
+  const people = new Map<string, Set<string>>();
+  if (roomIds.length === 0) return new Map();
+  const wanted = new Set(roomIds.map(channel.call));
+  const sockets = await io.in([...wanted]).fetchSockets();
+  for (const s of sockets) {
+    const userId = (s.data as { user?: { id: string } }).user?.id;
+    if (!userId) continue;
+    for (const r of s.rooms) {
+      if (!wanted.has(r)) continue;
+      const roomId = r.slice("call:".length);
+      let users = people.get(roomId);
+      if (!users) people.set(roomId, (users = new Set()));
+      users.add(userId);
+    }
+  }
+  return new Map([...people].map(([roomId, users]) => [roomId, users.size]));
+}
+
+/** Stored summaries with how many people are in each room's call (`RoomSummary`). */
+export async function withCallCounts(
+  io: Server,
+  rooms: StoredRoomSummary[],
+): Promise<RoomSummary[]> {
+  const counts = await callCounts(
+    io,
+    rooms.map((r) => r.id),
+  );
+  return rooms.map((r) => ({ ...r, callCount: counts.get(r.id) ?? 0 }));
+}
+
+/**
+ * Sends a room's call roster, at most once per tick, to everyone in the room, in the call,
+ * and watching it from a list of rooms (whose call mark it keeps live).
+ */
 export function rosterBroadcaster(io: Server) {
   const pending = new Set<string>();
   return (roomId: string) => {
@@ -49,7 +92,10 @@ export function rosterBroadcaster(io: Server) {
     setImmediate(() => {
       pending.delete(roomId);
       callRoster(io, roomId).then(
-        (roster) => io.to([channel.room(roomId), channel.call(roomId)]).emit("call.roster", roster),
+        (roster) =>
+          io
+            .to([channel.room(roomId), channel.call(roomId), channel.watch(roomId)])
+            .emit("call.roster", roster),
         (err: unknown) =>
           console.warn(`[realtime] call roster for ${roomId} failed: ${String(err)}`),
       );

@@ -13,6 +13,7 @@ import type { Db } from "@/lib/db/client";
 import { notFound } from "@/lib/errors";
 import { accessRoomById, memberRoomIds } from "@/lib/rooms/access";
 import { doMarkRead, doRenameRoom, listRoomsForUser } from "@/lib/rooms/service";
+import { withCallCounts } from "./call-handlers";
 import { type AppSocket, onCommand } from "./command";
 import { roomParticipants } from "./presence";
 import { channel } from "./protocol";
@@ -65,7 +66,8 @@ export function registerChatHandlers(socket: AppSocket, deps: ChatHandlerDeps): 
   onCommand(socket, "rooms.watch", async ({ roomIds }) => {
     const mine = await memberRoomIds(deps.db(), user.id, roomIds);
     await socket.join(mine.map(channel.watch));
-    const rooms = await listRoomsForUser(deps.db(), user.id, mine);
+    // Call counts after the join too: a roster change after it arrives live.
+    const rooms = await withCallCounts(io, await listRoomsForUser(deps.db(), user.id, mine));
     // A room left meanwhile is not in the answer, and not watched either.
     const watched = new Set(rooms.map((r) => channel.watch(r.id)));
     for (const room of [...socket.rooms]) {

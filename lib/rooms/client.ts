@@ -1,3 +1,4 @@
+import type { Person } from "./navigation";
 import type { RoomView } from "./schemas";
 
 async function json<T>(res: Response): Promise<T> {
@@ -43,4 +44,12 @@ export async function openDirectRoom(userId: string): Promise<RoomView> {
     }),
   );
   return room;
+}
+
+/** People you share a room with whose names start with `q` (the quick switcher). */
+export async function findPeople(q: string): Promise<Person[]> {
+  const { people } = await json<{ people: Person[] }>(
+    await fetch(`/api/people?${new URLSearchParams({ q, limit: "8" })}`),
+  );
+  return people;
 }

@@ -1,4 +1,5 @@
 import { getSocket, type RealtimeTransport, sendCommand } from "@/lib/realtime/client";
+import type { CallRoster } from "@/lib/realtime/protocol";
 import type { ReadPosition, RoomActivity, RoomSummary } from "./schemas";
 
 /**
@@ -11,7 +12,11 @@ import type { ReadPosition, RoomActivity, RoomSummary } from "./schemas";
  * their summaries after, so its answer plus the live events after it miss nothing; it runs
  * on every (re)connect, on `rooms.changed` (a room made, joined or left anywhere) and on a
  * gap. A `read.updated` carries the count as of a seq: applied when it is the seq the list
- * holds, else re-watched. Framework-free: the page reads `rooms()` and `subscribe`s.
+ * holds, else re-watched. A room's call (`callCount`) is no part of its log: the watch
+ * answers it, and each `call.roster` (to the room's watchers too) replaces it — a roster
+ * is the whole call, so the last one is right, and the count is never added to.
+ * Framework-free: one per page (components/rooms/RoomListProvider.tsx), read with
+ * `rooms()` and `subscribe`.
  */
 export class RoomListSync {
   private list: RoomSummary[];
@@ -49,7 +54,9 @@ export class RoomListSync {
     const onActivity = (a: RoomActivity) => this.whenWatched(() => this.receive(a));
     const onRead = (r: ReadPosition) => this.whenWatched(() => this.receiveRead(r));
     const onChanged = () => void this.watch();
+    const onRoster = (r: CallRoster) => this.whenWatched(() => this.receiveRoster(r));
     t.on("connect", onConnect);
+    t.on("call.roster", onRoster);
     t.on("room.activity", onActivity);
     t.on("read.updated", onRead);
     t.on("rooms.changed", onChanged);
@@ -58,6 +65,7 @@ export class RoomListSync {
       () => t.off("room.activity", onActivity),
       () => t.off("read.updated", onRead),
       () => t.off("rooms.changed", onChanged),
+      () => t.off("call.roster", onRoster),
     );
     if (t.connected) void this.watch();
   }
@@ -149,6 +157,12 @@ export class RoomListSync {
     // Mentions are among the unread: none left when nothing is, never more than there are.
     const mentionCount = Math.min(room.mentionCount, r.unreadCount);
     this.replace({ ...room, lastReadSeq: r.lastReadSeq, unreadCount: r.unreadCount, mentionCount });
+  }
+
+  private receiveRoster(r: CallRoster): void {
+    const room = this.list.find((x) => x.id === r.roomId);
+    if (!room || room.callCount === r.participants.length) return;
+    this.replace({ ...room, callCount: r.participants.length });
   }
 
   private replace(room: RoomSummary): void {

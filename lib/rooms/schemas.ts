@@ -23,6 +23,13 @@ export const createRoomSchema = z.object({
 });
 export type CreateRoomInput = z.input<typeof createRoomSchema>;
 
+/** Finding people by name: the composer's `@` list, the quick switcher. */
+export const personQuerySchema = z.object({
+  /** The start of a display name (or of any word in it); empty lists the first ones. */
+  q: z.string().max(80, "Search for at most 80 characters").default(""),
+  limit: z.coerce.number().int().min(1).max(20).default(8),
+});
+
 export const renameRoomSchema = z.object({ name: roomNameSchema });
 
 export type MemberRole = "owner" | "member" | "guest";
@@ -38,8 +45,8 @@ export interface RoomView {
   lastSeq: number;
 }
 
-/** A room in the list of rooms you belong to. */
-export interface RoomSummary extends RoomView {
+/** A room in the list of rooms you belong to, as the database has it. */
+export interface StoredRoomSummary extends RoomView {
   role: MemberRole;
   lastReadSeq: number;
   unreadCount: number;
@@ -47,6 +54,15 @@ export interface RoomSummary extends RoomView {
   mentionCount: number;
   /** When the last message was sent, ISO 8601; null when there is none. */
   lastMessageAt: string | null;
+}
+
+/** A room in your list of rooms (home, the sidebar): the stored summary and its call. */
+export interface RoomSummary extends StoredRoomSummary {
+  /**
+   * How many people are in the room's call now (0: no call). From the web node's sockets,
+   * not the database (lib/realtime/call-handlers.ts, `callCounts`); kept live by `call.roster`.
+   */
+  callCount: number;
 }
 
 /**

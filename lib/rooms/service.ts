@@ -2,12 +2,13 @@ import "server-only";
 import { and, asc, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Db, Tx } from "@/lib/db/client";
+import { mentionsRoomSql, mentionsUserSql } from "@/lib/notify/mentions-sql";
 import { roomMembers, roomRemovals, rooms } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
 import { accessRoomById, accessRoomBySlug, canManageRoom, type RoomAccess } from "./access";
 import type { RoomEvent } from "@/lib/chat/schemas";
-import type { MemberRole, ReadPosition, RoomSummary, RoomsNotice } from "./schemas";
+import type { MemberRole, ReadPosition, RoomsNotice, StoredRoomSummary } from "./schemas";
 import { isInviteToken, newInviteToken, newRoomSlug } from "./slug";
 
 /**
@@ -248,7 +249,7 @@ export async function listRoomsForUser(
   db: Db,
   userId: string,
   only?: readonly string[],
-): Promise<RoomSummary[]> {
+): Promise<StoredRoomSummary[]> {
   if (only?.length === 0) return [];
   const rows = await db
     .select({
@@ -260,10 +261,9 @@ export async function listRoomsForUser(
       role: roomMembers.role,
       lastReadSeq: roomMembers.lastReadSeq,
       unreadCount: sql<number>`(${unreadCount(sql`${rooms.id}`, sql`${roomMembers.lastReadSeq}`, userId)})`,
-      // Unread messages that mention you or say @room (lib/notify/schemas.ts' syntax).
+      // Unread messages that mention you or say @room (as lib/notify/schemas.ts parses them).
       mentionCount: sql<number>`(${unreadCount(sql`${rooms.id}`, sql`${roomMembers.lastReadSeq}`, userId)}
-        and (strpos(m.body, ${`](mention:${userId})`}) > 0
-             or m.body ~ '(^|[^[:alnum:]_@])@room([^[:alnum:]_]|$)'))`,
+        and (${mentionsUserSql(sql`m.body`, sql`${userId}::uuid`)} or ${mentionsRoomSql(sql`m.body`)}))`,
       lastMessageAt: sql<string | null>`(
         select max(m.created_at) from messages m where m.room_id = ${rooms.id})`,
     })

@@ -33,6 +33,7 @@ import {
   type TrackSource,
 } from "../protocol";
 import { SignalingClient, type SignalingOptions } from "../signaling-client";
+import { BOT_REMB_BPS, browserPeerConfig, REMB_INTERVAL_MS, wantsRemb } from "./browser-like";
 import { countPacket, newReceivedTrack, type ReceivedTrack } from "./received-track";
 import {
   AudioSource,
@@ -56,6 +57,12 @@ export interface BotOptions extends SignalingOptions {
    * implementation checks ours.
    */
   fastSrtp?: boolean;
+  /**
+   * `browser`: negotiate and send what Chromium does (header extensions, transport-wide
+   * feedback, REMB; see browser-like.ts), for load runs. `plain` (default): the SFU's own
+   * configuration and no REMB, as the tests expect.
+   */
+  feedback?: "browser" | "plain";
 }
 
 export interface PublishOptions {
@@ -105,10 +112,11 @@ export class Bot {
   /** `layerChanged` may come before the offer that carries the track. */
   private readonly layerByTrack = new Map<string, SimulcastLayer | null>();
   private subscribeChain: Promise<void> = Promise.resolve();
+  private rembTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: BotOptions) {
     this.signaling = new SignalingClient(options);
-    this.subscribePc = new RTCPeerConnection(peerConfig(options.network, "subscribe"));
+    this.subscribePc = new RTCPeerConnection(this.peerConfig("subscribe"));
     this.subscribePc.onTrack.subscribe((track) => {
       const transceiver = this.subscribePc
         .getTransceivers()
@@ -154,7 +162,7 @@ export class Bot {
   /** Opens the publish connection with the given tracks and starts sending once connected. */
   async publish(options: PublishOptions): Promise<CommandResult<"publishOffer">> {
     if (this.publishPc) throw new Error("this bot already publishes");
-    const pc = new RTCPeerConnection(peerConfig(this.options.network, "publish"));
+    const pc = new RTCPeerConnection(this.peerConfig("publish"));
     this.publishPc = pc;
     const wanted: Array<{ source: TrackSource; shape?: VideoShape; simulcast: boolean }> = [];
     if (options.mic) wanted.push({ source: "mic", simulcast: false });
@@ -333,6 +341,14 @@ export class Bot {
     return this.signaling.request("setPreferredLayer", { trackId, layer });
   }
 
+  /** Stops every source without unpublishing (connections stay up): media simply stops. */
+  pauseMedia(): void {
+    for (const track of this.outgoing.values()) {
+      track.video?.stop();
+      track.audio?.stop();
+    }
+  }
+
   /** Packets our sources have produced, all tracks and layers. */
   packetsSent(): number {
     let total = 0;
@@ -380,6 +396,7 @@ export class Bot {
 
   /** Drops everything without a word, as a crashed tab would. */
   async close(): Promise<void> {
+    clearInterval(this.rembTimer);
     for (const track of this.outgoing.values()) {
       track.video?.stop();
       track.audio?.stop();
@@ -454,6 +471,25 @@ export class Bot {
       sdp: this.subscribePc.localDescription!.sdp,
     });
     this.offersAnswered++;
+    this.startRemb();
+  }
+
+  private peerConfig(side: "publish" | "subscribe") {
+    return this.options.feedback === "browser"
+      ? browserPeerConfig(this.options.network, side)
+      : peerConfig(this.options.network, side);
+  }
+
+  /** A browser-like bot reports its receive-side estimate when the SFU asked for REMB. */
+  private startRemb(): void {
+    if (this.options.feedback !== "browser" || this.rembTimer) return;
+    const video = this.subscribePc.getTransceivers().filter((t) => t.kind === "video");
+    if (!video.some(wantsRemb)) return;
+    this.rembTimer = setInterval(() => {
+      if (this.subscribePc.connectionState === "connected")
+        void this.sendRemb(BOT_REMB_BPS).catch(() => {});
+    }, REMB_INTERVAL_MS);
+    this.rembTimer.unref();
   }
 
   private count(transceiver: RTCRtpTransceiver, packet: RtpPacket): void {
@@ -541,18 +577,31 @@ export class Bot {
       void sender.dtlsTransport.sendRtp(packet.payload, header).catch(() => {});
       return;
     }
-    const header = new RtpHeader({
-      payloadType,
-      sequenceNumber: packet.sequenceNumber,
-      timestamp: packet.timestamp,
-      marker: packet.marker,
-      extensions:
-        packet.audioLevel !== undefined && ext.audioLevel
-          ? [{ id: ext.audioLevel, payload: serializeAudioLevelIndication(packet.audioLevel) }]
-          : [],
-    });
-    void sender.sendRtp(new RtpPacket(header, packet.payload)).catch(() => {});
+    sendThroughSender(transceiver, packet);
   }
+}
+
+/**
+ * Sends a packet of a single-layer track through werift's sender, which adds the `mid`,
+ * transport-wide sequence number and abs-send-time extensions when negotiated; the audio
+ * level is ours to add.
+ */
+export function sendThroughSender(transceiver: RTCRtpTransceiver, packet: OutgoingPacket): void {
+  const sender = transceiver.sender;
+  const payloadType = sender.codec?.payloadType;
+  if (payloadType === undefined) return;
+  const ext = extensionIds(transceiver);
+  const header = new RtpHeader({
+    payloadType,
+    sequenceNumber: packet.sequenceNumber,
+    timestamp: packet.timestamp,
+    marker: packet.marker,
+    extensions:
+      packet.audioLevel !== undefined && ext.audioLevel
+        ? [{ id: ext.audioLevel, payload: serializeAudioLevelIndication(packet.audioLevel) }]
+        : [],
+  });
+  void sender.sendRtp(new RtpPacket(header, packet.payload)).catch(() => {});
 }
 
 const extensionCache = new WeakMap<
@@ -575,7 +624,7 @@ function extensionIds(transceiver: RTCRtpTransceiver) {
   return ids;
 }
 
-function waitForConnected(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+export function waitForConnected(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
   if (pc.connectionState === "connected") return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

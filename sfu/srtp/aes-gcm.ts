@@ -65,11 +65,23 @@ export function scratch(): Uint8Array {
   return bytes;
 }
 
-/** Copies `length` bytes of the scratch area into a new (pooled) Buffer. */
-export function copyScratch(length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  memory.copy(out, 0, PACKET_AT, PACKET_AT + length);
-  return out;
+/**
+ * The scratch area as a Buffer (offset 0 is where a sealed packet starts), for a native
+ * copy straight to where it is sent. Replaced when the memory grows: fetch it per packet.
+ */
+export function scratchBuffer(): Buffer {
+  return memory;
+}
+
+/** SRTCP: the RTCP bytes left in the clear (header and sender SSRC), and the AAD's length with the trailer. */
+const RTCP_CLEAR = 8;
+const RTCP_AAD = RTCP_CLEAR + 4;
+
+function writeWord(target: Uint8Array, at: number, value: number): void {
+  target[at] = value >>> 24;
+  target[at + 1] = (value >>> 16) & 0xff;
+  target[at + 2] = (value >>> 8) & 0xff;
+  target[at + 3] = value & 0xff;
 }
 
 /** Packets per keystream batch: one native AES call serves this many packets of a stream. */
@@ -173,6 +185,60 @@ export class AesGcmSrtp {
       headerLength,
     );
     return headerLength + payloadLength;
+  }
+
+  /**
+   * Encrypts a compound RTCP packet as SRTCP (RFC 7714 §9) with this context's SRTCP session
+   * key and salt at `index` (31 bits): the first 8 bytes stay in the clear, the rest is
+   * encrypted, then the tag and the E flag ‖ SRTCP index. The AAD is the 8 clear bytes and
+   * that trailer, so the scratch area holds them together ahead of the plaintext.
+   */
+  protectRtcp(rtcp: Uint8Array, index: number): Buffer {
+    const length = rtcp.length;
+    const payloadLength = length - RTCP_CLEAR;
+    if (payloadLength < 0 || length > MAX_RTP_LENGTH) throw new RangeError("bad RTCP length");
+    const ssrc = readWord(rtcp, 4) >>> 0;
+    const trailer = (0x80000000 | index) >>> 0;
+    bytes.set(rtcp.subarray(0, RTCP_CLEAR), PACKET_AT);
+    writeWord(bytes, PACKET_AT + RTCP_CLEAR, trailer);
+    bytes.set(rtcp.subarray(RTCP_CLEAR), PACKET_AT + RTCP_AAD);
+    this.sealScratch(RTCP_AAD, payloadLength, ssrc, index >>> 16, index & 0xffff);
+    const out = Buffer.allocUnsafe(length + GCM_TAG_LENGTH + 4);
+    memory.copy(out, 0, PACKET_AT, PACKET_AT + RTCP_CLEAR);
+    memory.copy(
+      out,
+      RTCP_CLEAR,
+      PACKET_AT + RTCP_AAD,
+      PACKET_AT + RTCP_AAD + payloadLength + GCM_TAG_LENGTH,
+    );
+    writeWord(out, length + GCM_TAG_LENGTH, trailer);
+    return out;
+  }
+
+  /**
+   * Checks and decrypts an SRTCP packet (RFC 7714 §9). Returns the RTCP packet, or null when
+   * it does not authenticate, or undefined when it is not encrypted (E = 0, which no browser
+   * sends: the caller's general path handles it).
+   */
+  unprotectRtcp(srtcp: Uint8Array): Buffer | null | undefined {
+    const length = srtcp.length;
+    const payloadLength = length - RTCP_CLEAR - GCM_TAG_LENGTH - 4;
+    if (payloadLength < 0 || length > MAX_RTP_LENGTH + GCM_TAG_LENGTH) return null;
+    const trailer = readWord(srtcp, length - 4) >>> 0;
+    if (trailer >>> 31 === 0) return undefined;
+    const index = trailer & 0x7fffffff;
+    const ssrc = readWord(srtcp, 4) >>> 0;
+    bytes.set(srtcp.subarray(0, RTCP_CLEAR), PACKET_AT);
+    bytes.set(srtcp.subarray(length - 4), PACKET_AT + RTCP_CLEAR);
+    bytes.set(srtcp.subarray(RTCP_CLEAR, length - 4), PACKET_AT + RTCP_AAD);
+    const made = this.keystream(ssrc, index >>> 16, index & 0xffff, payloadLength, false);
+    if (!core.open(this.table, PACKET_AT, RTCP_AAD, payloadLength, KEYSTREAM_AT, TMP_AT))
+      return null;
+    if (made) this.batches.set(ssrc, made);
+    const out = Buffer.allocUnsafe(RTCP_CLEAR + payloadLength);
+    memory.copy(out, 0, PACKET_AT, PACKET_AT + RTCP_CLEAR);
+    memory.copy(out, RTCP_CLEAR, PACKET_AT + RTCP_AAD, PACKET_AT + RTCP_AAD + payloadLength);
+    return out;
   }
 
   /** Forgets the keystream made ahead for a stream (e.g. its sender went away). */

@@ -16,8 +16,8 @@
 import type { Socket } from "node:dgram";
 import { type RTCDtlsTransport, type RTCPeerConnection, SrtpAuthenticationError } from "werift";
 import { logger } from "../log";
-import { AesGcmSrtp, copyScratch } from "./aes-gcm";
-import { sendDatagram } from "./udp-send";
+import { AesGcmSrtp, scratchBuffer } from "./aes-gcm";
+import { sendCopy } from "./udp-send";
 
 const log = logger("srtp");
 
@@ -28,6 +28,19 @@ interface SrtpContextKeys {
   srtpSessionKey: Buffer;
   srtpSessionSalt: Buffer;
   profile: number;
+}
+
+/** werift's SRTCP context: its session key and salt, and its cipher (whose SRTCP sealing we replace). */
+interface SrtcpContextKeys {
+  srtcpSessionKey: Buffer;
+  srtcpSessionSalt: Buffer;
+  cipher: { encryptRTCP(rtcp: Buffer, index: number): Buffer };
+}
+
+interface SrtcpSession {
+  localContext?: SrtcpContextKeys;
+  remoteContext?: SrtcpContextKeys;
+  decrypt: (data: Buffer) => Buffer;
 }
 
 interface NominatedPair {
@@ -79,6 +92,7 @@ export class FastTransport {
       return undefined; // werift's own SRTP keeps working
     }
     session.decrypt = (data) => transport.decrypt(data);
+    takeOverSrtcp(dtls);
     return transport;
   }
 
@@ -104,9 +118,9 @@ export class FastTransport {
     const socket = transport?.socket;
     if (!pair || !socket || transport.type !== "udp" || transport.closed) return false;
     const length = this.sender.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
-    // The datagram needs its own bytes: the scratch area is reused by the next packet.
-    const datagram = copyScratch(length);
-    sendDatagram(socket, datagram, pair.remoteAddr[1], pair.remoteAddr[0]);
+    // Copied out of the scratch area (the next packet is sealed there) into a send buffer
+    // that is reused for as long as sends complete synchronously: no garbage per packet.
+    sendCopy(socket, scratchBuffer(), length, pair.remoteAddr[1], pair.remoteAddr[0]);
     this.packetsSent++;
     this.bytesSent += length;
     return true;
@@ -137,6 +151,29 @@ export class FastTransport {
     this.onRtp?.(packet, headerLength, performance.now());
     return packet;
   }
+}
+
+/**
+ * SRTCP with our GCM code too (RFC 7714 §9): werift made a Node cipher object per RTCP
+ * packet each way (tens of µs), which was most of what 50 idle subscribers cost (their
+ * receiver reports and REMBs). werift keeps the SRTCP index per SSRC (it calls the
+ * cipher's `encryptRTCP` with it); we replace the sealing and the opening. A packet that
+ * is not encrypted (E = 0; browsers never send one) still goes to werift's own code.
+ */
+function takeOverSrtcp(dtls: RTCDtlsTransport): void {
+  const session = (dtls as unknown as { srtcp?: SrtcpSession }).srtcp;
+  const local = session?.localContext;
+  const remote = session?.remoteContext;
+  if (!session || !local || !remote) return;
+  const sealer = new AesGcmSrtp(local.srtcpSessionKey, local.srtcpSessionSalt);
+  const opener = new AesGcmSrtp(remote.srtcpSessionKey, remote.srtcpSessionSalt);
+  local.cipher.encryptRTCP = (rtcp, index) => sealer.protectRtcp(rtcp, index);
+  const weriftDecrypt = session.decrypt;
+  session.decrypt = (data) => {
+    const rtcp = opener.unprotectRtcp(data);
+    if (rtcp === null) throw new SrtpAuthenticationError("SRTCP authentication failed");
+    return rtcp ?? weriftDecrypt(data);
+  };
 }
 
 /** RFC 3711 §3.3.1: the index's ROC guessed from the highest sequence number seen. */

@@ -94,8 +94,8 @@ const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
 /**
  * RFC 7714 (AEAD_AES_128_GCM), key 00…0f, salt "Quid pro quo": section 16.1, an RTP packet
  * with SSRC 0x5501a0b2 and sequence number 0xf17b at ROC 0, and its encryption; section
- * 17.1, an RTCP sender report of SSRC "Mars" at SRTCP index 0x5d4 — SRTCP stays werift's
- * (the SFU seals and opens RTP only), so that vector checks werift's cipher.
+ * 17.1, an RTCP sender report of SSRC "Mars" at SRTCP index 0x5d4, which checks both
+ * werift's cipher (still used for unencrypted SRTCP) and ours.
  */
 describe("RFC 7714 known answers", () => {
   const key = hex("000102030405060708090a0b0c0d0e0f");
@@ -139,15 +139,18 @@ describe("RFC 7714 known answers", () => {
     }
   });
 
-  it("17.1: werift's SRTCP cipher encrypts and decrypts the RTCP packet, and refuses it with a bit flipped", () => {
-    const rtcp = hex(`
-      81c8000d 4d617273 4e545031 4e545032 52545020 0000042a 0000e930 4c756e61 deadbeef
-      deadbeef deadbeef deadbeef deadbeef`);
-    const srtcp = hex(`
-      81c8000d 4d617273 63e94885 dcdab67c a727d766 2f6b7e99 7ff5c0f7 6c06f32d c676a5f1
-      730d6fda 4ce09b46 86303ded 0bb9275b c84aa458 96cf4d2f c5abf872 45d9eade 800005d4`);
-    // werift's GCM cipher, taken from the session it builds for that profile (the class is
-    // not exported), given the RFC's session key and salt directly.
+  const rtcp = hex(`
+    81c8000d 4d617273 4e545031 4e545032 52545020 0000042a 0000e930 4c756e61 deadbeef
+    deadbeef deadbeef deadbeef deadbeef`);
+  const srtcp = hex(`
+    81c8000d 4d617273 63e94885 dcdab67c a727d766 2f6b7e99 7ff5c0f7 6c06f32d c676a5f1
+    730d6fda 4ce09b46 86303ded 0bb9275b c84aa458 96cf4d2f c5abf872 45d9eade 800005d4`);
+
+  /**
+   * werift's GCM cipher, taken from the session it builds for that profile (the class is
+   * not exported), given the RFC's session key and salt directly.
+   */
+  function weriftGcm() {
     const masterSalt = Buffer.concat([salt, Buffer.alloc(2)]);
     const session = new SrtcpSession({
       profile: 0x0007,
@@ -165,12 +168,49 @@ describe("RFC 7714 known answers", () => {
     const Gcm = (session.localContext as unknown as { cipher: object }).cipher.constructor as new (
       ...keys: Buffer[]
     ) => Cipher;
-    const cipher = new Gcm(key, salt, key, salt);
+    return new Gcm(key, salt, key, salt);
+  }
+
+  it("17.1: werift's SRTCP cipher encrypts and decrypts the RTCP packet, and refuses it with a bit flipped", () => {
+    const cipher = weriftGcm();
     expect(cipher.encryptRTCP(rtcp, 0x5d4).toString("hex")).toBe(srtcp.toString("hex"));
     expect(cipher.decryptRTCP(Buffer.from(srtcp))[0].toString("hex")).toBe(rtcp.toString("hex"));
     const forged = Buffer.from(srtcp);
     forged[20]! ^= 0x10;
     expect(() => cipher.decryptRTCP(forged)).toThrow();
+  });
+
+  it("17.1: our SRTCP seals and opens the RTCP packet, refusing any flipped bit", () => {
+    const ours = new AesGcmSrtp(key, salt);
+    expect(ours.protectRtcp(rtcp, 0x5d4).toString("hex")).toBe(srtcp.toString("hex"));
+    expect(ours.unprotectRtcp(Buffer.from(srtcp))?.toString("hex")).toBe(rtcp.toString("hex"));
+    for (const at of [0, 5, 8, 30, srtcp.length - 21, srtcp.length - 5, srtcp.length - 1]) {
+      const forged = Buffer.from(srtcp);
+      forged[at]! ^= 0x01;
+      expect(ours.unprotectRtcp(forged), `byte ${at}`).toBeNull();
+    }
+    // E = 0 (authenticated, not encrypted): left to werift's general code.
+    const clear = Buffer.from(srtcp);
+    clear[clear.length - 4]! &= 0x7f;
+    expect(ours.unprotectRtcp(clear)).toBeUndefined();
+  });
+
+  it("our SRTCP matches werift's both ways for packet sizes and indices across 16-bit boundaries", () => {
+    const ours = new AesGcmSrtp(key, salt);
+    const theirs = weriftGcm();
+    for (const index of [1, 2, 17, 0xffff, 0x10000, 0x10001, 0x7ffffffe, 0x7fffffff]) {
+      for (const size of [8, 12, 24, 32, 44, 100]) {
+        const packet = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) packet[i] = (i * 7 + index) & 0xff;
+        packet.writeUInt32BE(0x11223344 + (size % 3), 4);
+        const sealed = ours.protectRtcp(packet, index);
+        expect(sealed.toString("hex"), `${size} B at ${index}`).toBe(
+          theirs.encryptRTCP(packet, index).toString("hex"),
+        );
+        expect(ours.unprotectRtcp(sealed)?.toString("hex")).toBe(packet.toString("hex"));
+        expect(theirs.decryptRTCP(sealed)[0].toString("hex")).toBe(packet.toString("hex"));
+      }
+    }
   });
 });
 

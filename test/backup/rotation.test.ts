@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAdminChannel } from "@/lib/backup/admin";
 import { MasterKeys, rewrapHeader } from "@/lib/files/crypto/encryption";
 import { HEADER_LENGTH, TamperedError } from "@/lib/files/crypto/format";
+import { openFiles } from "@/lib/files/node";
 import { openObject } from "@/lib/files/objects";
 import { rotateFilesKey } from "@/lib/files/rotation";
 import { readHeader } from "@/lib/files/upload-store";
 import { readStoredSecrets, writeStoredSecrets } from "@/lib/server/secrets";
 import { TEST_SECRETS } from "@/test/support/config";
 import { download, tusMetadata, tusRequest, uploadFile } from "@/test/files/client";
+import { testSettings } from "@/test/files/harness";
 import { type FilesFixture, startFilesFixture } from "@/test/files/fixture";
 import { type TestDbKind, testDbKinds } from "@/test/support/db";
 import { runCli } from "./cli";
@@ -157,4 +159,35 @@ describe.each(testDbKinds())("rotating the files master key (%s)", (kind: TestDb
     // header had to open with the new master key).
     expect(patched.status, await patched.clone().text()).toBe(200);
   }, 120_000);
+
+  it("with the key in the environment: re-wraps from FILES_MASTER_KEY_PREVIOUS, writes no secrets", async () => {
+    const before = fixture.harness.files.keys.current;
+    const configured = randomBytes(32);
+    // The node as restarted with FILES_MASTER_KEY=<new>, FILES_MASTER_KEY_PREVIOUS=<old>.
+    const restarted = await openFiles({
+      db: fixture.database.db,
+      root: fixture.harness.root,
+      masterKeyHex: configured.toString("hex"),
+      previousMasterKeyHex: before.toString("hex"),
+      settings: testSettings(),
+    });
+    const elsewhere = await mkdtemp(path.join(tmpdir(), "parley-rotation-env-"));
+    try {
+      const report = await rotateFilesKey({
+        files: restarted,
+        dataDir: elsewhere,
+        keySource: "environment",
+      });
+      expect(report.rewrapped).toBeGreaterThan(0);
+      expect(await opensWith(configured)).not.toContain(false);
+      expect(await opensWith(before)).not.toContain(true);
+      expect(readStoredSecrets(elsewhere)).toEqual({});
+      await expect(
+        rotateFilesKey({ files: restarted, dataDir: elsewhere, keySource: "environment" }),
+      ).rejects.toThrow(/Nothing to rotate/);
+    } finally {
+      await restarted.transfers.close();
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -118,6 +118,39 @@ describe.each(testDbKinds())("the email digest on %s", (kind) => {
     expect(smtp.mails).toHaveLength(1);
   });
 
+  it("mails each digest once when several web nodes look at the same minute", async () => {
+    const before = smtp.mails.length;
+    const first = await say(ada, roomId, `${mentionMarkdown(cat.id, "Cat")} one`);
+    const second = await say(ada, roomId, `${mentionMarkdown(cat.id, "Cat")} two`);
+    // Four nodes' timers at once (on Postgres, over concurrent connections).
+    const mailed = (await Promise.all([digest(), digest(), digest(), digest()])).flat();
+    expect(mailed.filter((id) => id === cat.id)).toHaveLength(1);
+    const toCat = smtp.mails.slice(before).filter((m) => m.to.includes(cat.email!));
+    expect(toCat).toHaveLength(1);
+    expect(toCat[0]!.raw).toContain(`?m=${first.message.seq}`);
+    expect(toCat[0]!.raw).toContain(`?m=${second.message.seq}`);
+    expect(await digest()).toEqual([]);
+  });
+
+  it("gives a digest back when the mail cannot be sent, and mails it next time", async () => {
+    await say(ada, roomId, `${mentionMarkdown(cat.id, "Cat")} after the outage`);
+    const failing = {
+      sendMail: () => Promise.reject(new Error("SMTP is down")),
+    };
+    await expect(
+      sendDigests(database.db, {
+        transport: failing,
+        from: "Parley <parley@parley.test>",
+        baseUrl: "https://parley.test",
+        delayMs: 0,
+        now: new Date(Date.now() + 60_000),
+      }),
+    ).rejects.toThrow("SMTP is down");
+    const before = smtp.mails.length;
+    expect(await digest()).toEqual([cat.id]);
+    expect(smtp.mails.slice(before)[0]!.raw).toContain("after the outage");
+  });
+
   it("waits for the delay before mailing", async () => {
     await say(ada, roomId, `${mentionMarkdown(bob.id, "Bob")} fresh`);
     const early = await sendDigests(database.db, {

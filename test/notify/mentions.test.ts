@@ -3,7 +3,7 @@ import type { SessionUser } from "@/lib/auth/schemas";
 import { doSendMessage } from "@/lib/chat/service";
 import type { Database } from "@/lib/db/client";
 import { mentionMarkdown } from "@/lib/notify/schemas";
-import { searchMembers } from "@/lib/notify/service";
+import { searchMembers, searchPeople } from "@/lib/notify/service";
 import { doCreateRoom, doJoinRoomBySlug, doMarkRead, listRoomsForUser } from "@/lib/rooms/service";
 import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
@@ -52,5 +52,23 @@ describe.each(testDbKinds())("mention counts and member search, on %s", (kind) =
       "Bob",
     ]);
     expect(await searchMembers(database.db, roomId, "%", 8)).toEqual([]);
+  });
+
+  it("finds the people you share a room with, never yourself or a stranger", async () => {
+    const stranger = await createUser(database.db, "Bobby Stranger");
+    const other = await doCreateRoom(database.db, stranger, { kind: "open" });
+    expect(await searchPeople(database.db, bob.id, "", 8)).toEqual([
+      { userId: ada.id, displayName: "Ada Lovelace" },
+    ]);
+    expect(await searchPeople(database.db, bob.id, "bob", 8)).toEqual([]);
+    expect(await searchPeople(database.db, ada.id, "b", 8)).toEqual([
+      { userId: bob.id, displayName: "Bob" },
+    ]);
+    // Once they share a room, the stranger is found.
+    await doJoinRoomBySlug(database.db, bob, other.room.slug);
+    expect((await searchPeople(database.db, bob.id, "stra", 8)).map((p) => p.userId)).toEqual([
+      stranger.id,
+    ]);
+    expect(await searchPeople(database.db, ada.id, "stra", 8)).toEqual([]);
   });
 });

@@ -28,7 +28,7 @@ import {
 describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
   let h: RealtimeHarness;
   let push: PushService;
-  let stop: () => void;
+  let stop: () => Promise<void>;
   const vapid = webpush.generateVAPIDKeys();
   const fanouts = new Map<string, (r: FanoutResult | null) => void>();
   const done: Map<string, FanoutResult | null> = new Map();
@@ -85,7 +85,7 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
     ada = await h.client(users.Ada!);
   });
   afterAll(async () => {
-    stop?.();
+    await stop?.();
     await h?.close();
     await push?.close();
   });
@@ -229,7 +229,41 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
     expect((await ask(ada, "call.join", { roomId })).ok).toBe(true);
     const again = await sendAndFanOut(ada, "after the call began");
     expect(again.to).toEqual(["Gus"]);
-    expect(done.has(`ring:${roomId}`)).toBe(false);
+    await expect.poll(() => done.has(`ring:${roomId}`)).toBe(true);
+    expect(done.get(`ring:${roomId}`)).toBeNull();
+  });
+
+  it("rings once when two web nodes hear of the same call start", async () => {
+    const room = await doCreateRoom(h.db, users.Ada!, { kind: "open", name: "Standup" });
+    await doJoinRoomBySlug(h.db, users.Bob!, room.room.slug);
+    // A second node's notifications on the same realtime server: both hear the start.
+    const rings: (FanoutResult | null)[] = [];
+    const other = startNotify({
+      io: h.realtime.io,
+      db: () => h.db,
+      env: testConfig({ PUSH_INSECURE_ORIGINS: push.url, VAPID_SUBJECT: "mailto:ops@parley.test" }),
+      vapid,
+      onRing: (_room, result) => rings.push(result),
+      onFanout: () => undefined,
+    });
+    try {
+      const before = push.received.length;
+      const key = `ring:${room.room.id}`;
+      const heard = () => [...rings, ...(done.has(key) ? [done.get(key)!] : [])];
+      expect((await ask(ada, "call.join", { roomId: room.room.id })).ok).toBe(true);
+      // Both nodes handle the start; whichever claimed it rings, the other rings no one.
+      await expect.poll(() => heard().length, { timeout: 10_000 }).toBe(2);
+      const rang = heard().filter((r) => r !== null);
+      expect(rang).toHaveLength(1);
+      expect(rang[0]).toMatchObject({ sent: 1 });
+      const calls = push.received
+        .slice(before)
+        .filter((r) => (r.payload as PushPayload).kind === "call");
+      expect(calls.map((r) => r.device)).toEqual(["Bob"]);
+      expect((await ask(ada, "call.leave", { roomId: room.room.id })).ok).toBe(true);
+    } finally {
+      await other.stop();
+    }
   });
 
   it("refuses a plain-http endpoint that is not an allowed test origin", async () => {

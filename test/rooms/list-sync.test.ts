@@ -3,6 +3,7 @@ import type { SessionUser } from "@/lib/auth/schemas";
 import { doDeleteMessage, doSendMessage } from "@/lib/chat/service";
 import type { Database, Db } from "@/lib/db/client";
 import type { RealtimeTransport } from "@/lib/realtime/client";
+import { withCallCounts } from "@/lib/realtime/call-handlers";
 import { publish } from "@/lib/realtime/publish";
 import { RoomListSync } from "@/lib/rooms/list-sync";
 import type { RoomActivity, RoomSummary } from "@/lib/rooms/schemas";
@@ -18,6 +19,7 @@ import { until } from "@/test/support/client-transport";
 import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
 import {
+  ask,
   type RealtimeHarness,
   startRealtimeServer,
   type TestSocket,
@@ -54,7 +56,10 @@ describe.each(testDbKinds())("the list of rooms on %s", (kind) => {
   async function setUp() {
     const { room } = await doCreateRoom(h.db, ada, { kind: "open" });
     await doJoinRoomBySlug(h.db, bob, room.slug);
-    return { roomId: room.id, initial: await listRoomsForUser(h.db, bob.id) };
+    return {
+      roomId: room.id,
+      initial: await withCallCounts(h.realtime.io, await listRoomsForUser(h.db, bob.id)),
+    };
   }
   const send = (user: SessionUser, roomId: string, body: string) =>
     doSendMessage(h.db, user, { roomId, clientId: crypto.randomUUID(), body }, limits).then(
@@ -124,9 +129,8 @@ describe.each(testDbKinds())("the list of rooms on %s", (kind) => {
     await until(list.subscribe, () => room(list, roomId)?.name === "Renamed", "renamed");
     // All of it live: one watch, at the start.
     expect(transport.watches()).toBe(1);
-    expect(room(list, roomId)).toEqual(
-      (await listRoomsForUser(h.db, bob.id)).find((r) => r.id === roomId),
-    );
+    const stored = (await listRoomsForUser(h.db, bob.id)).find((r) => r.id === roomId);
+    expect(room(list, roomId)).toEqual({ ...stored, callCount: 0 });
     list.stop();
   });
 
@@ -171,6 +175,28 @@ describe.each(testDbKinds())("the list of rooms on %s", (kind) => {
     );
     expect(room(list, roomId)?.unreadCount).toBe(1);
     expect(transport.watches()).toBe(2);
+    list.stop();
+  });
+
+  it("marks a call in progress: in the watch's answer, then live from the roster", async () => {
+    const { roomId, initial } = await setUp();
+    const ada1 = await h.client(ada);
+    // A call already going when the list watches is in the answer.
+    expect((await ask(ada1, "call.join", { roomId })).ok).toBe(true);
+    const { list, transport } = await bobsList(initial);
+    expect(room(list, roomId)?.callCount).toBe(0);
+    await until(list.subscribe, () => room(list, roomId)?.callCount === 1, "call in the answer");
+    // Then each change of the call, live: two tabs of one person count once; a second person.
+    const ada2 = await h.client(ada);
+    expect((await ask(ada2, "call.join", { roomId })).ok).toBe(true);
+    const bob1 = await h.client(bob);
+    expect((await ask(bob1, "call.join", { roomId })).ok).toBe(true);
+    await until(list.subscribe, () => room(list, roomId)?.callCount === 2, "two people");
+    await ask(bob1, "call.leave", { roomId });
+    ada1.disconnect();
+    await ask(ada2, "call.leave", { roomId });
+    await until(list.subscribe, () => room(list, roomId)?.callCount === 0, "call over");
+    expect(transport.watches()).toBe(1);
     list.stop();
   });
 

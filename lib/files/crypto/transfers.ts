@@ -1,8 +1,8 @@
 import "server-only";
 import type { ServerResponse } from "node:http";
-import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { logger } from "@/lib/server/log";
+import { workerPoolSize } from "@/lib/server/workers";
 import type { FileKey } from "./encryption";
 import { CHUNK_SIZE, TamperedError } from "./format";
 import type { FromWorker, ToWorker } from "./transfer-worker";
@@ -47,7 +47,7 @@ export class Transfers {
   private nextJob = 1;
   private closed = false;
 
-  constructor(private readonly poolSize = defaultPoolSize()) {}
+  constructor(private readonly poolSize = workerPoolSize()) {}
 
   /**
    * Starts sealing an upload's bytes into `path` from chunk `index` on (the file is cut
@@ -288,9 +288,4 @@ export class Transfers {
     this.slots.push(slot);
     return slot;
   }
-}
-
-/** One worker per core the main thread leaves free, at least one, at most four. */
-function defaultPoolSize(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
 }

@@ -1,11 +1,8 @@
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { useEffect } from "react";
 import { getSocket } from "@/lib/realtime/client";
-import { RoomListSync } from "@/lib/rooms/list-sync";
-import type { RoomSummary } from "@/lib/rooms/schemas";
+import { useRoomList } from "@/lib/rooms/use-room-list";
 import type { PushPayload } from "../schemas";
 import { playChime, soundEnabled } from "./sound";
-
-const EMPTY: RoomSummary[] = [];
 
 const PREFIX = /^\(\d+\+?\) /;
 
@@ -15,14 +12,9 @@ const PREFIX = /^\(\d+\+?\) /;
  * desktop notification while the tab is hidden on a device that gets no Web Push (with
  * it, the push already shows one; the server decides what is worth one either way).
  */
-export function useUnreadSignals(userId: string): void {
-  // Its own list of your rooms, kept live like the home page's (lib/rooms/list-sync.ts).
-  const [sync] = useState(() => new RoomListSync(userId, []));
-  useEffect(() => {
-    sync.start();
-    return () => sync.stop();
-  }, [sync]);
-  const rooms = useSyncExternalStore(sync.subscribe, sync.rooms, () => EMPTY);
+export function useUnreadSignals(): void {
+  // The page's live list of your rooms (lib/rooms/use-room-list.tsx), the sidebar's too.
+  const rooms = useRoomList();
   const unread = rooms.reduce((n, r) => n + r.unreadCount, 0);
 
   // "(3) Room · Parley", kept when the page changes its own title.

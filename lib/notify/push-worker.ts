@@ -1,0 +1,271 @@
+/**
+ * The push worker: everything a Web Push costs in CPU, off the web node's main thread
+ * (./push.ts is the main thread's side, docs/notifications.md "Web Push"). Per device it
+ * encrypts the payload (RFC 8291 aes128gcm with the web-push library: an ECDH key pair and
+ * agreement, two HKDFs, AES-GCM), sends the request (RFC 8030) over a keep-alive agent per
+ * push service origin, and retries 429, 5xx and network failures with backoff. The VAPID
+ * JWT (RFC 8292) is signed once per push service origin and reused until shortly before it
+ * expires. The main thread hands over devices in batches and gets each batch's outcomes
+ * back in one message, so a fan-out to thousands costs it a few messages.
+ *
+ * Loaded by `new Worker(url)` outside any bundler and path alias: it imports node: modules,
+ * web-push and ../server/public-address.ts only (that one by its extension) and uses only
+ * type syntax Node can strip, so it runs under tsx (the server), Node's own type stripping
+ * and vitest alike.
+ */
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { setPriority } from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
+import webpush from "web-push";
+import {
+  isNonPublicLiteral,
+  NonPublicAddressError,
+  publicOnlyLookup,
+} from "../server/public-address.ts";
+
+/** One device's subscription, as stored. */
+export interface PushTarget {
+  id: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+
+export interface PushOptions {
+  /** Seconds the push service keeps an undelivered message (RFC 8030 §5.2). */
+  ttl: number;
+  urgency: "very-low" | "low" | "normal" | "high";
+  /** Replaces an undelivered message with the same topic (RFC 8030 §5.4), ≤ 32 base64url chars. */
+  topic?: string;
+}
+
+/** What a worker is started with (workerData). */
+export interface PushWorkerConfig {
+  vapid: { subject: string; publicKey: string; privateKey: string };
+  /** Origins exempt from the public-address rule (PUSH_INSECURE_ORIGINS). */
+  trustedOrigins: readonly string[];
+  /** Tries per push (the first included) on 429, 5xx or a network failure. */
+  attempts: number;
+  /** First retry delay; doubled each time, with jitter, or the service's Retry-After. */
+  baseDelayMs: number;
+  /** Longest a Retry-After is honoured; beyond it the push is dropped. */
+  maxDelayMs: number;
+  /** Requests in flight at once on this worker. */
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/** A batch of devices: `payload` indexes `payloads` (a fan-out has one or two texts). */
+export interface PushBatch {
+  job: number;
+  payloads: string[];
+  targets: (PushTarget & { payload: number })[];
+  options: PushOptions;
+}
+
+/** A push that was not delivered, with what the main thread logs about it. */
+export interface PushFailure {
+  id: string;
+  /** The last HTTP status (0: no answer). */
+  status: number;
+  attempts: number;
+  host: string;
+  /** Refused before sending: the endpoint is not at a public address. */
+  refused: boolean;
+}
+
+export interface PushBatchResult {
+  job: number;
+  /** Delivered (2xx). */
+  sent: string[];
+  /** The push service no longer knows them (404/410): the main thread deletes them. */
+  gone: string[];
+  failed: PushFailure[];
+}
+
+/** VAPID JWTs live 12 h (RFC 8292 allows 24) and are replaced an hour before they expire. */
+export const VAPID_LIFETIME_S = 12 * 60 * 60;
+const VAPID_RENEW_BEFORE_MS = 60 * 60 * 1000;
+
+/** One worker's sender: its VAPID JWTs, agents and in-flight bound. */
+export function createPushWorker(config: PushWorkerConfig) {
+  const trusted = new Set(config.trustedOrigins);
+  const vapidByAudience = new Map<string, { header: string; renewAt: number }>();
+  const agents = new Map<string, HttpAgent>();
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+
+  function vapidHeader(audience: string): string {
+    const now = Date.now();
+    const cached = vapidByAudience.get(audience);
+    if (cached && cached.renewAt > now) return cached.header;
+    const { subject, publicKey, privateKey } = config.vapid;
+    const expires = Math.floor(now / 1000) + VAPID_LIFETIME_S;
+    const header = String(
+      webpush.getVapidHeaders(audience, subject, publicKey, privateKey, "aes128gcm", expires)
+        .Authorization,
+    );
+    vapidByAudience.set(audience, {
+      header,
+      renewAt: expires * 1000 - VAPID_RENEW_BEFORE_MS,
+    });
+    return header;
+  }
+
+  /** One keep-alive agent per push service: its connections are reused across fan-outs. */
+  function agentFor(url: URL): HttpAgent {
+    let agent = agents.get(url.origin);
+    if (!agent) {
+      const Agent = url.protocol === "https:" ? HttpsAgent : HttpAgent;
+      agent = new Agent({ keepAlive: true, maxSockets: config.concurrency });
+      agents.set(url.origin, agent);
+    }
+    return agent;
+  }
+
+  async function limited<T>(fn: () => Promise<T>): Promise<T> {
+    while (inFlight >= config.concurrency) {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    inFlight++;
+    try {
+      return await fn();
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
+  }
+
+  async function request(
+    target: PushTarget,
+    payload: string,
+    options: PushOptions,
+  ): Promise<{ status: number; retryAfter: string | null }> {
+    // Encrypting is synchronous CPU work: one push at a time, with this thread's I/O (the
+    // answers of earlier requests) in between.
+    await new Promise((resolve) => setImmediate(resolve));
+    const url = new URL(target.endpoint);
+    const isTrusted = trusted.has(url.origin);
+    // An IP literal is connected to without a lookup: check it here.
+    if (!isTrusted && isNonPublicLiteral(url.hostname))
+      throw new NonPublicAddressError(url.hostname, url.hostname);
+    const details = webpush.generateRequestDetails(
+      { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
+      payload,
+      {
+        TTL: options.ttl,
+        urgency: options.urgency,
+        topic: options.topic,
+        contentEncoding: "aes128gcm",
+        // No vapidDetails: the library would sign a JWT per request; ours is cached.
+        headers: { Authorization: vapidHeader(url.origin) },
+      },
+    );
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(details.headers)) headers[k] = String(v);
+    const body = details.body ?? Buffer.alloc(0);
+    headers["Content-Length"] = String(body.length);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method: "POST",
+          headers,
+          agent: agentFor(url),
+          timeout: config.timeoutMs,
+          // Every connection's addresses are checked (a reused one was, when it opened).
+          ...(isTrusted ? {} : { lookup: publicOnlyLookup }),
+        },
+        (res) => {
+          res.resume();
+          const retryAfter = res.headers["retry-after"];
+          resolve({ status: res.statusCode ?? 0, retryAfter: retryAfter ?? null });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("push request timed out")));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  function delay(attempt: number, retryAfter: string | null): number {
+    if (retryAfter) {
+      const seconds = Number(retryAfter);
+      const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+      if (Number.isFinite(ms) && ms >= 0) return ms;
+    }
+    const exp = config.baseDelayMs * 2 ** (attempt - 1);
+    return exp / 2 + Math.random() * (exp / 2);
+  }
+
+  /** One device: delivered, gone (404/410) or failed after its retries. */
+  async function push(
+    target: PushTarget,
+    payload: string,
+    options: PushOptions,
+  ): Promise<"sent" | "gone" | PushFailure> {
+    const failure = (status: number, attempts: number, refused = false): PushFailure => ({
+      id: target.id,
+      status,
+      attempts,
+      host: new URL(target.endpoint).host,
+      refused,
+    });
+    for (let attempt = 1; ; attempt++) {
+      let status: number;
+      let retryAfter: string | null = null;
+      try {
+        ({ status, retryAfter } = await limited(() => request(target, payload, options)));
+      } catch (err) {
+        if (err instanceof NonPublicAddressError) return failure(0, attempt, true);
+        status = 0;
+      }
+      if (status >= 200 && status < 300) return "sent";
+      if (status === 404 || status === 410) return "gone";
+      const retryable = status === 0 || status === 429 || status >= 500;
+      if (!retryable || attempt >= config.attempts) return failure(status, attempt);
+      const wait = delay(attempt, retryAfter);
+      if (wait > config.maxDelayMs) return failure(status, attempt);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  async function run(batch: PushBatch): Promise<PushBatchResult> {
+    const result: PushBatchResult = { job: batch.job, sent: [], gone: [], failed: [] };
+    await Promise.all(
+      batch.targets.map(async (target) => {
+        const outcome = await push(target, batch.payloads[target.payload]!, batch.options);
+        if (outcome === "sent") result.sent.push(target.id);
+        else if (outcome === "gone") result.gone.push(target.id);
+        else result.failed.push(outcome);
+      }),
+    );
+    return result;
+  }
+
+  return { run };
+}
+
+/**
+ * Pushes are background work: when the CPU is short, the main thread's sends (other rooms,
+ * acks) go first. On Linux the nice value belongs to the thread, so this lowers only this
+ * worker's priority; elsewhere it would lower the whole process's, so it is left alone.
+ */
+const WORKER_NICE = 10;
+
+if (parentPort) {
+  const port = parentPort;
+  if (process.platform === "linux") {
+    try {
+      setPriority(WORKER_NICE);
+    } catch {
+      // Not allowed (a sandbox): the worker runs at the main thread's priority.
+    }
+  }
+  const worker = createPushWorker(workerData as PushWorkerConfig);
+  port.on("message", (batch: PushBatch) => {
+    void worker.run(batch).then((result) => port.postMessage(result));
+  });
+}
