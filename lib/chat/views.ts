@@ -2,7 +2,15 @@ import "server-only";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Queryable } from "@/lib/db/client";
-import { attachments, messages, reactions, rooms, roomEvents, users } from "@/lib/db/schema";
+import {
+  attachments,
+  messageColumns,
+  messages,
+  reactions,
+  rooms,
+  roomEvents,
+  users,
+} from "@/lib/db/schema";
 import { toAttachmentView } from "@/lib/files/views";
 import type {
   AttachmentView,
@@ -27,7 +35,7 @@ export async function loadMessageViews(db: Queryable, ids: string[]): Promise<Me
   const [rows, reactionRows, attachmentRows] = await Promise.all([
     db
       .select({
-        message: messages,
+        message: messageColumns,
         authorName: users.displayName,
         reply: {
           id: replies.id,

@@ -40,7 +40,9 @@ export function appTables(): TableShape[] {
       if (target !== name) visit(target, [...path, name]);
     }
     placed.add(name);
-    ordered.push({ name, columns: config.columns.map((c) => c.name) });
+    // Generated columns (messages.search) are derived: not stored in a backup, and
+    // Postgres refuses values for them on restore.
+    ordered.push({ name, columns: config.columns.filter((c) => !c.generated).map((c) => c.name) });
   };
   for (const config of configs) visit(config.name, []);
   return ordered;
