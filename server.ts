@@ -15,6 +15,7 @@ import { loadEnv } from "@/lib/env";
 import { createFilesFeature, filesKeySource } from "@/lib/files/node";
 import { createNotifyFeature } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
+import { createSearchLimit } from "@/lib/search/limits";
 import { stampClientAddress, trustedProxyList } from "@/lib/server/client-address";
 import { refuseMalformedPath } from "@/lib/server/malformed-path";
 import type { Feature } from "@/lib/server/feature";
@@ -87,7 +88,11 @@ async function main() {
     database,
     io: realtime.io,
     readiness,
-    services: { authLimits: createAuthLimits(config, realtime.redis), tls: web.status },
+    services: {
+      authLimits: createAuthLimits(config, realtime.redis),
+      searchLimit: createSearchLimit(config, realtime.redis),
+      tls: web.status,
+    },
   });
   readiness.set("tls", web.ready);
   features = [

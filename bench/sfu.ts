@@ -38,7 +38,7 @@
  * marginal cost per extra forwarded packet, and the idle cost of both. Janus's CPU is its
  * process's, from /proc/<pid>/stat like Parley's.
  */
-import { loadavg } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { RtpPacket } from "werift";
 import { z } from "zod";
@@ -508,6 +508,7 @@ async function compareWithJanus() {
         window: `${WINDOW_S} s after all connected + ${WARMUP_S} s warm-up; ${RUNS} repetitions; ratio = median of the paired ratios (Parley ÷ Janus CPU per forwarded packet)`,
         srtp: "AEAD_AES_128_GCM",
         network: `private network namespace, media on ${PRIVATE_MEDIA_IP} (${PRIVATE_INTERFACE})`,
+        parleyWorkers: `SFU_WORKERS=${process.env.SFU_WORKERS || availableParallelism()} (rooms spread from ${process.env.SFU_ROOM_PEERS_PER_WORKER || 25} participants per worker)`,
         machine: machine(loadBefore),
         fanout,
         marginalMicrosPerExtraPacket: {

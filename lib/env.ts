@@ -6,6 +6,7 @@ import { parseSettings, type SettingsSource } from "@/lib/config/settings";
 import { checkFilesEnv, filesEnv } from "@/lib/files/settings";
 import { checkNotifyEnv, notifyEnv } from "@/lib/notify/settings";
 import { realtimeEnv } from "@/lib/realtime/settings";
+import { searchEnv } from "@/lib/search/settings";
 import { serverEnv } from "@/lib/server/settings";
 import { checkTlsEnv, tlsEnv } from "@/lib/server/tls/config";
 
@@ -28,6 +29,7 @@ export const PARTS = {
   call: callEnv,
   files: filesEnv,
   notify: notifyEnv,
+  search: searchEnv,
 };
 
 const schema = z
@@ -40,6 +42,7 @@ const schema = z
     ...callEnv.shape,
     ...filesEnv.shape,
     ...notifyEnv.shape,
+    ...searchEnv.shape,
   })
   .superRefine((config, ctx) => {
     checkTlsEnv(config, ctx);

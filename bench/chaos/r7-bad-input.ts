@@ -207,6 +207,7 @@ function routes(slug: string): [path: string, methods: string[], full: boolean][
     ["/api/files", ["GET"], true],
     ["/api/sessions", ["DELETE"], true],
     ["/api/health", ["GET"], true],
+    ["/api/search", ["GET"], true],
     ["/api/auth/callback/password", ["POST"], true],
     ["/api/auth/callback/credentials", ["POST"], true],
     ["/api/auth/callback/guest", ["POST"], true],

@@ -97,6 +97,7 @@ async function main() {
             messageId: crypto.randomUUID(),
             body,
             replyToId: null,
+            fileNames: "",
           }),
         ),
       ),

@@ -8,6 +8,7 @@ import { openDirectRoom } from "@/lib/rooms/client";
 import { adjacentRoom, slugOfPath } from "@/lib/rooms/navigation";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import { RoomListProvider, useRoomList } from "@/lib/rooms/use-room-list";
+import { focusSearchBox } from "@/components/search/SearchBox";
 import { AppHeader } from "@/components/ui/AppHeader";
 import { Modal } from "@/components/ui/Modal";
 import { QuickSwitcher } from "./QuickSwitcher";
@@ -62,6 +63,7 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
     previousRoom: () => step(-1),
     nextRoom: () => step(1),
     showShortcuts: () => setOpen("shortcuts"),
+    focusSearch: focusSearchBox,
   });
 
   const nav = (inDrawer: boolean) => (

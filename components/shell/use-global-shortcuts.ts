@@ -8,14 +8,15 @@ export interface GlobalShortcutActions {
   previousRoom(): void;
   nextRoom(): void;
   showShortcuts(): void;
+  focusSearch(): void;
 }
 
 /**
- * The shortcuts that work on every signed-in page: Ctrl/⌘+K, Alt+↑/↓ and `?`. A key some
+ * The shortcuts that work on every signed-in page: Ctrl/⌘+K, Alt+↑/↓, `?` and `/`. A key some
  * control already handled (`defaultPrevented`: the `@` list's arrows, a menu) is left
  * alone, and so is everything while a popup is open (`popupOpen`: a dialog, a menu, the `@`
  * list) — its own keys come first.
- * `?` is a character, so never while someone is typing in a field.
+ * `?` and `/` are characters, so never while someone is typing in a field.
  */
 export function useGlobalShortcuts(actions: GlobalShortcutActions): void {
   const latest = useRef(actions);
@@ -36,6 +37,8 @@ export function useGlobalShortcuts(actions: GlobalShortcutActions): void {
       else if (matches(shortcuts.nextRoom, e)) run(a.nextRoom);
       else if (matches(shortcuts.showShortcuts, e) && !isTypingTarget(e.target)) {
         run(a.showShortcuts);
+      } else if (matches(shortcuts.focusSearch, e) && !isTypingTarget(e.target)) {
+        run(a.focusSearch);
       }
     };
     window.addEventListener("keydown", onKeyDown);

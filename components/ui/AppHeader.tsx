@@ -2,7 +2,8 @@
 
 import Link from "next/link";
 import { signOut } from "next-auth/react";
-import type { ReactNode } from "react";
+import { type ReactNode, Suspense } from "react";
+import { SearchBox } from "@/components/search/SearchBox";
 import { useUnreadSignals } from "@/lib/notify/client/unread";
 import { ThemeToggle } from "./ThemeToggle";
 import styles from "./AppHeader.module.css";
@@ -26,6 +27,9 @@ export function AppHeader({
       <Link href="/" className={styles.brand}>
         Parley
       </Link>
+      <Suspense>
+        <SearchBox />
+      </Suspense>
       <div className={styles.middle}>{children}</div>
       <div className={styles.right}>
         <span className={styles.user} title="Signed in as">

@@ -143,7 +143,7 @@ export async function doDeleteAccount(
       tx,
       userId,
       "message.deleted",
-      sql`update messages set deleted_at = now(), body = ''
+      sql`update messages set deleted_at = now(), body = '', file_names = ''
           where author_id = ${userId} and deleted_at is null returning id, room_id`,
     );
     // Its reactions on messages still there, with one reaction.changed event per message.

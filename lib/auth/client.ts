@@ -1,3 +1,4 @@
+import { readJson } from "@/lib/api-client";
 import {
   browserSupportsWebAuthn,
   browserSupportsWebAuthnAutofill,
@@ -10,14 +11,6 @@ import type { PasskeyView } from "./passkeys";
 
 /** The browser's side of passkeys and account settings (lib/auth/passkeys.ts has the server's). */
 
-async function json<T>(res: Response): Promise<T> {
-  if (!res.ok) {
-    const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-    throw new Error(body?.error?.message ?? `Request failed (${res.status})`);
-  }
-  return (await res.json()) as T;
-}
-
 const send = (method: string, body?: unknown): RequestInit => ({
   method,
   headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -27,12 +20,12 @@ const send = (method: string, body?: unknown): RequestInit => ({
 export { browserSupportsWebAuthn };
 
 export async function fetchPasskeys(): Promise<PasskeyView[]> {
-  return (await json<{ passkeys: PasskeyView[] }>(await fetch("/api/passkeys"))).passkeys;
+  return (await readJson<{ passkeys: PasskeyView[] }>(await fetch("/api/passkeys"))).passkeys;
 }
 
 /** `Add passkey`: the device makes a passkey (after its fingerprint, face or PIN). */
 export async function addPasskey(name?: string): Promise<PasskeyView> {
-  const { options } = await json<{
+  const { options } = await readJson<{
     options: Parameters<typeof startRegistration>[0]["optionsJSON"];
   }>(await fetch("/api/passkeys/options", send("POST")));
   let response;
@@ -41,18 +34,18 @@ export async function addPasskey(name?: string): Promise<PasskeyView> {
   } catch (err) {
     throw new Error(ceremonyError(err, "No passkey was added"));
   }
-  const { passkey } = await json<{ passkey: PasskeyView }>(
+  const { passkey } = await readJson<{ passkey: PasskeyView }>(
     await fetch("/api/passkeys", send("POST", { response, name })),
   );
   return passkey;
 }
 
 export async function renamePasskey(id: string, name: string): Promise<void> {
-  await json(await fetch(`/api/passkeys/${encodeURIComponent(id)}`, send("PATCH", { name })));
+  await readJson(await fetch(`/api/passkeys/${encodeURIComponent(id)}`, send("PATCH", { name })));
 }
 
 export async function removePasskey(id: string): Promise<void> {
-  await json(await fetch(`/api/passkeys/${encodeURIComponent(id)}`, send("DELETE")));
+  await readJson(await fetch(`/api/passkeys/${encodeURIComponent(id)}`, send("DELETE")));
 }
 
 /**
@@ -63,7 +56,7 @@ export async function removePasskey(id: string): Promise<void> {
  */
 export async function signInWithPasskey(autofill: boolean): Promise<boolean> {
   if (autofill && !(await browserSupportsWebAuthnAutofill())) return false;
-  const { options } = await json<{
+  const { options } = await readJson<{
     options: Parameters<typeof startAuthentication>[0]["optionsJSON"];
   }>(await fetch("/api/passkeys/signin-options", send("POST")));
   let response;
@@ -93,7 +86,7 @@ function ceremonyError(err: unknown, fallback: string): string {
 
 /** Guest → account with an email and password; the guest's rooms and history stay. */
 export async function upgradeGuest(input: { email: string; password: string }): Promise<void> {
-  await json(await fetch("/api/account/upgrade", send("POST", input)));
+  await readJson(await fetch("/api/account/upgrade", send("POST", input)));
 }
 
 /** Changes the password; every other session ends, this one is re-issued and goes on. */
@@ -101,10 +94,10 @@ export async function changePassword(input: {
   currentPassword: string;
   newPassword: string;
 }): Promise<void> {
-  await json(await fetch("/api/account/password", send("POST", input)));
+  await readJson(await fetch("/api/account/password", send("POST", input)));
 }
 
 /** Deletes the account (docs/architecture.md, "Deleting an account", says what goes). */
 export async function deleteAccount(input: { password?: string }): Promise<void> {
-  await json(await fetch("/api/account/delete", send("POST", input)));
+  await readJson(await fetch("/api/account/delete", send("POST", input)));
 }

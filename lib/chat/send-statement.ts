@@ -24,6 +24,8 @@ export interface SendValues {
   messageId: string;
   body: string;
   replyToId: string | null;
+  /** The names of the files it shares, one a line ('' for none): indexed for search. */
+  fileNames: string;
 }
 
 type Slots = { [K in keyof SendValues]: SendValues[K] | Placeholder };
@@ -42,9 +44,10 @@ function build(v: Slots): SQL {
             and ${messages.deletedAt} is null))
       returning last_seq
     ), created as (
-      insert into ${messages} (id, room_id, author_id, client_id, seq, body, reply_to_id)
+      insert into ${messages} (id, room_id, author_id, client_id, seq, body, reply_to_id,
+        file_names)
       select ${v.messageId}, ${v.roomId}, ${v.userId}, ${v.clientId}, next.last_seq, ${v.body},
-        ${v.replyToId}::uuid
+        ${v.replyToId}::uuid, ${v.fileNames}
       from next
       returning seq, created_at
     ), logged as (
@@ -55,10 +58,9 @@ function build(v: Slots): SQL {
 }
 
 const slots = Object.fromEntries(
-  (["roomId", "userId", "clientId", "messageId", "body", "replyToId"] as const).map((name) => [
-    name,
-    sql.placeholder(name),
-  ]),
+  (["roomId", "userId", "clientId", "messageId", "body", "replyToId", "fileNames"] as const).map(
+    (name) => [name, sql.placeholder(name)],
+  ),
 ) as Slots;
 const compiled = new PgDialect().sqlToQuery(build(slots));
 if (!compiled.params.every((p) => is(p, Placeholder))) {

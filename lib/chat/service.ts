@@ -2,7 +2,7 @@ import "server-only";
 import { and, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { type Db, isUniqueViolation, type Queryable } from "@/lib/db/client";
-import { attachments, messages, rooms, users } from "@/lib/db/schema";
+import { attachments, messageColumns, messages, rooms, users } from "@/lib/db/schema";
 import { runPrepared } from "@/lib/db/prepared";
 import { queryRows } from "@/lib/db/sql";
 import { AppError, badRequest, forbidden, notFound } from "@/lib/errors";
@@ -57,7 +57,7 @@ export function checkBody(body: string, limits: ChatLimits, allowEmpty: boolean)
 /** A message in the room that is not deleted, or a not-found error. */
 async function checkLiveMessage(db: Queryable, roomId: string, messageId: string) {
   const [row] = await db
-    .select()
+    .select(messageColumns)
     .from(messages)
     .where(and(eq(messages.id, messageId), eq(messages.roomId, roomId)))
     .limit(1);
@@ -99,6 +99,7 @@ export async function doSendMessage(
     messageId: crypto.randomUUID(),
     body,
     replyToId: input.replyToId ?? null,
+    fileNames: "",
   };
 
   let sent: {
@@ -120,7 +121,7 @@ export async function doSendMessage(
           const files = await checkAttachable(tx, user, input.roomId, attachmentIds);
           const [row] = await queryRows<{ seq: string | number; created_at: string | Date }>(
             tx,
-            sendMessageSql(values),
+            sendMessageSql({ ...values, fileNames: fileNamesOf(files) }),
           );
           // Nothing sent: roll the transaction back, so no file is attached to nothing.
           if (!row) throw notSent;
@@ -164,6 +165,11 @@ export async function doSendMessage(
     message,
     event: { type: "message.created", roomId: input.roomId, seq: message.seq, message },
   };
+}
+
+/** How a message's files are kept for search (messages.file_names): their names, one a line. */
+function fileNamesOf(files: ReadonlyArray<{ name: string }>): string {
+  return files.map((f) => f.name).join("\n");
 }
 
 /** Thrown inside a send's transaction when the statement sent nothing, to roll it back. */
@@ -267,7 +273,7 @@ export async function doDeleteMessage(
 ): Promise<ChatOutcome> {
   const access = await checkMember(db, user, input.roomId);
   const [current] = await db
-    .select()
+    .select(messageColumns)
     .from(messages)
     .where(and(eq(messages.id, input.messageId), eq(messages.roomId, input.roomId)))
     .limit(1);
@@ -283,7 +289,7 @@ export async function doDeleteMessage(
     input.roomId,
     current.id,
     "message.deleted",
-    sql`update ${messages} set deleted_at = now(), body = ''
+    sql`update ${messages} set deleted_at = now(), body = '', file_names = ''
         where id = ${current.id} and deleted_at is null returning id`,
   );
   if (outcome.event) {

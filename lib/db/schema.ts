@@ -1,6 +1,8 @@
+import { getTableColumns, sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -17,6 +19,18 @@ import {
  * The database schema. Design notes: docs/architecture.md ("Data" and "Chat delivery").
  * Sequence numbers are bigint in SQL and JS numbers here: 2^53 events per room is enough.
  */
+
+/** Postgres' full-text document type (drizzle has no built-in for it). */
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+
+/**
+ * The text search configuration of the search index and of every query against it
+ * (lib/search). 'simple' lower-cases words and nothing else: no stemming and no stop
+ * words, so it treats every language alike (docs/architecture.md, "Search").
+ */
+export const SEARCH_CONFIG = "simple";
+/** SEARCH_CONFIG as SQL: a constant, so the index's expression and the queries' agree. */
+export const searchConfig = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -166,15 +180,39 @@ export const messages = pgTable(
     seq: bigint("seq", { mode: "number" }).notNull(),
     body: text("body").notNull(),
     replyToId: uuid("reply_to_id"),
+    /**
+     * The names of the files the message shares, one a line: written with the message (a
+     * message's files never change while it lives), so the search document below can
+     * include them.
+     */
+    fileNames: text("file_names").notNull().default(""),
     createdAt: createdAt(),
     editedAt: timestamp("edited_at", { withTimezone: true }),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    /**
+     * What search matches (lib/search): the body, then the file names — whole, and split
+     * at the dots, dashes and underscores file names are made of. Generated, so an edit
+     * re-indexes and a deletion (body and names emptied) un-indexes in the same statement.
+     */
+    search: tsvector("search").generatedAlwaysAs(
+      sql`setweight(to_tsvector(${searchConfig}, body), 'A') || setweight(to_tsvector(${searchConfig}, file_names || ' ' || translate(file_names, '._-', '   ')), 'B')`,
+    ),
   },
   (t) => [
     uniqueIndex("messages_room_client_key").on(t.roomId, t.clientId),
     uniqueIndex("messages_room_seq_key").on(t.roomId, t.seq),
+    index("messages_search_idx").using("gin", t.search),
+    // Search newest first across rooms: walked backwards until a page of matches is found,
+    // when the words are common (lib/search/service.ts).
+    index("messages_created_at_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * The columns of `messages` readers select: all but the search document, which only search
+ * matches against (lib/search) and which would cost every history read its size.
+ */
+export const messageColumns = (({ search: _search, ...rest }) => rest)(getTableColumns(messages));
 
 export const reactions = pgTable(
   "reactions",

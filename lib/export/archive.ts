@@ -134,37 +134,38 @@ export async function* personalExport(deps: ExportDeps, userId: string): AsyncGe
       (async function* () {
         let after: { createdAt: Date; id: string } | null = null;
         for (;;) {
-          const page: Array<typeof messages.$inferSelect & { roomName: string | null }> =
-            await deps.db
-              .select({
-                id: messages.id,
-                roomId: messages.roomId,
-                authorId: messages.authorId,
-                clientId: messages.clientId,
-                seq: messages.seq,
-                body: messages.body,
-                replyToId: messages.replyToId,
-                createdAt: messages.createdAt,
-                editedAt: messages.editedAt,
-                deletedAt: messages.deletedAt,
-                roomName: rooms.name,
-              })
-              .from(messages)
-              .leftJoin(rooms, eq(rooms.id, messages.roomId))
-              .where(
-                and(
-                  eq(messages.authorId, userId),
-                  isNull(messages.deletedAt),
-                  after
-                    ? or(
-                        gt(messages.createdAt, after.createdAt),
-                        and(eq(messages.createdAt, after.createdAt), gt(messages.id, after.id)),
-                      )
-                    : undefined,
-                ),
-              )
-              .orderBy(asc(messages.createdAt), asc(messages.id))
-              .limit(PAGE);
+          const page: Array<
+            Omit<typeof messages.$inferSelect, "search" | "fileNames"> & { roomName: string | null }
+          > = await deps.db
+            .select({
+              id: messages.id,
+              roomId: messages.roomId,
+              authorId: messages.authorId,
+              clientId: messages.clientId,
+              seq: messages.seq,
+              body: messages.body,
+              replyToId: messages.replyToId,
+              createdAt: messages.createdAt,
+              editedAt: messages.editedAt,
+              deletedAt: messages.deletedAt,
+              roomName: rooms.name,
+            })
+            .from(messages)
+            .leftJoin(rooms, eq(rooms.id, messages.roomId))
+            .where(
+              and(
+                eq(messages.authorId, userId),
+                isNull(messages.deletedAt),
+                after
+                  ? or(
+                      gt(messages.createdAt, after.createdAt),
+                      and(eq(messages.createdAt, after.createdAt), gt(messages.id, after.id)),
+                    )
+                  : undefined,
+              ),
+            )
+            .orderBy(asc(messages.createdAt), asc(messages.id))
+            .limit(PAGE);
           for (const m of page) {
             messageCount++;
             yield `${JSON.stringify({

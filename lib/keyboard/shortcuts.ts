@@ -39,6 +39,11 @@ export const shortcuts = {
     description: "Next room in the sidebar",
     where: "Anywhere",
   },
+  focusSearch: {
+    keys: { key: "/" },
+    description: "Search messages",
+    where: "Anywhere but a text field",
+  },
   showShortcuts: {
     keys: { key: "?" },
     description: "Show keyboard shortcuts",

@@ -72,6 +72,15 @@ async function accessRoomWhere(
   return row ? toAccess(row) : null;
 }
 
+/** Every room the user is a member of now, in one query. */
+export async function accessibleRooms(db: Queryable, userId: string): Promise<RoomAccess[]> {
+  const rows = await db
+    .select(columns)
+    .from(rooms)
+    .innerJoin(roomMembers, membership(rooms.id, userId));
+  return rows.map(toAccess);
+}
+
 /** Which of `roomIds` (all, if not given) the user is a member of, in one query. */
 export async function memberRoomIds(
   db: Queryable,

@@ -1,16 +1,9 @@
+import { readJson } from "@/lib/api-client";
 import type { Person } from "./navigation";
 import type { RoomView } from "./schemas";
 
-async function json<T>(res: Response): Promise<T> {
-  if (!res.ok) {
-    const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-    throw new Error(body?.error?.message ?? `Request failed (${res.status})`);
-  }
-  return (await res.json()) as T;
-}
-
 export async function createRoom(input: { name?: string; kind?: "open" | "private" } = {}) {
-  const { room } = await json<{ room: RoomView }>(
+  const { room } = await readJson<{ room: RoomView }>(
     await fetch("/api/rooms", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -21,14 +14,14 @@ export async function createRoom(input: { name?: string; kind?: "open" | "privat
 }
 
 export async function leaveRoom(slug: string): Promise<void> {
-  await json(
+  await readJson(
     await fetch(`/api/rooms/${encodeURIComponent(slug)}/membership`, { method: "DELETE" }),
   );
 }
 
 /** `Remove from room` (owners): revokes their membership; the link no longer lets them back. */
 export async function removeMember(slug: string, userId: string): Promise<void> {
-  await json(
+  await readJson(
     await fetch(`/api/rooms/${encodeURIComponent(slug)}/members/${encodeURIComponent(userId)}`, {
       method: "DELETE",
     }),
@@ -36,7 +29,7 @@ export async function removeMember(slug: string, userId: string): Promise<void> 
 }
 
 export async function openDirectRoom(userId: string): Promise<RoomView> {
-  const { room } = await json<{ room: RoomView }>(
+  const { room } = await readJson<{ room: RoomView }>(
     await fetch("/api/direct", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -48,7 +41,7 @@ export async function openDirectRoom(userId: string): Promise<RoomView> {
 
 /** People you share a room with whose names start with `q` (the quick switcher). */
 export async function findPeople(q: string): Promise<Person[]> {
-  const { people } = await json<{ people: Person[] }>(
+  const { people } = await readJson<{ people: Person[] }>(
     await fetch(`/api/people?${new URLSearchParams({ q, limit: "8" })}`),
   );
   return people;

@@ -6,6 +6,7 @@ import type { MessageDeletedHook } from "@/lib/chat/hooks";
 import type { Database } from "@/lib/db/client";
 import type { Env } from "@/lib/env";
 import type { Files } from "@/lib/files/service";
+import type { RateLimit } from "./rate-limit";
 import type { Secrets } from "./secrets";
 import type { TlsStatus } from "./tls/web";
 
@@ -45,6 +46,8 @@ export interface Services {
   files: Files;
   /** The serving certificate and its renewal, for /api/health (lib/server/tls/web.ts). */
   tls: () => TlsStatus;
+  /** Searches per user (lib/search/limits.ts), built by server.ts. */
+  searchLimit: RateLimit;
   /** What runs after a chat message is deleted (lib/chat/hooks.ts). */
   messageDeletedHooks: MessageDeletedHook[];
 }

@@ -29,6 +29,7 @@ describe("the send statement", () => {
       messageId: crypto.randomUUID(),
       body: "hi",
       replyToId: null,
+      fileNames: "",
     };
     const drizzleForm = new PgDialect().sqlToQuery(sendMessageSql(values));
     expect(drizzleForm.sql).toBe(sendMessageStatement.text);

@@ -1,3 +1,4 @@
+import { readJson } from "@/lib/api-client";
 import type { NotifyLevel, PrefsView, RoomNotifyView, SubscriptionView } from "../schemas";
 
 /** The notifications API from the browser (app/api/notifications, app/api/rooms/<slug>/notifications). */
@@ -9,11 +10,7 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
       ...(init.body ? { "content-type": "application/json" } : {}),
     },
   });
-  if (!res.ok) {
-    const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-    throw new Error(body?.error?.message ?? `Request failed (${res.status})`);
-  }
-  return (await res.json()) as T;
+  return readJson<T>(res);
 }
 
 export const notifyApi = {
