@@ -1,7 +1,6 @@
 import { expect, test } from "@playwright/test";
-import { io } from "socket.io-client";
 import {
-  apiGuestCookie,
+  apiSenders,
   expectConnected,
   joinAsGuest,
   messages,
@@ -18,34 +17,9 @@ test.describe("rooms and history", () => {
     const slug = path.split("/").pop()!;
 
     // Five people send 64 messages in turn (each within the e2e server's rate limit).
-    const senders = await Promise.all(
-      [1, 2, 3, 4, 5].map(async (n) => {
-        const cookie = await apiGuestCookie(baseURL!, `Sender ${n}`);
-        const joined = await fetch(`${baseURL}/api/rooms/${slug}/membership`, {
-          method: "POST",
-          headers: { cookie, "content-type": "application/json" },
-          body: "{}",
-        });
-        const { room } = (await joined.json()) as { room: { id: string } };
-        const socket = io(baseURL!, {
-          path: "/socket.io/",
-          transports: ["websocket"],
-          extraHeaders: { cookie },
-        });
-        await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-        return { socket, roomId: room.id };
-      }),
-    );
-    for (let i = 1; i <= 64; i++) {
-      const { socket, roomId } = senders[i % senders.length]!;
-      const ack = (await socket.timeout(5000).emitWithAck("message.send", {
-        roomId,
-        clientId: crypto.randomUUID(),
-        body: `m${String(i).padStart(2, "0")}`,
-      })) as { ok: boolean };
-      expect(ack.ok).toBe(true);
-    }
-    for (const s of senders) s.socket.disconnect();
+    const senders = await apiSenders(baseURL!, slug, 5);
+    for (let i = 1; i <= 64; i++) await senders.say(`m${String(i).padStart(2, "0")}`);
+    senders.close();
 
     await page.reload();
     await expectConnected(page);

@@ -1,4 +1,5 @@
 import { type Browser, type BrowserContext, expect, type Page } from "@playwright/test";
+import { io, type Socket } from "socket.io-client";
 
 let counter = 0;
 
@@ -105,4 +106,46 @@ export async function apiGuestCookie(baseURL: string, displayName: string): Prom
     .find((c) => c.startsWith("next-auth.session-token="));
   if (!session) throw new Error(`guest sign-in failed: ${res.status}`);
   return session;
+}
+
+/**
+ * People who join the room over HTTP and talk over their own socket, without a browser:
+ * for filling a room with history. `say` sends as the next of them in turn (so each stays
+ * within the e2e server's per-person rate limit) and answers the message's seq.
+ */
+export async function apiSenders(baseURL: string, slug: string, count: number) {
+  const people = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const cookie = await apiGuestCookie(baseURL, `Sender ${i + 1}`);
+      const joined = await fetch(`${baseURL}/api/rooms/${slug}/membership`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: "{}",
+      });
+      const { room } = (await joined.json()) as { room: { id: string } };
+      const socket: Socket = io(baseURL, {
+        path: "/socket.io/",
+        transports: ["websocket"],
+        extraHeaders: { cookie },
+      });
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      return { socket, roomId: room.id };
+    }),
+  );
+  let turn = 0;
+  return {
+    async say(body: string): Promise<number> {
+      const { socket, roomId } = people[turn++ % people.length]!;
+      const ack = (await socket.timeout(5000).emitWithAck("message.send", {
+        roomId,
+        clientId: crypto.randomUUID(),
+        body,
+      })) as { ok: true; data: { seq: number } } | { ok: false; error: { message: string } };
+      if (!ack.ok) throw new Error(`send refused: ${ack.error.message}`);
+      return ack.data.seq;
+    },
+    close() {
+      for (const p of people) p.socket.disconnect();
+    },
+  };
 }

@@ -29,7 +29,7 @@ import { type CommandHandler, ParticipantSocket } from "./signaling";
 import { rtpCounters, type SfuStats } from "./stats";
 import { TypedEmitter } from "./typed-emitter";
 import { UsedTokens, verifyCallToken } from "./token";
-import type { FromWorker, RemoteState, RemoteTrack } from "./worker-protocol";
+import type { FromWorker, RemoteChange, RemoteState, RemoteTrack } from "./worker-protocol";
 import { placePeer, WorkerPool } from "./workers";
 
 const log = logger("server");
@@ -54,6 +54,8 @@ export class Server extends TypedEmitter<{ closed: [] }> {
   /** Participants per worker, joins in flight included (placement's load). */
   private readonly workerLoad: number[];
   private readonly usedTokens = new UsedTokens();
+  /** Room changes waiting to go to each worker (see {@link relay}). */
+  private readonly relays = new Map<number, RemoteChange[]>();
   private closed_ = false;
 
   /** Starts the media workers, then listens; resolves once the port is bound. */
@@ -206,7 +208,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
         token,
       })) as CommandResult<"resume">;
       peer.socket = socket;
-      socket.handOver(this.relay(peer.worker, peerId));
+      socket.handOver(this.commandsTo(peer.worker, peerId));
       return state;
     } catch (err) {
       if (this.sockets.get(socket.id)?.socket === socket) this.sockets.delete(socket.id);
@@ -266,12 +268,31 @@ export class Server extends TypedEmitter<{ closed: [] }> {
     }
     const peerId = result.self.peerId;
     this.peers.set(peerId, { worker, roomId: grant.roomId, socket });
-    socket.handOver(this.relay(worker, peerId));
+    socket.handOver(this.commandsTo(worker, peerId));
     return result;
   }
 
+  /**
+   * Queues a room change for another worker; the queue goes out at the end of this turn of
+   * the event loop, so changes that came together (one offer's tracks) arrive together.
+   */
+  private relay(to: number, change: RemoteChange): void {
+    const queue = this.relays.get(to);
+    if (queue) {
+      queue.push(change);
+      return;
+    }
+    this.relays.set(to, [change]);
+    if (this.relays.size === 1)
+      setImmediate(() => {
+        for (const [worker, changes] of this.relays)
+          this.pool.send(worker, { type: "remote", changes });
+        this.relays.clear();
+      });
+  }
+
   /** A joined socket's commands, to its peer on its worker. */
-  private relay(worker: number, peerId: string): CommandHandler {
+  private commandsTo(worker: number, peerId: string): CommandHandler {
     return <K extends CommandName>(name: K, payload: CommandPayload<K>) =>
       this.pool.request(worker, { type: "command", peerId, name, payload }) as Promise<
         CommandResult<K>
@@ -350,7 +371,7 @@ export class Server extends TypedEmitter<{ closed: [] }> {
       }
     }
     for (const other of room.workers.keys())
-      if (other !== worker) this.pool.send(other, { type: "remote", roomId, worker, change });
+      if (other !== worker) this.relay(other, { roomId, worker, change });
     if (change.kind === "participantLeft") this.count(roomId, worker, -1);
   }
 

@@ -63,6 +63,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     { revision: number; timer: NodeJS.Timeout; offer: EventPayload<"subscribeOffer"> } | undefined;
   /** Something changed while an offer was outstanding. */
   private dirty = false;
+  /** Renegotiations asked for, and how many of them the last offer made covers. */
+  private changes = 0;
+  private offeredChanges = 0;
   /** Whether any offer was ever made (removing the last track still needs one). */
   private negotiated = false;
   /** The next offer restarts ICE (the client asked, after a network change or outage). */
@@ -86,6 +89,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       if (state === "connected") {
         this.takeOverSrtp();
         for (const consumer of this.consumers.values()) consumer.restart();
+        if (this.dirty && !this.outstanding) {
+          this.dirty = false;
+          this.renegotiate();
+        }
       }
     });
     this.health = watchHealth(this.pc, connectTimeoutMs, (reason) =>
@@ -126,6 +133,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   /** Schedules an offer reflecting the current consumers. */
   renegotiate(): void {
     if (this.closed_) return;
+    this.changes++;
     if (this.outstanding) {
       this.dirty = true;
       return;
@@ -161,7 +169,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
         consumer.requestKeyFrame();
       }
     });
-    if (this.dirty) {
+    // werift fails a DTLS handshake that a re-offer interrupts: a change that came while
+    // the first offer was made waits until the connection is up (see the constructor).
+    if (this.dirty && this.pc.connectionState === "connected") {
       this.dirty = false;
       this.renegotiate();
     }
@@ -277,9 +287,16 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   }
 
   private async offer(): Promise<void> {
-    if (this.closed_ || this.outstanding) return;
+    if (this.closed_) return;
+    // A change made while the outstanding offer was being created (its track arrived in a
+    // later task) may be missing from it: it goes into the next.
+    if (this.outstanding) {
+      if (this.changes > this.offeredChanges) this.dirty = true;
+      return;
+    }
     if (this.consumers.size === 0 && !this.negotiated) return;
     this.dirty = false;
+    this.offeredChanges = this.changes;
     const iceRestart = this.iceRestart;
     this.iceRestart = false;
     const offer = await this.pc.createOffer({ iceRestart });

@@ -37,14 +37,25 @@ export interface RemoteState {
   tracks: RemoteTrack[];
 }
 
+/** A change in a room's part on another worker (`worker`). */
+export interface RemoteChange {
+  roomId: string;
+  worker: number;
+  change: RoomChange;
+}
+
 export type ToWorker =
   | { type: "join"; id: number; socketId: string; grant: CallGrant; remote: RemoteState }
   | { type: "command"; id: number; peerId: string; name: CommandName; payload: unknown }
   | { type: "resume"; id: number; socketId: string; peerId: string; token: string }
   /** The client's socket went (Socket.IO's reason). */
   | { type: "socketClosed"; socketId: string; reason: string }
-  /** Something happened in the room's part on another worker (`worker`). */
-  | { type: "remote"; roomId: string; worker: number; change: RoomChange }
+  /**
+   * What happened in rooms' parts on other workers, batched per event-loop turn: a
+   * participant's tracks published by one offer arrive together, so its subscribers get
+   * them in one renegotiation.
+   */
+  | { type: "remote"; changes: RemoteChange[] }
   /** A pipe link to another worker (sfu/pipe.ts). */
   | { type: "link"; worker: number; port: MessagePort }
   | { type: "stats"; id: number }

@@ -192,7 +192,7 @@ port.on("message", (message: ToWorker) => {
       sockets.get(message.socketId)?.gone(message.reason);
       return;
     case "remote":
-      applyRemote(message.roomId, message.worker, message.change);
+      for (const { roomId, worker, change } of message.changes) applyRemote(roomId, worker, change);
       return;
     case "link": {
       links.get(message.worker)?.close();

@@ -1,12 +1,15 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { useCallback, useMemo, useRef, useState } from "react";
-import { type MessagePages, upsertMessage } from "@/lib/chat/cache";
-import { chatKeys } from "@/lib/chat/client/keys";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { upsertMessage } from "@/lib/chat/cache";
+import { updateMessages } from "@/lib/chat/client/keys";
+import { messagePath } from "@/lib/chat/permalink";
 import type { MessageView } from "@/lib/chat/schemas";
 import { useChatFiles } from "@/components/files/use-chat-files";
+import { matches, popupOpen, shortcuts } from "@/lib/keyboard/shortcuts";
 import { command } from "@/lib/realtime/client";
+import { copyText } from "@/components/ui/clipboard";
 import { Composer } from "./Composer";
 import type { MessageActions } from "./MessageItem";
 import { MessageList } from "./MessageList";
@@ -25,7 +28,7 @@ export function ChatPanel({
   meName,
   canModerate,
   maxMessageLength,
-  focusSeq,
+  linkError,
   slug,
 }: {
   chat: RoomChat;
@@ -34,27 +37,53 @@ export function ChatPanel({
   meName: string;
   canModerate: boolean;
   maxMessageLength: number;
-  focusSeq?: number;
-  /** The room's link: the `@` autocomplete asks for its members. */
-  slug?: string;
+  /** The room was opened by a link to a message that is not in it. */
+  linkError?: string;
+  /** The room's link: permalinks, and the `@` autocomplete asks for its members. */
+  slug: string;
 }) {
   const queryClient = useQueryClient();
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
+  const [editingId, setEditingId] = useState<string | null>(null);
+  const [status, setStatus] = useState("");
+  const [followRequest, setFollowRequest] = useState(0);
   const files = useChatFiles(roomId);
   const lastTyping = useRef(0);
+  const composerBox = useRef<HTMLTextAreaElement>(null);
   const read = useRef({ sent: 0, at: 0, timer: null as ReturnType<typeof setTimeout> | null });
 
   const applyAck = useCallback(
     (message: MessageView) =>
-      queryClient.setQueryData<MessagePages>(chatKeys.messages(roomId), (data) =>
-        data ? upsertMessage(data, message) : data,
-      ),
+      updateMessages(queryClient, roomId, (data) => upsertMessage(data, message)),
     [queryClient, roomId],
   );
+
+  const announce = useCallback((text: string) => {
+    setStatus(text);
+    setTimeout(() => setStatus((now) => (now === text ? "" : now)), 2500);
+  }, []);
+
+  const { jumpToLatest: loadLatest } = chat;
+  /** To the live end: the newest messages as the window, scrolled to the bottom. */
+  const jumpToLatest = useCallback(() => {
+    setFollowRequest((n) => n + 1);
+    return loadLatest();
+  }, [loadLatest]);
 
   const actions: MessageActions = useMemo(
     () => ({
       reply: setReplyTo,
+      setEditing: (messageId) => {
+        setEditingId(messageId);
+        // Done editing: back to writing.
+        if (messageId === null) composerBox.current?.focus();
+      },
+      copyLink: (message) => {
+        const url = new URL(messagePath(slug, message.seq), window.location.origin).toString();
+        void copyText(url, "Copy this link to the message").then(
+          (copied) => copied && announce("Link copied"),
+        );
+      },
       edit: async (message, body) => {
         applyAck(await command("message.edit", { roomId, messageId: message.id, body }));
       },
@@ -68,7 +97,7 @@ export function ChatPanel({
         );
       },
     }),
-    [roomId, applyAck],
+    [roomId, applyAck, slug, announce],
   );
 
   // Reading moves your read position (on every device): at once for the first message you
@@ -93,6 +122,28 @@ export function ChatPanel({
     }
   }, [roomId, newestSeq]);
 
+  // Esc: the whole room read, through the newest event this page knows of (as Slack does).
+  const { appliedSeq } = chat;
+  const markRoomRead = useCallback(() => {
+    const seq = appliedSeq();
+    if (seq <= 0) return;
+    const state = read.current;
+    state.sent = Math.max(state.sent, seq);
+    command("read.mark", { roomId, seq }).then(
+      () => announce("Marked as read"),
+      () => undefined,
+    );
+  }, [roomId, appliedSeq, announce]);
+  useEscMarksRead(markRoomRead);
+
+  // ↑ in the empty box: edit your last message (at the live end, where it is).
+  const { live, messages } = chat;
+  const editLast = useCallback(async () => {
+    const list = live ? messages : await jumpToLatest();
+    const mine = list.findLast((m) => m.author.id === meId && !m.deletedAt);
+    if (mine) setEditingId(mine.id);
+  }, [live, messages, jumpToLatest, meId]);
+
   return (
     <section
       className={`${styles.panel} ${files.dropZoneClass}`}
@@ -105,6 +156,14 @@ export function ChatPanel({
           {chat.error}
         </p>
       )}
+      {linkError && (
+        <p role="alert" className="alert">
+          {linkError}
+        </p>
+      )}
+      <p role="status" className="visually-hidden">
+        {status}
+      </p>
       <MessageList
         messages={chat.messages}
         pending={chat.pending}
@@ -115,10 +174,19 @@ export function ChatPanel({
         hasOlder={chat.hasOlder}
         loadingOlder={chat.loadingOlder}
         loadOlder={chat.loadOlder}
+        hasNewer={chat.hasNewer}
+        loadingNewer={chat.loadingNewer}
+        loadNewer={chat.loadNewer}
+        live={chat.live}
+        unseen={chat.unseen}
+        jumpToLatest={() => void jumpToLatest()}
+        followRequest={followRequest}
         retry={chat.retry}
         discard={chat.discard}
         onReachBottom={markRead}
-        focusSeq={focusSeq}
+        focusSeq={chat.focusSeq}
+        openingId={chat.openingId}
+        editingId={editingId}
       />
       <p className={styles.typing} aria-live="polite">
         {typingText(chat.typing)}
@@ -129,8 +197,12 @@ export function ChatPanel({
         replyTo={replyTo}
         clearReply={() => setReplyTo(null)}
         mentionSlug={slug}
+        boxRef={composerBox}
+        onEditLast={() => void editLast()}
         {...files.composerProps}
         onSend={(body) => {
+          // Your message goes to the live end, and so do you (as in Slack).
+          void jumpToLatest();
           files.send(body, replyTo ? { replyToId: replyTo.id } : {}, chat.send);
           setReplyTo(null);
         }}
@@ -145,6 +217,34 @@ export function ChatPanel({
       </Composer>
     </section>
   );
+}
+
+/**
+ * `Esc` marks the room read when no popup is open. Whether one was is read as the key goes
+ * down (capture), before a handler closes it; a handler that used the key (closing a
+ * reply, an edit) prevents its default, and then this does nothing.
+ */
+function useEscMarksRead(markRoomRead: () => void) {
+  const mark = useRef(markRoomRead);
+  useEffect(() => {
+    mark.current = markRoomRead;
+  }, [markRoomRead]);
+  useEffect(() => {
+    let popupWasOpen = false;
+    const capture = (e: KeyboardEvent) => {
+      if (e.key === "Escape") popupWasOpen = popupOpen();
+    };
+    const bubble = (e: KeyboardEvent) => {
+      if (matches(shortcuts.markRoomRead, e) && !e.defaultPrevented && !popupWasOpen)
+        mark.current();
+    };
+    window.addEventListener("keydown", capture, true);
+    window.addEventListener("keydown", bubble);
+    return () => {
+      window.removeEventListener("keydown", capture, true);
+      window.removeEventListener("keydown", bubble);
+    };
+  }, []);
 }
 
 function typingText(names: string[]): string {

@@ -3,6 +3,7 @@
 import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
 import { filesFromClipboard } from "@/components/files/use-file-drop";
 import type { MessageView } from "@/lib/chat/schemas";
+import { matches, shortcuts } from "@/lib/keyboard/shortcuts";
 import styles from "./Chat.module.css";
 import { type MentionOption, useMentions } from "./use-mentions";
 
@@ -20,6 +21,8 @@ export function Composer({
   canSendEmpty = false,
   onPasteFiles,
   mentionSlug,
+  onEditLast,
+  boxRef,
   children,
 }: {
   onSend(body: string): void;
@@ -33,13 +36,18 @@ export function Composer({
   onPasteFiles?(files: File[]): void;
   /** The room whose members `@` offers (unset: no autocomplete). */
   mentionSlug?: string;
+  /** ↑ in the empty box: edit your last message. */
+  onEditLast?(): void;
+  /** The textbox, for the room to put the caret back in it. */
+  boxRef?: React.RefObject<HTMLTextAreaElement | null>;
   /** Extra controls beside the box (attachments). */
   children?: React.ReactNode;
 }) {
   const mentions = useMentions(mentionSlug);
   const [body, setBody] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const box = useRef<HTMLTextAreaElement>(null);
+  const ownBox = useRef<HTMLTextAreaElement>(null);
+  const box = boxRef ?? ownBox;
   const length = body.trim().length;
   const over = length > maxLength;
 
@@ -69,11 +77,16 @@ export function Composer({
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
     if (mentions.onKeyDown(e, applyMention)) return;
-    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+    if (matches(shortcuts.send, e) && !e.nativeEvent.isComposing) {
       e.preventDefault();
       send();
     } else if (e.key === "Escape" && replyTo) {
+      // Handled: not also "mark the room read".
+      e.preventDefault();
       clearReply();
+    } else if (matches(shortcuts.editLastMessage, e) && body === "" && onEditLast) {
+      e.preventDefault();
+      onEditLast();
     }
   }
 

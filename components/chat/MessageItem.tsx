@@ -1,7 +1,8 @@
 "use client";
 
-import { type KeyboardEvent, memo, useState } from "react";
+import { type KeyboardEvent, memo, useCallback, useState } from "react";
 import type { MessageView } from "@/lib/chat/schemas";
+import { matches, shortcuts } from "@/lib/keyboard/shortcuts";
 import { AttachmentList } from "@/components/files/AttachmentList";
 import { LocalTime } from "@/components/ui/LocalTime";
 import { Markdown } from "./Markdown";
@@ -10,6 +11,10 @@ import styles from "./Chat.module.css";
 
 export interface MessageActions {
   reply(message: MessageView): void;
+  /** Opens (a message's id) or closes (null) editing; one message at a time. */
+  setEditing(messageId: string | null): void;
+  /** Copies the message's permalink. */
+  copyLink(message: MessageView): void;
   edit(message: MessageView, body: string): Promise<void>;
   remove(message: MessageView): Promise<void>;
   react(message: MessageView, emoji: string, on: boolean): void;
@@ -23,6 +28,7 @@ export const MessageItem = memo(function MessageItem({
   actions,
   grouped,
   current = false,
+  editing = false,
 }: {
   message: MessageView;
   meId: string;
@@ -32,30 +38,44 @@ export const MessageItem = memo(function MessageItem({
   grouped: boolean;
   /** The message the room was opened at (`?m=<seq>`): marked and highlighted. */
   current?: boolean;
+  /** Being edited (Edit, or ↑ in an empty message box). */
+  editing?: boolean;
 }) {
-  const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.body);
+  // Each edit starts from the message as it is.
+  const [wasEditing, setWasEditing] = useState(editing);
+  if (editing !== wasEditing) {
+    setWasEditing(editing);
+    if (editing) setDraft(message.body);
+  }
   const [picking, setPicking] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const mine = message.author.id === meId;
   const deleted = message.deletedAt !== null;
 
+  // The edit box opens with the caret at the end, where an edit usually goes.
+  const caretAtEnd = useCallback((el: HTMLTextAreaElement | null) => {
+    el?.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+
   async function save() {
     setError(null);
     try {
       await actions.edit(message, draft);
-      setEditing(false);
+      actions.setEditing(null);
     } catch (err) {
       setError(err instanceof Error ? err.message : "Could not save the edit");
     }
   }
 
   function onEditKey(e: KeyboardEvent<HTMLTextAreaElement>) {
-    if (e.key === "Enter" && !e.shiftKey) {
+    if (matches(shortcuts.send, e)) {
       e.preventDefault();
       void save();
     } else if (e.key === "Escape") {
-      setEditing(false);
+      // Handled: not also "mark the room read".
+      e.preventDefault();
+      actions.setEditing(null);
     }
   }
 
@@ -97,12 +117,17 @@ export const MessageItem = memo(function MessageItem({
             onKeyDown={onEditKey}
             rows={Math.min(8, draft.split("\n").length + 1)}
             autoFocus
+            ref={caretAtEnd}
           />
           <div className={styles.editActions}>
             <button type="button" className="btn btn-small btn-primary" onClick={() => void save()}>
               Save
             </button>
-            <button type="button" className="btn btn-small" onClick={() => setEditing(false)}>
+            <button
+              type="button"
+              className="btn btn-small"
+              onClick={() => actions.setEditing(null)}
+            >
               Cancel
             </button>
           </div>
@@ -162,14 +187,18 @@ export const MessageItem = memo(function MessageItem({
           >
             Reply
           </button>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => actions.copyLink(message)}
+          >
+            Copy link
+          </button>
           {mine && (
             <button
               type="button"
               className="btn btn-ghost btn-small"
-              onClick={() => {
-                setDraft(message.body);
-                setEditing(true);
-              }}
+              onClick={() => actions.setEditing(message.id)}
             >
               Edit
             </button>

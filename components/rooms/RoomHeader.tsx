@@ -5,6 +5,7 @@ import { type FormEvent, useState } from "react";
 import { RoomNotifyMenu } from "@/components/notify/RoomNotifyMenu";
 import { command } from "@/lib/realtime/client";
 import { leaveRoom } from "@/lib/rooms/client";
+import { copyText } from "@/components/ui/clipboard";
 import { ExportButton } from "@/components/ui/ExportButton";
 import styles from "./Room.module.css";
 
@@ -30,13 +31,7 @@ export function RoomHeader({
 
   async function copyInvite() {
     const url = new URL(invitePath, window.location.origin).toString();
-    try {
-      await navigator.clipboard.writeText(url);
-      setStatus("Invite link copied");
-    } catch {
-      // Clipboard blocked (insecure origin, permissions): show the link to copy by hand.
-      window.prompt("Copy this invite link", url);
-    }
+    if (await copyText(url, "Copy this invite link")) setStatus("Invite link copied");
     setTimeout(() => setStatus(""), 2500);
   }
 

@@ -23,6 +23,7 @@ export function RoomView({
   invitePath,
   initialHistory,
   focusSeq,
+  linkError,
   maxMessageLength,
 }: {
   me: SessionUser;
@@ -32,6 +33,8 @@ export function RoomView({
   initialHistory: HistoryPage;
   /** Open at this message (`?m=<seq>`): scrolled to and marked. */
   focusSeq?: number;
+  /** The link named a message that is not here: said, with the newest messages shown. */
+  linkError?: string;
   maxMessageLength: number;
 }) {
   const chat = useRoomChat({
@@ -40,6 +43,7 @@ export function RoomView({
     meId: me.id,
     initialName: room.name,
     initialHistory,
+    focusSeq,
   });
 
   useFocusReport(room.id);
@@ -95,7 +99,7 @@ export function RoomView({
             meName={me.displayName}
             canModerate={role === "owner"}
             maxMessageLength={maxMessageLength}
-            focusSeq={focusSeq}
+            linkError={linkError}
             slug={room.slug}
           />
         </div>

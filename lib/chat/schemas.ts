@@ -47,11 +47,33 @@ export const reactSchema = z.object({
   on: z.boolean(),
 });
 
-export const historyQuerySchema = z.object({
-  /** Messages with seq below this; omitted = the newest page. */
-  before: z.coerce.number().int().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(HISTORY_PAGE_SIZE),
-});
+const cursorSeq = z.coerce
+  .number("A message position is a whole number")
+  .int("A message position is a whole number")
+  .min(0, "A message position is a whole number")
+  .max(Number.MAX_SAFE_INTEGER, "That message position is out of range");
+
+/**
+ * Where a page of history is: the newest (no cursor), older than `before`, newer than
+ * `after`, or `around` a message (the message and its neighbours on both sides).
+ */
+export interface HistoryCursor {
+  before?: number;
+  after?: number;
+  around?: number;
+}
+
+export const historyQuerySchema = z
+  .object({
+    before: cursorSeq.optional(),
+    after: cursorSeq.optional(),
+    around: cursorSeq.optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(HISTORY_PAGE_SIZE),
+  })
+  .refine(
+    (q) => [q.before, q.after, q.around].filter((v) => v !== undefined).length <= 1,
+    "Give at most one of before, after and around",
+  );
 
 export interface ReactionView {
   emoji: string;
@@ -89,6 +111,8 @@ export interface HistoryPage {
   messages: MessageView[];
   /** Whether older messages exist. */
   hasMore: boolean;
+  /** Whether newer messages existed when the page was read (false: it reaches the live end). */
+  hasNewer: boolean;
   /** The room's last seq when the page was read: events after it are not in the page. */
   lastSeq: number;
 }

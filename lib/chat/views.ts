@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Queryable } from "@/lib/db/client";
 import {
@@ -14,6 +14,7 @@ import {
 import { toAttachmentView } from "@/lib/files/views";
 import type {
   AttachmentView,
+  HistoryCursor,
   HistoryPage,
   MessageEventType,
   MessageView,
@@ -115,32 +116,106 @@ export function excerpt(body: string): string {
   return flat.length > EXCERPT_LENGTH ? flat.slice(0, EXCERPT_LENGTH - 1) + "…" : flat;
 }
 
-/** A page of history, newest messages first in the query, returned oldest first. */
+/**
+ * A page of history, oldest first: the newest `limit` messages, the `limit` before
+ * `cursor.before`, the `limit` after `cursor.after`, or a window `around` a message
+ * (`loadHistoryAround`). Each page says whether there is more on either side of it, so a
+ * reader can page both ways from anywhere (docs/architecture.md, "The message window").
+ */
 export async function loadHistoryPage(
   db: Queryable,
   roomId: string,
-  options: { before?: number; limit: number },
+  options: HistoryCursor & { limit: number },
 ): Promise<HistoryPage> {
+  const { before, after, around, limit } = options;
+  if (around !== undefined) return loadHistoryAround(db, roomId, around, { limit });
+  const inRoom = eq(messages.roomId, roomId);
+  const [lastSeq, rows, beyond] = await Promise.all([
+    roomLastSeq(db, roomId),
+    after !== undefined
+      ? messageIds(db, and(inRoom, gt(messages.seq, after)), "asc", limit + 1)
+      : messageIds(
+          db,
+          before === undefined ? inRoom : and(inRoom, lt(messages.seq, before)),
+          "desc",
+          limit + 1,
+        ),
+    // Whether anything lies on the other side of the cursor.
+    after !== undefined
+      ? anyMessage(db, and(inRoom, lte(messages.seq, after)))
+      : before !== undefined
+        ? anyMessage(db, and(inRoom, gte(messages.seq, before)))
+        : false,
+  ]);
+  const more = rows.length > limit;
+  const ids = rows.slice(0, limit);
+  if (after === undefined) ids.reverse();
+  return {
+    messages: await loadMessageViews(db, ids),
+    hasMore: after === undefined ? more : beyond,
+    hasNewer: after === undefined ? beyond : more,
+    lastSeq,
+  };
+}
+
+/**
+ * The window a reader opening the room at message `seq` sees: up to `limit` messages, half
+ * before it and the rest from it on (more on one side when the other runs out), with
+ * whether there is more either way. `seq` need not be a message's: the window is then
+ * around where it would be.
+ */
+export async function loadHistoryAround(
+  db: Queryable,
+  roomId: string,
+  seq: number,
+  options: { limit: number },
+): Promise<HistoryPage> {
+  const { limit } = options;
+  const inRoom = eq(messages.roomId, roomId);
+  const [lastSeq, older, newer] = await Promise.all([
+    roomLastSeq(db, roomId),
+    messageIds(db, and(inRoom, lt(messages.seq, seq)), "desc", limit + 1),
+    messageIds(db, and(inRoom, gte(messages.seq, seq)), "asc", limit + 1),
+  ]);
+  const half = Math.floor(limit / 2);
+  const newerCount = Math.min(newer.length, Math.max(limit - half, limit - older.length));
+  const olderCount = Math.min(older.length, limit - newerCount);
+  const ids = [...older.slice(0, olderCount).reverse(), ...newer.slice(0, newerCount)];
+  return {
+    messages: await loadMessageViews(db, ids),
+    hasMore: older.length > olderCount,
+    hasNewer: newer.length > newerCount,
+    lastSeq,
+  };
+}
+
+async function roomLastSeq(db: Queryable, roomId: string): Promise<number> {
   const [room] = await db
     .select({ lastSeq: rooms.lastSeq })
     .from(rooms)
     .where(eq(rooms.id, roomId));
+  return room?.lastSeq ?? 0;
+}
+
+/** Ids of the messages matching `where`, by seq in `order`, at most `limit` (the room's seq index). */
+async function messageIds(
+  db: Queryable,
+  where: SQL | undefined,
+  order: "asc" | "desc",
+  limit: number,
+): Promise<string[]> {
   const rows = await db
     .select({ id: messages.id })
     .from(messages)
-    .where(
-      options.before === undefined
-        ? eq(messages.roomId, roomId)
-        : and(eq(messages.roomId, roomId), lt(messages.seq, options.before)),
-    )
-    .orderBy(desc(messages.seq))
-    .limit(options.limit + 1);
-  const hasMore = rows.length > options.limit;
-  const ids = rows
-    .slice(0, options.limit)
-    .map((r) => r.id)
-    .reverse();
-  return { messages: await loadMessageViews(db, ids), hasMore, lastSeq: room?.lastSeq ?? 0 };
+    .where(where)
+    .orderBy(order === "asc" ? asc(messages.seq) : desc(messages.seq))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+async function anyMessage(db: Queryable, where: SQL | undefined): Promise<boolean> {
+  const rows = await db.select({ id: messages.id }).from(messages).where(where).limit(1);
+  return rows.length > 0;
 }
 
 /** The events after `afterSeq`, each with the current state of what it is about. */
@@ -182,26 +257,4 @@ export async function loadEventsSince(
     lastSeq: room?.lastSeq ?? 0,
     hasMore: rows.length > limit,
   };
-}
-
-/**
- * The history a reader opening the room at message `seq` needs: everything from `context`
- * messages before it to the newest, as one page like `loadHistoryPage`'s (so the chat's
- * cache and live sync work unchanged). At most `max` messages: a target further back is
- * reached by paging older from there (the client does, components/chat/MessageList.tsx).
- */
-export async function loadHistoryAround(
-  db: Queryable,
-  roomId: string,
-  seq: number,
-  options: { context?: number; max?: number } = {},
-): Promise<HistoryPage> {
-  const context = options.context ?? 25;
-  const max = options.max ?? 500;
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(messages)
-    .where(and(eq(messages.roomId, roomId), sql`${messages.seq} >= ${seq}`));
-  const newer = Number(row?.n ?? 0);
-  return loadHistoryPage(db, roomId, { limit: Math.max(50, Math.min(newer + context, max)) });
 }

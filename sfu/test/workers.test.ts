@@ -167,6 +167,24 @@ describe("a room spread over two workers", () => {
     expect(after).toMatchObject({ rooms: 0, producers: 0, consumers: 0, transports: 0 });
   });
 
+  it("offers tracks that arrive from another worker one message after the other", async () => {
+    // Bob joins on worker 1 first; Alice's two tracks then reach worker 1 as two changes,
+    // the second while the offer for the first is still being made.
+    const alice = await sfu.bot("two-changes", "Alice");
+    const x = await sfu.bot("two-changes", "X");
+    const bob = await sfu.bot("two-changes", "Bob");
+    expect((await sfu.stats()).workers.map((w) => w.peers)).toEqual([2, 1]);
+    await alice.publish({ mic: true, camera: true });
+    await bob.waitFor(
+      () =>
+        fromPeer(bob, alice.peerId!).length === 2 &&
+        fromPeer(bob, alice.peerId!).every((t) => t.packets > 10),
+      10_000,
+      "Bob gets both of Alice's tracks",
+    );
+    await Promise.all([alice.leave(), x.leave(), bob.leave()]);
+  });
+
   it("a newcomer on a second worker gets the tracks already published on the first", async () => {
     const a = await sfu.bot("late", "A");
     await a.publish({ mic: true, camera: true });

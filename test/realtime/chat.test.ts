@@ -1,14 +1,14 @@
 import { isDeepStrictEqual } from "node:util";
 import { QueryClient } from "@tanstack/react-query";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { flattenPages, type MessagePages } from "@/lib/chat/cache";
+import { flattenPages, type MessagePages, windowOf } from "@/lib/chat/cache";
 import { chatKeys } from "@/lib/chat/client/keys";
 import { MemoryOutboxStore, Outbox } from "@/lib/chat/client/outbox";
 import { RoomSync } from "@/lib/chat/client/room-sync";
 import { OutboxSender } from "@/lib/chat/client/sender";
 import type { MessageView, RoomEvent, SyncPage } from "@/lib/chat/schemas";
-import { loadHistoryPage } from "@/lib/chat/views";
+import { loadHistoryAround, loadHistoryPage } from "@/lib/chat/views";
 import type { RealtimeTransport } from "@/lib/realtime/client";
 import type { Participant } from "@/lib/realtime/protocol";
 import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
@@ -59,7 +59,7 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const history = await loadHistoryPage(h.db, roomId, { limit: 50 });
     queryClient.setQueryData<MessagePages>(chatKeys.messages(roomId), {
       pages: [history],
-      pageParams: [undefined],
+      pageParams: [{}],
     });
     const messages = () =>
       flattenPages(queryClient.getQueryData<MessagePages>(chatKeys.messages(roomId)));
@@ -257,6 +257,58 @@ describe.each(testDbKinds())("realtime chat on %s", (kind) => {
     const syncs = bobPage.transport.sent.slice(before).filter((c) => c.name === "room.sync");
     expect(syncs.map((c) => c.payload)).toEqual([{ roomId, afterSeq: base }]);
     expect(bobPage.syncedSeqs(before)).toEqual([base + 1, base + 2]);
+    bobPage.sync.stop();
+    a.disconnect();
+    bobPage.socket.disconnect();
+  });
+
+  it("a window away from the live end leaves new messages out; once it reaches the end, it holds them all", async () => {
+    const a = await h.client(ada);
+    const sent: MessageView[] = [];
+    for (let i = 0; i < 8; i++) sent.push((await send(a, `old ${i}`)).data as MessageView);
+    const bobPage = await openRoomPage(bob);
+    const key = chatKeys.messages(roomId);
+    // Opened at an old message: a window around it, not reaching the live end.
+    const around = await loadHistoryAround(h.db, roomId, sent[2]!.seq, { limit: 4 });
+    expect(around.hasNewer).toBe(true);
+    bobPage.queryClient.setQueryData<MessagePages>(key, windowOf(around, { around: sent[2]!.seq }));
+    bobPage.sync.setBaseline(around.lastSeq);
+
+    // Something arrives live: applied to the log position, left out of the window.
+    const news = (await send(a, "news")).data as MessageView;
+    await vi.waitFor(() => expect(bobPage.sync.appliedSeq).toBe(news.seq));
+    expect(bobPage.messages().map((m) => m.body)).toEqual(around.messages.map((m) => m.body));
+
+    // Paging newer reaches the live end; one more message lands between that page's read
+    // and its arrival in the cache, and is left out too...
+    const newer = await loadHistoryPage(h.db, roomId, {
+      after: around.messages.at(-1)!.seq,
+      limit: 50,
+    });
+    expect(newer.hasNewer).toBe(false);
+    const late = (await send(a, "late")).data as MessageView;
+    await vi.waitFor(() => expect(bobPage.sync.appliedSeq).toBe(late.seq));
+    bobPage.queryClient.setQueryData<MessagePages>(key, (data) => ({
+      pages: [newer, ...data!.pages],
+      pageParams: [{ after: around.messages.at(-1)!.seq }, ...data!.pageParams],
+    }));
+    expect(bobPage.messages().map((m) => m.body)).not.toContain("late");
+    // ...until the window, now live, is rebased on that page: then it holds everything.
+    bobPage.sync.setBaseline(newer.lastSeq);
+    // Equal to a fresh read of everything from the window's first message on.
+    await vi.waitFor(async () => {
+      const fresh = await loadHistoryPage(h.db, roomId, {
+        after: around.messages[0]!.seq - 1,
+        limit: 200,
+      });
+      expect(bobPage.messages()).toEqual(fresh.messages);
+    });
+    expect(
+      bobPage
+        .messages()
+        .slice(-2)
+        .map((m) => m.body),
+    ).toEqual(["news", "late"]);
     bobPage.sync.stop();
     a.disconnect();
     bobPage.socket.disconnect();

@@ -1,11 +1,15 @@
-import type { HistoryPage } from "../schemas";
+import type { HistoryCursor, HistoryPage } from "../schemas";
 
-/** GET one page of a room's history (newest first when `before` is undefined). */
+/** GET one page of a room's history: the newest, or at a cursor (lib/chat/views.ts). */
 export async function fetchHistoryPage(
   slug: string,
-  before: number | undefined,
+  cursor: HistoryCursor = {},
 ): Promise<HistoryPage> {
-  const qs = before === undefined ? "" : `?before=${before}`;
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(cursor)) {
+    if (value !== undefined) query.set(name, String(value));
+  }
+  const qs = query.size ? `?${query}` : "";
   const res = await fetch(`/api/rooms/${encodeURIComponent(slug)}/messages${qs}`, {
     headers: { accept: "application/json" },
   });
@@ -14,8 +18,4 @@ export async function fetchHistoryPage(
     throw new Error(body?.error?.message ?? `Could not load messages (${res.status})`);
   }
   return (await res.json()) as HistoryPage;
-}
-
-export function olderPageParam(lastPage: HistoryPage): number | undefined {
-  return lastPage.hasMore ? lastPage.messages[0]?.seq : undefined;
 }

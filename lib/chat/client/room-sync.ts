@@ -1,9 +1,9 @@
 import type { QueryClient } from "@tanstack/react-query";
 import { getSocket, type RealtimeTransport, sendCommand } from "@/lib/realtime/client";
 import type { Participant } from "@/lib/realtime/protocol";
-import { applyEvents, type MessagePages } from "../cache";
+import { applyEvents } from "../cache";
 import type { RoomEvent } from "../schemas";
-import { chatKeys } from "./keys";
+import { updateMessages } from "./keys";
 
 /**
  * Keeps one room's message cache equal to the server's log (docs/architecture.md, "Chat
@@ -17,10 +17,14 @@ export interface RoomSyncCallbacks {
   onTyping(userId: string, displayName: string): void;
   onRenamed(name: string): void;
   onError(message: string | null): void;
+  /** Events just applied (live or caught up; a replay after `setBaseline` may repeat some). */
+  onEvents?(events: RoomEvent[]): void;
 }
 
 export class RoomSync {
   private lastSeq: number | null = null;
+  /** A baseline to go back to, taken at the next step of catching up (not under one). */
+  private rewindTo: number | null = null;
   private catchingUp: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -69,12 +73,21 @@ export class RoomSync {
     }
   }
 
-  /** The cache's baseline, once the first history page is in. */
+  /**
+   * The cache now holds a page read when the room's log was at `lastSeq` (the first page,
+   * or a new window: a newer page that reaches the live end, "Jump to latest", another
+   * message opened): everything after it is applied, again if need be — applying is
+   * idempotent, and events for messages outside a window that is not live were left out.
+   */
   setBaseline(lastSeq: number): void {
-    if (this.lastSeq === null) {
-      this.lastSeq = lastSeq;
-      void this.catchUp();
-    }
+    if (this.lastSeq === null) this.lastSeq = lastSeq;
+    else this.rewindTo = Math.min(this.rewindTo ?? lastSeq, lastSeq);
+    void this.catchUp();
+  }
+
+  /** The highest seq applied: the room as far as this page knows it. */
+  get appliedSeq(): number {
+    return this.lastSeq ?? 0;
   }
 
   private async subscribe(): Promise<void> {
@@ -112,7 +125,11 @@ export class RoomSync {
         do {
           this.again = false;
           let hasMore = true;
-          while (hasMore && this.lastSeq !== null && !this.stopped) {
+          while ((hasMore || this.rewindTo !== null) && this.lastSeq !== null && !this.stopped) {
+            if (this.rewindTo !== null) {
+              this.lastSeq = Math.min(this.lastSeq, this.rewindTo);
+              this.rewindTo = null;
+            }
             const page = await sendCommand(this.transport, "room.sync", {
               roomId: this.roomId,
               afterSeq: this.lastSeq,
@@ -136,8 +153,7 @@ export class RoomSync {
     for (const event of events) {
       if (event.type === "room.renamed") this.callbacks.onRenamed(event.name);
     }
-    this.queryClient.setQueryData<MessagePages>(chatKeys.messages(this.roomId), (data) =>
-      data ? applyEvents(data, events) : data,
-    );
+    updateMessages(this.queryClient, this.roomId, (data) => applyEvents(data, events));
+    this.callbacks.onEvents?.(events);
   }
 }

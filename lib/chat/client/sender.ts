@@ -5,8 +5,8 @@ import {
   type RealtimeTransport,
   sendCommand,
 } from "@/lib/realtime/client";
-import { type MessagePages, upsertMessage } from "../cache";
-import { chatKeys } from "./keys";
+import { upsertMessage } from "../cache";
+import { updateMessages } from "./keys";
 import { type Outbox, type OutboxItem, getOutbox } from "./outbox";
 
 /**
@@ -109,9 +109,7 @@ export class OutboxSender {
           replyToId: item.replyToId,
           attachmentIds: item.attachmentIds,
         });
-        this.queryClient.setQueryData<MessagePages>(chatKeys.messages(item.roomId), (data) =>
-          data ? upsertMessage(data, message) : data,
-        );
+        updateMessages(this.queryClient, item.roomId, (data) => upsertMessage(data, message));
         await this.outbox.remove(item.clientId);
       } catch (err) {
         if (err instanceof CommandError && !err.retryable) {

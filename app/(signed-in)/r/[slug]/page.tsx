@@ -4,6 +4,7 @@ import { after } from "next/server";
 import { RoomView } from "@/components/rooms/RoomView";
 import { requirePageUser } from "@/lib/auth/session";
 import { MESSAGE_PARAM, messageSeqParam } from "@/lib/chat/permalink";
+import { HISTORY_PAGE_SIZE } from "@/lib/chat/schemas";
 import { loadHistoryAround, loadHistoryPage } from "@/lib/chat/views";
 import { AppError } from "@/lib/errors";
 import { publish } from "@/lib/realtime/publish";
@@ -30,10 +31,10 @@ export default async function RoomPage({
   const { invite, m } = await searchParams;
   if (!SLUG_PATTERN.test(slug)) notFound();
   // `?m=<seq>`: open the room at that message (a permalink, a search result, a notification).
-  const focusSeq = m === undefined ? undefined : messageSeqParam.safeParse(m).data;
+  const linkedSeq = m === undefined ? undefined : messageSeqParam.safeParse(m).data;
   const query = new URLSearchParams();
   if (invite) query.set("invite", invite);
-  if (focusSeq) query.set(MESSAGE_PARAM, String(focusSeq));
+  if (linkedSeq) query.set(MESSAGE_PARAM, String(linkedSeq));
   const returnTo = `/r/${slug}${query.size ? `?${query}` : ""}`;
   const user = await requirePageUser(returnTo);
 
@@ -51,12 +52,21 @@ export default async function RoomPage({
   // or abandoned; the join has committed either way).
   if (events.length > 0) after(() => publish(runtime().io, events));
 
-  const [history, invitePath] = await Promise.all([
-    focusSeq
-      ? loadHistoryAround(db(), access.room.id, focusSeq)
-      : loadHistoryPage(db(), access.room.id, { limit: 50 }),
+  const roomId = access.room.id;
+  const limit = HISTORY_PAGE_SIZE;
+  const [around, invitePath] = await Promise.all([
+    linkedSeq ? loadHistoryAround(db(), roomId, linkedSeq, { limit }) : undefined,
     inviteLinkPath(db(), access),
   ]);
+  // A link to a message that is not here (mistyped, out of range, from another room) says
+  // so and shows the newest messages.
+  const found = around?.messages.some((message) => message.seq === linkedSeq) ?? false;
+  const history = found && around ? around : await loadHistoryPage(db(), roomId, { limit });
+  const focusSeq = found ? linkedSeq : undefined;
+  const linkError =
+    m !== undefined && !found
+      ? "That link points at no message in this room, so here are the latest ones."
+      : undefined;
 
   return (
     // Next keeps a page's client state when only its [slug] changes (a link from one room
@@ -69,6 +79,7 @@ export default async function RoomPage({
       invitePath={invitePath}
       initialHistory={history}
       focusSeq={focusSeq}
+      linkError={linkError}
       maxMessageLength={runtime().config.CHAT_MAX_MESSAGE_LENGTH}
     />
   );
