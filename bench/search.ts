@@ -1,8 +1,8 @@
 /**
  * Message search at scale (issue 14): `npm run bench:search -- [flags]` prints JSON.
  *
- *   --db=pglite|postgres|both   (default both; Postgres at BENCH_DATABASE_URL, else
- *                                TEST_DATABASE_URL, in a database of its own, dropped after)
+ *   --db=pglite|postgres|both   (default both; Postgres on TEST_DATABASE_URL's server, in a
+ *                                database of its own, dropped after)
  *   --messages=1000000 --rooms=1000   the corpus (--quick: 100,000 over 1,000)
  *   --member-rooms=100          how many rooms the searcher is in (the membership filter)
  *   --queries=100               searches per word class and sort
@@ -19,12 +19,10 @@
  * class's share of messages is printed. The slowest class's plan is EXPLAIN ANALYZEd.
  * Run under `flock /tmp/heavy.lock`.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import { Client } from "pg";
 import { z } from "zod";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { doSendMessage } from "@/lib/chat/service";
@@ -33,6 +31,7 @@ import { MIGRATIONS_DIR, migrateDatabase } from "@/lib/db/migrate";
 import { queryRows } from "@/lib/db/sql";
 import { searchInputSchema, type SearchSort } from "@/lib/search/schemas";
 import { planSearch, searchMessages } from "@/lib/search/service";
+import { openTestDatabase } from "@/test/support/db";
 import { percentiles, round } from "./chat/stats";
 
 const flags = z
@@ -98,26 +97,9 @@ async function openBenchDatabase(kind: "pglite" | "postgres") {
       },
     };
   }
-  const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-  if (!adminUrl) throw new Error("--db=postgres needs BENCH_DATABASE_URL or TEST_DATABASE_URL");
-  const name = `parley_bench_search_${randomBytes(4).toString("hex")}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ kind: "postgres", url: url.toString(), max: 4 });
-  return {
-    database,
-    drop: async () => {
-      await database.close();
-      const c = new Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  // A fresh database of its own on TEST_DATABASE_URL's server, dropped by close().
+  const database = await openTestDatabase("postgres");
+  return { database, drop: () => database.close() };
 }
 
 /** The migration's statements that add the search column and its indexes. */

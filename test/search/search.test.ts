@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { doDeleteMessage, doEditMessage, doSendMessage } from "@/lib/chat/service";
 import type { Database } from "@/lib/db/client";
-import { attachments, messages } from "@/lib/db/schema";
+import { attachments, messages, rooms } from "@/lib/db/schema";
 import { MIGRATIONS_DIR } from "@/lib/db/migrate";
 import { AppError } from "@/lib/errors";
 import { doCreateRoom, doJoinRoomBySlug, doLeaveRoom, doRemoveMember } from "@/lib/rooms/service";
 import { createSearchLimit } from "@/lib/search/limits";
 import { type SearchInput, searchInputSchema, type SearchPage } from "@/lib/search/schemas";
-import { searchMessages } from "@/lib/search/service";
+import { BEST_CANDIDATES, searchMessages } from "@/lib/search/service";
 import { isRateLimited, type RateLimitedError } from "@/lib/server/rate-limit";
 import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
@@ -260,6 +260,32 @@ describe.each(testDbKinds())("search on %s", (kind) => {
       /no longer valid/,
     );
     expect(await refusal(ada, "ibis", { cursor: "not-a-cursor" })).toMatch(/no longer valid/);
+  });
+
+  it("ranks best first among the newest matches only", async () => {
+    // One old message says it four times; then BEST_CANDIDATES newer ones say it once.
+    const old = await send(bob, general.id, "heron heron heron heron");
+    await sentAt(old.id, "2020-01-01T00:00:00Z");
+    const [room] = await database.db
+      .select({ lastSeq: rooms.lastSeq })
+      .from(rooms)
+      .where(eq(rooms.id, general.id));
+    await database.db.execute(sql`
+      insert into messages (room_id, author_id, client_id, seq, body)
+      select ${general.id}, ${bob.id}, gen_random_uuid(), ${room!.lastSeq} + n, 'a heron ' || n
+      from generate_series(1, ${BEST_CANDIDATES}) n`);
+    await database.db.execute(
+      sql`update rooms set last_seq = last_seq + ${BEST_CANDIDATES} where id = ${general.id}`,
+    );
+    const best = await search(ada, "heron", { sort: "best", limit: 50 });
+    expect(best.hits.map((h) => h.messageId)).not.toContain(old.id);
+    // Newest first reaches it, past the newer ones.
+    expect((await search(ada, "heron before:2021-01-01")).hits.map((h) => h.messageId)).toEqual([
+      old.id,
+    ]);
+    // Within the candidates, best first puts it on top.
+    const [top] = (await search(ada, "heron before:2021-01-01", { sort: "best" })).hits;
+    expect(top?.messageId).toBe(old.id);
   });
 
   it("treats hostile input as text and refuses what it cannot search, clearly", async () => {
