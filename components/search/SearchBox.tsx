@@ -2,7 +2,8 @@
 
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { MAX_SEARCH_LENGTH, searchPagePath, searchSorts } from "@/lib/search/schemas";
+import { showSearch } from "@/lib/search/client";
+import { MAX_SEARCH_LENGTH, searchFromParams, searchPagePath } from "@/lib/search/schemas";
 import styles from "./Search.module.css";
 
 /**
@@ -25,9 +26,8 @@ export function SearchBox() {
   const router = useRouter();
   const onSearchPage = usePathname() === "/search";
   const params = useSearchParams();
-  const current = onSearchPage ? (params.get("q") ?? "") : "";
-  const sortParam = params.get("sort");
-  const sort = searchSorts.find((s) => s === sortParam) ?? "newest";
+  const shownSearch = searchFromParams(params.get("q"), params.get("sort"));
+  const current = onSearchPage ? shownSearch.q : "";
   const [value, setValue] = useState(current);
   const [shown, setShown] = useState(current);
   const input = useRef<HTMLInputElement>(null);
@@ -45,7 +45,9 @@ export function SearchBox() {
     event.preventDefault();
     const q = value.trim();
     if (!q) return;
-    router.push(searchPagePath(q, onSearchPage ? sort : "newest"));
+    // On the search page the address changes at once (its view fetches); elsewhere, open it.
+    if (onSearchPage) showSearch(searchPagePath(q, shownSearch.sort), "push");
+    else router.push(searchPagePath(q));
   }
 
   return (

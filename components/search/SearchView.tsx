@@ -1,10 +1,16 @@
 "use client";
 
 import Link from "next/link";
-import { useRouter } from "next/navigation";
+import { useSearchParams } from "next/navigation";
 import { useId } from "react";
-import { groupByRoom, useSearch } from "@/lib/search/client";
-import { hitPath, type SearchHit, type SearchSort, searchPagePath } from "@/lib/search/schemas";
+import { groupByRoom, showSearch, useSearch } from "@/lib/search/client";
+import {
+  hitPath,
+  type SearchHit,
+  type SearchSort,
+  searchFromParams,
+  searchPagePath,
+} from "@/lib/search/schemas";
 import { LocalTime } from "@/components/ui/LocalTime";
 import pageStyles from "@/components/ui/Page.module.css";
 import { Highlight } from "./Highlight";
@@ -12,10 +18,12 @@ import styles from "./Search.module.css";
 
 /**
  * The results of the search in the address (/search?q=…&sort=…): grouped by room, each a
- * link that opens the room at the message. The count, and any refusal, are announced.
+ * link that opens the room at the message. The count, and any refusal, are announced. The
+ * address is the one source of the search: the sort always applies to the search shown.
  */
-export function SearchView({ q, sort }: { q: string; sort: SearchSort }) {
-  const router = useRouter();
+export function SearchView() {
+  const params = useSearchParams();
+  const { q, sort } = searchFromParams(params.get("q"), params.get("sort"));
   const search = useSearch(q, sort);
   const hits = search.data?.pages.flatMap((p) => p.hits) ?? [];
   const groups = groupByRoom(hits);
@@ -42,7 +50,9 @@ export function SearchView({ q, sort }: { q: string; sort: SearchSort }) {
               id={sortId}
               className="input"
               value={sort}
-              onChange={(e) => router.replace(searchPagePath(q, e.target.value as SearchSort))}
+              onChange={(e) =>
+                showSearch(searchPagePath(q, e.target.value as SearchSort), "replace")
+              }
               disabled={!q}
             >
               <option value="newest">Newest first</option>

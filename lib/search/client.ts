@@ -16,6 +16,18 @@ export async function fetchSearchPage(
   return readJson<SearchPage>(res, "Search failed");
 }
 
+/**
+ * Shows another search on the search page, which is already open: the address changes at
+ * once (`history`; Next.js keeps `useSearchParams` in step) and the view fetches the results
+ * itself. A router navigation would wait for the server's page, and a sort chosen meanwhile
+ * would build its address from the search before it (the address is the one source of the
+ * search's state). `push` for a new search (Back returns to the last), `replace` for a sort.
+ */
+export function showSearch(path: string, how: "push" | "replace"): void {
+  if (how === "push") window.history.pushState(null, "", path);
+  else window.history.replaceState(null, "", path);
+}
+
 /** The results of a search, page by page (TanStack Query; `fetchNextPage` for more). */
 export function useSearch(q: string, sort: SearchSort) {
   return useInfiniteQuery({

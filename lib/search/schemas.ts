@@ -54,6 +54,17 @@ export function hitPath(hit: Pick<SearchHit, "room" | "seq">): string {
   return messagePath(hit.room.slug, hit.seq);
 }
 
+/**
+ * The search in a search page's address (`?q=…&sort=…`), read the same way on the server
+ * (the page) and in the browser (the box and the view, from `useSearchParams`).
+ */
+export function searchFromParams(q: unknown, sort: unknown): { q: string; sort: SearchSort } {
+  return {
+    q: typeof q === "string" ? q.trim() : "",
+    sort: searchSorts.find((s) => s === sort) ?? "newest",
+  };
+}
+
 /** The search page for `q` (what the search box opens). */
 export function searchPagePath(q: string, sort: SearchSort = "newest"): string {
   const params = new URLSearchParams({ q });

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { SearchView } from "@/components/search/SearchView";
 import { requirePageUser } from "@/lib/auth/session";
-import { searchPagePath, searchSorts } from "@/lib/search/schemas";
+import { searchFromParams, searchPagePath } from "@/lib/search/schemas";
 
 export const metadata: Metadata = { title: "Search" };
 export const dynamic = "force-dynamic";
@@ -13,8 +13,8 @@ export default async function SearchPage({
   searchParams: Promise<{ q?: string | string[]; sort?: string | string[] }>;
 }) {
   const params = await searchParams;
-  const q = (typeof params.q === "string" ? params.q : "").trim();
-  const sort = searchSorts.find((s) => s === params.sort) ?? "newest";
+  const { q, sort } = searchFromParams(params.q, params.sort);
   await requirePageUser(q ? searchPagePath(q, sort) : "/search");
-  return <SearchView q={q} sort={sort} />;
+  // The view reads the search from the address itself: it changes without a new page.
+  return <SearchView />;
 }
