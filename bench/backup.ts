@@ -14,27 +14,23 @@
  * - the ceiling: a plain `tar -cf` of the same (stopped) DATA_DIR, and `tar -xf` of it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
-import { sql } from "drizzle-orm";
 import { encode } from "next-auth/jwt";
 import { io as connect, type Socket } from "socket.io-client";
 import { z } from "zod";
 import { doCreateGuest } from "@/lib/auth/service";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import { attachments } from "@/lib/db/schema";
 import { MasterKeys, parseMasterKey } from "@/lib/files/crypto/encryption";
 import { DiskStorage } from "@/lib/files/disk-storage";
-import { writeObject } from "@/lib/files/objects";
-import { newStorageKey } from "@/lib/files/storage";
 import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
 import { loadSecrets } from "@/lib/server/secrets";
+import { seedFiles, seedMessages } from "./seed";
+import { percentiles, round } from "./stats";
 
 const { values } = parseArgs({
   options: {
@@ -53,13 +49,11 @@ const options = z
 const MESSAGES = options.messages;
 const FILE_BYTES = options["file-mb"] * 1024 * 1024;
 const CLIENTS = options.clients;
-const FILE_SIZE = 64 * 1024 * 1024;
 const MB = 1024 * 1024;
 const NODE_ARGS = ["--import", "./scripts/node-hooks.mjs", "--import", "tsx"];
 
 const log = (line: string) =>
   process.stderr.write(`[bench:backup ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Peak resident memory of a process, sampled every 50 ms from /proc. */
 function sampleRss(pid: number): () => number {
@@ -74,7 +68,7 @@ function sampleRss(pid: number): () => number {
   }, 50);
   return () => {
     clearInterval(timer);
-    return round(peak / MB);
+    return round(peak / MB, 1);
   };
 }
 
@@ -98,19 +92,9 @@ async function timed(
   return { seconds: round((performance.now() - started) / 1000, 2), peakRssMB };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!, 2);
-}
-
 const latencyReport = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    sends: sorted.length,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    maxMs: round(sorted.at(-1) ?? NaN, 2),
-  };
+  const { p50, p99, max } = percentiles([Float64Array.from(samples)], [50, 99, 100]);
+  return { sends: samples.length, p50Ms: p50, p99Ms: p99, maxMs: max };
 };
 
 const dir = await mkdtemp(path.join(process.env.BENCH_DIR ?? tmpdir(), "parley-bench-backup-"));
@@ -126,41 +110,14 @@ try {
   for (let i = 0; i < CLIENTS; i++) users.push(await doCreateGuest(db, `Bench ${i}`));
   const { room } = await doCreateRoom(db, users[0]!, { kind: "open", name: "Bench" });
   for (const user of users.slice(1)) await doJoinRoomBySlug(db, user, room.slug);
-  await db.execute(sql`
-    insert into messages (room_id, author_id, client_id, seq, body)
-    select ${room.id}, ${users[0]!.id}, gen_random_uuid(), n,
-           'Message ' || n || ': ' || repeat('lorem ipsum ', 1 + n % 20)
-    from generate_series(1, ${MESSAGES}) as n`);
-  await db.execute(sql`
-    insert into room_events (room_id, seq, type, actor_id, message_id)
-    select room_id, seq, 'message.created', author_id, id from messages where room_id = ${room.id}`);
-  await db.execute(sql`update rooms set last_seq = ${MESSAGES} where id = ${room.id}`);
-  const storage = await DiskStorage.create(path.join(dataDir, "files", "objects"));
-  const keys = new MasterKeys(parseMasterKey(secrets.filesMasterKey));
-  for (let written = 0; written < FILE_BYTES;) {
-    const size = Math.min(FILE_SIZE, FILE_BYTES - written);
-    const key = newStorageKey();
-    const chunk = randomBytes(MB);
-    await writeObject(
-      storage,
-      keys,
-      key,
-      Readable.from(
-        (function* () {
-          for (let left = size; left > 0; left -= MB) yield chunk.subarray(0, Math.min(MB, left));
-        })(),
-      ),
-    );
-    await db.insert(attachments).values({
-      roomId: room.id,
-      uploaderId: users[0]!.id,
-      name: `file-${written}.bin`,
-      size,
-      mimeType: "application/octet-stream",
-      storageKey: key,
-    });
-    written += size;
-  }
+  await seedMessages(db, { roomId: room.id, authorId: users[0]!.id, count: MESSAGES });
+  await seedFiles(db, {
+    storage: await DiskStorage.create(path.join(dataDir, "files", "objects")),
+    keys: new MasterKeys(parseMasterKey(secrets.filesMasterKey)),
+    roomId: room.id,
+    uploaderId: users[0]!.id,
+    totalBytes: FILE_BYTES,
+  });
   await database.close();
 
   log("starting the node");
@@ -172,7 +129,7 @@ try {
   const { port } = z.object({ port: z.number() }).parse(JSON.parse(String(first.value)));
   const url = `http://127.0.0.1:${port}`;
   const nodeRssBefore = await readFile(`/proc/${node.pid}/status`, "utf8").then((s) =>
-    round(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024),
+    round(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024, 1),
   );
 
   const sockets: Socket[] = [];
@@ -276,7 +233,7 @@ try {
         backup: {
           ...backup,
           archiveBytes,
-          MBps: round(archiveBytes / MB / backup.seconds),
+          MBps: round(archiveBytes / MB / backup.seconds, 1),
           nodeRssBeforeMB: nodeRssBefore,
           nodePeakRssMB,
         },

@@ -29,7 +29,8 @@ import { Bot } from "../sfu/bot/bot";
 import { DELAY_BUCKET_MS } from "../sfu/stats";
 import { LOOPBACK, startSfu, type TestSfu } from "../sfu/test/harness";
 import { mintCallToken } from "../sfu/token";
-import { percentiles, processUsage, round } from "./sfu-measure";
+import { percentiles, processUsage } from "./sfu-measure";
+import { round } from "./stats";
 
 const ROOM_SIZE = Number(process.env.BENCH_CAPACITY_ROOM_SIZE ?? 8);
 const MAX_ROOMS = Number(process.env.BENCH_CAPACITY_MAX_ROOMS ?? 30);

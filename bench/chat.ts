@@ -22,7 +22,7 @@ import {
   startParley,
 } from "./chat/servers";
 import { bareBots, createUsersAndRooms } from "./chat/setup";
-import { round } from "./chat/stats";
+import { round } from "./stats";
 
 /** A default run takes ~7 minutes; past this something hangs, and the run ends itself. */
 const WATCHDOG_MS = 20 * 60_000;

@@ -13,22 +13,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { sql } from "drizzle-orm";
 import { doCreateAccount } from "@/lib/auth/service";
 import { openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
-import { attachments } from "@/lib/db/schema";
 import { roomExport } from "@/lib/export/archive";
 import { tar } from "@/lib/export/tar";
 import { MasterKeys } from "@/lib/files/crypto/encryption";
 import { DiskStorage } from "@/lib/files/disk-storage";
-import { writeObject } from "@/lib/files/objects";
-import { newStorageKey } from "@/lib/files/storage";
 import { doCreateRoom } from "@/lib/rooms/service";
+import { seedFiles, seedMessages } from "./seed";
 
 const MESSAGES = Number(process.env.BENCH_EXPORT_MESSAGES ?? 100_000);
 const FILE_BYTES = Number(process.env.BENCH_EXPORT_FILE_BYTES ?? 1024 ** 3);
-const FILE_SIZE = 64 * 1024 * 1024;
 const MB = 1024 * 1024;
 
 const dir = await mkdtemp(path.join(process.env.BENCH_DIR ?? tmpdir(), "parley-bench-export-"));
@@ -43,39 +39,16 @@ try {
   });
   const { room } = await doCreateRoom(db, user, { kind: "open" });
   const setupStart = performance.now();
-  await db.execute(sql`
-    insert into messages (room_id, author_id, client_id, seq, body)
-    select ${room.id}, ${user.id}, gen_random_uuid(), n,
-           'Message ' || n || ': ' || repeat('lorem ipsum ', 1 + n % 20)
-    from generate_series(1, ${MESSAGES}) as n`);
-  await db.execute(sql`update rooms set last_seq = ${MESSAGES} where id = ${room.id}`);
+  await seedMessages(db, { roomId: room.id, authorId: user.id, count: MESSAGES });
   const storage = await DiskStorage.create(path.join(dir, "objects"));
   const keys = new MasterKeys(randomBytes(32));
-  for (let written = 0, i = 0; written < FILE_BYTES; i++) {
-    const size = Math.min(FILE_SIZE, FILE_BYTES - written);
-    const key = newStorageKey();
-    const chunk = randomBytes(MB);
-    await writeObject(
-      storage,
-      keys,
-      key,
-      Readable.from(
-        (function* () {
-          for (let left = size; left > 0; left -= MB)
-            yield left >= MB ? chunk : chunk.subarray(0, left);
-        })(),
-      ),
-    );
-    await db.insert(attachments).values({
-      roomId: room.id,
-      uploaderId: user.id,
-      name: `file-${i}.bin`,
-      size,
-      mimeType: "application/octet-stream",
-      storageKey: key,
-    });
-    written += size;
-  }
+  await seedFiles(db, {
+    storage,
+    keys,
+    roomId: room.id,
+    uploaderId: user.id,
+    totalBytes: FILE_BYTES,
+  });
   const setupS = (performance.now() - setupStart) / 1000;
 
   global.gc?.();

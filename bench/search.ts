@@ -32,7 +32,7 @@ import { queryRows } from "@/lib/db/sql";
 import { searchInputSchema, type SearchSort } from "@/lib/search/schemas";
 import { planSearch, searchMessages } from "@/lib/search/service";
 import { openTestDatabase } from "@/test/support/db";
-import { percentiles, round } from "./chat/stats";
+import { percentiles, round } from "./stats";
 
 const flags = z
   .object({

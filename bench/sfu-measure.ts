@@ -1,8 +1,9 @@
 /**
  * What the SFU benchmarks (bench/sfu.ts, bench/capacity.ts) measure with: a process's CPU
- * and memory from /proc, percentiles of the SFU's histograms, rounding.
+ * and memory from /proc, and percentiles of the SFU's histograms.
  */
 import { readFileSync } from "node:fs";
+import { round } from "./stats";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 const PAGE_SIZE = 4096;
@@ -28,9 +29,4 @@ export function percentiles(counts: number[], bucketMs: number): { p50: number; 
     return round(counts.length * bucketMs, 3);
   };
   return total === 0 ? { p50: 0, p99: 0 } : { p50: at(0.5), p99: at(0.99) };
-}
-
-export function round(value: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

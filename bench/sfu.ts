@@ -48,7 +48,8 @@ import { DEFAULT_VIDEO, STAMP_OFFSET } from "../sfu/bot/rtp-source";
 import type { MediaNetwork } from "../sfu/media";
 import { DELAY_BUCKET_MS } from "../sfu/stats";
 import { LOOPBACK, startSfu, type TestSfu } from "../sfu/test/harness";
-import { percentiles, processUsage, round } from "./sfu-measure";
+import { percentiles, processUsage } from "./sfu-measure";
+import { round } from "./stats";
 import { janusBinary, JanusPublisher, JanusSubscriber, startJanus } from "./sfu/janus";
 import {
   inPrivateNetwork,

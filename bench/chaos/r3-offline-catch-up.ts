@@ -6,7 +6,7 @@ import { doCreateRoom, doJoinRoomBySlug } from "@/lib/rooms/service";
 import type { TestDbKind } from "@/test/support/db";
 import { createUser } from "@/test/support/fixtures";
 import { ask, startRealtimeServer, type TestSocket } from "@/test/support/realtime-server";
-import { percentiles, round } from "../chat/stats";
+import { percentiles, round } from "../stats";
 import { progress, type RowResult, rowRecorder, sleep } from "./row";
 
 export interface R3Options {

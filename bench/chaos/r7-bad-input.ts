@@ -5,7 +5,7 @@ import { commands } from "@/lib/realtime/protocol";
 import type { TestDbKind } from "@/test/support/db";
 import { createBenchDatabase, ensureBuild, startParley } from "../chat/servers";
 import { fetchCsrf, signInGuest } from "../chat/setup";
-import { percentiles } from "../chat/stats";
+import { percentiles } from "../stats";
 import { MAX_STALL_MS, progress, type RowResult, rowRecorder, sleep } from "./row";
 
 /** /api/health must answer within this throughout. */

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { io, type Socket } from "socket.io-client";
-import { Samples } from "./stats";
+import { Samples } from "../stats";
 import type {
   BotSpec,
   ConnectCommand,

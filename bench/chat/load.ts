@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { loadavg } from "node:os";
 import { cpuWindow, rssSampler, totalCpuSeconds } from "./proc";
 import type { RunningServer } from "./servers";
-import { percentiles, round } from "./stats";
+import { percentiles, round } from "../stats";
 import type {
   BotSpec,
   ConnectResult,

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { round } from "./stats";
+import { round } from "../stats";
 
 /**
  * Where the web node's CPU went during one measurement window, from the `.cpuprofile` that

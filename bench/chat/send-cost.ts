@@ -22,7 +22,7 @@ import { messages } from "@/lib/db/schema";
 import { accessRoomById } from "@/lib/rooms/access";
 import { doCreateRoom } from "@/lib/rooms/service";
 import { createBenchDatabase } from "./servers";
-import { round } from "./stats";
+import { round } from "../stats";
 
 const kind = process.argv[2] ?? "pglite";
 const N = Number(process.env.BENCH_SEND_COST_N ?? 2000);
