@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { type Browser, expect, type Locator, type Page, test } from "@playwright/test";
-import { joinCall, tile } from "./call-support";
+import { callRegion, joinCall, tile } from "./call-support";
 import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from "./support";
 
 /**
@@ -52,6 +52,17 @@ async function adaWithTwoRooms(page: Page, browser: Browser, first: string, seco
   await rename(page, second);
   await expectCurrent(page, second);
   return { grace: await joinAsGuest(browser, firstPath, "Grace") };
+}
+
+/** Ada and Grace in a call, and still both in it (and seeing each other) seconds later. */
+async function expectStillInCall(ada: Page, grace: Page) {
+  await expect(tile(grace, "Ada")).toBeVisible();
+  await expect(tile(ada, "Grace")).toBeVisible();
+  // What a stale teardown would undo arrives within a second or two of the join.
+  await ada.waitForTimeout(4_000);
+  await expect(callRegion(ada).getByRole("button", { name: "Leave call" })).toBeVisible();
+  await expect(tile(grace, "Ada")).toBeVisible();
+  await expect(tile(ada, "Grace")).toBeVisible();
 }
 
 test.describe("moving between rooms", () => {
@@ -121,9 +132,26 @@ test.describe("moving between rooms", () => {
     await expectCurrent(page, "Retro");
     await expect(tile(grace.page, "Ada")).toHaveCount(0);
     await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("call in progress");
+
+    // Back at once, joining again: the session of the page left behind, ending, must not end
+    // this one; seconds later both are still in the call. The same for Leave, then Join.
+    await roomLink(page, "Standup").click();
+    await expectCurrent(page, "Standup");
+    await joinCall(page);
+    await expectStillInCall(page, grace.page);
+    await callRegion(page).getByRole("button", { name: "Leave call" }).click();
+    await joinCall(page);
+    await expectStillInCall(page, grace.page);
+    await page.keyboard.press("Control+k");
+    await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
+    await page.keyboard.press("Enter");
+    await expectCurrent(page, "Retro");
+    await expect(tile(grace.page, "Ada")).toHaveCount(0);
+
     await grace.page.getByRole("button", { name: "Leave call" }).click();
     await expect(roomLink(page, "Standup")).not.toHaveAttribute("aria-description", /call/);
     await roomLink(page, "Standup").click();
+    await expectCurrent(page, "Standup");
     await expectConnected(page);
 
     // Written offline; the connection comes back as you move to another room: it is sent

@@ -113,8 +113,21 @@ export function registerCallHandlers(socket: AppSocket, deps: CallHandlerDeps): 
     if (!access) throw notFound("There is no such room");
   };
 
-  onCommand(socket, "call.join", async ({ roomId }) => {
-    await member(roomId);
+  // The tab's current session in each call, noted before any await: a join waiting for
+  // the database must not be overtaken by the leave of an older session, nor a leave of an
+  // older session undo a newer join (the Call sends one session per Join; lib/call/client).
+  const calls = (socket.data.calls ??= new Map<string, string | undefined>());
+
+  onCommand(socket, "call.join", async ({ roomId, session }) => {
+    calls.set(roomId, session);
+    try {
+      await member(roomId);
+    } catch (err) {
+      if (calls.get(roomId) === session) calls.delete(roomId);
+      throw err;
+    }
+    // Left (this very session) while the membership was checked: stay out.
+    if (!calls.has(roomId) || calls.get(roomId) !== session) return callRoster(io, roomId);
     await socket.join(channel.call(roomId));
     broadcastRoster(roomId);
     const roster = await callRoster(io, roomId);
@@ -125,7 +138,11 @@ export function registerCallHandlers(socket: AppSocket, deps: CallHandlerDeps): 
     return roster;
   });
 
-  onCommand(socket, "call.leave", async ({ roomId }) => {
+  onCommand(socket, "call.leave", async ({ roomId, session }) => {
+    // A late leave of an earlier session: the tab is in the call through a newer one.
+    if (session !== undefined && calls.has(roomId) && calls.get(roomId) !== session)
+      return callRoster(io, roomId);
+    calls.delete(roomId);
     await socket.leave(channel.call(roomId));
     broadcastRoster(roomId);
     return callRoster(io, roomId);

@@ -22,6 +22,8 @@ export interface SocketData {
   user: SessionUser;
   /** The room this tab shows and whether it is visible and focused (`client.focus`). */
   focus?: { roomId: string | null; active: boolean };
+  /** Each call this tab is in (or joining): its current session (call-handlers.ts). */
+  calls?: Map<string, string | undefined>;
 }
 export type AppSocket = Socket<ClientCommands, ServerEvents, Record<string, never>, SocketData>;
 

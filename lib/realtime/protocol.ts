@@ -27,6 +27,7 @@ import {
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
 const roomRef = z.object({ roomId: z.uuid() });
+const callRef = roomRef.extend({ session: z.uuid().optional() });
 
 /** The most rooms one `rooms.watch` may name (checked in one query). */
 export const MAX_WATCHED_ROOMS = 500;
@@ -62,10 +63,14 @@ export const commands = {
    * pushes for that room are held back while any of your tabs is (lib/notify/fanout.ts).
    */
   "client.focus": z.object({ roomId: z.uuid().nullable(), active: z.boolean() }),
-  /** This tab is now in the room's call (sent on joining and again after every reconnect). */
-  "call.join": roomRef,
-  /** This tab left the room's call. */
-  "call.leave": roomRef,
+  /**
+   * This tab is now in the room's call (sent on joining and again after every reconnect).
+   * `session` names this time in the call (one per Join), so that the leave of an earlier
+   * one, arriving late, cannot take the tab out of a newer one.
+   */
+  "call.join": callRef,
+  /** This tab left the room's call: ignored when `session` is no longer the tab's current. */
+  "call.leave": callRef,
   /** Who is in the room's call now, for people who have not joined it. */
   "call.roster": roomRef,
 } as const;

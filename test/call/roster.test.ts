@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { CallRoster } from "@/lib/realtime/protocol";
@@ -65,6 +66,39 @@ describe("call roster", () => {
     tab2.disconnect();
     expect(names(await gone)).toEqual([]);
     tab1.disconnect();
+    watcher.disconnect();
+  });
+
+  it("a late leave of an earlier session does not take the tab out of a newer one", async () => {
+    const watcher = await h.client(bob);
+    const tab = await h.client(ada);
+    const roster = async () =>
+      names((await ask(watcher, "call.roster", { roomId })).data as CallRoster);
+    const [first, second] = [randomUUID(), randomUUID()];
+
+    // In, out and in again at once (the room left and come back to, Leave then Join): the
+    // first session's leave arrives after the second's join.
+    expect((await ask(tab, "call.join", { roomId, session: first })).ok).toBe(true);
+    expect((await ask(tab, "call.join", { roomId, session: second })).ok).toBe(true);
+    expect((await ask(tab, "call.leave", { roomId, session: first })).ok).toBe(true);
+    expect(await roster()).toEqual(["Ada"]);
+    // Its own leave ends it.
+    expect((await ask(tab, "call.leave", { roomId, session: second })).ok).toBe(true);
+    expect(await roster()).toEqual([]);
+
+    // A leave sent right behind its join (not awaited) overtakes the join's membership
+    // check: the tab must end up out, not in the call for good.
+    const third = randomUUID();
+    const joining = ask(tab, "call.join", { roomId, session: third });
+    const leaving = ask(tab, "call.leave", { roomId, session: third });
+    expect((await joining).ok).toBe(true);
+    expect((await leaving).ok).toBe(true);
+    expect(await roster()).toEqual([]);
+
+    // A malformed session changes nothing.
+    const bad = await ask(tab, "call.leave", { roomId, session: "not-a-session" });
+    expect(bad).toMatchObject({ ok: false, error: { code: "bad_request" } });
+    tab.disconnect();
     watcher.disconnect();
   });
 

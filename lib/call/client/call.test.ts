@@ -173,7 +173,9 @@ describe("Call", () => {
       participants: [{ ...grace, tracks: [] }],
       error: null,
     });
-    expect(rosterCommands("call.join")).toEqual([{ roomId: room.roomId }]);
+    expect(rosterCommands("call.join")).toEqual([
+      { roomId: room.roomId, session: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+    ]);
     // Devices off: nothing is sent, but the publisher is told so.
     await until(first.session.watch, () => first.session.updates.length > 0, "publishing");
     expect(first.session.updates[0]).toEqual({
@@ -197,11 +199,21 @@ describe("Call", () => {
       selfPeerId: null,
     });
     expect(first.session.left).toBe(true);
-    expect(rosterCommands("call.leave")).toEqual([{ roomId: room.roomId }]);
+    // The leave names the session it ends (a late one cannot end a newer: call-handlers.ts).
+    const [join1, rejoin1] = rosterCommands("call.join");
+    expect(rejoin1).toEqual(join1);
+    expect(rosterCommands("call.leave")).toEqual([join1]);
     // Out of the call, a reconnect says nothing (the listener runs synchronously).
     transport.disconnect();
     transport.connect();
     expect(rosterCommands("call.join")).toHaveLength(2);
+    // Joining again is another session.
+    call.join();
+    (await sfu.attempt(1)).resolve(joined("p-me-2", [grace]));
+    await statusBecomes("joined");
+    const join2 = rosterCommands("call.join")[2]!;
+    expect(join2.roomId).toBe(room.roomId);
+    expect(join2.session).not.toBe(join1!.session);
     detach();
     expect(transport.listenerCount("connect")).toBe(0);
   });

@@ -57,6 +57,11 @@ export class Call {
   private received: ReceivedTracks = new Map();
   /** The person asked to be in the call (and has not left): keep reconnecting. */
   private wantInCall = false;
+  /**
+   * This time in the call (one per Join), named in the room roster's `call.join` and
+   * `call.leave`: the web node ignores a leave of an earlier one (call-handlers.ts).
+   */
+  private rosterSession: string | undefined;
   /** Bumped whenever sessions opened before must be ignored (leave, a new attempt). */
   private generation = 0;
   private screenAudio: MediaStreamTrack | null = null;
@@ -125,6 +130,7 @@ export class Call {
   join(): void {
     if (this.disposed || this.snapshot.status !== "idle") return;
     this.wantInCall = true;
+    this.rosterSession = crypto.randomUUID();
     this.set({ status: "joining", error: null });
     void this.connect(this.openWanted());
   }
@@ -425,8 +431,8 @@ export class Call {
   private tellRoster(name: "call.join" | "call.leave"): void {
     const socket = this.socket;
     if (!socket.connected) return; // `connect` re-sends call.join
-    sendCommand(socket, name, { roomId: this.room.roomId }).catch((err: unknown) =>
-      console.warn(`[call] ${name} failed: ${String(err)}`),
+    sendCommand(socket, name, { roomId: this.room.roomId, session: this.rosterSession }).catch(
+      (err: unknown) => console.warn(`[call] ${name} failed: ${String(err)}`),
     );
   }
 
