@@ -54,8 +54,9 @@ test("a permalink opens the room at an old message; both ways, Jump to latest, s
   const path = await newRoom(page);
   const slug = path.split("/").pop()!;
 
-  // A long history, from others (each within the server's rate limit).
-  const others = await apiSenders(baseURL!, slug, 16);
+  // A long history, from others: 12 messages each, so each still has room under the
+  // server's limit (CHAT_RATE_POINTS 15 per 5 s) for the two sent later in the test.
+  const others = await apiSenders(baseURL!, slug, 20);
   const seqs: number[] = [0];
   for (let i = 1; i <= TOTAL; i++) seqs.push(await others.say(label(i)));
 
