@@ -110,6 +110,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       this.retransmit(feedback.lost),
     );
     this.unsubscribers.push(pli.unSubscribe, fir.unSubscribe, nack.unSubscribe);
+  }
+
+  /**
+   * Picks the first layer. Called once whoever listens for `layerChanged` is listening: a
+   * producer already sending has its layers, so the first choice is made (and announced) here.
+   */
+  start(): void {
     this.reselect();
   }
 

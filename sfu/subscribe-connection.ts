@@ -126,6 +126,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       this.renegotiate();
     });
     this.emit("consumerAdded", consumer);
+    consumer.start();
     this.renegotiate();
     return consumer;
   }

@@ -109,6 +109,18 @@ describe("simulcast layer selection", () => {
     await sub.leave();
     await pub.leave();
   });
+
+  it("tells a viewer who arrives once every layer is flowing which layer it gets", async () => {
+    const { pub, sub, trackId } = await simulcastCall("room-late-viewer");
+    // The producer's layers are all live now, so the SFU picks the late viewer's layer the
+    // moment it subscribes: that first choice must still reach it.
+    const late = await sfu.bot("room-late-viewer", "Late viewer");
+    await late.waitFor(() => (late.received.get(trackId)?.packets ?? 0) > 10, 10_000, "video");
+    expect(late.received.get(trackId)!.layer).toBe("low");
+    await late.leave();
+    await sub.leave();
+    await pub.leave();
+  });
 });
 
 describe("a layer the publisher pauses", () => {
