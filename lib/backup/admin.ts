@@ -154,12 +154,7 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
     let summary: Omit<BackupSummary, "bytes"> | null = null;
     const started = performance.now();
     let bytes = 0;
-    const archive = tar(
-      backupEntries(
-        { ...snapshotSource, storage },
-        (done) => (summary = done),
-      ),
-    );
+    const archive = tar(backupEntries({ ...snapshotSource, storage }, (done) => (summary = done)));
     const counted = (async function* () {
       for await (const chunk of archive) {
         bytes += chunk.length;
@@ -224,7 +219,9 @@ export async function* snapshotFromNode(response: AsyncIterable<Buffer>): Snapsh
     }
     const parts: Buffer[] = [];
     for await (const chunk of entry.body) parts.push(chunk);
-    const plan: SnapshotPlan = snapshotPlanSchema.parse(JSON.parse(Buffer.concat(parts).toString()));
+    const plan: SnapshotPlan = snapshotPlanSchema.parse(
+      JSON.parse(Buffer.concat(parts).toString()),
+    );
     return plan;
   }
   throw new Error("The node ended the backup early (see its log)");

@@ -187,7 +187,7 @@ export async function* backupArchive(
       size: object.size,
       body: (async function* () {
         try {
-          for (let at = 0; at < object.size; ) {
+          for (let at = 0; at < object.size;) {
             // A fresh buffer per read, handed on as it is: no copy.
             const piece = await object.read(
               at,
