@@ -32,7 +32,8 @@ const log = logger("admin");
  * account can already read everything the channel hands out (the database files, the
  * secrets), so the channel grants nothing new; it is not on any network. It exists because
  * a second process cannot open the live PGlite directory: `npm run backup` asks the
- * running node, which streams the archive at the pace the reader takes it.
+ * running node for the database snapshot, which it streams at the pace the reader takes it
+ * (the stored files the command reads from DATA_DIR itself: see "caller" below).
  *
  *   POST /backup            {"includeSecrets": bool, "objects"?: "inline" | "caller"}
  *                           "inline" (the default): the whole archive (tar); a summary trailer.
