@@ -198,6 +198,9 @@ async function main() {
     await tell({ type: "phase", phase: "idle" }, "phase");
     const taken = await tell({ type: "take" }, "samples");
     if (round === 0) {
+      // The devices' last_success_at, written a couple of seconds after a fan-out (the first
+      // of the hour; later rounds find them fresh): written now, not in round 1's baseline.
+      await notify.flushUsed();
       log("warm-up done");
       continue;
     }

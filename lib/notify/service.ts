@@ -1,4 +1,5 @@
 import "server-only";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import { and, desc, eq, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SessionUser } from "@/lib/auth/schemas";
 import type { Queryable } from "@/lib/db/client";
@@ -250,6 +251,10 @@ export async function* pushRecipientPages(
     if (rows.length > 0) yield rows;
     if (new Set(rows.map((r) => r.user_id)).size < pageSize) return;
     after = rows.at(-1)!.user_id;
+    // PGlite answers in microtasks: without a turn of the event loop here, a whole room's
+    // pages would run as one task, and no socket (another room's send) would be read
+    // until the last one.
+    await nextTurn();
   }
 }
 
@@ -258,21 +263,94 @@ const LAST_SUCCESS_PRECISION_MS = 60 * 60 * 1000;
 
 /**
  * Records that pushes reached these devices, to the hour: a busy room's every message does
- * not rewrite every member's device row. In statements of 100 ids, short on PGlite.
+ * not rewrite every member's device row. One statement; `SubscriptionUseRecorder` feeds it
+ * small batches, off the moment of a fan-out.
  */
-export async function markSubscriptionsUsed(db: Queryable, ids: string[]): Promise<void> {
-  const now = new Date();
+export async function markSubscriptionsUsed(
+  db: Queryable,
+  ids: string[],
+  now = new Date(),
+): Promise<void> {
+  if (ids.length === 0) return;
   const stale = new Date(now.getTime() - LAST_SUCCESS_PRECISION_MS);
-  for (let i = 0; i < ids.length; i += 100) {
-    await db
-      .update(pushSubscriptions)
-      .set({ lastSuccessAt: now })
-      .where(
-        and(
-          inArray(pushSubscriptions.id, ids.slice(i, i + 100)),
-          or(isNull(pushSubscriptions.lastSuccessAt), lt(pushSubscriptions.lastSuccessAt, stale)),
-        ),
-      );
+  await db
+    .update(pushSubscriptions)
+    .set({ lastSuccessAt: now })
+    .where(
+      and(
+        inArray(pushSubscriptions.id, ids),
+        or(isNull(pushSubscriptions.lastSuccessAt), lt(pushSubscriptions.lastSuccessAt, stale)),
+      ),
+    );
+}
+
+/** Devices per `last_success_at` statement, and the pause between two statements. */
+const USE_BATCH = 50;
+const USE_BATCH_GAP_MS = 20;
+/** How long after a fan-out its devices' `last_success_at` is written. */
+const USE_FLUSH_DELAY_MS = 2_000;
+
+/**
+ * `last_success_at` (settings shows it, "last reached"), written behind the fan-outs: a
+ * device reached again within the hour is not written again (remembered here, and the
+ * statement's own condition on other web nodes); the rest waits a couple of seconds and
+ * goes out in statements of 50 with a pause between them. On PGlite every statement holds
+ * the web node's main thread, and an UPDATE of a thousand rows at the moment of a fan-out
+ * held up every other room's sends.
+ */
+export class SubscriptionUseRecorder {
+  /** Devices written (or found fresh) at this time, ms; dropped once older than the hour. */
+  private readonly written = new Map<string, number>();
+  private pending = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: () => Queryable,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** These devices were reached now. */
+  record(ids: Iterable<string>): void {
+    const fresh = Date.now() - LAST_SUCCESS_PRECISION_MS;
+    for (const id of ids) if ((this.written.get(id) ?? 0) <= fresh) this.pending.add(id);
+    if (this.pending.size > 0 && !this.timer && !this.flushing) {
+      this.timer = setTimeout(() => void this.flush(), USE_FLUSH_DELAY_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is pending now (and waits for a write under way). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.flushing) await this.flushing;
+    if (this.pending.size === 0) return;
+    this.flushing = this.write().finally(() => {
+      this.flushing = null;
+      // Recorded while writing: the next round.
+      if (this.pending.size > 0) this.record([]);
+    });
+    await this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    const ids = [...this.pending];
+    this.pending = new Set();
+    const now = new Date();
+    for (const [id, at] of this.written)
+      if (at <= now.getTime() - LAST_SUCCESS_PRECISION_MS) this.written.delete(id);
+    for (let i = 0; i < ids.length; i += USE_BATCH) {
+      if (i > 0) await sleep(USE_BATCH_GAP_MS);
+      const batch = ids.slice(i, i + USE_BATCH);
+      try {
+        await markSubscriptionsUsed(this.db(), batch, now);
+        for (const id of batch) this.written.set(id, now.getTime());
+      } catch (err) {
+        // A lost "last reached" time is not worth a retry loop: the next push writes it.
+        this.onError(err);
+      }
+    }
   }
 }
 
