@@ -26,6 +26,7 @@ import { startNotify } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { setRuntime } from "@/lib/server/runtime";
 import type { TrafficCommand, TrafficMessage } from "./notify/traffic";
+import { processCpuSeconds } from "./chat/proc";
 import { percentiles, round } from "./stats";
 
 const round1 = (ms: number) => round(ms, 1);
@@ -156,7 +157,13 @@ async function main() {
   );
 
   // Warm up: one fan-out (JIT, connection pools, the VAPID JWT).
-  const rounds: { handedOffMs: number; fanoutMs: number; cpuMs: number }[] = [];
+  const rounds: {
+    handedOffMs: number;
+    fanoutMs: number;
+    cpuMs: number;
+    sinkCpuMs: number;
+    trafficCpuMs: number;
+  }[] = [];
   const latencies = { baseline: [] as number[], fanout: [] as number[] };
   let failedSends = 0;
   for (let round = 0; round <= ROUNDS; round++) {
@@ -174,6 +181,7 @@ async function main() {
     const done = new Promise<number>((resolve) => (fanoutDone = resolve));
     await tell({ type: "phase", phase: "fanout" }, "phase");
     const cpu0 = process.cpuUsage();
+    const helpers0 = [processCpuSeconds(sink.pid!) ?? 0, processCpuSeconds(traffic.pid!) ?? 0];
     const t0 = performance.now();
     const ack = await ask(owner, "message.send", {
       roomId: BIG_ROOM,
@@ -195,6 +203,7 @@ async function main() {
       ),
     ]);
     const cpu = process.cpuUsage(cpu0);
+    const helpers = [processCpuSeconds(sink.pid!) ?? 0, processCpuSeconds(traffic.pid!) ?? 0];
     await tell({ type: "phase", phase: "idle" }, "phase");
     const taken = await tell({ type: "take" }, "samples");
     if (round === 0) {
@@ -211,6 +220,8 @@ async function main() {
       handedOffMs: handedOff - t0,
       fanoutMs: finished - t0,
       cpuMs: (cpu.user + cpu.system) / 1000 - trafficCpuPerMs * (finished - t0),
+      sinkCpuMs: (helpers[0]! - helpers0[0]!) * 1000,
+      trafficCpuMs: (helpers[1]! - helpers0[1]!) * 1000,
     });
     log(`round ${round}: ${Math.round(handedOff - t0)} ms to hand off ${SUBSCRIBED} pushes`);
   }
@@ -236,6 +247,14 @@ async function main() {
     fanoutDoneMs: { median: round1(median(rounds.map((r) => r.fanoutMs))) },
     /** The web node's CPU from the send to the fan-out's end, less the other rooms' traffic. */
     webNodeCpuMs: { median: round1(median(rounds.map((r) => r.cpuMs))) },
+    /**
+     * The benchmark's own processes on the same cores meanwhile (clock ticks, /proc): the
+     * push service stand-in and the other rooms' clients, which would be elsewhere.
+     */
+    helperCpuMs: {
+      pushService: round1(median(rounds.map((r) => r.sinkCpuMs))),
+      otherRoomsClients: round1(median(rounds.map((r) => r.trafficCpuMs))),
+    },
     /** Pooled over the rounds; latency from each send's slot on the schedule to its ack. */
     otherRoomsSendAckMs: {
       baseline: { samples: latencies.baseline.length, ...base },

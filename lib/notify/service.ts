@@ -1,8 +1,21 @@
 import "server-only";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
-import { and, desc, eq, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  desc,
+  eq,
+  fillPlaceholders,
+  inArray,
+  isNull,
+  lt,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { SessionUser } from "@/lib/auth/schemas";
-import type { Queryable } from "@/lib/db/client";
+import type { Db, Queryable } from "@/lib/db/client";
+import { preparedStatement, runPrepared } from "@/lib/db/prepared";
 import { notifyPrefs, pushSubscriptions, roomNotifySettings } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
 import { badRequest, notFound } from "@/lib/errors";
@@ -214,19 +227,43 @@ export interface PushRecipientRow {
 /**
  * Members per page of the recipients query. On PGlite every query runs on the web node's
  * main thread: a room of thousands read at once held it (and every other room's send) for
- * tens of milliseconds; a page of this many members takes a millisecond or two, and other
- * queries run between pages.
+ * tens of milliseconds; a page of this many members, a prepared statement, holds it for
+ * about a millisecond, and other rooms' sends run between pages.
  */
-export const RECIPIENTS_PAGE = 100;
+export const RECIPIENTS_PAGE = 50;
 
 /**
- * The room's members except `exceptUserId`, one row per subscribed device (one row with
- * null device columns for a member with none), with each member's level, mute,
- * do-not-disturb and privacy switch; in pages of `pageSize` members (all of a member's
- * devices in the same page), by user id.
+ * One page of recipients: the room's members after `after` (by user id) except `except`,
+ * one row per subscribed device (one row with null device columns for a member with none),
+ * with each member's level, mute, do-not-disturb and privacy switch. A named prepared
+ * statement (lib/db/prepared.ts): parsed and planned once, not on every page.
+ */
+const recipientsQuery = new PgDialect().sqlToQuery(
+  sql`select rm.user_id, rm.role, s.level, s.muted,
+               (extract(epoch from p.dnd_until) * 1000)::bigint as dnd_until_ms, p.privacy,
+               ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
+        from (select room_id, user_id, role from room_members
+              where room_id = ${sql.placeholder("roomId")}::uuid
+                and (${sql.placeholder("except")}::uuid is null
+                     or user_id <> ${sql.placeholder("except")}::uuid)
+                and user_id > ${sql.placeholder("after")}::uuid
+              order by user_id limit ${sql.placeholder("limit")}::int) rm
+        left join push_subscriptions ps on ps.user_id = rm.user_id
+        left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
+        left join notify_prefs p on p.user_id = rm.user_id
+        order by rm.user_id`,
+);
+const recipientsPage = preparedStatement("parley_push_recipients_page", recipientsQuery.sql);
+
+/** Postgres' text output of a boolean. */
+const textBool = (v: string | null) => (v === null ? null : v === "t");
+
+/**
+ * The room's members except `exceptUserId` (`recipientsPage`'s rows), in pages of
+ * `pageSize` members (all of a member's devices in the same page), by user id.
  */
 export async function* pushRecipientPages(
-  db: Queryable,
+  db: Db,
   roomId: string,
   exceptUserId: string | null,
   pageSize = RECIPIENTS_PAGE,
@@ -234,19 +271,21 @@ export async function* pushRecipientPages(
   // The nil UUID sorts first: the first page starts there (a plain range on the primary key).
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
-    const rows = await queryRows<PushRecipientRow & Record<string, unknown>>(
-      db,
-      sql`select rm.user_id, rm.role, s.level, s.muted, p.dnd_until, p.privacy,
-                 ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
-          from (select room_id, user_id, role from room_members
-                where room_id = ${roomId}
-                  and (${exceptUserId}::uuid is null or user_id <> ${exceptUserId}::uuid)
-                  and user_id > ${after}::uuid
-                order by user_id limit ${pageSize}) rm
-          left join push_subscriptions ps on ps.user_id = rm.user_id
-          left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
-          left join notify_prefs p on p.user_id = rm.user_id
-          order by rm.user_id`,
+    const values = { roomId, except: exceptUserId, after, limit: String(pageSize) };
+    const params = fillPlaceholders(recipientsQuery.params, values) as Array<string | null>;
+    const rows: PushRecipientRow[] = (await runPrepared(db, recipientsPage, params)).map(
+      ([user_id, role, level, muted, dnd, privacy, subscription_id, endpoint, p256dh, auth]) => ({
+        user_id: user_id!,
+        role: role as PushRecipientRow["role"],
+        level: level as NotifyLevel | null,
+        muted: textBool(muted!),
+        dnd_until: dnd === null || dnd === undefined ? null : new Date(Number(dnd)),
+        privacy: textBool(privacy!),
+        subscription_id: subscription_id ?? null,
+        endpoint: endpoint ?? null,
+        p256dh: p256dh ?? null,
+        auth: auth ?? null,
+      }),
     );
     if (rows.length > 0) yield rows;
     if (new Set(rows.map((r) => r.user_id)).size < pageSize) return;
