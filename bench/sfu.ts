@@ -15,7 +15,7 @@
  * (includes both bots' own processing), and the SFU's own forwarding delay (decrypted →
  * sent, from its /stats histogram). The SFU is a child process (`sfu/main.ts`, as the web
  * node starts it); the bots run here, decrypting with the SFU's SRTP code so that they
- * leave the CPU to the SFU. BENCH_SFU_PROFILE_DIR=dir writes the SFU's --cpu-prof there;
+ * leave the CPU to the SFU. BENCH_SFU_PROFILE_DIR=dir writes the SFU's --cpu-prof there (a directory per run, a profile per thread);
  * BENCH_SFU_RUNS, BENCH_SFU_SUBSCRIBERS (e.g. "5,20"), BENCH_SFU_ROOMS (e.g. "3,5")
  * and BENCH_SFU_WINDOW_S shorten a run. BENCH_SFU_PATH=werift starts the SFU with
  * SFU_FAST_SRTP=off (sfu/config.ts): werift's own forwarding path (its sender and SRTP) on
@@ -371,13 +371,9 @@ async function attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
 
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_SFU_PROFILE_DIR;
-  return dir
-    ? [
-        "--cpu-prof",
-        `--cpu-prof-dir=${dir}`,
-        `--cpu-prof-name=sfu-${name}-${Date.now()}.cpuprofile`,
-      ]
-    : [];
+  // One directory per SFU run and Node's own file names: every thread (the main one and
+  // each media worker) writes its own profile, so a fixed name would keep only the last.
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}/sfu-${name}-${Date.now()}`] : [];
 }
 
 /** Medians of every numeric field over the runs. */

@@ -14,16 +14,13 @@
 import type { MessagePort } from "node:worker_threads";
 import { type MediaPacket, PacketCache } from "./media-packet";
 import {
+  type LayerCore,
   type LayerKey,
   type Producer,
-  type ProducerEvents,
-  type ProducerLike,
+  ProducerBase,
   type RtpSink,
-  trackInfo,
 } from "./producer";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
-import { TypedEmitter } from "./typed-emitter";
-import { readVp8Fields } from "./vp8";
 
 /** How often the origin reports its layers' state (rates) down a pipe besides on changes. */
 const LAYER_REPORT_MS = 500;
@@ -290,9 +287,7 @@ export class PipeSink implements RtpSink {
   }
 }
 
-interface PipedLayer {
-  sinks: Set<RtpSink>;
-  cache: PacketCache;
+interface PipedLayer extends LayerCore {
   state: PipedLayerState;
 }
 
@@ -301,48 +296,28 @@ interface PipedLayer {
  * packet cache for NACKs, key-frame requests), fed by the pipe. The origin's Producer does
  * the upstream work (NACKs, key-frame rate limits, stall detection); this one follows it.
  */
-export class PipeProducer extends TypedEmitter<ProducerEvents> implements ProducerLike {
+export class PipeProducer extends ProducerBase<PipedLayer> {
   readonly id: string;
   readonly peerId: string;
   readonly source: TrackSource;
   readonly kind: MediaKind;
   readonly simulcastLayers: SimulcastLayer[];
-  private muted_: boolean;
-  private closed_ = false;
-  private readonly layers = new Map<LayerKey, PipedLayer>();
 
   constructor(
     info: TrackInfo,
     private readonly link: PipeLink,
     readonly pipe: number,
   ) {
-    super();
+    super(info.muted, info.layers, (layer) => ({
+      sinks: new Set(),
+      cache: new PacketCache(),
+      state: { layer, active: false, packets: 0, bitrate: 0, packetRate: 0 },
+    }));
     this.id = info.trackId;
     this.peerId = info.peerId;
     this.source = info.source;
     this.kind = info.kind;
     this.simulcastLayers = [...info.layers];
-    this.muted_ = info.muted;
-    const keys: LayerKey[] = info.layers.length > 0 ? [...info.layers] : [null];
-    for (const layer of keys) {
-      this.layers.set(layer, {
-        sinks: new Set(),
-        cache: new PacketCache(),
-        state: { layer, active: false, packets: 0, bitrate: 0, packetRate: 0 },
-      });
-    }
-  }
-
-  get closed(): boolean {
-    return this.closed_;
-  }
-
-  get muted(): boolean {
-    return this.muted_;
-  }
-
-  info(): TrackInfo {
-    return trackInfo(this);
   }
 
   activeLayers(): LayerKey[] {
@@ -353,51 +328,17 @@ export class PipeProducer extends TypedEmitter<ProducerEvents> implements Produc
     return this.layers.get(layer)?.state.bitrate ?? 0;
   }
 
-  cached(layer: LayerKey, sequenceNumber: number): MediaPacket | undefined {
-    return this.layers.get(layer)?.cache.get(sequenceNumber);
-  }
-
-  layerKeys(): LayerKey[] {
-    return [...this.layers.keys()];
-  }
-
-  setMuted(muted: boolean): void {
-    if (this.closed_ || muted === this.muted_) return;
-    this.muted_ = muted;
-    this.emit("muted", muted);
-  }
-
-  attach(sink: RtpSink, layer: LayerKey): void {
-    const entry = this.layers.get(layer);
-    if (!entry || this.closed_ || entry.sinks.has(sink)) return;
-    entry.sinks.add(sink);
-    if (entry.sinks.size === 1) this.link.post({ t: "want", pipe: this.pipe, layer, on: true });
-  }
-
-  detach(sink: RtpSink, layer?: LayerKey): void {
-    for (const [key, entry] of this.layers) {
-      if (layer !== undefined && key !== layer) continue;
-      if (!entry.sinks.delete(sink) || entry.sinks.size > 0 || this.closed_) continue;
-      this.link.post({ t: "want", pipe: this.pipe, layer: key, on: false });
-    }
-  }
-
   /** Forwarded to the origin, which rate-limits it per layer for all its subscribers. */
   requestKeyFrame(layer: LayerKey): void {
-    if (!this.closed_ && this.kind === "video")
-      this.link.post({ t: "key", pipe: this.pipe, layer });
+    if (!this.closed && this.kind === "video") this.link.post({ t: "key", pipe: this.pipe, layer });
   }
 
   /** A packet from the pipe. */
   receive(layer: LayerKey, packet: MediaPacket, level: number): void {
     const entry = this.layers.get(layer);
-    if (!entry || this.closed_) return;
+    if (!entry || this.closed) return;
     if (level >= 0) this.emit("audioLevel", level);
-    if (this.kind === "video") {
-      readVp8Fields(packet.payload, packet);
-      entry.cache.add(packet);
-    }
-    for (const sink of entry.sinks) sink.forward(packet, layer);
+    this.fanOut(layer, entry, packet);
   }
 
   /** The origin's layer states: consumers reselect when one starts or stops flowing. */
@@ -412,14 +353,10 @@ export class PipeProducer extends TypedEmitter<ProducerEvents> implements Produc
     }
   }
 
-  close(): void {
-    if (this.closed_) return;
-    this.closed_ = true;
-    for (const entry of this.layers.values()) {
-      entry.sinks.clear();
-      entry.cache.clear();
-    }
-    this.emit("closed");
-    this.removeAllListeners();
+  /** The origin sends a layer only while some consumer here takes it. */
+  protected override layerWanted(layer: LayerKey, on: boolean): void {
+    this.link.post({ t: "want", pipe: this.pipe, layer, on });
   }
+
+  protected closing(): void {}
 }

@@ -64,16 +64,13 @@ export type ProducerEvents = {
   audioLevel: [number];
 };
 
-interface Layer {
+interface Layer extends LayerCore {
   track?: MediaStreamTrack;
   ssrc?: number;
-  sinks: Set<RtpSink>;
   lastKeyFrameRequest: number;
   deferredRequest?: NodeJS.Timeout;
   packets: number;
   bytes: number;
-  /** Recent packets, for retransmission on a subscriber's NACK (video only). */
-  cache: PacketCache;
   /** What is missing from the publisher's stream, asked for again (video only). */
   loss: UpstreamLoss;
   /** Packets given up on whose kind (padding or media) is not known yet → until when to wait. */
@@ -141,12 +138,127 @@ export interface LayerStats {
   packetRate: number;
 }
 
-export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLike {
-  readonly id = randomUUID();
-  readonly kind: MediaKind;
-  private readonly layers = new Map<LayerKey, Layer>();
+/** What every layer of a published track has, here or piped: its sinks and its packet cache. */
+export interface LayerCore {
+  sinks: Set<RtpSink>;
+  /** Recent packets, for retransmission on a subscriber's NACK (video only). */
+  cache: PacketCache;
+}
+
+/**
+ * What a {@link Producer} and a PipeProducer (sfu/pipe.ts) share, defined once: the
+ * track's identity, its layers with their sinks and caches, mute state, attaching and
+ * detaching sinks, fanning a packet out, and closing. Subclasses say where packets come
+ * from and what a layer's first sink or last sink gone means upstream.
+ */
+export abstract class ProducerBase<L extends LayerCore>
+  extends TypedEmitter<ProducerEvents>
+  implements ProducerLike
+{
+  abstract readonly id: string;
+  abstract readonly peerId: string;
+  abstract readonly source: TrackSource;
+  abstract readonly kind: MediaKind;
+  abstract readonly simulcastLayers: SimulcastLayer[];
+  protected readonly layers = new Map<LayerKey, L>();
   private closed_ = false;
   private muted_: boolean;
+
+  /** `layers`: the track's simulcast layers (empty: one layer, `null`). */
+  protected constructor(
+    muted: boolean,
+    layers: readonly SimulcastLayer[],
+    make: (key: LayerKey) => L,
+  ) {
+    super();
+    this.muted_ = muted;
+    const keys: LayerKey[] = layers.length > 0 ? [...layers] : [null];
+    for (const key of keys) this.layers.set(key, make(key));
+  }
+
+  get closed(): boolean {
+    return this.closed_;
+  }
+
+  get muted(): boolean {
+    return this.muted_;
+  }
+
+  info(): TrackInfo {
+    return trackInfo(this);
+  }
+
+  abstract activeLayers(): LayerKey[];
+  abstract bitrate(layer: LayerKey): number;
+  abstract requestKeyFrame(layer: LayerKey): void;
+
+  /** A recent packet of a layer, for retransmission. */
+  cached(layer: LayerKey, sequenceNumber: number): MediaPacket | undefined {
+    return this.layers.get(layer)?.cache.get(sequenceNumber);
+  }
+
+  /** Every layer key this producer can ever have, lowest first. */
+  layerKeys(): LayerKey[] {
+    return [...this.layers.keys()];
+  }
+
+  setMuted(muted: boolean): void {
+    if (this.closed_ || muted === this.muted_) return;
+    this.muted_ = muted;
+    this.emit("muted", muted);
+  }
+
+  attach(sink: RtpSink, layer: LayerKey): void {
+    const entry = this.layers.get(layer);
+    if (!entry || this.closed_ || entry.sinks.has(sink)) return;
+    entry.sinks.add(sink);
+    if (entry.sinks.size === 1) this.layerWanted(layer, true);
+  }
+
+  /** From one layer, or (no `layer`) from all. */
+  detach(sink: RtpSink, layer?: LayerKey): void {
+    for (const [key, entry] of this.layers) {
+      if (layer !== undefined && key !== layer) continue;
+      if (entry.sinks.delete(sink) && entry.sinks.size === 0 && !this.closed_)
+        this.layerWanted(key, false);
+    }
+  }
+
+  /** Idempotent. Consumers and the room learn of it through `closed`. */
+  close(): void {
+    if (this.closed_) return;
+    this.closed_ = true;
+    this.closing();
+    for (const entry of this.layers.values()) {
+      entry.sinks.clear();
+      entry.cache.clear();
+    }
+    this.emit("closed");
+    this.removeAllListeners();
+  }
+
+  /** A layer got its first sink (`true`) or lost its last one (`false`). */
+  protected layerWanted(_layer: LayerKey, _wanted: boolean): void {}
+
+  /** The subclass's own clean-up, before the layers are emptied and `closed` is emitted. */
+  protected abstract closing(): void;
+
+  /**
+   * Hands a packet to the layer's sinks; a video packet is read for its VP8 fields first
+   * and kept for retransmission.
+   */
+  protected fanOut(key: LayerKey, entry: L, packet: MediaPacket): void {
+    if (this.kind === "video") {
+      readVp8Fields(packet.payload, packet);
+      entry.cache.add(packet);
+    }
+    for (const sink of entry.sinks) sink.forward(packet, key);
+  }
+}
+
+export class Producer extends ProducerBase<Layer> {
+  readonly id = randomUUID();
+  readonly kind: MediaKind;
   /** Cancels the loss poll on the shared tick, while losses are pending. */
   private lossTimer: (() => void) | undefined;
   private readonly unsubscribers: Array<() => void> = [];
@@ -160,49 +272,32 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
     readonly simulcastLayers: SimulcastLayer[],
     muted: boolean,
   ) {
-    super();
+    super(muted, simulcastLayers, () => ({
+      sinks: new Set(),
+      lastKeyFrameRequest: 0,
+      packets: 0,
+      bytes: 0,
+      cache: new PacketCache(),
+      loss: new UpstreamLoss(),
+      undecided: new Map(),
+      lastPacketAt: 0,
+      lastTimestamp: -1,
+      lastFrameAt: 0,
+      frameArrivals: [],
+      stalled: false,
+      windowStart: 0,
+      windowBytes: 0,
+      windowPackets: 0,
+      bitrate: 0,
+      packetRate: 0,
+    }));
     live.producers++;
     this.kind = transceiver.kind === "audio" ? "audio" : "video";
-    this.muted_ = muted;
-    const keys: LayerKey[] = simulcastLayers.length > 0 ? simulcastLayers : [null];
-    for (const key of keys) {
-      this.layers.set(key, {
-        sinks: new Set(),
-        lastKeyFrameRequest: 0,
-        packets: 0,
-        bytes: 0,
-        cache: new PacketCache(),
-        loss: new UpstreamLoss(),
-        undecided: new Map(),
-        lastPacketAt: 0,
-        lastTimestamp: -1,
-        lastFrameAt: 0,
-        frameArrivals: [],
-        stalled: false,
-        windowStart: 0,
-        windowBytes: 0,
-        windowPackets: 0,
-        bitrate: 0,
-        packetRate: 0,
-      });
-    }
     producers.add(this);
     // Tracks may have arrived while the offer was applied, before this producer existed.
     for (const track of transceiver.receiver.tracks) this.adoptTrack(track);
     const { unSubscribe } = transceiver.onTrack.subscribe((track) => this.adoptTrack(track));
     this.unsubscribers.push(unSubscribe);
-  }
-
-  get closed(): boolean {
-    return this.closed_;
-  }
-
-  get muted(): boolean {
-    return this.muted_;
-  }
-
-  info(): TrackInfo {
-    return trackInfo(this);
   }
 
   /**
@@ -257,31 +352,6 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
     });
   }
 
-  /** A recent packet of a layer, for retransmission. */
-  cached(layer: LayerKey, sequenceNumber: number): MediaPacket | undefined {
-    return this.layers.get(layer)?.cache.get(sequenceNumber);
-  }
-
-  /** Every layer key this producer can ever have, lowest first. */
-  layerKeys(): LayerKey[] {
-    return [...this.layers.keys()];
-  }
-
-  setMuted(muted: boolean): void {
-    if (this.closed_ || muted === this.muted_) return;
-    this.muted_ = muted;
-    this.emit("muted", muted);
-  }
-
-  attach(sink: RtpSink, layer: LayerKey): void {
-    this.layers.get(layer)?.sinks.add(sink);
-  }
-
-  detach(sink: RtpSink, layer?: LayerKey): void {
-    if (layer !== undefined) this.layers.get(layer)?.sinks.delete(sink);
-    else for (const entry of this.layers.values()) entry.sinks.delete(sink);
-  }
-
   /**
    * Asks the publisher for a key frame on a layer, at most every 500 ms per layer. A request
    * inside that window is not dropped but coalesced into one sent when the window ends, so
@@ -289,7 +359,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
    */
   requestKeyFrame(layer: LayerKey): void {
     const entry = this.layers.get(layer);
-    if (this.closed_ || this.kind !== "video" || !entry?.ssrc || entry.deferredRequest) return;
+    if (this.closed || this.kind !== "video" || !entry?.ssrc || entry.deferredRequest) return;
     const wait = entry.lastKeyFrameRequest + KEY_FRAME_REQUEST_INTERVAL_MS - Date.now();
     if (wait > 0) {
       entry.deferredRequest = setTimeout(() => {
@@ -305,22 +375,13 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
     void this.transceiver.receiver.sendRtcpPLI(ssrc).catch(() => {});
   }
 
-  /** Idempotent. Consumers and the room learn of it through `closed`. */
-  close(): void {
-    if (this.closed_) return;
-    this.closed_ = true;
+  protected closing(): void {
     live.producers--;
     producers.delete(this);
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
-    for (const layer of this.layers.values()) {
-      layer.sinks.clear();
-      layer.cache.clear();
-      clearTimeout(layer.deferredRequest);
-    }
+    for (const layer of this.layers.values()) clearTimeout(layer.deferredRequest);
     this.lossTimer?.();
     this.lossTimer = undefined;
-    this.emit("closed");
-    this.removeAllListeners();
   }
 
   private adoptTrack(track: MediaStreamTrack): void {
@@ -342,7 +403,7 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
   }
 
   private receive(key: LayerKey, layer: Layer, packet: RtpPacket, extensions?: Extensions): void {
-    if (this.closed_) return;
+    if (this.closed) return;
     rtp.received++;
     const now = performance.now();
     const { header, payload } = packet;
@@ -373,12 +434,8 @@ export class Producer extends TypedEmitter<ProducerEvents> implements ProducerLi
       pictureIdLong: false,
       tl0PicIdxAt: -1,
     };
-    if (video) {
-      readVp8Fields(payload, media);
-      layer.cache.add(media);
-      this.trackLoss(key, layer, media, now);
-    }
-    for (const sink of layer.sinks) sink.forward(media, key);
+    this.fanOut(key, layer, media);
+    if (video) this.trackLoss(key, layer, media, now);
   }
 
   /**
