@@ -400,30 +400,36 @@ test.describe("calls over real networks", () => {
     for (const phase of phases) {
       const since = Date.now();
       await firewall(phase.allowed);
-      await expect
-        .poll(
-          async () => {
-            const paths = await selectedPaths(page);
-            return (
-              paths.length === 2 &&
-              paths.every((p) => p.type === "relay" && p.relayProtocol === phase.relayProtocol)
-            );
-          },
-          { timeout: 60_000, message: `Fw relays over ${phase.relayProtocol}` },
-        )
-        .toBe(true);
-      await Promise.all([
-        expectMovingVideo(page, "Ada"),
-        expectMovingVideo(ada, "Fw"),
-        expectLiveAudio(page, "Ada"),
-      ]).catch(async (err: unknown) => {
+      try {
+        await expect
+          .poll(
+            async () => {
+              const paths = await selectedPaths(page);
+              return (
+                paths.length === 2 &&
+                paths.every((p) => p.type === "relay" && p.relayProtocol === phase.relayProtocol)
+              );
+            },
+            { timeout: 60_000, message: `Fw relays over ${phase.relayProtocol}` },
+          )
+          .toBe(true);
+        await Promise.all([
+          expectMovingVideo(page, "Ada"),
+          expectMovingVideo(ada, "Fw"),
+          expectLiveAudio(page, "Ada"),
+        ]);
+      } catch (err) {
+        // Printed, not only attached: a CI log is often all that is left of a failed run.
         report("turn-failed", {
           relayProtocol: phase.relayProtocol,
+          afterS: s(Date.now() - since),
+          paths: await selectedPaths(page),
           fw: await connectionSummary(page),
           ada: await connectionSummary(ada),
+          console: consoleLog.slice(-30),
         });
         throw err;
-      });
+      }
       report("turn", {
         relayProtocol: phase.relayProtocol,
         bothWaysWithinS: s(Date.now() - since),

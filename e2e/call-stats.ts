@@ -243,15 +243,22 @@ export function connectionSummary(page: Page): Promise<string[]> {
       const parts = [
         `${pc.connectionState} ufrag ${/a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1]}`,
       ];
-      (await pc.getStats()).forEach((r: Record<string, unknown>) => {
+      const stats = await pc.getStats();
+      stats.forEach((r: Record<string, unknown>) => {
         if (r.type === "inbound-rtp" || r.type === "outbound-rtp")
           parts.push(
             `${r.type} ${r.kind} ${r.rid ?? ""} packets ${r.packetsReceived ?? r.packetsSent} frames ${r.framesDecoded ?? r.framesEncoded ?? "-"} lost ${r.packetsLost ?? "-"} pli ${r.pliCount ?? "-"} nack ${r.nackCount ?? "-"}`,
           );
-        if (r.type === "candidate-pair" && r.nominated)
+        if (r.type === "candidate-pair") {
+          // Every pair ICE tried, by the local side's kind: why a path was (not) chosen.
+          const local = stats.get(r.localCandidateId as string) as Record<string, unknown>;
+          const how = local
+            ? `${local.candidateType}${local.relayProtocol ? `/${local.relayProtocol}` : ""}/${local.protocol}`
+            : "?";
           parts.push(
-            `pair ${r.state} sent ${r.bytesSent} received ${r.bytesReceived} requests ${r.requestsSent}/${r.responsesReceived}`,
+            `pair ${how} ${r.state}${r.nominated ? " nominated" : ""} sent ${r.bytesSent} received ${r.bytesReceived} requests ${r.requestsSent}/${r.responsesReceived}`,
           );
+        }
       });
       lines.push(parts.join(" | "));
     }

@@ -84,19 +84,43 @@ test("add a passkey, sign in with it and no password; replayed and forged assert
   const list = page.getByRole("list", { name: "Your passkeys" });
   await expect(list).toContainText("last used");
 
-  // `Sign in with a passkey` in another browser, no password: the same passkey (synced, as
-  // a password manager would) in an authenticator added after the page opened, so the
-  // autofill had nothing to offer and the button does the work.
+  // `Sign in with a passkey` in another browser, no password: the same passkey, synced as a
+  // password manager syncs it (its state now, signature counter included: the copy taken
+  // before the sign-in above is a clone whose counter is behind, and is refused), in an
+  // authenticator that had nothing to offer when the page's autofill asked. The virtual
+  // authenticator never answers a request made before it held the passkey, so only the
+  // button's ceremony can sign in, whatever the timing.
   const laptop = await browser.newContext();
   const other = await laptop.newPage();
-  await other.goto(local("/signin"));
+  await other.addInitScript(() => {
+    const get = navigator.credentials.get.bind(navigator.credentials);
+    const asked: string[] = [];
+    Object.assign(window, { webauthnAsked: asked });
+    navigator.credentials.get = (options) => {
+      asked.push(options?.mediation ?? "optional");
+      return get(options);
+    };
+  });
+  const signIns: number[] = [];
+  other.on("response", (res) => {
+    if (res.url().endsWith("/api/auth/callback/passkey")) signIns.push(res.status());
+  });
   const { cdp: otherCdp, id: otherId } = await addAuthenticator(other);
+  await other.goto(local("/signin"));
+  await other.waitForFunction(() =>
+    (window as unknown as { webauthnAsked: string[] }).webauthnAsked.includes("conditional"),
+  );
+  const { credentials: synced } = await cdp.send("WebAuthn.getCredentials", {
+    authenticatorId: id,
+  });
+  expect(synced[0]!.signCount).toBeGreaterThan(credentials[0]!.signCount);
   await otherCdp.send("WebAuthn.addCredential", {
     authenticatorId: otherId,
-    credential: credentials[0]!,
+    credential: synced[0]!,
   });
   await other.getByRole("button", { name: "Sign in with a passkey" }).click();
   await expect(other.getByRole("button", { name: "New room" })).toBeVisible();
+  expect(signIns, "one sign-in, the button's, accepted").toEqual([200]);
   await laptop.close();
 
   // The same signed assertion again, from a browser with no session: its challenge is spent.

@@ -203,6 +203,47 @@ describe("a room spread over two workers", () => {
     );
     await Promise.all([a.leave(), b.leave(), c.leave()]);
   });
+
+  it("a newcomer on a worker the room's last participant there just left gets every track again", async () => {
+    const a = await sfu.bot("again", "A");
+    await a.publish({ mic: true, camera: { simulcast: true } });
+    const b = await sfu.bot("again", "B");
+    await b.publish({ mic: true });
+    const gets = (bot: Bot) =>
+      bot.waitFor(
+        () =>
+          fromPeer(bot, a.peerId!).length === 2 &&
+          fromPeer(bot, b.peerId!).length === 1 &&
+          [...bot.received.values()].every((t) => t.packets > 10),
+        10_000,
+        `${bot.self?.displayName} gets A and B`,
+      );
+    // C on worker 1 takes A's and B's tracks through pipes; then leaves, closing them.
+    const c = await sfu.bot("again", "C");
+    expect((await sfu.stats()).workers.map((w) => w.peers)).toEqual([2, 1]);
+    await gets(c);
+    await c.leave();
+    await eventually(
+      async () => (await sfu.stats()).workers[1]!.peers === 0,
+      5_000,
+      "C gone from worker 1",
+    );
+    // Twice, right away and after the pipes' state has settled: each newcomer lands on
+    // worker 1 (worker 0 is full) and must be piped A's and B's tracks afresh.
+    for (const name of ["D", "E"]) {
+      const next = await sfu.bot("again", name);
+      expect((await sfu.stats()).workers.map((w) => w.peers)).toEqual([2, 1]);
+      await gets(next);
+      expect(next.errors).toEqual([]);
+      await next.leave();
+      await eventually(
+        async () => (await sfu.stats()).workers[1]!.peers === 0,
+        5_000,
+        `${name} gone from worker 1`,
+      );
+    }
+    await Promise.all([a.leave(), b.leave()]);
+  });
 });
 
 describe("a media worker that crashes", () => {
