@@ -15,8 +15,12 @@ export function CallLobby(props: {
   state: CallSnapshot;
   roster: Participant[] | null;
   meName: string;
+  /** Joins through the shell's host (hooks.ts `useCall`). */
+  onJoin(): void;
+  /** The room of the call you are in elsewhere, which joining this one leaves. */
+  leavingRoomName?: string;
 }) {
-  const { call, state, roster } = props;
+  const { call, state, roster, leavingRoomName } = props;
   // On plain HTTP (other than localhost) the browser has no camera or microphone to give.
   const secure = useSecureContext();
   const level = useAudioLevel(
@@ -48,7 +52,12 @@ export function CallLobby(props: {
             className="btn btn-primary"
             disabled={!secure || state.status !== "idle"}
             aria-describedby={secure ? undefined : INSECURE_NOTICE_ID}
-            onClick={() => call.join()}
+            // One call at a time, as in Discord: joining here moves you out of the other.
+            aria-description={
+              leavingRoomName ? `Leaves your call in ${leavingRoomName} first` : undefined
+            }
+            title={leavingRoomName ? `Leaves your call in ${leavingRoomName} first` : undefined}
+            onClick={props.onJoin}
           >
             Join call
           </button>
@@ -72,7 +81,6 @@ export function CallLobby(props: {
               videoOn={state.camera.track !== null}
               micMuted={!state.microphone.on || state.microphone.track === null}
               mirrored
-              speakerId={null}
             />
           </div>
           <div className={styles.previewSide}>
