@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { useActiveCall } from "@/lib/call/client/hooks";
 import { microphoneOn } from "@/lib/call/client/state";
 import { useRoomSummary } from "@/lib/rooms/use-room-list";
+import { nameList } from "./CallLobby";
 import { Icon } from "./icons";
 import styles from "./Call.module.css";
 
@@ -20,7 +21,7 @@ export function CallBar({ currentSlug }: { currentSlug: string | null }) {
   const { call, state } = active;
   const micOn = microphoneOn(state);
   const roomName = room?.name ?? "Call";
-  const people = listFormat.format(["You", ...state.participants.map((p) => p.displayName)]);
+  const people = nameList(["You", ...state.participants.map((p) => p.displayName)]);
 
   return (
     <aside aria-label="Your call" className={styles.callBar}>
@@ -66,5 +67,3 @@ export function CallBar({ currentSlug }: { currentSlug: string | null }) {
     </aside>
   );
 }
-
-const listFormat = new Intl.ListFormat("en", { style: "long", type: "conjunction" });

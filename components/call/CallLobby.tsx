@@ -105,13 +105,16 @@ export function CallLobby(props: {
 
 function rosterText(roster: Participant[]): string {
   if (roster.length === 0) return "No one is in the call yet";
-  const names = roster.map((p) => p.displayName);
-  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
-  const list =
-    shown.length === 1
-      ? shown[0]
-      : `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
+  const list = nameList(roster.map((p) => p.displayName));
   return `${list} ${roster.length === 1 ? "is" : "are"} in the call`;
+}
+
+/** Who is in a call, said briefly: "Ada", "Ada and Grace", "Ada, Grace, Linus and 2 more". */
+export function nameList(names: string[]): string {
+  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
+  return shown.length <= 1
+    ? (shown[0] ?? "")
+    : `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
 }
 
 function RosterFaces({ roster }: { roster: Participant[] }) {

@@ -52,7 +52,9 @@ export function CallPanel({
           roster={roster}
           meName={meName}
           onJoin={join}
-          leavingRoomName={active && active.call !== call ? (otherRoom?.name ?? "another room") : undefined}
+          leavingRoomName={
+            active && active.call !== call ? (otherRoom?.name ?? "another room") : undefined
+          }
         />
       )}
     </section>

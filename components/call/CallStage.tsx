@@ -81,9 +81,7 @@ export function CallStage({
       }
     : null;
 
-  const render = ({ key, ...spec }: TileSpec) => (
-    <Tile key={key} call={call} {...spec} />
-  );
+  const render = ({ key, ...spec }: TileSpec) => <Tile key={key} call={call} {...spec} />;
 
   const [spotlight, ...otherScreens] = screens;
   if (spotlight) {

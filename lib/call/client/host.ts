@@ -145,4 +145,3 @@ export class CallHost<C extends HostedCall = Call> {
 export function createCallHost(): CallHost {
   return new CallHost((room) => new Call(room));
 }
-
