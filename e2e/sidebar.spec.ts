@@ -108,7 +108,7 @@ test.describe("moving between rooms", () => {
     await grace.context.close();
   });
 
-  test("a call ends when you switch rooms, and the outbox still sends what waited", async ({
+  test("a call goes on when you switch rooms, and the outbox still sends what waited", async ({
     page,
     browser,
     context,
@@ -123,22 +123,21 @@ test.describe("moving between rooms", () => {
     await joinCall(page);
     await expect(tile(grace.page, "Ada")).toBeVisible();
     await expect(tile(page, "Grace")).toBeVisible();
-    // Leaving the room's page leaves its call (docs/architecture.md, "Moving between rooms");
-    // the call goes on for Grace, and Ada's sidebar marks it.
+    // Moving to another room keeps the call (docs/calls.md, "Who owns the call"): Grace
+    // still has Ada, and Ada's sidebar marks the call as hers.
     await markPage(page);
     await page.keyboard.press("Control+k");
     await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
     await page.keyboard.press("Enter");
     await expectCurrent(page, "Retro");
-    await expect(tile(grace.page, "Ada")).toHaveCount(0);
-    await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("call in progress");
-
-    // Back at once, joining again: the session of the page left behind, ending, must not end
-    // this one; seconds later both are still in the call. The same for Leave, then Join.
+    await expectNotReloaded(page);
+    await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("you are in its call");
+    await expect(page.getByRole("complementary", { name: "Your call" })).toContainText("Standup");
     await roomLink(page, "Standup").click();
     await expectCurrent(page, "Standup");
-    await joinCall(page);
     await expectStillInCall(page, grace.page);
+
+    // Leave, then Join, then away again: the call that went on is this one.
     await callRegion(page).getByRole("button", { name: "Leave call" }).click();
     await joinCall(page);
     await expectStillInCall(page, grace.page);
@@ -146,6 +145,11 @@ test.describe("moving between rooms", () => {
     await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
     await page.keyboard.press("Enter");
     await expectCurrent(page, "Retro");
+    await expect(tile(grace.page, "Ada")).toBeVisible();
+    await page
+      .getByRole("complementary", { name: "Your call" })
+      .getByRole("button", { name: "Leave call" })
+      .click();
     await expect(tile(grace.page, "Ada")).toHaveCount(0);
 
     await grace.page.getByRole("button", { name: "Leave call" }).click();

@@ -1,5 +1,6 @@
 "use client";
 
+import { useId } from "react";
 import type { Call } from "@/lib/call/client/call";
 import { useAudioLevel } from "@/lib/call/client/hooks";
 import type { CallSnapshot } from "@/lib/call/client/state";
@@ -21,6 +22,9 @@ export function CallLobby(props: {
   leavingRoomName?: string;
 }) {
   const { call, state, roster, leavingRoomName } = props;
+  // One call at a time, as in Discord: joining here moves you out of the other.
+  const moving = leavingRoomName ? `Leaves your call in ${leavingRoomName} first` : null;
+  const movingId = useId();
   // On plain HTTP (other than localhost) the browser has no camera or microphone to give.
   const secure = useSecureContext();
   const level = useAudioLevel(
@@ -51,18 +55,19 @@ export function CallLobby(props: {
             type="button"
             className="btn btn-primary"
             disabled={!secure || state.status !== "idle"}
-            aria-describedby={secure ? undefined : INSECURE_NOTICE_ID}
-            // One call at a time, as in Discord: joining here moves you out of the other.
-            aria-description={
-              leavingRoomName ? `Leaves your call in ${leavingRoomName} first` : undefined
-            }
-            title={leavingRoomName ? `Leaves your call in ${leavingRoomName} first` : undefined}
+            aria-describedby={!secure ? INSECURE_NOTICE_ID : moving ? movingId : undefined}
+            title={moving ?? undefined}
             onClick={props.onJoin}
           >
             Join call
           </button>
         </div>
       </div>
+      {moving && (
+        <span id={movingId} hidden>
+          {moving}
+        </span>
+      )}
       {!secure && <SecureContextNotice />}
       {state.error && (
         <p role="alert" className={`alert ${styles.joinError}`}>
