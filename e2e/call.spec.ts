@@ -11,7 +11,7 @@ import {
   sfuChildPid,
   tile,
 } from "./call-support";
-import { guestIn, joinAsGuest, newRoom, signUp } from "./support";
+import { guestIn, joinAsGuest, newRoom, renameRoom, signUp } from "./support";
 
 /**
  * Calls as people use them (issue 3), in Chromium with fake camera and microphone: every
@@ -92,11 +92,12 @@ test.describe("calls", () => {
     test.setTimeout(150_000);
     await ada.context().addInitScript(recordCallMedia);
     await signUp(ada, "Ada");
+    const [standup, retro] = ["Standup", "Retro"];
     const standupPath = await newRoom(ada);
-    const standup = await ada.getByRole("heading", { level: 1 }).innerText();
+    await renameRoom(ada, standup);
     await ada.goto("/");
     await newRoom(ada);
-    const retro = await ada.getByRole("heading", { level: 1 }).innerText();
+    await renameRoom(ada, retro);
     const grace = await joinAsGuest(browser, standupPath, "Grace");
     const sidebar = ada.getByRole("navigation", { name: "Rooms" });
     const roomLink = (name: string) => sidebar.getByRole("link", { name, exact: true });

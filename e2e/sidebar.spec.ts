@@ -1,7 +1,15 @@
 import { createRequire } from "node:module";
 import { type Browser, expect, type Locator, type Page, test } from "@playwright/test";
 import { callRegion, joinCall, tile } from "./call-support";
-import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from "./support";
+import {
+  expectConnected,
+  joinAsGuest,
+  messages,
+  newRoom,
+  renameRoom,
+  send,
+  signUp,
+} from "./support";
 
 /**
  * The rooms sidebar, the quick switcher and the keyboard shortcuts (issue 14, parts 3 and 4),
@@ -10,13 +18,6 @@ import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from ".
 
 const rooms = (page: Page) => page.getByRole("navigation", { name: "Rooms" });
 const roomLink = (page: Page, name: string) => rooms(page).getByRole("link", { name, exact: true });
-
-async function rename(page: Page, name: string) {
-  await page.getByRole("button", { name: "Rename room" }).click();
-  await page.getByRole("textbox", { name: "Room name" }).fill(name);
-  await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
-}
 
 /** Marks the page, so a later check can tell a client navigation from a reload. */
 async function markPage(page: Page) {
@@ -46,10 +47,10 @@ async function expectCurrent(page: Page, name: string) {
 async function adaWithTwoRooms(page: Page, browser: Browser, first: string, second: string) {
   await signUp(page, "Ada");
   const firstPath = await newRoom(page);
-  await rename(page, first);
+  await renameRoom(page, first);
   await page.goto("/");
   await newRoom(page);
-  await rename(page, second);
+  await renameRoom(page, second);
   await expectCurrent(page, second);
   return { grace: await joinAsGuest(browser, firstPath, "Grace") };
 }
@@ -266,10 +267,10 @@ test.describe("moving between rooms", () => {
     const page = await context.newPage();
     await signUp(page, "Ada");
     await newRoom(page);
-    await rename(page, "Design");
+    await renameRoom(page, "Design");
     await page.goto("/");
     await newRoom(page);
-    await rename(page, "Planning");
+    await renameRoom(page, "Planning");
 
     await expect(rooms(page)).toBeHidden();
     const open = page.getByRole("button", { name: "Rooms" });
