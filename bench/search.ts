@@ -334,10 +334,22 @@ async function measure(kind: "pglite" | "postgres", database: Database) {
 }
 
 const kinds = flags.db === "both" ? (["pglite", "postgres"] as const) : [flags.db];
+// Before minutes of PGlite work, not after them.
+if (kinds.includes("postgres") && !process.env.TEST_DATABASE_URL) {
+  throw new Error(
+    "TEST_DATABASE_URL is not set: name a Postgres server (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --db=pglite",
+  );
+}
+const loadAtStart = loadAverage();
 const results = [];
-for (const kind of kinds) results.push(await run(kind));
+for (const kind of kinds) {
+  const result = await run(kind);
+  // Each database's figures as soon as they are known, in case a later one fails.
+  progress(`${kind}: ${JSON.stringify(result)}`);
+  results.push(result);
+}
 process.stdout.write(
-  `${JSON.stringify({ bench: "search", load: loadAverage(), results }, null, 2)}\n`,
+  `${JSON.stringify({ bench: "search", load_at_start: loadAtStart, load: loadAverage(), results }, null, 2)}\n`,
 );
 
 function loadAverage(): number[] {

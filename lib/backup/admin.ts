@@ -7,14 +7,20 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import type { Database } from "@/lib/db/client";
-import { tar } from "@/lib/export/tar";
+import { tar, type TarEntry, untar } from "@/lib/export/tar";
 import { parseMasterKey } from "@/lib/files/crypto/encryption";
 import { type KeySource, rotateFilesKey } from "@/lib/files/rotation";
 import type { Files } from "@/lib/files/service";
 import { readCapped } from "@/lib/server/body";
 import { logger } from "@/lib/server/log";
 import type { Secrets } from "@/lib/server/secrets";
-import { backupEntries } from "./archive";
+import {
+  backupEntries,
+  databaseSnapshot,
+  type SnapshotHalf,
+  type SnapshotPlan,
+  snapshotPlanSchema,
+} from "./archive";
 import type { BackupSummary } from "./format";
 
 const log = logger("admin");
@@ -26,9 +32,17 @@ const log = logger("admin");
  * account can already read everything the channel hands out (the database files, the
  * secrets), so the channel grants nothing new; it is not on any network. It exists because
  * a second process cannot open the live PGlite directory: `npm run backup` asks the
- * running node, which streams the archive at the pace the reader takes it.
+ * running node for the database snapshot, which it streams at the pace the reader takes it
+ * (the stored files the command reads from DATA_DIR itself: see "caller" below).
  *
- *   POST /backup            {"includeSecrets": bool}   → the archive (tar); a summary trailer
+ *   POST /backup            {"includeSecrets": bool, "objects"?: "inline" | "caller"}
+ *                           "inline" (the default): the whole archive (tar); a summary trailer.
+ *                           "caller", when the node's storage is on this machine's disk (it
+ *                           says so in x-parley-backup-objects): only the database half
+ *                           (format.json and the tables, as tar entries) and a last entry
+ *                           with its plan (./archive.ts); the caller reads the objects the
+ *                           plan names from DATA_DIR itself, and the node holds their
+ *                           removals back until the caller hangs up.
  *   POST /rotate-files-key  {"newKey"?: hex}           → progress, then the report (JSON lines)
  */
 export const ADMIN_SOCKET = "admin.sock";
@@ -38,7 +52,16 @@ export const adminSocketPath = (dataDir: string) => path.join(dataDir, ADMIN_SOC
 /** A unix socket's path fits in 108 bytes (sun_path) on Linux, 104 on macOS. */
 const MAX_SOCKET_PATH = 103;
 
-export const backupRequestSchema = z.object({ includeSecrets: z.boolean() });
+export const backupRequestSchema = z.object({
+  includeSecrets: z.boolean(),
+  objects: z.enum(["inline", "caller"]).default("inline"),
+});
+
+/** The header saying which way a backup's objects come: "inline" or "caller". */
+export const OBJECTS_HEADER = "x-parley-backup-objects";
+
+/** The last entry of a database half sent to a caller (not an entry of the archive). */
+export const PLAN_ENTRY = "parley-backup-plan.json";
 export const rotateRequestSchema = z.object({
   newKey: z
     .string()
@@ -105,22 +128,34 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
   if (req.url === "/backup") {
     const body = backupRequestSchema.safeParse(await jsonBody(req));
     if (!body.success) return reply(res, 400, { error: z.prettifyError(body.error) });
-    res.writeHead(200, { "content-type": "application/x-tar", trailer: SUMMARY_TRAILER });
+    const storage = deps.files.storage;
+    const snapshotSource = {
+      database: deps.database,
+      keys: deps.files.keys,
+      secrets: body.data.includeSecrets ? deps.secrets : null,
+      tmpDir: path.join(deps.dataDir, "tmp"),
+    };
+    if (body.data.objects === "caller" && storage.localPath) {
+      // Held from before the snapshot until the caller, done copying, hangs up (or dies).
+      const release = storage.holdRemovals();
+      res.once("close", () => void release());
+      res.writeHead(200, { "content-type": "application/x-tar", [OBJECTS_HEADER]: "caller" });
+      const started = performance.now();
+      await pipeline(Readable.from(tar(withPlan(databaseSnapshot(snapshotSource)))), res, {
+        end: false,
+      });
+      log.info("backup's database half sent", { ms: Math.round(performance.now() - started) });
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": "application/x-tar",
+      trailer: SUMMARY_TRAILER,
+      [OBJECTS_HEADER]: "inline",
+    });
     let summary: Omit<BackupSummary, "bytes"> | null = null;
     const started = performance.now();
     let bytes = 0;
-    const archive = tar(
-      backupEntries(
-        {
-          database: deps.database,
-          storage: deps.files.storage,
-          keys: deps.files.keys,
-          secrets: body.data.includeSecrets ? deps.secrets : null,
-          tmpDir: path.join(deps.dataDir, "tmp"),
-        },
-        (done) => (summary = done),
-      ),
-    );
+    const archive = tar(backupEntries({ ...snapshotSource, storage }, (done) => (summary = done)));
     const counted = (async function* () {
       for await (const chunk of archive) {
         bytes += chunk.length;
@@ -157,6 +192,40 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
     return;
   }
   reply(res, 404, { error: "No such admin command" });
+}
+
+/** A database half's entries, then its plan as one more entry, for a caller to read back. */
+async function* withPlan(half: SnapshotHalf): AsyncGenerator<TarEntry> {
+  for (;;) {
+    const next = await half.next();
+    if (!next.done) {
+      yield next.value;
+      continue;
+    }
+    const body = Buffer.from(JSON.stringify(next.value));
+    yield { name: PLAN_ENTRY, size: body.length, body };
+    return;
+  }
+}
+
+/**
+ * The database half a node sent (see POST /backup, "caller"), read back: its entries, then
+ * its plan. Throws when the node ended before the plan (an error there: see its log).
+ */
+export async function* snapshotFromNode(response: AsyncIterable<Buffer>): SnapshotHalf {
+  for await (const entry of untar(response)) {
+    if (entry.name !== PLAN_ENTRY) {
+      yield entry;
+      continue;
+    }
+    const parts: Buffer[] = [];
+    for await (const chunk of entry.body) parts.push(chunk);
+    const plan: SnapshotPlan = snapshotPlanSchema.parse(
+      JSON.parse(Buffer.concat(parts).toString()),
+    );
+    return plan;
+  }
+  throw new Error("The node ended the backup early (see its log)");
 }
 
 /** The request's JSON body (small: these commands take a few fields); undefined if it is not. */

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { openDatabase } from "@/lib/db/client";
 import { loadEnv, type Env } from "@/lib/env";
-import { tar } from "@/lib/export/tar";
+import { tar, type TarEntry } from "@/lib/export/tar";
 import { MasterKeys, parseMasterKey } from "@/lib/files/crypto/encryption";
 import { Transfers } from "@/lib/files/crypto/transfers";
 import { DiskStorage } from "@/lib/files/disk-storage";
@@ -29,8 +29,8 @@ import { filesSettings } from "@/lib/files/settings";
 import { withRemovalHolds } from "@/lib/files/storage";
 import { EncryptedUploadStore } from "@/lib/files/upload-store";
 import { configuredSecrets, loadSecrets } from "@/lib/server/secrets";
-import { adminRequest, SUMMARY_TRAILER } from "./admin";
-import { backupEntries } from "./archive";
+import { adminRequest, OBJECTS_HEADER, snapshotFromNode, SUMMARY_TRAILER } from "./admin";
+import { backupArchive, backupEntries } from "./archive";
 import { type BackupSummary, missingKeyWarning } from "./format";
 import { restoreBackup, RestoreRefused } from "./restore";
 
@@ -40,13 +40,42 @@ function secretsOf(config: Env, dataDir: string) {
   return loadSecrets(dataDir, configuredSecrets(config));
 }
 
+/** Where the stored objects of DATA_DIR are (as lib/files/node.ts opens them). */
+const objectsDir = (dataDir: string) => path.join(dataDir, "files", "objects");
+
+/** Writes an archive's entries to `file` (mode 0600); what its generator reported, and its size. */
+async function writeArchive(
+  file: string,
+  entries: (onDone: (summary: Omit<BackupSummary, "bytes">) => void) => AsyncIterable<TarEntry>,
+): Promise<BackupSummary> {
+  let done: Omit<BackupSummary, "bytes"> | null = null;
+  await pipeline(
+    Readable.from(tar(entries((summary) => (done = summary)))),
+    createWriteStream(file, { mode: 0o600, highWaterMark: 4 * 1024 * 1024 }),
+  );
+  if (!done) throw new Error("The backup ended before its manifest");
+  const { size } = await stat(file);
+  return { ...(done as Omit<BackupSummary, "bytes">), bytes: size };
+}
+
 async function backup(config: Env, dataDir: string, file: string, includeSecrets: boolean) {
   const target = path.resolve(file);
   const partial = `${target}.partial`;
-  let summary: BackupSummary | null = null;
+  let summary: BackupSummary;
   try {
-    const response = await adminRequest(dataDir, "/backup", { includeSecrets });
-    if (response) {
+    const response = await adminRequest(dataDir, "/backup", { includeSecrets, objects: "caller" });
+    if (response?.headers[OBJECTS_HEADER] === "caller") {
+      // The node sends the database half; the objects it names are read here, from disk.
+      say(`Backing up through the running node (${path.join(dataDir, "admin.sock")})…`);
+      const storage = await DiskStorage.create(objectsDir(dataDir));
+      try {
+        summary = await writeArchive(partial, (onDone) =>
+          backupArchive(snapshotFromNode(response), storage, onDone),
+        );
+      } finally {
+        response.destroy(); // the node's hold on removals ends with the connection
+      }
+    } else if (response) {
       say(`Backing up through the running node (${path.join(dataDir, "admin.sock")})…`);
       await expectOk(response);
       await pipeline(response, createWriteStream(partial, { mode: 0o600 }));
@@ -64,28 +93,19 @@ async function backup(config: Env, dataDir: string, file: string, includeSecrets
       );
       try {
         const secrets = secretsOf(config, dataDir);
-        let done: Omit<BackupSummary, "bytes"> | null = null;
-        await pipeline(
-          Readable.from(
-            tar(
-              backupEntries(
-                {
-                  database,
-                  storage: withRemovalHolds(
-                    await DiskStorage.create(path.join(dataDir, "files", "objects")),
-                  ),
-                  keys: keysOf(secrets),
-                  secrets: includeSecrets ? secrets : null,
-                  tmpDir: path.join(dataDir, "tmp"),
-                },
-                (summary) => (done = summary),
-              ),
-            ),
+        const storage = withRemovalHolds(await DiskStorage.create(objectsDir(dataDir)));
+        summary = await writeArchive(partial, (onDone) =>
+          backupEntries(
+            {
+              database,
+              storage,
+              keys: keysOf(secrets),
+              secrets: includeSecrets ? secrets : null,
+              tmpDir: path.join(dataDir, "tmp"),
+            },
+            onDone,
           ),
-          createWriteStream(partial, { mode: 0o600 }),
         );
-        const { size } = await stat(partial);
-        summary = { ...(done as unknown as Omit<BackupSummary, "bytes">), bytes: size };
       } finally {
         await database.close();
       }
@@ -160,7 +180,7 @@ async function rotate(config: Env, dataDir: string, generate: boolean) {
       const root = path.join(dataDir, "files");
       const files = {
         keys,
-        storage: withRemovalHolds(await DiskStorage.create(path.join(root, "objects"))),
+        storage: withRemovalHolds(await DiskStorage.create(objectsDir(dataDir))),
         uploads: await EncryptedUploadStore.create(
           path.join(root, "uploads"),
           keys,

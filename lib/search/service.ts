@@ -80,9 +80,18 @@ export async function planSearch(
   if (parsed.from.length > 0) {
     const names = parsed.from.filter((n) => n.toLowerCase() !== "me").map((n) => n.toLowerCase());
     const me = names.length < parsed.from.length;
+    // A semi-join, so that the matches are read from `messages` alone: the author's name
+    // is joined on for the page's rows only (below).
     conditions.push(
       or(
-        ...(names.length > 0 ? [inArray(sql`lower(${users.displayName})`, names)] : []),
+        ...(names.length > 0
+          ? [
+              inArray(
+                messages.authorId,
+                sql`(select ${users.id} from ${users} where ${inArray(sql`lower(${users.displayName})`, names)})`,
+              ),
+            ]
+          : []),
         ...(me ? [eq(messages.authorId, userId)] : []),
       )!,
     );
@@ -104,26 +113,23 @@ export async function planSearch(
   if (cursor && cursor.k !== sort) throw staleCursor();
 
   const newest = sql`created_at desc, room_id desc, seq desc`;
+  // The matches as sort keys only (the document too when ranked): everything else a hit
+  // shows is read for the page's rows alone, after the LIMIT.
   const matches = (extra: SQL | undefined, limit: number) =>
     sql`select ${messages.id} as id, ${messages.roomId} as room_id, ${messages.seq} as seq,
-          ${messages.createdAt} as created_at,
-          to_char(${messages.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
-          ${messages.editedAt} as edited_at, ${messages.authorId} as author_id,
-          ${users.displayName} as author_name, ${messages.body} as body,
-          ${messages.fileNames} as file_names
+          ${messages.createdAt} as created_at
           ${sort === "best" ? sql`, ${messages.search} as search` : sql``}
-        from ${messages} join ${users} on ${users.id} = ${messages.authorId}
+        from ${messages}
         where ${and(...conditions, extra)}
         order by ${newest}
         limit ${limit}`;
 
-  // The page (LIMIT in a subquery, which Postgres never flattens); headlines after, for its
-  // rows only: ts_headline re-parses the text, too dear for every match. Best first ranks
-  // the newest BEST_CANDIDATES matches: ranking every match of a common word costs a
-  // detoast and a ts_rank_cd per row, and recent messages are what people look for.
+  // The page (LIMIT in a subquery, which Postgres never flattens). Best first ranks the
+  // newest BEST_CANDIDATES matches: ranking every match of a common word costs a detoast
+  // and a ts_rank_cd per row, and recent messages are what people look for.
   const page =
     sort === "best"
-      ? sql`select c.*, ts_rank_cd(c.search, ${words}) as rank
+      ? sql`select c.id, c.room_id, c.seq, c.created_at, ts_rank_cd(c.search, ${words}) as rank
           from (${matches(undefined, BEST_CANDIDATES)}) c
           ${
             cursor
@@ -140,22 +146,26 @@ export async function planSearch(
             : undefined,
           input.limit + 1,
         )}) m`;
-  const order = sort === "best" ? sql`rank desc, ${newest}` : newest;
 
+  // The page's rows joined to their text and authors; headlines for them only: ts_headline
+  // re-parses the text, too dear for every match.
   const clean = (column: SQL) => sql`translate(${column}, ${START + STOP}, '  ')`;
   const snippet = words
-    ? sql`ts_headline(${searchConfig}, ${clean(sql`page.body`)}, ${words}, ${HEADLINE})`
-    : sql`left(${clean(sql`page.body`)}, ${PLAIN_SNIPPET})`;
+    ? sql`ts_headline(${searchConfig}, ${clean(sql`m.body`)}, ${words}, ${HEADLINE})`
+    : sql`left(${clean(sql`m.body`)}, ${PLAIN_SNIPPET})`;
   // File names are marked word by word: split at . - _ as the index splits them (which
   // keeps every character in its place, so toHit lays the marks over the real names).
   const files = words
-    ? sql`ts_headline(${searchConfig}, translate(${clean(sql`page.file_names`)}, '._-', '   '), ${words}, ${HEADLINE_ALL})`
+    ? sql`ts_headline(${searchConfig}, translate(${clean(sql`m.file_names`)}, '._-', '   '), ${words}, ${HEADLINE_ALL})`
     : sql`''`;
-  const query = sql`select page.id, page.room_id, page.seq, page.at, page.edited_at, page.author_id,
-          page.author_name, page.rank::text as rank, ${snippet} as snippet,
-          page.file_names, ${files} as marked_files
+  const query = sql`select page.id, page.room_id, page.seq,
+          to_char(page.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
+          m.edited_at, m.author_id, u.display_name as author_name, page.rank::text as rank,
+          ${snippet} as snippet, m.file_names, ${files} as marked_files
         from (${page}) page
-        order by ${order}`;
+          join ${messages} m on m.id = page.id
+          join ${users} u on u.id = m.author_id
+        order by page.rank desc, page.created_at desc, page.room_id desc, page.seq desc`;
   return { query, rooms, sort };
 }
 

@@ -8,8 +8,15 @@ import { and, asc, eq, lte } from "drizzle-orm";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
-import { adminRequest, startAdminChannel, SUMMARY_TRAILER } from "@/lib/backup/admin";
-import { entryNames } from "@/lib/backup/format";
+import {
+  adminRequest,
+  OBJECTS_HEADER,
+  snapshotFromNode,
+  startAdminChannel,
+  SUMMARY_TRAILER,
+} from "@/lib/backup/admin";
+import { backupArchive, type SnapshotHalf } from "@/lib/backup/archive";
+import { type BackupManifest, type BackupSummary, entryNames } from "@/lib/backup/format";
 import { restoreBackup } from "@/lib/backup/restore";
 import type { SyncPage } from "@/lib/chat/schemas";
 import { doSendMessage } from "@/lib/chat/service";
@@ -17,6 +24,7 @@ import { type Database, openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 import { attachments, messages, roomEvents, roomMembers, rooms } from "@/lib/db/schema";
 import { tar, type TarEntry, untar } from "@/lib/export/tar";
+import { DiskStorage } from "@/lib/files/disk-storage";
 import { openObject, writeObject } from "@/lib/files/objects";
 import { openFiles } from "@/lib/files/node";
 import type { Files } from "@/lib/files/service";
@@ -347,6 +355,99 @@ describe.each(testDbKinds())("backup and restore on %s", (kind: TestDbKind) => {
         dataDir: path.join(dir, "no-key"),
       });
       expect(report.warnings.join("\n")).toContain("does NOT contain FILES_MASTER_KEY");
+    }, 120_000);
+
+    it("copies the objects the snapshot names from disk while the node holds their removal; one added after it is left out, one gone is listed", async () => {
+      // Three files shared before the backup: one whose message is deleted while the backup
+      // copies (its removal must wait), one that vanishes from the disk (deleted by another
+      // node, which holds nothing back), one that stays. And one shared after the snapshot.
+      const share = async (bytes: Buffer) => {
+        const storageKey = newStorageKey();
+        await writeObject(files.storage, files.keys, storageKey, bytes);
+        await database.db.insert(attachments).values({
+          roomId,
+          uploaderId: users[0]!.id,
+          name: "held.bin",
+          size: bytes.length,
+          mimeType: "application/octet-stream",
+          storageKey,
+        });
+        return storageKey;
+      };
+      const [removed, vanished, kept] = [
+        await share(randomBytes(5 * 1024 * 1024 + 3)),
+        await share(randomBytes(10)),
+        await share(randomBytes(4096)),
+      ];
+      const onDisk = (key: string) => path.join(dataDir, "files", "objects", key.slice(0, 2), key);
+      const stored = new Map<string, string>();
+      for (const key of [removed, kept]) stored.set(key, sha256(await readFile(onDisk(key))));
+
+      const response = await adminRequest(dataDir, "/backup", {
+        includeSecrets: true,
+        objects: "caller",
+      });
+      expect(response!.headers[OBJECTS_HEADER]).toBe("caller");
+      let added = "";
+      const between = async function* (half: SnapshotHalf): SnapshotHalf {
+        const plan = yield* half; // the node is done with the database; the copy starts next
+        expect(plan.objects).toEqual(expect.arrayContaining([removed, vanished, kept]));
+        await files.storage.remove(removed); // held back by the node
+        await rm(onDisk(vanished));
+        added = await share(randomBytes(100));
+        return plan;
+      };
+      const chunks: Buffer[] = [];
+      let summary: Omit<BackupSummary, "bytes"> | null = null;
+      try {
+        for await (const chunk of tar(
+          backupArchive(
+            between(snapshotFromNode(response!)),
+            await DiskStorage.create(path.join(dataDir, "files", "objects")),
+            (done) => (summary = done),
+          ),
+        ))
+          chunks.push(chunk);
+        // Still there: the node holds the removal while this connection is open.
+        await expect(readFile(onDisk(removed))).resolves.toBeDefined();
+      } finally {
+        response!.destroy();
+      }
+      const archive = Buffer.concat(chunks);
+      // Hung up: the held removal is done.
+      await expect
+        .poll(() =>
+          readFile(onDisk(removed)).then(
+            () => true,
+            () => false,
+          ),
+        )
+        .toBe(false);
+      expect(summary).toMatchObject({ missingObjects: 1, includesSecrets: true });
+
+      const objects = new Map<string, string>();
+      let manifest: BackupManifest | null = null;
+      for await (const entry of untar(Readable.from([archive]))) {
+        const parts: Buffer[] = [];
+        for await (const chunk of entry.body) parts.push(chunk);
+        const key = /objects\/([0-9a-f]{32})$/.exec(entry.name)?.[1];
+        if (key) objects.set(key, sha256(Buffer.concat(parts)));
+        if (entry.name === entryNames.manifest)
+          manifest = JSON.parse(Buffer.concat(parts).toString()) as BackupManifest;
+      }
+      expect(objects.get(removed)).toBe(stored.get(removed));
+      expect(objects.get(kept)).toBe(stored.get(kept));
+      expect(objects.has(vanished)).toBe(false);
+      expect(objects.has(added)).toBe(false);
+      expect(manifest!.missingObjects).toEqual([vanished]);
+
+      // It restores, every byte checked, with the files it holds.
+      const target = path.join(dir, "restored-held");
+      const report = await restoreBackup(Readable.from([archive]), { dataDir: target });
+      expect(report.objects).toBe(objects.size);
+      expect(
+        sha256(await readFile(path.join(target, "files", "objects", kept.slice(0, 2), kept))),
+      ).toBe(stored.get(kept));
     }, 120_000);
   }
 });

@@ -262,6 +262,19 @@ describe.each(testDbKinds())("search on %s", (kind) => {
     expect(await refusal(ada, "ibis", { cursor: "not-a-cursor" })).toMatch(/no longer valid/);
   });
 
+  it("orders best first by rank as a number: ten mentions above nine above two", async () => {
+    // ts_rank_cd counts each mention of a body word once: ranks 10, 9 and 2, which sort
+    // the other way round as text ("9" > "2" > "10"). The newest is the least relevant.
+    const sent = new Map<number, string>();
+    for (const n of [10, 9, 2]) {
+      sent.set(n, (await send(ada, design.id, `${"kiwi ".repeat(n)}said ${n} times`)).id);
+    }
+    const best = await search(ada, "kiwi", { sort: "best" });
+    expect(best.hits.map((h) => h.messageId)).toEqual([sent.get(10), sent.get(9), sent.get(2)]);
+    const newest = await search(ada, "kiwi");
+    expect(newest.hits.map((h) => h.messageId)).toEqual([sent.get(2), sent.get(9), sent.get(10)]);
+  });
+
   it("ranks best first among the newest matches only", async () => {
     // One old message says it four times; then BEST_CANDIDATES newer ones say it once.
     const old = await send(bob, general.id, "heron heron heron heron");
