@@ -46,20 +46,21 @@ export function RoomsNav({
           {findKeys}
         </kbd>
       </button>
-      <Section
-        title="Rooms"
-        rooms={sections.rooms}
-        current={currentSlug}
-        callRoomId={callRoomId}
-        onNavigate={onNavigate}
-      />
-      <Section
-        title="Direct messages"
-        rooms={sections.direct}
-        current={currentSlug}
-        callRoomId={callRoomId}
-        onNavigate={onNavigate}
-      />
+      {(
+        [
+          ["Rooms", sections.rooms],
+          ["Direct messages", sections.direct],
+        ] as const
+      ).map(([title, list]) => (
+        <Section
+          key={title}
+          title={title}
+          rooms={list}
+          current={currentSlug}
+          callRoomId={callRoomId}
+          onNavigate={onNavigate}
+        />
+      ))}
       {rooms.length === 0 && <p className={`muted ${styles.empty}`}>No rooms yet.</p>}
       <button
         type="button"
