@@ -27,7 +27,8 @@ export function CallPanel({
   const roster = useCallRoster(roomId);
   // In another room's call: joining this one leaves that one first.
   const active = useActiveCall();
-  const otherRoom = useRoomSummary(active && active.call !== call ? active.call.room.roomId : null);
+  const other = active && active.call !== call ? active.call : null;
+  const otherRoom = useRoomSummary(other?.room.roomId ?? null);
   const inCall = state.status !== "idle";
 
   return (
@@ -52,9 +53,7 @@ export function CallPanel({
           roster={roster}
           meName={meName}
           onJoin={join}
-          leavingRoomName={
-            active && active.call !== call ? (otherRoom?.name ?? "another room") : undefined
-          }
+          leavingRoomName={other ? (otherRoom?.name ?? "another room") : undefined}
         />
       )}
     </section>
