@@ -14,6 +14,8 @@ import {
   type RtpPacket,
 } from "werift";
 import { type MediaPacket, PacketCache } from "./media-packet";
+import type { MediaRoute } from "./srtp/fast-transport";
+import { findExtension } from "./transport-feedback";
 import { UpstreamLoss, UPSTREAM_LOSS } from "./upstream-loss";
 import { isVp8KeyFrameStart, readPictureId, readVp8Fields } from "./vp8";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
@@ -27,6 +29,12 @@ export type LayerKey = SimulcastLayer | null;
 /** What a producer hands each packet to: a consumer, for the layer it takes. */
 export interface RtpSink {
   forward(packet: MediaPacket, layer: LayerKey): void;
+}
+
+/** What werift's receiver statistics (`StreamStatistics.add`) read of a packet. */
+interface StatsPacket {
+  header: { sequenceNumber: number; timestamp: number; serializeSize: number };
+  payload: { length: number };
 }
 
 /** Receive rates are measured over windows of this length. */
@@ -67,6 +75,8 @@ export type ProducerEvents = {
 interface Layer extends LayerCore {
   track?: MediaStreamTrack;
   ssrc?: number;
+  /** What takes the layer's packets past werift, for its current SSRC. */
+  route?: { ssrc: number; deliver: MediaRoute };
   lastKeyFrameRequest: number;
   deferredRequest?: NodeJS.Timeout;
   packets: number;
@@ -262,6 +272,11 @@ export class Producer extends ProducerBase<Layer> {
   /** Cancels the loss poll on the shared tick, while losses are pending. */
   private lossTimer: (() => void) | undefined;
   private readonly unsubscribers: Array<() => void> = [];
+  /**
+   * Told of every packet werift routed here: its stream, and what takes that stream's
+   * packets past werift (the publish connection hands it to its FastTransport).
+   */
+  onStream: ((ssrc: number, payloadType: number, route: MediaRoute) => void) | undefined;
 
   constructor(
     readonly peerId: string,
@@ -402,32 +417,97 @@ export class Producer extends ProducerBase<Layer> {
     return this.simulcastLayers.find((layer) => layer === track.rid);
   }
 
+  /** A packet werift parsed and routed (the first of each stream; RTX; without our SRTP). */
   private receive(key: LayerKey, layer: Layer, packet: RtpPacket, extensions?: Extensions): void {
     if (this.closed) return;
+    const { header, payload } = packet;
+    const level = extensions?.[RTP_EXTENSION_URI.audioLevelIndication] as
+      { level: number } | undefined;
+    this.take(
+      key,
+      layer,
+      header.ssrc,
+      header.sequenceNumber,
+      header.timestamp,
+      header.marker,
+      payload,
+      level?.level ?? -1,
+    );
+    this.onStream?.(header.ssrc, header.payloadType, this.routeOf(key, layer, header.ssrc));
+  }
+
+  /**
+   * What takes this layer's packets straight from our SRTP (FastTransport), past werift's
+   * parse and route: reads only what forwarding needs from the plaintext in place, and keeps
+   * werift's receiver statistics (its receiver reports to the publisher) up to date.
+   */
+  private routeOf(key: LayerKey, layer: Layer, ssrc: number): MediaRoute {
+    if (layer.route?.ssrc === ssrc) return layer.route.deliver;
+    const receiver = this.transceiver.receiver as unknown as {
+      remoteStreams: Record<number, { add(packet: StatsPacket): void } | undefined>;
+    };
+    const levelId =
+      this.source === "mic"
+        ? this.transceiver.headerExtensions.find(
+            (e) => e.uri === RTP_EXTENSION_URI.audioLevelIndication,
+          )?.id
+        : undefined;
+    // One object per stream, rewritten per packet: werift's statistics read these fields.
+    const stats: StatsPacket = {
+      header: { sequenceNumber: 0, timestamp: 0, serializeSize: 0 },
+      payload: { length: 0 },
+    };
+    const deliver: MediaRoute = (packet, headerLength, end) => {
+      if (this.closed) return;
+      const seq = (packet[2]! << 8) | packet[3]!;
+      const timestamp =
+        ((packet[4]! << 24) | (packet[5]! << 16) | (packet[6]! << 8) | packet[7]!) >>> 0;
+      let level = -1;
+      if (levelId !== undefined) {
+        const found = findExtension(packet, headerLength, levelId);
+        if (found >= 0) level = packet[found >> 4]! & 0x7f;
+      }
+      stats.header.sequenceNumber = seq;
+      stats.header.timestamp = timestamp;
+      stats.header.serializeSize = headerLength;
+      stats.payload.length = end - headerLength;
+      receiver.remoteStreams[ssrc]?.add(stats);
+      const payload = packet.subarray(headerLength, end);
+      rtp.routed++;
+      this.take(key, layer, ssrc, seq, timestamp, (packet[1]! & 0x80) !== 0, payload, level);
+    };
+    layer.route = { ssrc, deliver };
+    return deliver;
+  }
+
+  private take(
+    key: LayerKey,
+    layer: Layer,
+    ssrc: number,
+    sequenceNumber: number,
+    timestamp: number,
+    marker: boolean,
+    payload: Buffer,
+    audioLevel: number,
+  ): void {
     rtp.received++;
     const now = performance.now();
-    const { header, payload } = packet;
-    layer.ssrc = header.ssrc;
+    layer.ssrc = ssrc;
     // Padding-only packets (a publisher probing its bandwidth, also on a paused layer) are
     // no frames: they neither keep a layer flowing nor resume it.
-    if (this.kind === "video" && payload.length > 0)
-      this.trackFrames(key, layer, header.timestamp, now);
+    if (this.kind === "video" && payload.length > 0) this.trackFrames(key, layer, timestamp, now);
     layer.bytes += payload.length;
     this.measure(layer, payload.length, now);
     if (layer.packets++ === 0) this.emit("layerActive", key);
-    if (this.source === "mic" && extensions) {
-      const level = extensions[RTP_EXTENSION_URI.audioLevelIndication] as
-        { level: number } | undefined;
-      if (level) this.emit("audioLevel", level.level);
-    }
+    if (this.source === "mic" && audioLevel >= 0) this.emit("audioLevel", audioLevel);
     const video = this.kind === "video";
     // Header extensions are not carried over: their ids are per connection, and each
     // consumer writes its own.
     const media: MediaPacket = {
       payload,
-      sequenceNumber: header.sequenceNumber,
-      timestamp: header.timestamp,
-      marker: header.marker,
+      sequenceNumber,
+      timestamp,
+      marker,
       keyFrame: video && isVp8KeyFrameStart(payload),
       receivedAt: now,
       pictureIdAt: -1,

@@ -192,7 +192,15 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
         track.muted,
       );
       this.producers.set(track.mid, producer);
+      // Once werift has routed a stream of it, its media skips werift's parse and route.
+      const routed = new Set<number>();
+      producer.onStream = (ssrc, payloadType, route) => {
+        if (!this.fast) return;
+        this.fast.route(ssrc, payloadType, route);
+        routed.add(ssrc);
+      };
       producer.on("closed", () => {
+        for (const ssrc of routed) this.fast?.unroute(ssrc);
         if (this.producers.get(track.mid) === producer) this.producers.delete(track.mid);
       });
       this.emit("produced", producer);

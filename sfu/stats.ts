@@ -30,6 +30,8 @@ export interface SfuStats {
     retransmitted: number;
     keyFrameRequests: number;
     throughWerift: number;
+    /** Of `received`, the packets taken straight from our SRTP, past werift's RTP parse and route. */
+    routed: number;
     /** NACKs sent to publishers, and lost media they did not resend in time (a key frame was asked for). */
     nacksSent: number;
     unrecovered: number;
@@ -64,6 +66,7 @@ export function rtpCounters(): SfuStats["rtp"] {
     retransmitted: 0,
     keyFrameRequests: 0,
     throughWerift: 0,
+    routed: 0,
     nacksSent: 0,
     unrecovered: 0,
   };

@@ -125,8 +125,12 @@ export class TransportFeedback {
   }
 }
 
-/** The 16-bit transport-wide sequence number in a plaintext RTP packet's header, or -1. */
-export function readTransportSequence(
+/**
+ * Where the data of one-byte header extension `extensionId` (RFC 8285) starts in a
+ * plaintext RTP packet, with its length in the low 4 bits (`offset << 4 | length - 1`),
+ * or -1 when the packet does not carry it.
+ */
+export function findExtension(
   packet: Uint8Array,
   headerLength: number,
   extensionId: number,
@@ -142,10 +146,21 @@ export function readTransportSequence(
       continue;
     }
     const id = byte >> 4;
-    const length = (byte & 0x0f) + 1;
     if (id === 15) return -1;
-    if (id === extensionId) return length >= 2 ? (packet[at + 1]! << 8) | packet[at + 2]! : -1;
-    at += 1 + length;
+    if (id === extensionId) return ((at + 1) << 4) | (byte & 0x0f);
+    at += 2 + (byte & 0x0f);
   }
   return -1;
+}
+
+/** The 16-bit transport-wide sequence number in a plaintext RTP packet's header, or -1. */
+export function readTransportSequence(
+  packet: Uint8Array,
+  headerLength: number,
+  extensionId: number,
+): number {
+  const found = findExtension(packet, headerLength, extensionId);
+  if (found < 0 || (found & 0x0f) < 1) return -1;
+  const at = found >> 4;
+  return (packet[at]! << 8) | packet[at + 1]!;
 }

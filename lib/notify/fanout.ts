@@ -4,6 +4,7 @@ import type { Server } from "socket.io";
 import { messagePath } from "@/lib/chat/permalink";
 import type { RoomEvent } from "@/lib/chat/schemas";
 import type { Db } from "@/lib/db/client";
+import { queryRows } from "@/lib/db/sql";
 import { roomMembers, rooms } from "@/lib/db/schema";
 import { usersLookingAt } from "@/lib/realtime/focus";
 import { channel } from "@/lib/realtime/protocol";
@@ -15,9 +16,18 @@ import {
   type NotifyLevel,
   type PushPayload,
 } from "./schemas";
-import { markSubscriptionsUsed, pushRecipientPages, type PushRecipientRow } from "./service";
+import { pushRecipientPages, type PushRecipientRow, type SubscriptionUseRecorder } from "./service";
 
 export const NOTIFICATION_ICON = "/icons/icon-192.png";
+/**
+ * Pages of recipients handed to the push sender and not answered yet, at most: the next
+ * page is read when the oldest is answered. The worker always has the next page's devices
+ * queued, and the reads (on PGlite, the main thread's) are spread over the fan-out instead
+ * of coming back to back at its start, where each of another room's send's queries would
+ * wait behind one.
+ */
+const PAGES_IN_FLIGHT = 2;
+
 /** A message is worth delivering for a day; a ringing call only while it could be answered. */
 const MESSAGE_TTL_S = 24 * 60 * 60;
 const CALL_TTL_S = 60;
@@ -26,6 +36,8 @@ export interface NotifierOptions {
   io: Server;
   db: () => Db;
   sender: PushSender;
+  /** Where the devices a push reached are noted (their `last_success_at`, written later). */
+  used: SubscriptionUseRecorder;
   /** Server-wide privacy mode (PUSH_PRIVACY). */
   privacy: boolean;
   /** Rooms larger than this: only owners' @room notifies everyone (MENTION_ROOM_MAX_MEMBERS). */
@@ -72,21 +84,27 @@ export function createNotifier(options: NotifierOptions) {
   async function roomInfo(roomId: string) {
     const [room] = await options
       .db()
-      .select({
-        name: rooms.name,
-        slug: rooms.slug,
-        kind: rooms.kind,
-        members: sql<number>`(select count(*)::int from ${roomMembers} where ${roomMembers.roomId} = ${rooms.id})`,
-      })
+      .select({ name: rooms.name, slug: rooms.slug, kind: rooms.kind })
       .from(rooms)
       .where(eq(rooms.id, roomId));
-    return room ? { ...room, members: Number(room.members) } : undefined;
+    return room;
+  }
+
+  /** Whether the room has at most `limit` members (counted no further than one past it). */
+  async function membersAtMost(roomId: string, limit: number): Promise<boolean> {
+    const [row] = await queryRows<{ n: number }>(
+      options.db(),
+      sql`select count(*)::int as n from (
+            select 1 from ${roomMembers} where ${roomMembers.roomId} = ${roomId} limit ${limit + 1}) m`,
+    );
+    return Number(row?.n ?? 0) <= limit;
   }
 
   /**
    * Reads the room's members page by page (service.ts, `pushRecipientPages`), keeps those
    * `wanted` who are not looking at the room, and hands each page's people to `deliver` as
-   * soon as it is read. Who is looking is asked once, at the first person who wants it.
+   * soon as it is read, with at most PAGES_IN_FLIGHT pages unanswered. Who is looking is
+   * asked once, at the first person who wants it.
    */
   async function fanOut(
     roomId: string,
@@ -117,6 +135,8 @@ export function createNotifier(options: NotifierOptions) {
       // Awaited below, after the last page; a failure meanwhile must not go unhandled.
       delivery.catch(() => undefined);
       deliveries.push(delivery);
+      if (deliveries.length >= PAGES_IN_FLIGHT)
+        await deliveries[deliveries.length - PAGES_IN_FLIGHT]!.catch(() => undefined);
     }
     await Promise.all(deliveries);
     result.looking = lookingUsers.size;
@@ -159,7 +179,7 @@ export function createNotifier(options: NotifierOptions) {
     }
     const outcomes = await sender.sendAll(pushes, push);
     const used = pushes.filter((_, i) => outcomes[i] === "sent").map((p) => p.target.id);
-    await markSubscriptionsUsed(options.db(), used);
+    options.used.record(used);
     return {
       sent: used.length,
       gone: outcomes.filter((o) => o === "gone").length,
@@ -176,10 +196,11 @@ export function createNotifier(options: NotifierOptions) {
 
     const mentions = parseMentions(message.body);
     const mentioned = new Set(mentions.userIds);
+    // An owner's @room always counts; anyone else's only in a room small enough.
     const roomMention =
       mentions.room &&
-      (room.members <= options.mentionRoomMaxMembers ||
-        (await authorRoleIn(event.roomId, message.author.id)) === "owner");
+      ((await authorRoleIn(event.roomId, message.author.id)) === "owner" ||
+        (await membersAtMost(event.roomId, options.mentionRoomMaxMembers)));
     const direct = room.kind === "direct";
     const why = (userId: string): Why =>
       direct ? "direct" : roomMention || mentioned.has(userId) ? "mention" : "message";

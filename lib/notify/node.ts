@@ -11,7 +11,7 @@ import nodemailer from "nodemailer";
 import { sendDigests } from "./digest";
 import { createNotifier, type FanoutResult, type Notifier } from "./fanout";
 import { PushSender, type PushSenderOptions } from "./push";
-import { claimCallRing, deleteSubscription } from "./service";
+import { claimCallRing, deleteSubscription, SubscriptionUseRecorder } from "./service";
 
 const log = logger("notify");
 
@@ -47,7 +47,9 @@ export function vapidSubject(env: Env): string {
 export function startNotify(deps: NotifyDeps): {
   notifier: Notifier;
   sender: PushSender;
-  /** Unhooks the fan-out and stops the push workers. */
+  /** Writes the devices' pending `last_success_at` now (stop does too). */
+  flushUsed(): Promise<void>;
+  /** Unhooks the fan-out, stops the push workers and writes what is pending. */
   stop(): Promise<void>;
 } {
   const sender = new PushSender({
@@ -59,10 +61,14 @@ export function startNotify(deps: NotifyDeps): {
     },
     ...deps.sender,
   });
+  const used = new SubscriptionUseRecorder(deps.db, (err) =>
+    log.warn("could not note when devices were last reached", { err: String(err) }),
+  );
   const notifier = createNotifier({
     io: deps.io,
     db: deps.db,
     sender,
+    used,
     privacy: deps.env.PUSH_PRIVACY,
     mentionRoomMaxMembers: deps.env.MENTION_ROOM_MAX_MEMBERS,
   });
@@ -81,10 +87,12 @@ export function startNotify(deps: NotifyDeps): {
   return {
     notifier,
     sender,
+    flushUsed: () => used.flush(),
     stop: async () => {
       stopEvents();
       stopCalls();
       await sender.close();
+      await used.flush();
     },
   };
 }

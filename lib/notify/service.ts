@@ -1,7 +1,21 @@
 import "server-only";
-import { and, desc, eq, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
+import {
+  and,
+  desc,
+  eq,
+  fillPlaceholders,
+  inArray,
+  isNull,
+  lt,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { SessionUser } from "@/lib/auth/schemas";
-import type { Queryable } from "@/lib/db/client";
+import type { Db, Queryable } from "@/lib/db/client";
+import { preparedStatement, runPrepared } from "@/lib/db/prepared";
 import { notifyPrefs, pushSubscriptions, roomNotifySettings } from "@/lib/db/schema";
 import { queryRows } from "@/lib/db/sql";
 import { badRequest, notFound } from "@/lib/errors";
@@ -213,19 +227,43 @@ export interface PushRecipientRow {
 /**
  * Members per page of the recipients query. On PGlite every query runs on the web node's
  * main thread: a room of thousands read at once held it (and every other room's send) for
- * tens of milliseconds; a page of this many members takes a millisecond or two, and other
- * queries run between pages.
+ * tens of milliseconds; a page of this many members, a prepared statement, holds it for
+ * about a millisecond, and other rooms' sends run between pages.
  */
-export const RECIPIENTS_PAGE = 100;
+export const RECIPIENTS_PAGE = 50;
 
 /**
- * The room's members except `exceptUserId`, one row per subscribed device (one row with
- * null device columns for a member with none), with each member's level, mute,
- * do-not-disturb and privacy switch; in pages of `pageSize` members (all of a member's
- * devices in the same page), by user id.
+ * One page of recipients: the room's members after `after` (by user id) except `except`,
+ * one row per subscribed device (one row with null device columns for a member with none),
+ * with each member's level, mute, do-not-disturb and privacy switch. A named prepared
+ * statement (lib/db/prepared.ts): parsed and planned once, not on every page.
+ */
+const recipientsQuery = new PgDialect().sqlToQuery(
+  sql`select rm.user_id, rm.role, s.level, s.muted,
+               (extract(epoch from p.dnd_until) * 1000)::bigint as dnd_until_ms, p.privacy,
+               ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
+        from (select room_id, user_id, role from room_members
+              where room_id = ${sql.placeholder("roomId")}::uuid
+                and (${sql.placeholder("except")}::uuid is null
+                     or user_id <> ${sql.placeholder("except")}::uuid)
+                and user_id > ${sql.placeholder("after")}::uuid
+              order by user_id limit ${sql.placeholder("limit")}::int) rm
+        left join push_subscriptions ps on ps.user_id = rm.user_id
+        left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
+        left join notify_prefs p on p.user_id = rm.user_id
+        order by rm.user_id`,
+);
+const recipientsPage = preparedStatement("parley_push_recipients_page", recipientsQuery.sql);
+
+/** Postgres' text output of a boolean. */
+const textBool = (v: string | null) => (v === null ? null : v === "t");
+
+/**
+ * The room's members except `exceptUserId` (`recipientsPage`'s rows), in pages of
+ * `pageSize` members (all of a member's devices in the same page), by user id.
  */
 export async function* pushRecipientPages(
-  db: Queryable,
+  db: Db,
   roomId: string,
   exceptUserId: string | null,
   pageSize = RECIPIENTS_PAGE,
@@ -233,23 +271,29 @@ export async function* pushRecipientPages(
   // The nil UUID sorts first: the first page starts there (a plain range on the primary key).
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
-    const rows = await queryRows<PushRecipientRow & Record<string, unknown>>(
-      db,
-      sql`select rm.user_id, rm.role, s.level, s.muted, p.dnd_until, p.privacy,
-                 ps.id as subscription_id, ps.endpoint, ps.p256dh, ps.auth
-          from (select room_id, user_id, role from room_members
-                where room_id = ${roomId}
-                  and (${exceptUserId}::uuid is null or user_id <> ${exceptUserId}::uuid)
-                  and user_id > ${after}::uuid
-                order by user_id limit ${pageSize}) rm
-          left join push_subscriptions ps on ps.user_id = rm.user_id
-          left join room_notify_settings s on s.room_id = rm.room_id and s.user_id = rm.user_id
-          left join notify_prefs p on p.user_id = rm.user_id
-          order by rm.user_id`,
+    const values = { roomId, except: exceptUserId, after, limit: String(pageSize) };
+    const params = fillPlaceholders(recipientsQuery.params, values) as Array<string | null>;
+    const rows: PushRecipientRow[] = (await runPrepared(db, recipientsPage, params)).map(
+      ([user_id, role, level, muted, dnd, privacy, subscription_id, endpoint, p256dh, auth]) => ({
+        user_id: user_id!,
+        role: role as PushRecipientRow["role"],
+        level: level as NotifyLevel | null,
+        muted: textBool(muted!),
+        dnd_until: dnd === null || dnd === undefined ? null : new Date(Number(dnd)),
+        privacy: textBool(privacy!),
+        subscription_id: subscription_id ?? null,
+        endpoint: endpoint ?? null,
+        p256dh: p256dh ?? null,
+        auth: auth ?? null,
+      }),
     );
     if (rows.length > 0) yield rows;
     if (new Set(rows.map((r) => r.user_id)).size < pageSize) return;
     after = rows.at(-1)!.user_id;
+    // PGlite answers in microtasks: without a turn of the event loop here, a whole room's
+    // pages would run as one task, and no socket (another room's send) would be read
+    // until the last one.
+    await nextTurn();
   }
 }
 
@@ -258,21 +302,94 @@ const LAST_SUCCESS_PRECISION_MS = 60 * 60 * 1000;
 
 /**
  * Records that pushes reached these devices, to the hour: a busy room's every message does
- * not rewrite every member's device row. In statements of 100 ids, short on PGlite.
+ * not rewrite every member's device row. One statement; `SubscriptionUseRecorder` feeds it
+ * small batches, off the moment of a fan-out.
  */
-export async function markSubscriptionsUsed(db: Queryable, ids: string[]): Promise<void> {
-  const now = new Date();
+export async function markSubscriptionsUsed(
+  db: Queryable,
+  ids: string[],
+  now = new Date(),
+): Promise<void> {
+  if (ids.length === 0) return;
   const stale = new Date(now.getTime() - LAST_SUCCESS_PRECISION_MS);
-  for (let i = 0; i < ids.length; i += 100) {
-    await db
-      .update(pushSubscriptions)
-      .set({ lastSuccessAt: now })
-      .where(
-        and(
-          inArray(pushSubscriptions.id, ids.slice(i, i + 100)),
-          or(isNull(pushSubscriptions.lastSuccessAt), lt(pushSubscriptions.lastSuccessAt, stale)),
-        ),
-      );
+  await db
+    .update(pushSubscriptions)
+    .set({ lastSuccessAt: now })
+    .where(
+      and(
+        inArray(pushSubscriptions.id, ids),
+        or(isNull(pushSubscriptions.lastSuccessAt), lt(pushSubscriptions.lastSuccessAt, stale)),
+      ),
+    );
+}
+
+/** Devices per `last_success_at` statement, and the pause between two statements. */
+const USE_BATCH = 50;
+const USE_BATCH_GAP_MS = 20;
+/** How long after a fan-out its devices' `last_success_at` is written. */
+const USE_FLUSH_DELAY_MS = 2_000;
+
+/**
+ * `last_success_at` (settings shows it, "last reached"), written behind the fan-outs: a
+ * device reached again within the hour is not written again (remembered here, and the
+ * statement's own condition on other web nodes); the rest waits a couple of seconds and
+ * goes out in statements of 50 with a pause between them. On PGlite every statement holds
+ * the web node's main thread, and an UPDATE of a thousand rows at the moment of a fan-out
+ * held up every other room's sends.
+ */
+export class SubscriptionUseRecorder {
+  /** Devices written (or found fresh) at this time, ms; dropped once older than the hour. */
+  private readonly written = new Map<string, number>();
+  private pending = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: () => Queryable,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** These devices were reached now. */
+  record(ids: Iterable<string>): void {
+    const fresh = Date.now() - LAST_SUCCESS_PRECISION_MS;
+    for (const id of ids) if ((this.written.get(id) ?? 0) <= fresh) this.pending.add(id);
+    if (this.pending.size > 0 && !this.timer && !this.flushing) {
+      this.timer = setTimeout(() => void this.flush(), USE_FLUSH_DELAY_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is pending now (and waits for a write under way). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.flushing) await this.flushing;
+    if (this.pending.size === 0) return;
+    this.flushing = this.write().finally(() => {
+      this.flushing = null;
+      // Recorded while writing: the next round.
+      if (this.pending.size > 0) this.record([]);
+    });
+    await this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    const ids = [...this.pending];
+    this.pending = new Set();
+    const now = new Date();
+    for (const [id, at] of this.written)
+      if (at <= now.getTime() - LAST_SUCCESS_PRECISION_MS) this.written.delete(id);
+    for (let i = 0; i < ids.length; i += USE_BATCH) {
+      if (i > 0) await sleep(USE_BATCH_GAP_MS);
+      const batch = ids.slice(i, i + USE_BATCH);
+      try {
+        await markSubscriptionsUsed(this.db(), batch, now);
+        for (const id of batch) this.written.set(id, now.getTime());
+      } catch (err) {
+        // A lost "last reached" time is not worth a retry loop: the next push writes it.
+        this.onError(err);
+      }
+    }
   }
 }
 

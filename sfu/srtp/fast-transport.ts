@@ -56,11 +56,26 @@ interface ReceiveState {
 
 export type RtpListener = (packet: Buffer, headerLength: number, arrivalMs: number) => void;
 
+/**
+ * Takes a decrypted media packet werift will not see: `packet` holds the plaintext RTP
+ * (header of `headerLength` bytes, then the payload up to `payloadEnd`, padding removed).
+ */
+export type MediaRoute = (packet: Buffer, headerLength: number, payloadEnd: number) => void;
+
+/**
+ * Thrown out of the SRTP `decrypt` werift calls, for a packet that has been handed to its
+ * route: werift drops a packet whose SRTP fails (a debug log line, nothing else), so this
+ * is how it is told to stop there, before its parse and route. One instance: throwing it
+ * captures no stack.
+ */
+const ROUTED = new SrtpAuthenticationError("media packet handed to its route");
+
 export class FastTransport {
   private readonly sender: AesGcmSrtp;
   private readonly receiver: AesGcmSrtp;
   private readonly receiveStates = new Map<number, ReceiveState>();
   private onRtp: RtpListener | undefined;
+  private readonly routes = new Map<number, { payloadType: number; deliver: MediaRoute }>();
   packetsSent = 0;
   bytesSent = 0;
 
@@ -99,6 +114,19 @@ export class FastTransport {
   /** Sees every incoming plaintext RTP packet (one listener). */
   listen(listener: RtpListener | undefined): void {
     this.onRtp = listener;
+  }
+
+  /**
+   * From now on, media of `ssrc` with `payloadType` goes to `deliver` instead of through
+   * werift's RTP parse and route (docs/sfu.md, "The fast forwarding path"). Packets of
+   * other payload types (RTX, RED) of that SSRC, and of other SSRCs, still take werift's.
+   */
+  route(ssrc: number, payloadType: number, deliver: MediaRoute): void {
+    this.routes.set(ssrc, { payloadType, deliver });
+  }
+
+  unroute(ssrc: number): void {
+    this.routes.delete(ssrc);
   }
 
   /**
@@ -149,6 +177,18 @@ export class FastTransport {
     }
     const packet = data.subarray(0, length);
     this.onRtp?.(packet, headerLength, performance.now());
+    const route = this.routes.get(ssrc);
+    if (route && (packet[1]! & 0x7f) === route.payloadType) {
+      const end = payloadEnd(packet, headerLength);
+      if (end >= 0) {
+        try {
+          route.deliver(packet, headerLength, end);
+        } catch (err) {
+          log.error("routing a media packet failed", { ssrc, error: String(err) });
+        }
+        throw ROUTED;
+      }
+    }
     return packet;
   }
 }
@@ -192,6 +232,17 @@ export function rtpHeaderLength(packet: Uint8Array): number {
     length += 4 + ((packet[length + 2]! << 8) | packet[length + 3]!) * 4;
   }
   return length <= packet.length ? length : -1;
+}
+
+/**
+ * Where the payload of a plaintext RTP packet ends: before its padding (RFC 3550 §5.1, the
+ * last byte counts the padding), or -1 when the padding does not fit.
+ */
+export function payloadEnd(packet: Uint8Array, headerLength: number): number {
+  if (!(packet[0]! & 0x20)) return packet.length;
+  const padding = packet[packet.length - 1]!;
+  const end = packet.length - padding;
+  return padding > 0 && end >= headerLength ? end : -1;
 }
 
 const watched = new WeakSet<RTCDtlsTransport>();

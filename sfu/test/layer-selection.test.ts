@@ -2,7 +2,8 @@ import { RtcpPacketConverter, type RtcpTransportLayerFeedback, type TransportWid
 import { describe, expect, it } from "vitest";
 import { allocate, DownlinkEstimate, type VideoDemand } from "../bandwidth-allocation";
 import { chooseLayer, layerForTile } from "../layer-selection";
-import { readTransportSequence, TransportFeedback } from "../transport-feedback";
+import { payloadEnd } from "../srtp/fast-transport";
+import { findExtension, readTransportSequence, TransportFeedback } from "../transport-feedback";
 
 const all = ["low", "medium", "high"] as const;
 const rates = { low: 150_000, medium: 500_000, high: 1_500_000 };
@@ -196,5 +197,19 @@ describe("transport-wide feedback", () => {
     ]);
     expect(readTransportSequence(packet, 24, 3)).toBe(0x1234);
     expect(readTransportSequence(packet, 24, 5)).toBe(-1);
+    // What the producer's route reads the audio level with: offset and length of id 2's data.
+    expect(findExtension(packet, 24, 2)).toBe((17 << 4) | 0);
+    expect(findExtension(packet, 24, 3)).toBe((19 << 4) | 1);
+    expect(findExtension(packet.subarray(0, 12), 12, 2)).toBe(-1);
+  });
+
+  it("finds where an RTP payload ends, before its padding", () => {
+    const header = [0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+    expect(payloadEnd(Buffer.from([...header, 7, 7, 7]), 12)).toBe(15);
+    // P=1: the last byte counts the padding (here 3 bytes, itself included).
+    expect(payloadEnd(Buffer.from([0xa0, ...header.slice(1), 7, 0, 0, 3]), 12)).toBe(13);
+    // Padding longer than the packet, or zero: malformed.
+    expect(payloadEnd(Buffer.from([0xa0, ...header.slice(1), 7, 9]), 12)).toBe(-1);
+    expect(payloadEnd(Buffer.from([0xa0, ...header.slice(1), 7, 0]), 12)).toBe(-1);
   });
 });

@@ -27,6 +27,9 @@ describe("publish and subscribe", () => {
       expect(track.bytes).toBeGreaterThan(0);
       expect(track.ssrcs.size).toBe(1);
     }
+    // Past each stream's first packets, media skips werift's RTP parse and route.
+    const { rtp } = await sfu.stats();
+    expect(rtp.routed).toBeGreaterThan(0.8 * rtp.received);
     await alice.leave();
     await bob.leave();
     await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");

@@ -45,6 +45,8 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
     const env = testConfig({
       PUSH_INSECURE_ORIGINS: push.url,
       VAPID_SUBJECT: "mailto:ops@parley.test",
+      // The room has 7 members: only its owner's (Ada's) @room reaches everyone.
+      MENTION_ROOM_MAX_MEMBERS: "6",
     });
     ({ stop } = startNotify({
       io: h.realtime.io,
@@ -141,6 +143,16 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
   it("@room reaches everyone but the muted, the do-not-disturbed and those who chose nothing", async () => {
     const { to } = await sendAndFanOut(ada, "@room the build is green");
     expect(to).toEqual(["Bob", "Cat", "Gus"]);
+  });
+
+  it("in a room over MENTION_ROOM_MAX_MEMBERS, a member's @room is a plain message", async () => {
+    const bob = await h.client(users.Bob!);
+    try {
+      const { to } = await sendAndFanOut(bob, "@room who broke the build?");
+      expect(to).toEqual(["Gus"]);
+    } finally {
+      bob.disconnect();
+    }
   });
 
   it("holds a push back while one of the person's tabs shows the room, visible and focused", async () => {
