@@ -30,7 +30,7 @@ import { type Database, openDatabase } from "@/lib/db/client";
 import { MIGRATIONS_DIR, migrateDatabase } from "@/lib/db/migrate";
 import { queryRows } from "@/lib/db/sql";
 import { searchInputSchema, type SearchSort } from "@/lib/search/schemas";
-import { planSearch, searchMessages } from "@/lib/search/service";
+import { inSearchSettings, planSearch, searchMessages } from "@/lib/search/service";
 import { openTestDatabase } from "@/test/support/db";
 import { percentiles, round } from "./stats";
 
@@ -299,9 +299,9 @@ async function measure(kind: "pglite" | "postgres", database: Database) {
   if (worst) {
     const planned = await planSearch(db, searcher.id, searchInput(worst.q, worst.sort));
     if (planned) {
-      const rows = await queryRows<Record<string, string>>(
-        db,
-        sql`explain (analyze, buffers) ${planned.query}`,
+      // Under the settings the search runs with (searchMessages).
+      const rows = await inSearchSettings(db, (tx) =>
+        queryRows<Record<string, string>>(tx, sql`explain (analyze, buffers) ${planned.query}`),
       );
       plan = rows.map((r) => Object.values(r)[0]!);
     }

@@ -139,6 +139,10 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
       // Held from before the snapshot until the caller, done copying, hangs up (or dies).
       const release = storage.holdRemovals();
       res.once("close", () => void release());
+      if (!res.socket || res.socket.destroyed) {
+        await release(); // the caller went away while it asked: no "close" will come
+        return;
+      }
       res.writeHead(200, { "content-type": "application/x-tar", [OBJECTS_HEADER]: "caller" });
       const started = performance.now();
       await pipeline(Readable.from(tar(withPlan(databaseSnapshot(snapshotSource)))), res, {

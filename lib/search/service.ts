@@ -35,7 +35,7 @@ export async function searchMessages(
 ): Promise<SearchPage> {
   const plan = await planSearch(db, userId, input);
   if (!plan) return { hits: [], nextCursor: null };
-  const rows = await queryRows<HitRow>(db, plan.query);
+  const rows = await inSearchSettings(db, (tx) => queryRows<HitRow>(tx, plan.query));
   const page = rows.slice(0, input.limit);
   const hits = page.map((row) => toHit(row, plan.rooms));
   const last = page.at(-1);
@@ -50,6 +50,21 @@ export async function searchMessages(
         })
       : null;
   return { hits, nextCursor };
+}
+
+/**
+ * Runs `fn` (the search statement) in a transaction planned without parallel workers. The
+ * statement stops after a page (best first: BEST_CANDIDATES) of matches; for a very common
+ * word Postgres otherwise plans the walk back through `messages_created_at_idx` as a
+ * parallel one, and starting and waiting for its workers cost more than the walk itself:
+ * 2–3× slower under load on a 2-core host (docs/search.md, "Measured"). PGlite has no
+ * workers; the setting changes nothing there.
+ */
+export function inSearchSettings<T>(db: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`set local max_parallel_workers_per_gather = 0`);
+    return fn(tx);
+  });
 }
 
 /**

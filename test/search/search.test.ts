@@ -4,14 +4,15 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "@/lib/auth/schemas";
 import { doDeleteMessage, doEditMessage, doSendMessage } from "@/lib/chat/service";
-import type { Database } from "@/lib/db/client";
+import type { Database, Queryable } from "@/lib/db/client";
+import { queryRows } from "@/lib/db/sql";
 import { attachments, messages, rooms } from "@/lib/db/schema";
 import { MIGRATIONS_DIR } from "@/lib/db/migrate";
 import { AppError } from "@/lib/errors";
 import { doCreateRoom, doJoinRoomBySlug, doLeaveRoom, doRemoveMember } from "@/lib/rooms/service";
 import { createSearchLimit } from "@/lib/search/limits";
 import { type SearchInput, searchInputSchema, type SearchPage } from "@/lib/search/schemas";
-import { BEST_CANDIDATES, searchMessages } from "@/lib/search/service";
+import { BEST_CANDIDATES, inSearchSettings, searchMessages } from "@/lib/search/service";
 import { isRateLimited, type RateLimitedError } from "@/lib/server/rate-limit";
 import { openTestDatabase, testDbKinds } from "@/test/support/db";
 import { createGuest, createUser } from "@/test/support/fixtures";
@@ -299,6 +300,21 @@ describe.each(testDbKinds())("search on %s", (kind) => {
     // Within the candidates, best first puts it on top.
     const [top] = (await search(ada, "heron before:2021-01-01", { sort: "best" })).hits;
     expect(top?.messageId).toBe(old.id);
+  });
+
+  it("runs the search statement without parallel workers, and only it", async () => {
+    const setting = async (q: Queryable) =>
+      (
+        await queryRows<{ max_parallel_workers_per_gather: string }>(
+          q,
+          sql`show max_parallel_workers_per_gather`,
+        )
+      )[0]!.max_parallel_workers_per_gather;
+    const outside = await setting(database.db);
+    expect(await inSearchSettings(database.db, setting)).toBe("0");
+    expect(await setting(database.db)).toBe(outside);
+    // PGlite runs without workers anyway; Postgres plans with them by default.
+    if (kind === "postgres") expect(outside).not.toBe("0");
   });
 
   it("treats hostile input as text and refuses what it cannot search, clearly", async () => {
