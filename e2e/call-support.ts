@@ -82,16 +82,31 @@ function tileFrames(name: string): number {
 }
 
 /**
- * How much sound the named tile received over about a second: the loudest sample an
- * analyser hears on its stream, or — where an AudioContext cannot run (headless Firefox
- * has no audio device) — the decoded audio energy its inbound-rtp stats gained, found
- * through the connections `recordCallMedia` kept. 0 when silent or missing.
+ * How much sound the named tile received over about a second (`name` null: the first sound
+ * of the call you are in, tile or none — as while you look at another room): the loudest
+ * sample an analyser hears on its stream, or — where an AudioContext cannot run (headless
+ * Firefox has no audio device) — the decoded audio energy its inbound-rtp stats gained,
+ * found through the connections `recordCallMedia` kept. 0 when silent or missing. The sound
+ * plays in the shell's CallAudio (`audio[data-track]`), which the tile names
+ * (`data-audio-track`).
  */
-async function tileSound(name: string): Promise<number> {
-  const tiles = document.querySelectorAll<HTMLElement>('section[aria-label="Call"] [role="group"]');
-  const audio = [...tiles]
-    .find((t) => t.getAttribute("aria-label") === name)
-    ?.querySelector("audio");
+async function tileSound(name: string | null): Promise<number> {
+  let audio: HTMLAudioElement | null | undefined;
+  if (name === null) {
+    audio = document.querySelector<HTMLAudioElement>("audio[data-track]");
+  } else {
+    const tiles = document.querySelectorAll<HTMLElement>(
+      'section[aria-label="Call"] [role="group"]',
+    );
+    const trackId = [...tiles]
+      .find((t) => t.getAttribute("aria-label") === name)
+      ?.getAttribute("data-audio-track");
+    audio = trackId
+      ? [...document.querySelectorAll<HTMLAudioElement>("audio[data-track]")].find(
+          (a) => a.dataset.track === trackId,
+        )
+      : null;
+  }
   const stream = audio?.srcObject;
   if (!(stream instanceof MediaStream) || stream.getAudioTracks().length === 0) return 0;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -204,14 +219,20 @@ export async function expectMovingVideo(
     .toBeGreaterThan(start + 10);
 }
 
-/** The named tile plays live sound (the fake microphones beep or hum). */
+/**
+ * The named tile plays live sound (the fake microphones beep or hum); `name` null: the call
+ * you are in plays sound, wherever you are looking.
+ */
 export async function expectLiveAudio(
   page: PageLike,
-  name: string,
+  name: string | null,
   timeout = 20_000,
 ): Promise<void> {
   await expect
-    .poll(() => run(page, tileSound, name), { timeout, message: `${name} is heard` })
+    .poll(() => run(page, tileSound, name), {
+      timeout,
+      message: `${name ?? "the call"} is heard`,
+    })
     .toBeGreaterThan(0.001);
 }
 

@@ -11,7 +11,7 @@ import {
   sfuChildPid,
   tile,
 } from "./call-support";
-import { guestIn, joinAsGuest, newRoom, signUp } from "./support";
+import { guestIn, joinAsGuest, newRoom, renameRoom, signUp } from "./support";
 
 /**
  * Calls as people use them (issue 3), in Chromium with fake camera and microphone: every
@@ -83,6 +83,95 @@ test.describe("calls", () => {
     await expect(tile(ada, "Grace")).toHaveCount(0, { timeout: 10_000 });
     await expect(callRegion(linus.page)).toContainText("Ada is in the call", { timeout: 10_000 });
     await linus.context.close();
+  });
+
+  test("the call goes on while you look at other rooms: the call bar, Return to call, moving, Leave call", async ({
+    page: ada,
+    browser,
+  }) => {
+    test.setTimeout(150_000);
+    await ada.context().addInitScript(recordCallMedia);
+    await signUp(ada, "Ada");
+    const [standup, retro] = ["Standup", "Retro"];
+    const standupPath = await newRoom(ada);
+    await renameRoom(ada, standup);
+    await ada.goto("/");
+    await newRoom(ada);
+    await renameRoom(ada, retro);
+    const grace = await joinAsGuest(browser, standupPath, "Grace");
+    const sidebar = ada.getByRole("navigation", { name: "Rooms" });
+    const roomLink = (name: string) => sidebar.getByRole("link", { name, exact: true });
+    const bar = ada.getByRole("complementary", { name: "Your call" });
+    const heading = ada.getByRole("heading", { level: 1 });
+
+    await roomLink(standup).click();
+    await expect(heading).toHaveText(standup);
+    await joinCall(ada);
+    await joinCall(grace.page);
+    await expectMovingVideo(ada, "Grace");
+    // On the call's own page the stage shows, not the bar.
+    await expect(bar).toHaveCount(0);
+
+    // Ada reads Retro: a client navigation, and the call goes on — Grace still sees and
+    // hears her, she still hears Grace, and the bar and the sidebar say where the call is.
+    await ada.evaluate(() => Object.assign(window, { parleyNoReload: true }));
+    await roomLink(retro).click();
+    await expect(heading).toHaveText(retro);
+    await expect(bar).toContainText(standup);
+    await expect(bar).toContainText("You and Grace");
+    await expect(roomLink(standup)).toHaveAccessibleDescription("you are in its call");
+    await expectMovingVideo(grace.page, "Ada");
+    await expectLiveAudio(grace.page, "Ada");
+    await expectLiveAudio(ada, null);
+    expect(await ada.evaluate(() => "parleyNoReload" in window)).toBe(true);
+
+    // The bar's microphone is the call's.
+    const mic = bar.getByRole("button", { name: "Microphone" });
+    await expect(mic).toHaveAttribute("aria-pressed", "true");
+    await mic.click();
+    await expect(mic).toHaveAttribute("aria-pressed", "false");
+    await expect(
+      tile(grace.page, "Ada").getByRole("img", { name: "Microphone off" }),
+    ).toBeVisible();
+    await mic.click();
+    await expect(mic).toHaveAttribute("aria-pressed", "true");
+    await expect(tile(grace.page, "Ada").getByRole("img", { name: "Microphone off" })).toHaveCount(
+      0,
+    );
+
+    // Return to call: Standup's stage again, with the tiles, the same call.
+    await bar.getByRole("button", { name: "Return to call" }).click();
+    await expect(heading).toHaveText(standup);
+    await expect(bar).toHaveCount(0);
+    await expect(callRegion(ada).getByRole("button", { name: "Leave call" })).toBeVisible();
+    await expectMovingVideo(ada, "Grace");
+    await expectMovingVideo(ada, "You");
+
+    // Joining Retro's call moves Ada there (leaving Standup's first), as in Discord.
+    await roomLink(retro).click();
+    await expect(heading).toHaveText(retro);
+    const joinRetro = callRegion(ada).getByRole("button", { name: "Join call" });
+    await expect(joinRetro).toHaveAccessibleDescription(`Leaves your call in ${standup} first`);
+    await joinCall(ada);
+    await expect(tile(grace.page, "Ada")).toHaveCount(0);
+    await expect(bar).toHaveCount(0);
+    await expect(roomLink(standup)).not.toHaveAccessibleDescription("you are in its call");
+
+    // Back in Standup's call, then Leave call from the bar in Retro: it ends for Grace too.
+    await roomLink(standup).click();
+    await expect(heading).toHaveText(standup);
+    await joinCall(ada);
+    await expectMovingVideo(grace.page, "Ada");
+    await ada.keyboard.press("Control+k");
+    await ada.getByRole("combobox", { name: "Room or person" }).pressSequentially(retro);
+    await ada.keyboard.press("Enter");
+    await expect(heading).toHaveText(retro);
+    await expect(bar).toContainText(standup);
+    await bar.getByRole("button", { name: "Leave call" }).click();
+    await expect(bar).toHaveCount(0);
+    await expect(tile(grace.page, "Ada")).toHaveCount(0);
+    await expectAllReleased(ada);
+    await grace.context.close();
   });
 
   test("a dropped network and an SFU restart recover without a reload", async ({

@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { joinCall, tile } from "./call-support";
 import { joinAsGuest, messages, newRoom, send, signUp } from "./support";
 
 /** `Remove from room` (issue 9, R4): the owner removes a guest who has the room open. */
@@ -17,6 +18,11 @@ test("the owner removes someone: their tab leaves the room at once and the link 
   ).toHaveCount(0);
   await expect(participants(page).getByRole("button", { name: "Remove from room" })).toHaveCount(1);
 
+  // Both in the room's call: being removed ends Grace's (the shell would keep it otherwise).
+  await joinCall(page);
+  await joinCall(grace.page);
+  await expect(tile(page, "Grace")).toBeVisible();
+
   page.once("dialog", (dialog) => void dialog.accept());
   await participants(page)
     .getByRole("listitem")
@@ -29,6 +35,8 @@ test("the owner removes someone: their tab leaves the room at once and the link 
   await expect(participants(page).getByRole("listitem").filter({ hasText: "Grace" })).toHaveCount(
     0,
   );
+  await expect(tile(page, "Grace")).toHaveCount(0);
+  await expect(grace.page.getByRole("complementary", { name: "Your call" })).toHaveCount(0);
 
   await send(page, "after Grace left");
   await expect(messages(page).filter({ hasText: "after Grace left" })).toBeVisible();

@@ -1,7 +1,15 @@
 import { createRequire } from "node:module";
 import { type Browser, expect, type Locator, type Page, test } from "@playwright/test";
 import { callRegion, joinCall, tile } from "./call-support";
-import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from "./support";
+import {
+  expectConnected,
+  joinAsGuest,
+  messages,
+  newRoom,
+  renameRoom,
+  send,
+  signUp,
+} from "./support";
 
 /**
  * The rooms sidebar, the quick switcher and the keyboard shortcuts (issue 14, parts 3 and 4),
@@ -10,13 +18,6 @@ import { expectConnected, joinAsGuest, messages, newRoom, send, signUp } from ".
 
 const rooms = (page: Page) => page.getByRole("navigation", { name: "Rooms" });
 const roomLink = (page: Page, name: string) => rooms(page).getByRole("link", { name, exact: true });
-
-async function rename(page: Page, name: string) {
-  await page.getByRole("button", { name: "Rename room" }).click();
-  await page.getByRole("textbox", { name: "Room name" }).fill(name);
-  await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
-}
 
 /** Marks the page, so a later check can tell a client navigation from a reload. */
 async function markPage(page: Page) {
@@ -46,10 +47,10 @@ async function expectCurrent(page: Page, name: string) {
 async function adaWithTwoRooms(page: Page, browser: Browser, first: string, second: string) {
   await signUp(page, "Ada");
   const firstPath = await newRoom(page);
-  await rename(page, first);
+  await renameRoom(page, first);
   await page.goto("/");
   await newRoom(page);
-  await rename(page, second);
+  await renameRoom(page, second);
   await expectCurrent(page, second);
   return { grace: await joinAsGuest(browser, firstPath, "Grace") };
 }
@@ -108,7 +109,7 @@ test.describe("moving between rooms", () => {
     await grace.context.close();
   });
 
-  test("a call ends when you switch rooms, and the outbox still sends what waited", async ({
+  test("a call goes on when you switch rooms, and the outbox still sends what waited", async ({
     page,
     browser,
     context,
@@ -123,22 +124,21 @@ test.describe("moving between rooms", () => {
     await joinCall(page);
     await expect(tile(grace.page, "Ada")).toBeVisible();
     await expect(tile(page, "Grace")).toBeVisible();
-    // Leaving the room's page leaves its call (docs/architecture.md, "Moving between rooms");
-    // the call goes on for Grace, and Ada's sidebar marks it.
+    // Moving to another room keeps the call (docs/calls.md, "Who owns the call"): Grace
+    // still has Ada, and Ada's sidebar marks the call as hers.
     await markPage(page);
     await page.keyboard.press("Control+k");
     await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
     await page.keyboard.press("Enter");
     await expectCurrent(page, "Retro");
-    await expect(tile(grace.page, "Ada")).toHaveCount(0);
-    await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("call in progress");
-
-    // Back at once, joining again: the session of the page left behind, ending, must not end
-    // this one; seconds later both are still in the call. The same for Leave, then Join.
+    await expectNotReloaded(page);
+    await expect(roomLink(page, "Standup")).toHaveAccessibleDescription("you are in its call");
+    await expect(page.getByRole("complementary", { name: "Your call" })).toContainText("Standup");
     await roomLink(page, "Standup").click();
     await expectCurrent(page, "Standup");
-    await joinCall(page);
     await expectStillInCall(page, grace.page);
+
+    // Leave, then Join, then away again: the call that went on is this one.
     await callRegion(page).getByRole("button", { name: "Leave call" }).click();
     await joinCall(page);
     await expectStillInCall(page, grace.page);
@@ -146,6 +146,11 @@ test.describe("moving between rooms", () => {
     await page.getByRole("combobox", { name: "Room or person" }).pressSequentially("retro");
     await page.keyboard.press("Enter");
     await expectCurrent(page, "Retro");
+    await expect(tile(grace.page, "Ada")).toBeVisible();
+    await page
+      .getByRole("complementary", { name: "Your call" })
+      .getByRole("button", { name: "Leave call" })
+      .click();
     await expect(tile(grace.page, "Ada")).toHaveCount(0);
 
     await grace.page.getByRole("button", { name: "Leave call" }).click();
@@ -262,10 +267,10 @@ test.describe("moving between rooms", () => {
     const page = await context.newPage();
     await signUp(page, "Ada");
     await newRoom(page);
-    await rename(page, "Design");
+    await renameRoom(page, "Design");
     await page.goto("/");
     await newRoom(page);
-    await rename(page, "Planning");
+    await renameRoom(page, "Planning");
 
     await expect(rooms(page)).toBeHidden();
     const open = page.getByRole("button", { name: "Rooms" });

@@ -29,6 +29,14 @@ export async function newRoom(page: Page): Promise<string> {
   return new URL(page.url()).pathname;
 }
 
+/** Renames the room open on `page` (its owner's). */
+export async function renameRoom(page: Page, name: string): Promise<void> {
+  await page.getByRole("button", { name: "Rename room" }).click();
+  await page.getByRole("textbox", { name: "Room name" }).fill(name);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
+}
+
 /** Opens a room link in a fresh browser context as a guest. */
 export async function joinAsGuest(
   browser: Browser,

@@ -1,7 +1,7 @@
 "use client";
 
 import type { Call } from "@/lib/call/client/call";
-import type { CallSnapshot } from "@/lib/call/client/state";
+import { type CallSnapshot, microphoneOn } from "@/lib/call/client/state";
 import { DeviceMenu } from "./DeviceMenu";
 import { Icon } from "./icons";
 import styles from "./Call.module.css";
@@ -16,7 +16,7 @@ export function CallControls({
   state: CallSnapshot;
   inCall: boolean;
 }) {
-  const micOn = state.microphone.on && state.microphone.track !== null;
+  const micOn = microphoneOn(state);
   const cameraOn = state.camera.track !== null;
   const sharing = state.screen.track !== null;
   const canShare =

@@ -1,5 +1,6 @@
 "use client";
 
+import { useId } from "react";
 import type { Call } from "@/lib/call/client/call";
 import { useAudioLevel } from "@/lib/call/client/hooks";
 import type { CallSnapshot } from "@/lib/call/client/state";
@@ -15,8 +16,15 @@ export function CallLobby(props: {
   state: CallSnapshot;
   roster: Participant[] | null;
   meName: string;
+  /** Joins through the shell's host (hooks.ts `useCall`). */
+  onJoin(): void;
+  /** The room of the call you are in elsewhere, which joining this one leaves. */
+  leavingRoomName?: string;
 }) {
-  const { call, state, roster } = props;
+  const { call, state, roster, leavingRoomName } = props;
+  // One call at a time, as in Discord: joining here moves you out of the other.
+  const moving = leavingRoomName ? `Leaves your call in ${leavingRoomName} first` : null;
+  const movingId = useId();
   // On plain HTTP (other than localhost) the browser has no camera or microphone to give.
   const secure = useSecureContext();
   const level = useAudioLevel(
@@ -47,13 +55,19 @@ export function CallLobby(props: {
             type="button"
             className="btn btn-primary"
             disabled={!secure || state.status !== "idle"}
-            aria-describedby={secure ? undefined : INSECURE_NOTICE_ID}
-            onClick={() => call.join()}
+            aria-describedby={!secure ? INSECURE_NOTICE_ID : moving ? movingId : undefined}
+            title={moving ?? undefined}
+            onClick={props.onJoin}
           >
             Join call
           </button>
         </div>
       </div>
+      {moving && (
+        <span id={movingId} hidden>
+          {moving}
+        </span>
+      )}
       {!secure && <SecureContextNotice />}
       {state.error && (
         <p role="alert" className={`alert ${styles.joinError}`}>
@@ -72,7 +86,6 @@ export function CallLobby(props: {
               videoOn={state.camera.track !== null}
               micMuted={!state.microphone.on || state.microphone.track === null}
               mirrored
-              speakerId={null}
             />
           </div>
           <div className={styles.previewSide}>
@@ -97,13 +110,16 @@ export function CallLobby(props: {
 
 function rosterText(roster: Participant[]): string {
   if (roster.length === 0) return "No one is in the call yet";
-  const names = roster.map((p) => p.displayName);
-  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
-  const list =
-    shown.length === 1
-      ? shown[0]
-      : `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
+  const list = nameList(roster.map((p) => p.displayName));
   return `${list} ${roster.length === 1 ? "is" : "are"} in the call`;
+}
+
+/** Who is in a call, said briefly: "Ada", "Ada and Grace", "Ada, Grace, Linus and 2 more". */
+export function nameList(names: string[]): string {
+  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
+  return shown.length <= 1
+    ? (shown[0] ?? "")
+    : `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
 }
 
 function RosterFaces({ roster }: { roster: Participant[] }) {

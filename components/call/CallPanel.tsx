@@ -1,6 +1,7 @@
 "use client";
 
-import { useCall, useCallRoster } from "@/lib/call/client/hooks";
+import { useActiveCall, useCall, useCallRoster } from "@/lib/call/client/hooks";
+import { useRoomSummary } from "@/lib/rooms/use-room-list";
 import { CallControls } from "./CallControls";
 import { CallLobby } from "./CallLobby";
 import { CallStage } from "./CallStage";
@@ -8,7 +9,8 @@ import { MediaAlerts } from "./MediaAlerts";
 import styles from "./Call.module.css";
 
 /**
- * The room's call (issue 3; design: docs/calls.md). Before joining: who is in the call, a
+ * The room's call (issue 3; design: docs/calls.md), as the room page shows it; the call
+ * itself belongs to the shell (lib/call/client/host.ts) and goes on when you move on. Before joining: who is in the call, a
  * preview and `Join call`. In the call: the tiles and the controls. Either way the region
  * is named `Call` and device problems show as alerts.
  */
@@ -21,8 +23,12 @@ export function CallPanel({
   slug: string;
   meName: string;
 }) {
-  const { call, state } = useCall({ roomId, slug });
+  const { call, state, join } = useCall({ roomId, slug });
   const roster = useCallRoster(roomId);
+  // In another room's call: joining this one leaves that one first.
+  const active = useActiveCall();
+  const other = active && active.call !== call ? active.call : null;
+  const otherRoom = useRoomSummary(other?.room.roomId ?? null);
   const inCall = state.status !== "idle";
 
   return (
@@ -41,7 +47,14 @@ export function CallPanel({
           <CallControls call={call} state={state} inCall />
         </>
       ) : (
-        <CallLobby call={call} state={state} roster={roster} meName={meName} />
+        <CallLobby
+          call={call}
+          state={state}
+          roster={roster}
+          meName={meName}
+          onJoin={join}
+          leavingRoomName={other ? (otherRoom?.name ?? "another room") : undefined}
+        />
       )}
     </section>
   );

@@ -2,11 +2,11 @@
 
 import type { Call } from "@/lib/call/client/call";
 import { useReceivedStats } from "@/lib/call/client/hooks";
-import { type CallSnapshot, trackOf } from "@/lib/call/client/state";
+import { type CallSnapshot, microphoneOn, trackOf } from "@/lib/call/client/state";
 import { Tile, type TileProps } from "./Tile";
 import styles from "./Call.module.css";
 
-type TileSpec = Omit<TileProps, "call" | "speakerId"> & { key: string };
+type TileSpec = Omit<TileProps, "call"> & { key: string };
 
 /**
  * The tiles of the call: a grid of cameras, or — while someone else shares a screen — that
@@ -25,7 +25,7 @@ export function CallStage({
   const stats = useReceivedStats(call, state.status === "joined");
   const cameras: TileSpec[] = [];
   const screens: TileSpec[] = [];
-  const micOn = state.microphone.on && state.microphone.track !== null;
+  const micOn = microphoneOn(state);
 
   cameras.push({
     key: "self",
@@ -81,9 +81,7 @@ export function CallStage({
       }
     : null;
 
-  const render = ({ key, ...spec }: TileSpec) => (
-    <Tile key={key} call={call} speakerId={state.chosen.speaker} {...spec} />
-  );
+  const render = ({ key, ...spec }: TileSpec) => <Tile key={key} call={call} {...spec} />;
 
   const [spotlight, ...otherScreens] = screens;
   if (spotlight) {

@@ -2,7 +2,7 @@
 
 import { useRef } from "react";
 import type { Call } from "@/lib/call/client/call";
-import { useMediaTrack, useSpeaker, useTileSize } from "@/lib/call/client/hooks";
+import { useMediaTrack, useTileSize } from "@/lib/call/client/hooks";
 import type { StatsSample } from "@/lib/call/client/quality";
 import { Icon } from "./icons";
 import { TileQuality } from "./QualityIndicator";
@@ -20,12 +20,15 @@ export interface TileProps {
   videoTrackId?: string;
   /** Whether video is coming (a camera switched off shows the initials instead). */
   videoOn: boolean;
-  /** Received sound to play (microphone or screen audio); never your own. */
+  /**
+   * Received sound (microphone or screen audio); never your own. It plays in the shell's
+   * CallAudio, which outlives the tiles; the tile names it (`data-audio-track`) and shows
+   * its quality.
+   */
   audio?: MediaStreamTrack | null;
   micMuted?: boolean;
   speaking?: boolean;
   mirrored?: boolean;
-  speakerId: string | null;
   /** The call's received stats, for a remote tile's connection quality; none on your own. */
   stats?: StatsSample[];
 }
@@ -33,10 +36,7 @@ export interface TileProps {
 /** One video tile: a `group` named for whom it shows, holding its `video`. */
 export function Tile(props: TileProps) {
   const videoRef = useRef<HTMLVideoElement>(null);
-  const audioRef = useRef<HTMLAudioElement>(null);
   useMediaTrack(videoRef, props.video);
-  useMediaTrack(audioRef, props.audio ?? null);
-  useSpeaker(audioRef, props.speakerId);
   useTileSize(props.call, props.videoOn ? props.videoTrackId : undefined, videoRef);
 
   const classes = [
@@ -51,13 +51,14 @@ export function Tile(props: TileProps) {
       aria-label={props.name}
       className={classes}
       data-speaking={props.speaking || undefined}
+      data-audio-track={props.audio?.id}
     >
       <video
         ref={videoRef}
         className={`${styles.video} ${props.mirrored ? styles.mirrored : ""}`}
         autoPlay
         playsInline
-        // Sound plays through the audio element below (and never your own).
+        // Sound plays through the shell's CallAudio (and never your own).
         muted
         hidden={!props.videoOn}
       />
@@ -66,7 +67,6 @@ export function Tile(props: TileProps) {
           <span>{initials(props.caption)}</span>
         </div>
       )}
-      {props.audio !== undefined && <audio ref={audioRef} autoPlay />}
       {props.stats && (
         <TileQuality
           name={props.name}

@@ -4,6 +4,7 @@ import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
 import { RoomNotifyMenu } from "@/components/notify/RoomNotifyMenu";
 import { command } from "@/lib/realtime/client";
+import { useCallHost } from "@/lib/call/client/hooks";
 import { leaveRoom } from "@/lib/rooms/client";
 import { copyText } from "@/components/ui/clipboard";
 import { ExportButton } from "@/components/ui/ExportButton";
@@ -24,6 +25,7 @@ export function RoomHeader({
   isOwner: boolean;
 }) {
   const router = useRouter();
+  const callHost = useCallHost();
   const [status, setStatus] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [renaming, setRenaming] = useState(false);
@@ -50,6 +52,8 @@ export function RoomHeader({
     if (!window.confirm("Leave this room? You can come back through its link.")) return;
     try {
       await leaveRoom(slug);
+      // Out of the room, out of its call (the shell would keep it otherwise).
+      callHost.end(roomId);
       router.push("/");
     } catch (err) {
       setError(err instanceof Error ? err.message : "Could not leave the room");

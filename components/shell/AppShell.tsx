@@ -3,11 +3,14 @@
 import { usePathname, useRouter } from "next/navigation";
 import { type ReactNode, useState } from "react";
 import type { SessionUser } from "@/lib/auth/schemas";
+import { useActiveCall } from "@/lib/call/client/hooks";
 import { useOutboxSender } from "@/lib/chat/client/use-outbox-sender";
 import { openDirectRoom } from "@/lib/rooms/client";
 import { adjacentRoom, slugOfPath } from "@/lib/rooms/navigation";
 import type { RoomSummary } from "@/lib/rooms/schemas";
 import { RoomListProvider, useRoomList } from "@/lib/rooms/use-room-list";
+import { CallBar } from "@/components/call/CallBar";
+import { CallHostProvider } from "@/components/call/CallHostProvider";
 import { focusSearchBox } from "@/components/search/SearchBox";
 import { AppHeader } from "@/components/ui/AppHeader";
 import { Modal } from "@/components/ui/Modal";
@@ -21,7 +24,7 @@ import styles from "./Shell.module.css";
  * What every signed-in page sits in (app/(signed-in)/layout.tsx): the header, the rooms
  * sidebar (a drawer on phones), the quick switcher and the keyboard shortcuts, around the
  * page. It stays mounted across client navigations, and with it the page's one live list of
- * rooms and the outbox. Design: docs/architecture.md, "Moving between rooms".
+ * rooms, the outbox and the call you are in (with its call bar while you look elsewhere). Design: docs/architecture.md, "Moving between rooms".
  */
 export function AppShell({
   user,
@@ -34,7 +37,9 @@ export function AppShell({
 }) {
   return (
     <RoomListProvider userId={user.id} initialRooms={initialRooms}>
-      <Shell user={user}>{children}</Shell>
+      <CallHostProvider>
+        <Shell user={user}>{children}</Shell>
+      </CallHostProvider>
     </RoomListProvider>
   );
 }
@@ -48,6 +53,7 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const rooms = useRoomList();
   const currentSlug = slugOfPath(usePathname());
   const [open, setOpen] = useState<Open>(null);
+  const callRoomId = useActiveCall()?.call.room.roomId ?? null;
   const close = () => setOpen(null);
 
   const goTo = (slug: string) => {
@@ -70,6 +76,7 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
     <RoomsNav
       rooms={rooms}
       currentSlug={currentSlug}
+      callRoomId={callRoomId}
       onFind={() => setOpen("switcher")}
       onShortcuts={() => setOpen("shortcuts")}
       onNavigate={inDrawer ? close : undefined}
@@ -96,6 +103,9 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
       <div className={styles.body}>
         <div className={styles.sidebar}>{nav(false)}</div>
         <div className={styles.content}>{children}</div>
+        <div className={styles.callBar}>
+          <CallBar currentSlug={currentSlug} />
+        </div>
       </div>
       {open === "drawer" && (
         <Modal label="Rooms" className={styles.drawer} onClose={close}>

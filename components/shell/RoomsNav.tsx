@@ -16,12 +16,15 @@ import styles from "./Shell.module.css";
 export function RoomsNav({
   rooms,
   currentSlug,
+  callRoomId,
   onFind,
   onShortcuts,
   onNavigate,
 }: {
   rooms: RoomSummary[];
   currentSlug: string | null;
+  /** The room of the call you are in, marked as yours. */
+  callRoomId: string | null;
   onFind(): void;
   onShortcuts(): void;
   /** A room was chosen (the drawer closes). */
@@ -43,13 +46,21 @@ export function RoomsNav({
           {findKeys}
         </kbd>
       </button>
-      <Section title="Rooms" rooms={sections.rooms} current={currentSlug} onNavigate={onNavigate} />
-      <Section
-        title="Direct messages"
-        rooms={sections.direct}
-        current={currentSlug}
-        onNavigate={onNavigate}
-      />
+      {(
+        [
+          ["Rooms", sections.rooms],
+          ["Direct messages", sections.direct],
+        ] as const
+      ).map(([title, list]) => (
+        <Section
+          key={title}
+          title={title}
+          rooms={list}
+          current={currentSlug}
+          callRoomId={callRoomId}
+          onNavigate={onNavigate}
+        />
+      ))}
       {rooms.length === 0 && <p className={`muted ${styles.empty}`}>No rooms yet.</p>}
       <button
         type="button"
@@ -67,11 +78,13 @@ function Section({
   title,
   rooms,
   current,
+  callRoomId,
   onNavigate,
 }: {
   title: string;
   rooms: RoomSummary[];
   current: string | null;
+  callRoomId: string | null;
   onNavigate?: () => void;
 }) {
   const headingId = useId();
@@ -84,7 +97,12 @@ function Section({
       <ul className={styles.rooms}>
         {rooms.map((room) => (
           <li key={room.id}>
-            <RoomLink room={room} current={room.slug === current} onNavigate={onNavigate} />
+            <RoomLink
+              room={room}
+              current={room.slug === current}
+              inCall={room.id === callRoomId}
+              onNavigate={onNavigate}
+            />
           </li>
         ))}
       </ul>
@@ -92,26 +110,32 @@ function Section({
   );
 }
 
-/** What the marks beside a room say, for screen readers: "3 unread, 1 mention, call in progress". */
-export function describeRoom(room: RoomSummary): string {
+/**
+ * What the marks beside a room say, for screen readers: "3 unread, 1 mention, call in
+ * progress" ("you are in its call" when it is yours).
+ */
+export function describeRoom(room: RoomSummary, inCall = false): string {
   const parts: string[] = [];
   if (room.unreadCount > 0) parts.push(`${room.unreadCount} unread`);
   if (room.mentionCount > 0)
     parts.push(`${room.mentionCount} ${room.mentionCount === 1 ? "mention" : "mentions"}`);
-  if (room.callCount > 0) parts.push("call in progress");
+  if (inCall) parts.push("you are in its call");
+  else if (room.callCount > 0) parts.push("call in progress");
   return parts.join(", ");
 }
 
 function RoomLink({
   room,
   current,
+  inCall,
   onNavigate,
 }: {
   room: RoomSummary;
   current: boolean;
+  inCall: boolean;
   onNavigate?: () => void;
 }) {
-  const description = describeRoom(room);
+  const description = describeRoom(room, inCall);
   return (
     <Link
       href={`/r/${room.slug}`}
@@ -124,10 +148,18 @@ function RoomLink({
     >
       <span className={styles.roomName}>{room.name}</span>
       <span className={styles.marks} aria-hidden="true">
-        {room.callCount > 0 && (
-          <span className={styles.callMark} title={`Call in progress (${room.callCount})`}>
+        {(room.callCount > 0 || inCall) && (
+          <span
+            className={`${styles.callMark} ${inCall ? styles.callMarkMine : ""}`}
+            title={
+              inCall
+                ? `You are in this call (${Math.max(room.callCount, 1)})`
+                : `Call in progress (${room.callCount})`
+            }
+            data-in-call={inCall || undefined}
+          >
             <CallIcon />
-            {room.callCount}
+            {Math.max(room.callCount, inCall ? 1 : 0)}
           </span>
         )}
         {room.mentionCount > 0 && (

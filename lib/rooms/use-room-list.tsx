@@ -42,3 +42,9 @@ export function useRoomList(): RoomSummary[] {
   if (!sync) throw new Error("useRoomList needs the signed-in layout's RoomListProvider");
   return useSyncExternalStore(sync.subscribe, sync.rooms, sync.rooms);
 }
+
+/** One of your rooms by id, live (its name follows renames); null if not in your list. */
+export function useRoomSummary(roomId: string | null): RoomSummary | null {
+  const rooms = useRoomList();
+  return (roomId && rooms.find((room) => room.id === roomId)) || null;
+}

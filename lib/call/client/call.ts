@@ -73,7 +73,8 @@ export class Call {
   private disposed = false;
 
   constructor(
-    private readonly room: { roomId: string; slug: string },
+    /** The room whose call this is. */
+    readonly room: { roomId: string; slug: string },
     private readonly connections: CallConnections = {},
   ) {}
 

@@ -2,12 +2,22 @@
 
 /**
  * Thin React hooks over the framework-free call client. Each effect adds its listeners
- * and removes them in its own cleanup.
+ * and removes them in its own cleanup. The calls themselves belong to the shell's
+ * CallHost (host.ts), not to the components that show them.
  */
-import { type RefObject, useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import {
+  createContext,
+  type RefObject,
+  useContext,
+  useEffect,
+  useMemo,
+  useState,
+  useSyncExternalStore,
+} from "react";
 import { command, getSocket } from "@/lib/realtime/client";
 import type { Participant } from "@/lib/realtime/protocol";
-import { Call } from "./call";
+import type { Call } from "./call";
+import type { CallHost } from "./host";
 import {
   appendSample,
   type Quality,
@@ -19,28 +29,50 @@ import {
 } from "./quality";
 import { type CallSnapshot, initialSnapshot } from "./state";
 
+/** The shell's CallHost (lib/call/client/host.ts), given by `CallHostProvider`. */
+export const CallHostContext = createContext<CallHost | null>(null);
+
+export function useCallHost(): CallHost {
+  const host = useContext(CallHostContext);
+  if (!host) throw new Error("calls need the signed-in shell's CallHostProvider");
+  return host;
+}
+
+/** The call you are in (any room), or null: it outlives the room page (host.ts). */
+export function useActiveCall(): { call: Call; state: CallSnapshot } | null {
+  const host = useCallHost();
+  const call = useSyncExternalStore(host.subscribe, host.getActive, noCall);
+  const state = useSyncExternalStore(
+    call?.subscribe ?? noSubscription,
+    call?.getSnapshot ?? initialState,
+    initialState,
+  );
+  return call ? { call, state } : null;
+}
+
+const noCall = () => null;
+const noSubscription = () => () => undefined;
+
 /**
- * The room's call and its current snapshot. The Call lives as long as the component (one
- * per room): unmounting leaves the call and releases every device.
+ * The room's call and its current snapshot, for the room page: the call you are in if it
+ * is this room's, else an idle one for the lobby and preview. The shell's host owns it, so
+ * leaving the page keeps a call you joined and releases one you only previewed.
  *
- * @returns `call` for actions, `state` to render.
+ * @returns `call` for actions, `state` to render, `join` to join it (leaving another
+ *   room's call first).
  */
 export function useCall(room: { roomId: string; slug: string }): {
   call: Call;
   state: CallSnapshot;
+  join(): void;
 } {
   const { roomId, slug } = room;
-  // The constructor has no side effects; the effect below attaches and disposes.
-  const call = useMemo(() => new Call({ roomId, slug }), [roomId, slug]);
-  useEffect(() => {
-    const detach = call.attach();
-    return () => {
-      detach();
-      call.dispose();
-    };
-  }, [call]);
+  const host = useCallHost();
+  // callFor has no side effects; the effect below holds the call and gives it back.
+  const call = useMemo(() => host.callFor({ roomId, slug }), [host, roomId, slug]);
+  useEffect(() => host.hold(call), [host, call]);
   const state = useSyncExternalStore(call.subscribe, call.getSnapshot, initialState);
-  return { call, state };
+  return { call, state, join: () => host.join(call) };
 }
 
 const initialState = () => initialSnapshot;

@@ -158,3 +158,8 @@ function mapTracks(
   });
   return changed ? next : participants;
 }
+
+/** Whether your microphone is on and sending (the `Microphone` toggles show this). */
+export function microphoneOn(state: CallSnapshot): boolean {
+  return state.microphone.on && state.microphone.track !== null;
+}
