@@ -80,11 +80,10 @@ export function receivedFrom(page: Page, name: string): Promise<Received | null>
       'section[aria-label="Call"] [role="group"]',
     );
     const tile = [...tiles].find((t) => t.getAttribute("aria-label") === name);
-    const trackOf = (selector: string) => {
-      const stream = tile?.querySelector<HTMLMediaElement>(selector)?.srcObject;
-      return stream instanceof MediaStream ? stream.getTracks()[0]?.id : undefined;
-    };
-    const [videoId, audioId] = [trackOf("video"), trackOf("audio")];
+    const stream = tile?.querySelector("video")?.srcObject;
+    const videoId = stream instanceof MediaStream ? stream.getTracks()[0]?.id : undefined;
+    // The sound plays in the shell's CallAudio, outliving tiles; the tile names its track.
+    const audioId = tile?.getAttribute("data-audio-track") ?? undefined;
     const pcs =
       (window as { recordedPeerConnections?: RTCPeerConnection[] }).recordedPeerConnections ?? [];
     let video: Record<string, number> | undefined;
