@@ -360,8 +360,8 @@ test.describe("calls over real networks", () => {
     expect(gaveUpS, "the session is given up after 30 s, not before").toBeGreaterThanOrEqual(30);
   });
 
-  test("through coturn: only the TURN server reachable, relayed over UDP, then TCP, then TLS", async () => {
-    test.setTimeout(150_000);
+  test("through coturn: only the TURN server reachable, relayed over TCP, then UDP once it opens, then TCP, then TLS", async () => {
+    test.setTimeout(240_000);
     // Home sits this one out (two cores); Ada stays.
     await callRegion(home).getByRole("button", { name: "Leave call" }).click();
     const fw = lab.host("fw");
@@ -382,7 +382,9 @@ test.describe("calls over real networks", () => {
             oifname "${fw.uplink}" drop
           }
         }`);
-    await firewall("meta l4proto { udp, tcp }");
+    // Fw starts where only TCP reaches the TURN server, so its connections settle on TCP.
+    const tcpOnly = `tcp dport { ${TURN_PORT}, ${TURNS_PORT} }`;
+    await firewall(tcpOnly);
     const browser = await browserOn(
       lab,
       "fw",
@@ -393,8 +395,11 @@ test.describe("calls over real networks", () => {
     watchRejoins(page, "Fw");
     await joinCall(page);
     const phases = [
+      { relayProtocol: "tcp", allowed: tcpOnly },
+      // UDP opens: the client offers each connection UDP again (an ICE restart after 10 s
+      // on TCP; lib/call/client/session.ts), so both move to the cheaper path by themselves.
       { relayProtocol: "udp", allowed: "meta l4proto { udp, tcp }" },
-      { relayProtocol: "tcp", allowed: `tcp dport { ${TURN_PORT}, ${TURNS_PORT} }` },
+      { relayProtocol: "tcp", allowed: tcpOnly },
       { relayProtocol: "tls", allowed: `tcp dport ${TURNS_PORT}` },
     ];
     for (const phase of phases) {

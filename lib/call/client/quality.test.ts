@@ -3,6 +3,7 @@ import {
   appendSample,
   describeQuality,
   lossOf,
+  pathOverTcp,
   type QualityLevel,
   qualityOf,
   SAMPLES_KEPT,
@@ -376,5 +377,45 @@ describe("samples from getStats", () => {
     expect(samples).toHaveLength(SAMPLES_KEPT);
     expect(samples[0]!.at).toBe(75 - SAMPLES_KEPT);
     expect(samples.at(-1)!.at).toBe(74);
+  });
+});
+
+describe("pathOverTcp", () => {
+  /** A report whose transport selected pair `p1` (local candidate `local`), beside another pair. */
+  const report = (local: Record<string, unknown> | undefined, selected = "p1") =>
+    new Map<string, unknown>([
+      ["t", { type: "transport", selectedCandidatePairId: selected }],
+      ["p0", { id: "p0", type: "candidate-pair", state: "failed", localCandidateId: "l0" }],
+      ["p1", { id: "p1", type: "candidate-pair", state: "succeeded", localCandidateId: "l1" }],
+      [
+        "l0",
+        { type: "local-candidate", candidateType: "relay", protocol: "udp", relayProtocol: "udp" },
+      ],
+      ...(local ? [["l1", { type: "local-candidate", ...local }] as [string, unknown]] : []),
+    ]);
+
+  it("says TCP for a relay reached over TCP or TLS, and for ICE over TCP", () => {
+    for (const relayProtocol of ["tcp", "tls"])
+      expect(pathOverTcp(report({ candidateType: "relay", protocol: "udp", relayProtocol }))).toBe(
+        true,
+      );
+    expect(pathOverTcp(report({ candidateType: "host", protocol: "tcp" }))).toBe(true);
+  });
+
+  it("says UDP for a relay over UDP and for a direct UDP path, reading the selected pair only", () => {
+    expect(
+      pathOverTcp(report({ candidateType: "relay", protocol: "udp", relayProtocol: "udp" })),
+    ).toBe(false);
+    expect(pathOverTcp(report({ candidateType: "prflx", protocol: "udp" }))).toBe(false);
+    // The failed UDP pair beside it is not the one in use.
+    expect(
+      pathOverTcp(report({ candidateType: "relay", protocol: "udp", relayProtocol: "tls" })),
+    ).toBe(true);
+  });
+
+  it("does not know without a selected pair or its local candidate", () => {
+    expect(pathOverTcp(new Map())).toBeNull();
+    expect(pathOverTcp(report(undefined))).toBeNull();
+    expect(pathOverTcp(report({ candidateType: "host", protocol: "udp" }, "missing"))).toBeNull();
   });
 });

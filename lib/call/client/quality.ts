@@ -129,26 +129,23 @@ const candidatePair = z.object({
   /** Firefox marks the pair in use; Chromium names it from the transport. */
   selected: z.boolean().optional(),
   currentRoundTripTime: amount.optional(),
+  localCandidateId: z.string().optional(),
+});
+const localCandidate = z.object({
+  type: z.literal("local-candidate"),
+  /** "udp" or "tcp": how this side's packets leave it (to the TURN server, if relayed). */
+  protocol: z.string().optional(),
+  /** A relayed candidate's transport to the TURN server: "udp", "tcp" or "tls". */
+  relayProtocol: z.string().optional(),
 });
 
-/**
- * One sample from a `getStats()` report (any map of stats objects). Entries that are not
- * what the spec says are skipped, not trusted.
- */
-export function sampleFromReport(report: ReadonlyMap<string, unknown>, at: number): StatsSample {
-  const tracks: Record<string, TrackCounters> = {};
-  const pairs: z.infer<typeof candidatePair>[] = [];
+type CandidatePair = z.infer<typeof candidatePair>;
+
+/** The candidate pair the connection uses now, as the report names it (undefined: none yet). */
+function selectedPair(report: ReadonlyMap<string, unknown>): CandidatePair | undefined {
+  const pairs: CandidatePair[] = [];
   let selectedPairId: string | undefined;
   for (const stat of report.values()) {
-    const rtp = inboundRtp.safeParse(stat);
-    if (rtp.success) {
-      const { type: _type, trackIdentifier, ...counters } = rtp.data;
-      // A receiver reports one stream; should an old one be listed beside it, the busier counts.
-      const seen = tracks[trackIdentifier];
-      if (!seen || counters.packetsReceived > seen.packetsReceived)
-        tracks[trackIdentifier] = counters;
-      continue;
-    }
     const pair = candidatePair.safeParse(stat);
     if (pair.success) {
       pairs.push(pair.data);
@@ -157,11 +154,43 @@ export function sampleFromReport(report: ReadonlyMap<string, unknown>, at: numbe
     const t = transport.safeParse(stat);
     if (t.success) selectedPairId ??= t.data.selectedCandidatePairId;
   }
-  const selected =
+  return (
     pairs.find((p) => p.id === selectedPairId) ??
     pairs.find((p) => p.selected) ??
-    pairs.find((p) => p.nominated && p.state === "succeeded");
-  return { at, rtt: selected?.currentRoundTripTime ?? null, tracks };
+    pairs.find((p) => p.nominated && p.state === "succeeded")
+  );
+}
+
+/**
+ * Whether the connection's media goes over TCP now — ICE over TCP, or a TURN relay reached
+ * over TCP or TLS — rather than UDP; null when the report does not say (no pair selected
+ * yet, or no local candidate named).
+ */
+export function pathOverTcp(report: ReadonlyMap<string, unknown>): boolean | null {
+  const pair = selectedPair(report);
+  const local = pair?.localCandidateId ? report.get(pair.localCandidateId) : undefined;
+  const candidate = localCandidate.safeParse(local);
+  if (!candidate.success || !candidate.data.protocol) return null;
+  const { protocol, relayProtocol } = candidate.data;
+  return protocol === "tcp" || relayProtocol === "tcp" || relayProtocol === "tls";
+}
+
+/**
+ * One sample from a `getStats()` report (any map of stats objects). Entries that are not
+ * what the spec says are skipped, not trusted.
+ */
+export function sampleFromReport(report: ReadonlyMap<string, unknown>, at: number): StatsSample {
+  const tracks: Record<string, TrackCounters> = {};
+  for (const stat of report.values()) {
+    const rtp = inboundRtp.safeParse(stat);
+    if (!rtp.success) continue;
+    const { type: _type, trackIdentifier, ...counters } = rtp.data;
+    // A receiver reports one stream; should an old one be listed beside it, the busier counts.
+    const seen = tracks[trackIdentifier];
+    if (!seen || counters.packetsReceived > seen.packetsReceived)
+      tracks[trackIdentifier] = counters;
+  }
+  return { at, rtt: selectedPair(report)?.currentRoundTripTime ?? null, tracks };
 }
 
 /** Adds a sample, keeping the last `SAMPLES_KEPT`. */

@@ -8,6 +8,7 @@ import type { CommandResult, EventName, EventPayload } from "@/sfu/protocol";
 import { CommandError, SignalingClient } from "@/sfu/signaling-client";
 import { Publisher } from "./publisher";
 import { type ReceivedTracks, Subscriber } from "./subscriber";
+import { pathOverTcp } from "./quality";
 import { fetchCallTicket, type IceSettings } from "./ticket";
 
 /**
@@ -25,6 +26,14 @@ const DISCONNECTED_GRACE_MS = 1_000;
 const SIGNALING_CHECK_MS = 2_000;
 /** How long one attempt to reconnect the signaling socket and resume may take. */
 const RESUME_ATTEMPT_MS = 3_000;
+/**
+ * A connection that settled on TCP (a TURN relay over TCP or TLS, or ICE over TCP) while
+ * UDP may work — it lost a race at the start, or a check failed once, and the browser never
+ * tries a failed pair again — is offered UDP again by an ICE restart after these waits, then
+ * after the last one each time, for as long as it stays on TCP. Media keeps flowing on the
+ * old path until a new one is chosen; where only TCP works, the restart lands on TCP again.
+ */
+const UDP_RETRY_DELAYS_MS = [10_000, 30_000, 120_000];
 /** Tile sizes go to the SFU at most this often (resizes come in bursts). */
 const TILE_SIZE_INTERVAL_MS = 250;
 
@@ -58,6 +67,7 @@ export class CallSession {
   private readonly sentSizes = new Map<string, string>();
   private tileTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly recovering = new Map<RTCPeerConnection, MediaRecovery>();
+  private readonly udpRetries = new Map<RTCPeerConnection, UdpRetry>();
   /** Who this session is on the SFU, to `resume` it on a new socket. */
   private identity: { peerId: string; token: string } | undefined;
   private resuming: Promise<void> | undefined;
@@ -153,6 +163,8 @@ export class CallSession {
     clearTimeout(this.tileTimer);
     for (const recovery of this.recovering.values()) recovery.stop();
     this.recovering.clear();
+    for (const retry of this.udpRetries.values()) retry.stop();
+    this.udpRetries.clear();
     for (const off of this.unsubscribe.splice(0)) off();
     this.publisher.close();
     this.subscriber.close();
@@ -195,7 +207,17 @@ export class CallSession {
         if (state === "connected") {
           this.recovering.get(pc)?.stop();
           this.recovering.delete(pc);
-        } else if ((state === "disconnected" || state === "failed") && !this.recovering.has(pc)) {
+          if (!this.udpRetries.has(pc)) {
+            const retry = new UdpRetry(pc, restart, () => this.udpRetries.delete(pc));
+            this.udpRetries.set(pc, retry);
+            retry.start();
+          }
+        } else if (state === "disconnected" || state === "failed") {
+          // Getting the connection back comes first; a path on TCP is looked at once it is.
+          this.udpRetries.get(pc)?.stop();
+          this.udpRetries.delete(pc);
+        }
+        if ((state === "disconnected" || state === "failed") && !this.recovering.has(pc)) {
           const recovery = new MediaRecovery(pc, restart, () => this.lose("media connection lost"));
           this.recovering.set(pc, recovery);
           recovery.start(state === "failed" ? 0 : DISCONNECTED_GRACE_MS);
@@ -307,6 +329,54 @@ class MediaRecovery {
       );
       this.schedule(ICE_RESTART_INTERVAL_MS);
     }, delayMs);
+  }
+}
+
+/**
+ * Offers a connection that settled on TCP a UDP path again (see {@link UDP_RETRY_DELAYS_MS}):
+ * looks at the path it uses after each wait and restarts ICE while it is TCP; done (`onDone`)
+ * once it is UDP.
+ */
+class UdpRetry {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private restarts = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly pc: RTCPeerConnection,
+    private readonly restart: () => Promise<void>,
+    private readonly onDone: () => void,
+  ) {}
+
+  start(): void {
+    const delays = UDP_RETRY_DELAYS_MS;
+    this.timer = setTimeout(
+      () => void this.check(),
+      delays[Math.min(this.restarts, delays.length - 1)],
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private async check(): Promise<void> {
+    if (this.stopped || this.pc.connectionState !== "connected") return;
+    const overTcp = pathOverTcp(await this.pc.getStats().catch(() => new Map()));
+    if (this.stopped) return;
+    if (overTcp === false) {
+      this.onDone();
+      return;
+    }
+    if (overTcp) {
+      this.restarts += 1;
+      console.info("[call] media connection is on TCP; restarting ICE to look for a UDP path");
+      this.restart().catch((err: unknown) =>
+        console.warn(`[call] ICE restart failed: ${String(err)}`),
+      );
+    }
+    this.start();
   }
 }
 
