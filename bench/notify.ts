@@ -8,7 +8,7 @@
  * In-process like the server tests: the web node's realtime half (Socket.IO, the chat
  * handlers, the fan-out) over PGlite (or DATABASE_URL's Postgres), real VAPID signing and
  * aes128gcm encryption per device; the push service is a child process that answers 201.
- * Options: --members N --subscribed N --rounds N.
+ * Options: --members N --subscribed N --rounds N --cpu-percent N (PUSH_WORKER_CPU_PERCENT).
  */
 import { fork } from "node:child_process";
 import { createECDH, randomBytes } from "node:crypto";
@@ -39,6 +39,7 @@ const opt = (name: string, fallback: number) => {
 const MEMBERS = opt("members", 2000);
 const SUBSCRIBED = opt("subscribed", 1000);
 const ROUNDS = opt("rounds", 15);
+const CPU_PERCENT = opt("cpu-percent", 50);
 /** Other rooms' sends: one every this many ms, from one sender per room, round robin. */
 const OTHER_SEND_EVERY_MS = 10;
 const OTHER_ROOMS = 10;
@@ -70,6 +71,7 @@ async function main() {
     SOCKET_COMMAND_BURST: "100000",
     SOCKET_COMMAND_RATE_PER_S: "100000",
     MENTION_ROOM_MAX_MEMBERS: String(MEMBERS * 2),
+    PUSH_WORKER_CPU_PERCENT: String(CPU_PERCENT),
     LOG_LEVEL: "warn",
   });
   const httpServer = createServer((_req, res) => res.writeHead(404).end());
@@ -161,6 +163,7 @@ async function main() {
     handedOffMs: number;
     fanoutMs: number;
     cpuMs: number;
+    mainThreadCpuMs: number;
     sinkCpuMs: number;
     trafficCpuMs: number;
   }[] = [];
@@ -169,11 +172,15 @@ async function main() {
   for (let round = 0; round <= ROUNDS; round++) {
     await tell({ type: "phase", phase: "baseline" }, "phase");
     const base0 = process.cpuUsage();
+    const baseMain0 = process.threadCpuUsage();
     const baseT0 = performance.now();
     await new Promise((r) => setTimeout(r, 1500));
     const baseCpu = process.cpuUsage(base0);
+    const baseMain = process.threadCpuUsage(baseMain0);
     // The other rooms' traffic costs CPU too: its rate, to take out of the fan-out's.
-    const trafficCpuPerMs = (baseCpu.user + baseCpu.system) / 1000 / (performance.now() - baseT0);
+    const baseMs = performance.now() - baseT0;
+    const trafficCpuPerMs = (baseCpu.user + baseCpu.system) / 1000 / baseMs;
+    const trafficMainPerMs = (baseMain.user + baseMain.system) / 1000 / baseMs;
     const reached = new Promise<number>((resolve) => {
       sink.once("message", () => resolve(performance.now()));
     });
@@ -181,6 +188,7 @@ async function main() {
     const done = new Promise<number>((resolve) => (fanoutDone = resolve));
     await tell({ type: "phase", phase: "fanout" }, "phase");
     const cpu0 = process.cpuUsage();
+    const main0 = process.threadCpuUsage();
     const helpers0 = [processCpuSeconds(sink.pid!) ?? 0, processCpuSeconds(traffic.pid!) ?? 0];
     const t0 = performance.now();
     const ack = await ask(owner, "message.send", {
@@ -203,6 +211,7 @@ async function main() {
       ),
     ]);
     const cpu = process.cpuUsage(cpu0);
+    const mainCpu = process.threadCpuUsage(main0);
     const helpers = [processCpuSeconds(sink.pid!) ?? 0, processCpuSeconds(traffic.pid!) ?? 0];
     await tell({ type: "phase", phase: "idle" }, "phase");
     const taken = await tell({ type: "take" }, "samples");
@@ -220,6 +229,7 @@ async function main() {
       handedOffMs: handedOff - t0,
       fanoutMs: finished - t0,
       cpuMs: (cpu.user + cpu.system) / 1000 - trafficCpuPerMs * (finished - t0),
+      mainThreadCpuMs: (mainCpu.user + mainCpu.system) / 1000 - trafficMainPerMs * (finished - t0),
       sinkCpuMs: (helpers[0]! - helpers0[0]!) * 1000,
       trafficCpuMs: (helpers[1]! - helpers0[1]!) * 1000,
     });
@@ -243,10 +253,15 @@ async function main() {
     members: MEMBERS,
     subscribed: SUBSCRIBED,
     rounds: ROUNDS,
+    pushWorkerCpuPercent: CPU_PERCENT,
     handOffMs: spread(rounds.map((r) => r.handedOffMs)),
     fanoutDoneMs: { median: round1(median(rounds.map((r) => r.fanoutMs))) },
     /** The web node's CPU from the send to the fan-out's end, less the other rooms' traffic. */
-    webNodeCpuMs: { median: round1(median(rounds.map((r) => r.cpuMs))) },
+    webNodeCpuMs: {
+      median: round1(median(rounds.map((r) => r.cpuMs))),
+      /** Of it, the main thread's (Socket.IO, the database on PGlite, the recipients' pages). */
+      mainThread: round1(median(rounds.map((r) => r.mainThreadCpuMs))),
+    },
     /**
      * The benchmark's own processes on the same cores meanwhile (clock ticks, /proc): the
      * push service stand-in and the other rooms' clients, which would be elsewhere.

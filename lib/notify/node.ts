@@ -55,6 +55,7 @@ export function startNotify(deps: NotifyDeps): {
   const sender = new PushSender({
     vapid: { subject: vapidSubject(deps.env), ...deps.vapid },
     trustedOrigins: deps.env.PUSH_INSECURE_ORIGINS,
+    cpuShare: deps.env.PUSH_WORKER_CPU_PERCENT / 100,
     onGone: async (id) => {
       await deleteSubscription(deps.db(), id);
       log.info("removed a subscription its push service no longer knows");

@@ -54,6 +54,8 @@ export interface PushWorkerConfig {
   /** Requests in flight at once on this worker. */
   concurrency: number;
   timeoutMs: number;
+  /** The share of a core this worker may use on average (0–1], see `createCpuPacer`. */
+  cpuShare: number;
 }
 
 /** A batch of devices: `payload` indexes `payloads` (a fan-out has one or two texts). */
@@ -88,8 +90,59 @@ export interface PushBatchResult {
 export const VAPID_LIFETIME_S = 12 * 60 * 60;
 const VAPID_RENEW_BEFORE_MS = 60 * 60 * 1000;
 
+/** The clocks a pacer reads and the sleep it waits with; a test passes its own. */
+export interface PacerClock {
+  wallMs(): number;
+  /** This thread's CPU time. */
+  cpuMs(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const threadClock: PacerClock = {
+  wallMs: () => performance.now(),
+  cpuMs: () => {
+    const { user, system } = process.threadCpuUsage();
+    return (user + system) / 1000;
+  },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** CPU time a worker may spend at once, beyond its share, after being idle: a small fan-out. */
+export const PACER_BURST_MS = 10;
+
+/**
+ * Holds a thread to `share` of a core on average: a token bucket of CPU time that fills at
+ * `share` ms per ms of wall time, up to `burstMs`, and is drawn down by the thread's own CPU
+ * clock. `ready()` returns at once while the bucket is not empty, else waits until it would
+ * be. A push to a few devices goes out at once; a fan-out to thousands is spread out, and
+ * leaves the rest of the cores to the web node's main thread, the database and the kernel:
+ * on two cores, a worker at full speed took one, and the other rooms' sends, queued on the
+ * other behind the push service's and the database's work, slowed by half at the p99
+ * (docs/notifications.md, "The benchmark"). Nice alone did not stop that.
+ */
+export function createCpuPacer(share: number, burstMs = PACER_BURST_MS, clock = threadClock) {
+  let tokens = burstMs;
+  let lastWall = clock.wallMs();
+  let lastCpu = clock.cpuMs();
+  return {
+    async ready(): Promise<void> {
+      if (share >= 1) return;
+      for (;;) {
+        const wall = clock.wallMs();
+        const cpu = clock.cpuMs();
+        tokens = Math.min(burstMs, tokens + (wall - lastWall) * share) - (cpu - lastCpu);
+        lastWall = wall;
+        lastCpu = cpu;
+        if (tokens >= 0) return;
+        await clock.sleep(-tokens / share);
+      }
+    },
+  };
+}
+
 /** One worker's sender: its VAPID JWTs, agents and in-flight bound. */
 export function createPushWorker(config: PushWorkerConfig) {
+  const pacer = createCpuPacer(config.cpuShare);
   const trusted = new Set(config.trustedOrigins);
   const vapidByAudience = new Map<string, { header: string; renewAt: number }>();
   const agents = new Map<string, HttpAgent>();
@@ -143,8 +196,9 @@ export function createPushWorker(config: PushWorkerConfig) {
     options: PushOptions,
   ): Promise<{ status: number; retryAfter: string | null }> {
     // Encrypting is synchronous CPU work: one push at a time, with this thread's I/O (the
-    // answers of earlier requests) in between.
+    // answers of earlier requests) in between, within the worker's share of a core.
     await new Promise((resolve) => setImmediate(resolve));
+    await pacer.ready();
     const url = new URL(target.endpoint);
     const isTrusted = trusted.has(url.origin);
     // An IP literal is connected to without a lookup: check it here.

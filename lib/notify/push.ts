@@ -36,6 +36,8 @@ export interface PushSenderOptions {
   trustedOrigins?: readonly string[];
   /** Worker threads (default: one per core the main thread leaves free, at most two). */
   workers?: number;
+  /** The share of a core each worker may use on average, (0–1] (PUSH_WORKER_CPU_PERCENT). */
+  cpuShare?: number;
 }
 
 /** Devices per message to a worker: few messages, and the first requests start early. */
@@ -76,6 +78,7 @@ export class PushSender {
       // The node-wide bound, shared out between the workers.
       concurrency: Math.max(1, Math.ceil((options.concurrency ?? 64) / this.poolSize)),
       timeoutMs: options.timeoutMs ?? 10_000,
+      cpuShare: options.cpuShare ?? 1,
     };
   }
 

@@ -24,6 +24,12 @@ export const notifyEnv = z.object({
    * every other endpoint must be https: at a public address.
    */
   PUSH_INSECURE_ORIGINS: list,
+  /**
+   * The share of a core, in percent, each push worker may use on average: a fan-out to
+   * thousands of devices is spread out so the rest of the node (other rooms' sends) keeps
+   * its pace. 100: as fast as the worker can.
+   */
+  PUSH_WORKER_CPU_PERCENT: integer(1, 100).default(50),
   /** In rooms with more members than this, only owners can notify everyone with @room. */
   MENTION_ROOM_MAX_MEMBERS: integer(0).default(50),
   /** SMTP server for the email digest (smtp://user:pass@host:port, smtps://…); unset: no email. */
