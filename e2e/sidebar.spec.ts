@@ -256,7 +256,7 @@ test.describe("moving between rooms", () => {
     await grace.context.close();
   });
 
-  test("on a phone the rooms are a drawer: a button opens it, Escape closes it", async ({
+  test("on a phone the rooms are a drawer and the account a menu: a button opens each, Escape closes it", async ({
     browser,
   }) => {
     const context = await browser.newContext({
@@ -287,6 +287,36 @@ test.describe("moving between rooms", () => {
     await roomLink(page, "Design").click();
     await expect(drawer).toBeHidden();
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Design");
+
+    // Nothing in the header runs off the side of the screen (a phone would lay the page out
+    // wider than itself and show it zoomed out): the account's part is a menu.
+    const offScreen = () =>
+      page.getByRole("banner").evaluate(
+        (header, width) =>
+          [...header.querySelectorAll<HTMLElement>("a, button, input")]
+            .filter((e) => e.checkVisibility())
+            .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+            .map((e) => e.textContent || e.getAttribute("aria-label") || e.tagName),
+        390,
+      );
+    expect(await offScreen()).toEqual([]);
+    const account = page.getByRole("button", { name: "Account" });
+    const settings = page.getByRole("link", { name: "Settings" });
+    await expect(settings).toBeHidden();
+    await account.click();
+    await expect(account).toHaveAttribute("aria-expanded", "true");
+    await expect(settings).toBeInViewport({ ratio: 1 });
+    await expect(page.getByRole("button", { name: "Sign out", exact: true })).toBeInViewport({
+      ratio: 1,
+    });
+    await page.keyboard.press("Escape");
+    await expect(settings).toBeHidden();
+    await expect(account).toBeFocused();
+    await account.click();
+    await settings.click();
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Settings");
+    await expect(settings).toBeHidden();
+    expect(await offScreen()).toEqual([]);
     await context.close();
   });
 

@@ -2,13 +2,19 @@
 
 import Link from "next/link";
 import { signOut } from "next-auth/react";
-import { type ReactNode, Suspense } from "react";
+import { usePathname } from "next/navigation";
+import { type ReactNode, Suspense, useEffect, useId, useRef, useState } from "react";
 import { SearchBox } from "@/components/search/SearchBox";
 import { useUnreadSignals } from "@/lib/notify/client/unread";
 import { ThemeToggle } from "./ThemeToggle";
 import styles from "./AppHeader.module.css";
 
-/** The bar along the top of signed-in pages (components/shell/AppShell.tsx places it). */
+/**
+ * The bar along the top of signed-in pages (components/shell/AppShell.tsx places it). On a
+ * phone the account's part (who is signed in, theme, Settings, Sign out) would not fit
+ * beside the search: it folds into an `Account` menu there (AppHeader.module.css), the way
+ * the rooms fold into a drawer.
+ */
 export function AppHeader({
   userName,
   start,
@@ -21,6 +27,36 @@ export function AppHeader({
 }) {
   // Unread count in the title and the app badge; notifications while hidden.
   useUnreadSignals();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const menuId = useId();
+  const menuRef = useRef<HTMLDivElement>(null);
+  const toggleRef = useRef<HTMLButtonElement>(null);
+  const pathname = usePathname();
+  // Going to another page (Settings, or anywhere else) closes the menu.
+  const [menuPath, setMenuPath] = useState(pathname);
+  if (menuPath !== pathname) {
+    setMenuPath(pathname);
+    setMenuOpen(false);
+  }
+  useEffect(() => {
+    if (!menuOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape") return;
+      setMenuOpen(false);
+      toggleRef.current?.focus();
+    };
+    const onPointer = (e: PointerEvent) => {
+      const target = e.target as Node;
+      if (!menuRef.current?.contains(target) && !toggleRef.current?.contains(target))
+        setMenuOpen(false);
+    };
+    document.addEventListener("keydown", onKey);
+    document.addEventListener("pointerdown", onPointer);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      document.removeEventListener("pointerdown", onPointer);
+    };
+  }, [menuOpen]);
   return (
     <header className={styles.bar}>
       {start}
@@ -31,7 +67,17 @@ export function AppHeader({
         <SearchBox />
       </Suspense>
       <div className={styles.middle}>{children}</div>
-      <div className={styles.right}>
+      <button
+        ref={toggleRef}
+        type="button"
+        className={`btn btn-ghost btn-small ${styles.menuToggle}`}
+        aria-expanded={menuOpen}
+        aria-controls={menuId}
+        onClick={() => setMenuOpen((open) => !open)}
+      >
+        Account
+      </button>
+      <div ref={menuRef} id={menuId} className={`${styles.right} ${menuOpen ? styles.open : ""}`}>
         <span className={styles.user} title="Signed in as">
           {userName}
         </span>
