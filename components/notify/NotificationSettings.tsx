@@ -147,7 +147,7 @@ export function NotificationSettings({
           </label>
         )}
       </div>
-      <label className={styles.row}>
+      <label className={styles.check}>
         <input
           type="checkbox"
           checked={sound}
@@ -158,7 +158,7 @@ export function NotificationSettings({
         />
         Play a sound on this device
       </label>
-      <label className={styles.row}>
+      <label className={styles.check}>
         <input
           type="checkbox"
           checked={prefs.data?.privacy ?? false}
@@ -167,7 +167,7 @@ export function NotificationSettings({
         />
         Hide what messages say in notifications
       </label>
-      <label className={styles.row}>
+      <label className={styles.check}>
         <input
           type="checkbox"
           checked={prefs.data?.emailDigest ?? true}
