@@ -85,7 +85,7 @@ test.describe("calls", () => {
     await linus.context.close();
   });
 
-  test("the call goes on while you look at other rooms: the call bar, Return to call, moving, Leave call", async ({
+  test("the call goes on while you look at other rooms: the call bar, its microphone and camera, Return to call, moving, Leave call", async ({
     page: ada,
     browser,
   }) => {
@@ -138,6 +138,18 @@ test.describe("calls", () => {
     await expect(tile(grace.page, "Ada").getByRole("img", { name: "Microphone off" })).toHaveCount(
       0,
     );
+
+    // So is its camera: off, Grace sees Ada's initials; on again, her video moves.
+    const camera = bar.getByRole("button", { name: "Camera" });
+    await expect(camera).toHaveAttribute("aria-pressed", "true");
+    await camera.click();
+    await expect(camera).toHaveAttribute("aria-pressed", "false");
+    await expect(tile(grace.page, "Ada").locator("video")).toBeHidden();
+    await camera.click();
+    await expect(camera).toHaveAttribute("aria-pressed", "true");
+    await expectMovingVideo(grace.page, "Ada");
+    // Share screen shows only while sharing, to stop it.
+    await expect(bar.getByRole("button", { name: "Share screen" })).toHaveCount(0);
 
     // Return to call: Standup's stage again, with the tiles, the same call.
     await bar.getByRole("button", { name: "Return to call" }).click();

@@ -2,7 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { useActiveCall } from "@/lib/call/client/hooks";
-import { microphoneOn } from "@/lib/call/client/state";
+import { cameraOn as isCameraOn, microphoneOn, sharingScreen } from "@/lib/call/client/state";
 import { useRoomSummary } from "@/lib/rooms/use-room-list";
 import { nameList } from "./CallLobby";
 import { Icon } from "./icons";
@@ -10,7 +10,8 @@ import styles from "./Call.module.css";
 
 /**
  * The call you are in, while you look at another room or page (like Discord's "Voice
- * connected"): its room and who is in it, `Return to call`, `Microphone` and `Leave call`.
+ * connected"): its room and who is in it, `Return to call`, `Microphone`, `Camera`, `Share
+ * screen` while you share (to stop), and `Leave call`.
  * On the call's own room page the stage shows instead, so this shows nothing there.
  */
 export function CallBar({ currentSlug }: { currentSlug: string | null }) {
@@ -20,6 +21,8 @@ export function CallBar({ currentSlug }: { currentSlug: string | null }) {
   if (!active || active.call.room.slug === currentSlug) return null;
   const { call, state } = active;
   const micOn = microphoneOn(state);
+  const cameraOn = isCameraOn(state);
+  const sharing = sharingScreen(state);
   const roomName = room?.name ?? "Call";
   const people = nameList(["You", ...state.participants.map((p) => p.displayName)]);
 
@@ -54,6 +57,28 @@ export function CallBar({ currentSlug }: { currentSlug: string | null }) {
         >
           <Icon name={micOn ? "mic" : "micOff"} size={16} />
         </button>
+        <button
+          type="button"
+          className={`btn btn-small ${styles.callBarIcon} ${cameraOn ? "" : styles.off}`}
+          aria-label="Camera"
+          aria-pressed={cameraOn}
+          title={cameraOn ? "Turn off camera" : "Turn on camera"}
+          onClick={() => void call.setCamera(!cameraOn)}
+        >
+          <Icon name={cameraOn ? "camera" : "cameraOff"} size={16} />
+        </button>
+        {sharing && (
+          <button
+            type="button"
+            className={`btn btn-small ${styles.callBarIcon} ${styles.on}`}
+            aria-label="Share screen"
+            aria-pressed="true"
+            title="Stop sharing"
+            onClick={() => void call.setScreenShare(false)}
+          >
+            <Icon name="screen" size={16} />
+          </button>
+        )}
         <button
           type="button"
           className={`btn btn-small ${styles.callBarIcon} ${styles.leave}`}

@@ -1,7 +1,12 @@
 "use client";
 
 import type { Call } from "@/lib/call/client/call";
-import { type CallSnapshot, microphoneOn } from "@/lib/call/client/state";
+import {
+  type CallSnapshot,
+  cameraOn as isCameraOn,
+  microphoneOn,
+  sharingScreen,
+} from "@/lib/call/client/state";
 import { DeviceMenu } from "./DeviceMenu";
 import { Icon } from "./icons";
 import styles from "./Call.module.css";
@@ -17,8 +22,8 @@ export function CallControls({
   inCall: boolean;
 }) {
   const micOn = microphoneOn(state);
-  const cameraOn = state.camera.track !== null;
-  const sharing = state.screen.track !== null;
+  const cameraOn = isCameraOn(state);
+  const sharing = sharingScreen(state);
   const canShare =
     typeof navigator !== "undefined" &&
     typeof navigator.mediaDevices?.getDisplayMedia === "function";

@@ -3,7 +3,7 @@
 import { useId } from "react";
 import type { Call } from "@/lib/call/client/call";
 import { useAudioLevel } from "@/lib/call/client/hooks";
-import type { CallSnapshot } from "@/lib/call/client/state";
+import { type CallSnapshot, cameraOn, microphoneOn } from "@/lib/call/client/state";
 import type { Participant } from "@/lib/realtime/protocol";
 import { CallControls } from "./CallControls";
 import { INSECURE_NOTICE_ID, SecureContextNotice, useSecureContext } from "./SecureContextNotice";
@@ -83,8 +83,8 @@ export function CallLobby(props: {
               caption={props.meName}
               kind="camera"
               video={state.camera.track}
-              videoOn={state.camera.track !== null}
-              micMuted={!state.microphone.on || state.microphone.track === null}
+              videoOn={cameraOn(state)}
+              micMuted={!microphoneOn(state)}
               mirrored
             />
           </div>

@@ -2,7 +2,7 @@
 
 import type { Call } from "@/lib/call/client/call";
 import { useReceivedStats } from "@/lib/call/client/hooks";
-import { type CallSnapshot, microphoneOn, trackOf } from "@/lib/call/client/state";
+import { type CallSnapshot, cameraOn, microphoneOn, trackOf } from "@/lib/call/client/state";
 import { Tile, type TileProps } from "./Tile";
 import styles from "./Call.module.css";
 
@@ -33,7 +33,7 @@ export function CallStage({
     caption: `${meName} (you)`,
     kind: "camera",
     video: state.camera.track,
-    videoOn: state.camera.track !== null,
+    videoOn: cameraOn(state),
     micMuted: !micOn,
     speaking: state.selfPeerId !== null && state.activeSpeaker === state.selfPeerId,
     mirrored: true,

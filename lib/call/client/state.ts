@@ -163,3 +163,13 @@ function mapTracks(
 export function microphoneOn(state: CallSnapshot): boolean {
   return state.microphone.on && state.microphone.track !== null;
 }
+
+/** Whether your camera is sending. */
+export function cameraOn(state: CallSnapshot): boolean {
+  return state.camera.track !== null;
+}
+
+/** Whether you are sharing your screen. */
+export function sharingScreen(state: CallSnapshot): boolean {
+  return state.screen.track !== null;
+}
