@@ -118,6 +118,13 @@ test("a message pushed while the room is not open shows a notification that open
   await bob.getByRole("button", { name: "Notifications" }).click();
   await bob.getByRole("radio", { name: "All messages" }).check();
   await expect(bob.getByRole("radio", { name: "All messages" })).toBeChecked();
+  // The menu closes on Escape, and on a press outside it.
+  await bob.keyboard.press("Escape");
+  await expect(bob.getByRole("radio", { name: "All messages" })).toBeHidden();
+  await bob.getByRole("button", { name: "Notifications" }).click();
+  await expect(bob.getByRole("radio", { name: "All messages" })).toBeChecked();
+  await bob.getByRole("heading", { level: 1 }).click();
+  await expect(bob.getByRole("radio", { name: "All messages" })).toBeHidden();
 
   // This browser's subscription, made against the local push service.
   const device = push.device("Bob");

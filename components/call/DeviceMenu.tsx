@@ -1,6 +1,7 @@
 "use client";
 
-import { useEffect, useId, useRef, useState } from "react";
+import { useId, useRef, useState } from "react";
+import { useDismiss } from "@/components/ui/use-dismiss";
 import type { Call } from "@/lib/call/client/call";
 import type { CallSnapshot } from "@/lib/call/client/state";
 import { Icon } from "./icons";
@@ -12,21 +13,7 @@ export function DeviceMenu({ call, state }: { call: Call; state: CallSnapshot })
   const root = useRef<HTMLDivElement>(null);
   const id = useId();
 
-  useEffect(() => {
-    if (!open) return;
-    const onPointer = (event: PointerEvent) => {
-      if (!root.current?.contains(event.target as Node)) setOpen(false);
-    };
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") setOpen(false);
-    };
-    document.addEventListener("pointerdown", onPointer);
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("pointerdown", onPointer);
-      document.removeEventListener("keydown", onKey);
-    };
-  }, [open]);
+  useDismiss(open, () => setOpen(false), [root]);
 
   const { devices, chosen } = state;
   const current = (kind: "microphone" | "camera", list: MediaDeviceInfo[]) =>

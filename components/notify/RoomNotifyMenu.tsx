@@ -1,7 +1,8 @@
 "use client";
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useId, useRef, useState } from "react";
+import { useId, useRef, useState } from "react";
+import { useDismiss } from "@/components/ui/use-dismiss";
 import { notifyApi } from "@/lib/notify/client/api";
 import type { NotifyLevel, RoomNotifyView } from "@/lib/notify/schemas";
 import styles from "./Notify.module.css";
@@ -25,21 +26,7 @@ export function RoomNotifyMenu({ slug }: { slug: string }) {
   const panelId = useId();
   const wrapper = useRef<HTMLDivElement>(null);
 
-  useEffect(() => {
-    if (!open) return;
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") setOpen(false);
-    };
-    const onPointer = (e: PointerEvent) => {
-      if (!wrapper.current?.contains(e.target as Node)) setOpen(false);
-    };
-    document.addEventListener("keydown", onKey);
-    document.addEventListener("pointerdown", onPointer);
-    return () => {
-      document.removeEventListener("keydown", onKey);
-      document.removeEventListener("pointerdown", onPointer);
-    };
-  }, [open]);
+  useDismiss(open, () => setOpen(false), [wrapper]);
 
   /** Shown at once, saved behind; a refusal puts back what the server has. */
   async function update(input: { level?: NotifyLevel; muted?: boolean }) {

@@ -3,10 +3,11 @@
 import Link from "next/link";
 import { signOut } from "next-auth/react";
 import { usePathname } from "next/navigation";
-import { type ReactNode, Suspense, useEffect, useId, useRef, useState } from "react";
+import { type ReactNode, Suspense, useId, useRef, useState } from "react";
 import { SearchBox } from "@/components/search/SearchBox";
 import { useUnreadSignals } from "@/lib/notify/client/unread";
 import { ThemeToggle } from "./ThemeToggle";
+import { useDismiss } from "./use-dismiss";
 import styles from "./AppHeader.module.css";
 
 /**
@@ -38,25 +39,14 @@ export function AppHeader({
     setMenuPath(pathname);
     setMenuOpen(false);
   }
-  useEffect(() => {
-    if (!menuOpen) return;
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== "Escape") return;
+  useDismiss(
+    menuOpen,
+    (how) => {
       setMenuOpen(false);
-      toggleRef.current?.focus();
-    };
-    const onPointer = (e: PointerEvent) => {
-      const target = e.target as Node;
-      if (!menuRef.current?.contains(target) && !toggleRef.current?.contains(target))
-        setMenuOpen(false);
-    };
-    document.addEventListener("keydown", onKey);
-    document.addEventListener("pointerdown", onPointer);
-    return () => {
-      document.removeEventListener("keydown", onKey);
-      document.removeEventListener("pointerdown", onPointer);
-    };
-  }, [menuOpen]);
+      if (how === "escape") toggleRef.current?.focus();
+    },
+    [menuRef, toggleRef],
+  );
   return (
     <header className={styles.bar}>
       {start}
