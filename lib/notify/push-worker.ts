@@ -118,7 +118,7 @@ export const PACER_BURST_MS = 10;
  * leaves the rest of the cores to the web node's main thread, the database and the kernel:
  * on two cores, a worker at full speed took one, and the other rooms' sends, queued on the
  * other behind the push service's and the database's work, slowed by half at the p99
- * (docs/notifications.md, "The benchmark"). Nice alone did not stop that.
+ * (docs/notifications.md, "Pacing the worker"). Nice alone did not stop that.
  */
 export function createCpuPacer(share: number, burstMs = PACER_BURST_MS, clock = threadClock) {
   let tokens = burstMs;

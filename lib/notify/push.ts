@@ -36,7 +36,10 @@ export interface PushSenderOptions {
   trustedOrigins?: readonly string[];
   /** Worker threads (default: one per core the main thread leaves free, at most two). */
   workers?: number;
-  /** The share of a core each worker may use on average, (0–1] (PUSH_WORKER_CPU_PERCENT). */
+  /**
+   * The share of a core each worker may use on average, (0–1]. Default 1, unpaced; the
+   * server's sender (startNotify) passes PUSH_WORKER_CPU_PERCENT.
+   */
   cpuShare?: number;
 }
 
