@@ -6,9 +6,11 @@
  * rooms slows meanwhile (their acks' p99, beside the fan-out versus without it).
  *
  * In-process like the server tests: the web node's realtime half (Socket.IO, the chat
- * handlers, the fan-out) over PGlite (or DATABASE_URL's Postgres), real VAPID signing and
+ * handlers, the fan-out) over PGlite, or with --db postgres a fresh database of its own on
+ * TEST_DATABASE_URL's server (dropped at the end, as bench:search does), real VAPID signing and
  * aes128gcm encryption per device; the push service is a child process that answers 201.
- * Options: --members N --subscribed N --rounds N --cpu-percent N (PUSH_WORKER_CPU_PERCENT).
+ * Options: --db pglite|postgres --members N --subscribed N --rounds N --cpu-percent N
+ * (PUSH_WORKER_CPU_PERCENT).
  */
 import { fork } from "node:child_process";
 import { createECDH, randomBytes } from "node:crypto";
@@ -19,12 +21,13 @@ import { sql } from "drizzle-orm";
 import { encode } from "next-auth/jwt";
 import { io as connect, type Socket } from "socket.io-client";
 import webpush from "web-push";
-import { openDatabase } from "@/lib/db/client";
-import { migrateDatabase } from "@/lib/db/migrate";
+import { z } from "zod";
+import type { Database } from "@/lib/db/client";
 import { parseEnv } from "@/lib/env";
 import { startNotify } from "@/lib/notify/node";
 import { createRealtime } from "@/lib/realtime/server";
 import { setRuntime } from "@/lib/server/runtime";
+import { openTestDatabase } from "@/test/support/db";
 import type { TrafficCommand, TrafficMessage } from "./notify/traffic";
 import { processCpuSeconds } from "./chat/proc";
 import { percentiles, round } from "./stats";
@@ -40,6 +43,10 @@ const MEMBERS = opt("members", 2000);
 const SUBSCRIBED = opt("subscribed", 1000);
 const ROUNDS = opt("rounds", 15);
 const CPU_PERCENT = opt("cpu-percent", 50);
+const dbAt = args.indexOf("--db");
+const dbChoice = z.enum(["pglite", "postgres"]).safeParse(dbAt >= 0 ? args[dbAt + 1] : "pglite");
+if (!dbChoice.success) throw new Error("--db must be pglite or postgres");
+const DB = dbChoice.data;
 /** Other rooms' sends: one every this many ms, from one sender per room, round robin. */
 const OTHER_SEND_EVERY_MS = 10;
 const OTHER_ROOMS = 10;
@@ -49,10 +56,12 @@ const SECRET = randomBytes(32).toString("base64url");
 const vapid = webpush.generateVAPIDKeys();
 
 async function main() {
-  const database = process.env.DATABASE_URL
-    ? await openDatabase({ kind: "postgres", url: process.env.DATABASE_URL })
-    : await openDatabase({ kind: "pglite" });
-  await migrateDatabase(database);
+  if (DB === "postgres" && !process.env.TEST_DATABASE_URL)
+    throw new Error(
+      "TEST_DATABASE_URL is not set: name a Postgres server (e.g. postgres://postgres@127.0.0.1:5432/postgres) or leave out --db postgres",
+    );
+  // A fresh database: the seed's users and rooms go nowhere else, and every run starts empty.
+  const database = await openTestDatabase(DB);
   const db = database.db;
 
   const sink = fork(path.join(import.meta.dirname, "notify", "push-sink.mjs"));
@@ -295,7 +304,7 @@ let BIG_ROOM = "";
 const OTHER_ROOM_SENDERS: { userId: string; roomId: string }[] = [];
 
 /** Users, the big room and its members, the devices, and the other rooms: in bulk SQL. */
-async function seed(db: Awaited<ReturnType<typeof openDatabase>>["db"], sinkOrigin: string) {
+async function seed(db: Database["db"], sinkOrigin: string) {
   const rows = (await db.execute(sql`
     insert into users (display_name, email)
     select 'Member ' || g, 'm' || g || '@bench.test' from generate_series(1, ${MEMBERS}) g
