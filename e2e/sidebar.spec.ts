@@ -297,7 +297,7 @@ test.describe("moving between rooms", () => {
             .filter((e) => e.checkVisibility())
             .filter((e) => e.getBoundingClientRect().right > width + 0.5)
             .map((e) => e.textContent || e.getAttribute("aria-label") || e.tagName),
-        390,
+        page.viewportSize()!.width,
       );
     expect(await offScreen()).toEqual([]);
     const account = page.getByRole("button", { name: "Account" });

@@ -2,10 +2,11 @@
 
 import { useRouter } from "next/navigation";
 import { useActiveCall } from "@/lib/call/client/hooks";
-import { cameraOn as isCameraOn, microphoneOn, sharingScreen } from "@/lib/call/client/state";
+import { sharingScreen } from "@/lib/call/client/state";
 import { useRoomSummary } from "@/lib/rooms/use-room-list";
 import { nameList } from "./CallLobby";
 import { Icon } from "./icons";
+import { MediaToggle } from "./MediaToggle";
 import styles from "./Call.module.css";
 
 /**
@@ -20,8 +21,6 @@ export function CallBar({ currentSlug }: { currentSlug: string | null }) {
   const room = useRoomSummary(active?.call.room.roomId ?? null);
   if (!active || active.call.room.slug === currentSlug) return null;
   const { call, state } = active;
-  const micOn = microphoneOn(state);
-  const cameraOn = isCameraOn(state);
   const sharing = sharingScreen(state);
   const roomName = room?.name ?? "Call";
   const people = nameList(["You", ...state.participants.map((p) => p.displayName)]);
@@ -47,26 +46,20 @@ export function CallBar({ currentSlug }: { currentSlug: string | null }) {
         >
           Return to call
         </button>
-        <button
-          type="button"
-          className={`btn btn-small ${styles.callBarIcon} ${micOn ? "" : styles.off}`}
-          aria-label="Microphone"
-          aria-pressed={micOn}
-          title={micOn ? "Turn off microphone" : "Turn on microphone"}
-          onClick={() => void call.setMicrophone(!micOn)}
-        >
-          <Icon name={micOn ? "mic" : "micOff"} size={16} />
-        </button>
-        <button
-          type="button"
-          className={`btn btn-small ${styles.callBarIcon} ${cameraOn ? "" : styles.off}`}
-          aria-label="Camera"
-          aria-pressed={cameraOn}
-          title={cameraOn ? "Turn off camera" : "Turn on camera"}
-          onClick={() => void call.setCamera(!cameraOn)}
-        >
-          <Icon name={cameraOn ? "camera" : "cameraOff"} size={16} />
-        </button>
+        <MediaToggle
+          call={call}
+          state={state}
+          kind="microphone"
+          className={`btn btn-small ${styles.callBarIcon}`}
+          iconSize={16}
+        />
+        <MediaToggle
+          call={call}
+          state={state}
+          kind="camera"
+          className={`btn btn-small ${styles.callBarIcon}`}
+          iconSize={16}
+        />
         {sharing && (
           <button
             type="button"

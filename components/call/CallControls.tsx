@@ -1,14 +1,10 @@
 "use client";
 
 import type { Call } from "@/lib/call/client/call";
-import {
-  type CallSnapshot,
-  cameraOn as isCameraOn,
-  microphoneOn,
-  sharingScreen,
-} from "@/lib/call/client/state";
+import { type CallSnapshot, sharingScreen } from "@/lib/call/client/state";
 import { DeviceMenu } from "./DeviceMenu";
 import { Icon } from "./icons";
+import { MediaToggle } from "./MediaToggle";
 import styles from "./Call.module.css";
 
 /** Microphone, Camera and Share screen toggles (aria-pressed), devices, and Leave call. */
@@ -21,8 +17,6 @@ export function CallControls({
   state: CallSnapshot;
   inCall: boolean;
 }) {
-  const micOn = microphoneOn(state);
-  const cameraOn = isCameraOn(state);
   const sharing = sharingScreen(state);
   const canShare =
     typeof navigator !== "undefined" &&
@@ -30,26 +24,13 @@ export function CallControls({
 
   return (
     <div className={styles.controls}>
-      <button
-        type="button"
-        className={`btn ${styles.control} ${micOn ? "" : styles.off}`}
-        aria-label="Microphone"
-        aria-pressed={micOn}
-        title={micOn ? "Turn off microphone" : "Turn on microphone"}
-        onClick={() => void call.setMicrophone(!micOn)}
-      >
-        <Icon name={micOn ? "mic" : "micOff"} />
-      </button>
-      <button
-        type="button"
-        className={`btn ${styles.control} ${cameraOn ? "" : styles.off}`}
-        aria-label="Camera"
-        aria-pressed={cameraOn}
-        title={cameraOn ? "Turn off camera" : "Turn on camera"}
-        onClick={() => void call.setCamera(!cameraOn)}
-      >
-        <Icon name={cameraOn ? "camera" : "cameraOff"} />
-      </button>
+      <MediaToggle
+        call={call}
+        state={state}
+        kind="microphone"
+        className={`btn ${styles.control}`}
+      />
+      <MediaToggle call={call} state={state} kind="camera" className={`btn ${styles.control}`} />
       {inCall && (
         <button
           type="button"
