@@ -8,7 +8,8 @@
  * switch waits for a key frame of the new layer and then rebases every field (the
  * timestamp by the wall-clock time since the last forwarded packet). Packets go out
  * through the connection's {@link FastTransport} (our SRTP, straight to the socket); werift's
- * sender is only the fallback and the receiver of the subscriber's RTCP.
+ * sender is only the fallback, and the receiver of the subscriber's RTCP when the connection
+ * has no FastTransport or the SFU's reader leaves a packet to werift (rtcp-feedback.ts).
  */
 import {
   type GenericNack,
@@ -24,6 +25,7 @@ import { chooseLayer } from "./layer-selection";
 import type { MediaPacket } from "./media-packet";
 import type { LayerKey, ProducerLike, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
+import { FIR_FORMAT } from "./rtcp-feedback";
 import { type HeaderTemplate, headerTemplate, writeHeader } from "./rtp-header";
 import { scratch } from "./srtp/aes-gcm";
 import type { FastTransport } from "./srtp/fast-transport";
@@ -31,9 +33,6 @@ import { live, recordForwardDelay, rtp } from "./stats";
 import { every } from "./ticker";
 import { TypedEmitter } from "./typed-emitter";
 import { readPictureId, writePictureId } from "./vp8";
-
-/** RTCP payload-specific feedback format of a Full Intra Request (RFC 5104). */
-const FIR_FORMAT = 4;
 
 type ConsumerEvents = {
   closed: [];
@@ -100,7 +99,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.unsubscribers.push(() =>
       producer.off("layerActive", onLayer).off("layerStalled", onLayer).off("closed", onClosed),
     );
-    // Key-frame requests from the subscriber go to the publisher (rate-limited there).
+    // Key-frame requests from the subscriber go to the publisher (rate-limited there). This
+    // is werift's routing; RTCP the SFU reads itself comes through its connection instead.
     const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyFrame());
     const fir = this.sender.onRtcp.subscribe((packet) => {
       if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback.count === FIR_FORMAT)
@@ -506,8 +506,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     return this.roc;
   }
 
-  /** Answers a subscriber's NACK from the producer's cache, in the original stream. */
-  private retransmit(lost: number[]): void {
+  /**
+   * Answers a subscriber's NACK (`lost`: our sequence numbers) from the producer's cache,
+   * in the RTX stream where negotiated, else in the original stream.
+   */
+  retransmit(lost: readonly number[]): void {
     if (this.closed_ || this.paused || this.rebase || this.current === undefined) return;
     for (const seq of lost) {
       const upstream = (seq - this.seqOffset) & 0xffff;

@@ -80,6 +80,9 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
   private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
     if (!dtls || this.srtpDtls === dtls) return;
     this.srtpDtls = dtls;
+    this.fast?.listen(undefined);
+    this.stopFeedback?.();
+    this.stopFeedback = undefined;
     this.fast = this.network.fastSrtp ? FastTransport.create(dtls) : undefined;
     const extensionId = this.pc
       .getTransceivers()
@@ -91,15 +94,21 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       void dtls.sendRtcp([{ serialize: () => packet } as never]).catch(() => {});
     });
     let mediaSsrc = 0;
+    // On the shared tick only while packets arrive: a publisher that stopped sending (an
+    // idle call) does not wake its worker 20 times a second for nothing (issue 15).
+    const flush = () => {
+      if (feedback.flush(mediaSsrc)) return;
+      this.stopFeedback?.();
+      this.stopFeedback = undefined;
+    };
     this.fast.listen((packet, headerLength, arrivalMs) => {
       const seq = readTransportSequence(packet, headerLength, extensionId);
       if (seq < 0) return;
       mediaSsrc =
         ((packet[8]! << 24) | (packet[9]! << 16) | (packet[10]! << 8) | packet[11]!) >>> 0;
       feedback.record(seq, arrivalMs);
+      this.stopFeedback ??= every(FEEDBACK_INTERVAL_MS, flush);
     });
-    this.stopFeedback?.();
-    this.stopFeedback = every(FEEDBACK_INTERVAL_MS, () => feedback.flush(mediaSsrc));
   }
 
   /** Applies an offer and returns the answer; callers serialize calls (the peer's queue). */

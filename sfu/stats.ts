@@ -35,6 +35,8 @@ export interface SfuStats {
     /** NACKs sent to publishers, and lost media they did not resend in time (a key frame was asked for). */
     nacksSent: number;
     unrecovered: number;
+    /** Subscribers' RTCP packets read by the SFU's own parser, past werift's (rtcp-feedback.ts). */
+    rtcpRead: number;
   };
   /**
    * Cumulative histogram of the SFU's own forwarding delay (packet decrypted → sent to one
@@ -69,6 +71,7 @@ export function rtpCounters(): SfuStats["rtp"] {
     routed: 0,
     nacksSent: 0,
     unrecovered: 0,
+    rtcpRead: 0,
   };
 }
 export const DELAY_BUCKET_MS = 0.05;

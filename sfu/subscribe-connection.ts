@@ -25,6 +25,7 @@ import {
 } from "./bandwidth-allocation";
 import { Consumer } from "./consumer";
 import { rank } from "./layer-selection";
+import { readRtcp, type RtcpFeedback } from "./rtcp-feedback";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { type HealthWatch, watchHealth } from "./connection-health";
 import { ClosedError, NegotiationError } from "./errors";
@@ -32,7 +33,7 @@ import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from 
 import type { ProducerLike } from "./producer";
 import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
-import { live } from "./stats";
+import { live, rtp } from "./stats";
 import { every } from "./ticker";
 import { TypedEmitter } from "./typed-emitter";
 import {
@@ -76,6 +77,16 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   readonly downlink = new DownlinkEstimate();
   private readonly cancelTicks: Array<() => void> = [];
   private readonly health: HealthWatch;
+  /** What the subscriber's RTCP does, whichever parser read it (ours or werift's). */
+  private readonly feedback: RtcpFeedback = {
+    loss: (fractionLost) => this.downlink.onLoss(fractionLost / 256, performance.now()),
+    remb: (bitrate) => {
+      this.downlink.onRemb(bitrate, performance.now());
+      this.allocate();
+    },
+    keyFrameRequest: (ssrc) => this.consumerSending(ssrc)?.requestKeyFrame(),
+    nack: (ssrc, lost) => this.consumerSending(ssrc)?.retransmit(lost),
+  };
 
   constructor(
     private readonly network: MediaNetwork,
@@ -196,6 +207,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     live.transports--;
     this.health.stop();
     for (const cancel of this.cancelTicks.splice(0)) cancel();
+    this.fast?.listenRtcp(undefined);
     if (this.outstanding) clearTimeout(this.outstanding.timer);
     this.outstanding = undefined;
     for (const consumer of [...this.consumers.values()]) consumer.close();
@@ -204,26 +216,40 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     await this.pc.close().catch(() => {});
   }
 
-  /** Once DTLS is up: our own SRTP for sending, and the subscriber's RTCP for bandwidth. */
+  /**
+   * Once DTLS is up: our own SRTP for sending, and the subscriber's RTCP for bandwidth, key
+   * frames and retransmissions. With our SRTCP the SFU reads that RTCP itself
+   * (rtcp-feedback.ts); what it leaves, and all of it without, goes through werift's parser:
+   * reports and REMB reach {@link onWeriftRtcp}, PLI, FIR and NACK the consumers' senders.
+   */
   private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
     if (!dtls || this.srtpDtls === dtls) return;
     this.srtpDtls = dtls;
     this.fast = this.network.fastSrtp ? FastTransport.create(dtls) : undefined;
     for (const consumer of this.consumers.values()) consumer.setTransport(this.fast);
-    dtls.onRtcp.subscribe((packet) => this.onRtcp(packet));
+    this.fast?.listenRtcp((packet) => {
+      if (!readRtcp(packet, this.feedback)) return false;
+      rtp.rtcpRead++;
+      return true;
+    });
+    dtls.onRtcp.subscribe((packet) => this.onWeriftRtcp(packet));
   }
 
-  private onRtcp(packet: RtcpPacket): void {
-    const now = performance.now();
+  private onWeriftRtcp(packet: RtcpPacket): void {
     if (
       packet instanceof RtcpPayloadSpecificFeedback &&
       packet.feedback instanceof ReceiverEstimatedMaxBitrate
     ) {
-      this.downlink.onRemb(Number(packet.feedback.bitrate), now);
-      this.allocate();
+      this.feedback.remb(Number(packet.feedback.bitrate));
     } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
-      for (const report of packet.reports) this.downlink.onLoss(report.fractionLost / 256, now);
+      for (const report of packet.reports) this.feedback.loss(report.fractionLost);
     }
+  }
+
+  /** The consumer whose outgoing stream is `ssrc` (feedback names it). */
+  private consumerSending(ssrc: number): Consumer | undefined {
+    for (const consumer of this.consumers.values()) if (consumer.ssrc === ssrc) return consumer;
+    return undefined;
   }
 
   /**

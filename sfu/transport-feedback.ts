@@ -52,14 +52,19 @@ export class TransportFeedback {
     this.arrivals[seq & 0xffff] = arrivalMs > 0 ? arrivalMs : Number.MIN_VALUE;
   }
 
-  /** Sends feedback for everything received since the last call, in one or more messages. */
-  flush(mediaSsrc: number): void {
-    while (this.next >= 0 && this.next <= this.highest) {
+  /**
+   * Sends feedback for everything received since the last call, in one or more messages.
+   * Returns false when nothing was (the caller need not call again before the next packet).
+   */
+  flush(mediaSsrc: number): boolean {
+    if (this.next < 0 || this.next > this.highest) return false;
+    while (this.next <= this.highest) {
       const count = Math.min(this.highest - this.next + 1, MAX_STATUSES);
       const packet = this.build(this.next, count, mediaSsrc);
       this.next += count;
       if (packet) this.send(packet);
     }
+    return true;
   }
 
   /** One feedback message for `count` sequence numbers from `base` (unwrapped). */

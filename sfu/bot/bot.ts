@@ -10,6 +10,7 @@ import {
   ReceiverEstimatedMaxBitrate,
   RtcpTransportLayerFeedback,
   RTCPeerConnection,
+  TransportWideCC,
   type RTCRtpTransceiver,
   RTP_EXTENSION_URI,
   RtcpPayloadSpecificFeedback,
@@ -100,6 +101,8 @@ export class Bot {
   /** The SDPs the SFU sent (publish answer, subscribe offers), e.g. to find its media ports. */
   readonly remoteSdps: string[] = [];
   keyFrameRequests = 0;
+  /** Transport-wide feedback messages received about our published packets. */
+  transportFeedback = 0;
   /** Key-frame requests to drop (counted, not answered), as if the network lost them. */
   dropKeyFrameRequests = 0;
   /** Sees every received packet with its track (e.g. for latency probes). */
@@ -227,6 +230,11 @@ export class Bot {
     }
     // Simulcast layers are sent raw (werift's sender has one SSRC), so their PLIs are ours to read.
     pc.dtlsTransports[0]?.onRtcp.subscribe((packet) => {
+      if (
+        packet instanceof RtcpTransportLayerFeedback &&
+        packet.feedback.count === TransportWideCC.count
+      )
+        this.transportFeedback++;
       if (!(packet instanceof RtcpPayloadSpecificFeedback)) return;
       if (packet.feedback.count !== PictureLossIndication.count) return;
       this.keyFrameRequests++;
@@ -524,13 +532,30 @@ export class Bot {
 
   /** Asks the SFU to retransmit packets of a received track (a generic NACK). */
   async sendNack(trackId: string, sequenceNumbers: number[]): Promise<void> {
-    const track = this.received.get(trackId);
-    const ssrc = track ? [...track.ssrcs][0] : undefined;
-    if (ssrc === undefined) throw new Error("no packets received on that track yet");
-    const nack = new GenericNack({ senderSsrc: 1, mediaSourceSsrc: ssrc, lost: sequenceNumbers });
+    const nack = new GenericNack({
+      senderSsrc: 1,
+      mediaSourceSsrc: this.receivedSsrc(trackId),
+      lost: sequenceNumbers,
+    });
     await this.subscribePc.dtlsTransports[0]?.sendRtcp([
       new RtcpTransportLayerFeedback({ feedback: nack }),
     ]);
+  }
+
+  /** Asks the SFU for a key frame of a received track (a PLI), as a decoder that lost one would. */
+  async sendPli(trackId: string): Promise<void> {
+    const pli = new PictureLossIndication({ senderSsrc: 1, mediaSsrc: this.receivedSsrc(trackId) });
+    await this.subscribePc.dtlsTransports[0]?.sendRtcp([
+      new RtcpPayloadSpecificFeedback({ feedback: pli }),
+    ]);
+  }
+
+  /** The SSRC a received track arrives on (what feedback about it names). */
+  private receivedSsrc(trackId: string): number {
+    const track = this.received.get(trackId);
+    const ssrc = track ? [...track.ssrcs][0] : undefined;
+    if (ssrc === undefined) throw new Error("no packets received on that track yet");
+    return ssrc;
   }
 
   setTileSize(trackId: string, width: number, height: number) {

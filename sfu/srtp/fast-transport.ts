@@ -1,11 +1,13 @@
 /**
  * The SFU's own SRTP on top of a werift DTLS transport, for the hot path (docs/sfu.md,
- * "The fast forwarding path"). werift keeps doing ICE, DTLS, SRTCP and RTCP; this class
- * takes over SRTP once DTLS has negotiated AEAD_AES_128_GCM:
+ * "The fast forwarding path"). werift keeps doing ICE, DTLS, SRTCP indices and the RTCP no
+ * listener reads; this class takes over SRTP and SRTCP once DTLS has negotiated
+ * AEAD_AES_128_GCM:
  *
  * - **Receive**: werift's `srtp.decrypt` (a new decipher per packet) is replaced with
  *   {@link AesGcmSrtp.unprotect}; every plaintext packet is also shown to `onRtp` with its
- *   arrival time (transport-wide congestion control feedback reads it there).
+ *   arrival time (transport-wide congestion control feedback reads it there). Decrypted
+ *   RTCP is shown to `onRtcp` first, which may keep it from werift's parse and routing.
  * - **Send**: a packet assembled in the scratch area is sealed and written straight to the
  *   nominated ICE pair's UDP socket, skipping werift's sender, its re-serialisation and its
  *   promise per packet.
@@ -57,24 +59,31 @@ interface ReceiveState {
 export type RtpListener = (packet: Buffer, headerLength: number, arrivalMs: number) => void;
 
 /**
+ * Sees a decrypted compound RTCP packet before werift; returns true when it has dealt with
+ * it (werift then neither parses nor routes it), false to leave it to werift.
+ */
+export type RtcpListener = (packet: Buffer) => boolean;
+
+/**
  * Takes a decrypted media packet werift will not see: `packet` holds the plaintext RTP
  * (header of `headerLength` bytes, then the payload up to `payloadEnd`, padding removed).
  */
 export type MediaRoute = (packet: Buffer, headerLength: number, payloadEnd: number) => void;
 
 /**
- * Thrown out of the SRTP `decrypt` werift calls, for a packet that has been handed to its
- * route: werift drops a packet whose SRTP fails (a debug log line, nothing else), so this
- * is how it is told to stop there, before its parse and route. One instance: throwing it
- * captures no stack.
+ * Thrown out of the SRTP or SRTCP `decrypt` werift calls, for a packet that has been handed
+ * to its route (media) or read (RTCP): werift drops a packet whose SRTP fails (a debug log
+ * line, nothing else), so this is how it is told to stop there, before its parse and
+ * route. One instance: throwing it captures no stack.
  */
-const ROUTED = new SrtpAuthenticationError("media packet handed to its route");
+const ROUTED = new SrtpAuthenticationError("packet handed to the SFU's own route");
 
 export class FastTransport {
   private readonly sender: AesGcmSrtp;
   private readonly receiver: AesGcmSrtp;
   private readonly receiveStates = new Map<number, ReceiveState>();
   private onRtp: RtpListener | undefined;
+  private onRtcp: RtcpListener | undefined;
   private readonly routes = new Map<number, { payloadType: number; deliver: MediaRoute }>();
   packetsSent = 0;
   bytesSent = 0;
@@ -107,13 +116,18 @@ export class FastTransport {
       return undefined; // werift's own SRTP keeps working
     }
     session.decrypt = (data) => transport.decrypt(data);
-    takeOverSrtcp(dtls);
+    takeOverSrtcp(dtls, (rtcp) => transport.readRtcp(rtcp));
     return transport;
   }
 
   /** Sees every incoming plaintext RTP packet (one listener). */
   listen(listener: RtpListener | undefined): void {
     this.onRtp = listener;
+  }
+
+  /** Sees every incoming encrypted RTCP packet once decrypted, before werift (one listener). */
+  listenRtcp(listener: RtcpListener | undefined): void {
+    this.onRtcp = listener;
   }
 
   /**
@@ -191,16 +205,28 @@ export class FastTransport {
     }
     return packet;
   }
+
+  /** Whether the RTCP listener has dealt with `rtcp` (one that threw is dropped, not re-read). */
+  private readRtcp(rtcp: Buffer): boolean {
+    if (!this.onRtcp) return false;
+    try {
+      return this.onRtcp(rtcp);
+    } catch (err) {
+      log.error("reading an RTCP packet failed", { error: String(err) });
+      return true; // part of it may have been acted on: werift must not act on it again
+    }
+  }
 }
 
 /**
  * SRTCP with our GCM code too (RFC 7714 §9): werift made a Node cipher object per RTCP
  * packet each way (tens of µs), which was most of what 50 idle subscribers cost (their
  * receiver reports and REMBs). werift keeps the SRTCP index per SSRC (it calls the
- * cipher's `encryptRTCP` with it); we replace the sealing and the opening. A packet that
+ * cipher's `encryptRTCP` with it); we replace the sealing and the opening. An opened packet
+ * goes to `read` first and only to werift's RTCP parse when `read` leaves it. A packet that
  * is not encrypted (E = 0; browsers never send one) still goes to werift's own code.
  */
-function takeOverSrtcp(dtls: RTCDtlsTransport): void {
+function takeOverSrtcp(dtls: RTCDtlsTransport, read: (rtcp: Buffer) => boolean): void {
   const session = (dtls as unknown as { srtcp?: SrtcpSession }).srtcp;
   const local = session?.localContext;
   const remote = session?.remoteContext;
@@ -212,7 +238,9 @@ function takeOverSrtcp(dtls: RTCDtlsTransport): void {
   session.decrypt = (data) => {
     const rtcp = opener.unprotectRtcp(data);
     if (rtcp === null) throw new SrtpAuthenticationError("SRTCP authentication failed");
-    return rtcp ?? weriftDecrypt(data);
+    if (rtcp === undefined) return weriftDecrypt(data);
+    if (read(rtcp)) throw ROUTED;
+    return rtcp;
   };
 }
 

@@ -174,7 +174,8 @@ describe("transport-wide feedback", () => {
       if (seq % 5 !== 0) feedback.record(seq & 0xffff, at);
       at += 1.1;
     }
-    feedback.flush(0x5678);
+    expect(new TransportFeedback(1, () => {}).flush(0x5678)).toBe(false); // nothing yet
+    expect(feedback.flush(0x5678)).toBe(true);
     expect(sent).toHaveLength(1);
     const [packet] = RtcpPacketConverter.deSerialize(sent[0]!) as RtcpTransportLayerFeedback[];
     const twcc = packet!.feedback as TransportWideCC;
@@ -185,8 +186,9 @@ describe("transport-wide feedback", () => {
     // Deltas after the first are the 1.1 ms spacing, in 250 µs units, without drift.
     const later = twcc.recvDeltas.slice(1).map((d) => d.delta);
     expect(later.every((d) => d === 1000 || d === 1250 || d === 2250 || d === 2500)).toBe(true);
-    feedback.flush(0x5678);
-    expect(sent).toHaveLength(1); // nothing new, nothing sent
+    // Nothing new, nothing sent: the publish connection leaves the shared tick until a packet comes.
+    expect(feedback.flush(0x5678)).toBe(false);
+    expect(sent).toHaveLength(1);
   });
 
   it("reads the transport-wide sequence number from a one-byte header extension", () => {

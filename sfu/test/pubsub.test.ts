@@ -30,6 +30,46 @@ describe("publish and subscribe", () => {
     // Past each stream's first packets, media skips werift's RTP parse and route.
     const { rtp } = await sfu.stats();
     expect(rtp.routed).toBeGreaterThan(0.8 * rtp.received);
+
+    // The subscriber's RTCP skips werift's parser too (rtcp-feedback.ts), and still works:
+    // its receiver reports are read, its PLI reaches the publisher, its NACK is answered.
+    await eventually(async () => (await sfu.stats()).rtp.rtcpRead > 0, 5_000, "RTCP read");
+    const [trackId, camera] = [...bob.received].find(([, t]) => t.info?.source === "camera")!;
+    const requested = alice.keyFrameRequests;
+    const read = (await sfu.stats()).rtp.rtcpRead;
+    await bob.sendPli(trackId);
+    await alice.waitFor(() => alice.keyFrameRequests > requested, 3_000, "the PLI upstream");
+    const newest = camera.lastSequenceNumber!;
+    const retransmitted = (await sfu.stats()).rtp.retransmitted;
+    const late = camera.late;
+    await bob.sendNack(trackId, [(newest - 6) & 0xffff, (newest - 5) & 0xffff]);
+    await bob.waitFor(() => camera.late >= late + 2, 3_000, "the retransmissions");
+    await bob.sendRemb(2_000_000);
+    await eventually(
+      async () => (await sfu.stats()).rtp.retransmitted >= retransmitted + 2,
+      3_000,
+      "retransmissions counted",
+    );
+    expect((await sfu.stats()).rtp.rtcpRead).toBeGreaterThanOrEqual(read + 3);
+    await alice.leave();
+    await bob.leave();
+    await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");
+  });
+
+  it("sends a browser's transport-wide feedback while its media flows, and none once it stops", async () => {
+    const alice = await sfu.bot("room-2", "Alice", { feedback: "browser" });
+    const bob = await sfu.bot("room-2", "Bob", { feedback: "browser" });
+    await alice.publish({ mic: true, camera: true });
+    await bob.waitFor(() => bob.received.size === 2, 10_000, "two tracks");
+    await alice.waitFor(() => alice.transportFeedback >= 10, 5_000, "transport-wide feedback");
+    // Bob's REMBs (browser-like, a second apart) and receiver reports take the SFU's reader.
+    const read = (await sfu.stats()).rtp.rtcpRead;
+    await eventually(async () => (await sfu.stats()).rtp.rtcpRead > read, 3_000, "RTCP read");
+    alice.pauseMedia();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the last packets' feedback
+    const sent = alice.transportFeedback;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(alice.transportFeedback).toBe(sent);
     await alice.leave();
     await bob.leave();
     await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");

@@ -1,7 +1,9 @@
 import { createCipheriv, randomBytes } from "node:crypto";
-import { SrtcpSession } from "werift";
+import { type RTCDtlsTransport, SrtcpSession, SrtpAuthenticationError, SrtpSession } from "werift";
 import { describe, expect, it } from "vitest";
+import { readRtcp } from "../rtcp-feedback";
 import { AesGcmSrtp, scratch } from "../srtp/aes-gcm";
+import { FastTransport } from "../srtp/fast-transport";
 import { GHASH_WASM, GHASH_WAT_SHA256 } from "../srtp/ghash-wasm";
 import { WAT, watSha256 } from "../srtp/ghash-wat";
 
@@ -298,6 +300,82 @@ describe("the keystream made ahead", () => {
     ];
     for (const [stream, roc, seq] of order)
       roundTrip(sender, receiver, 0x1000 + stream, roc, seq, 300);
+  });
+});
+
+/**
+ * Decrypted RTCP goes to the transport's listener before werift: what it reads, werift
+ * never sees (the pre-made SrtpAuthenticationError werift drops quietly); what it leaves,
+ * malformed or not, werift gets as plaintext; a listener that throws does not throw out of
+ * the transport.
+ */
+describe("RTCP read before werift's parser", () => {
+  /** A FastTransport on werift's GCM sessions keyed the same both ways: it opens what it seals. */
+  function loopback(): { fast: FastTransport; srtcp: SrtcpSession } {
+    const key = randomBytes(16);
+    const salt = randomBytes(14);
+    const config = {
+      profile: 0x0007,
+      keys: {
+        localMasterKey: key,
+        localMasterSalt: salt,
+        remoteMasterKey: key,
+        remoteMasterSalt: salt,
+      },
+    } as const;
+    const dtls = { srtp: new SrtpSession(config), srtcp: new SrtcpSession(config) };
+    const fast = FastTransport.create(dtls as unknown as RTCDtlsTransport);
+    if (!fast) throw new Error("no FastTransport on GCM sessions");
+    return { fast, srtcp: dtls.srtcp };
+  }
+
+  // RR (SSRC 0x5eed, one block about 0x1111 with fraction lost 26) + REMB of 1.2 Mbit/s.
+  const rrRemb = hex(`
+    81c90007 00005eed 00001111 1a000007 00012345 0000000c aabbccdd 00010000
+    8fce0005 00005eed 00000000 52454d42 010e49f0 00001111`);
+  // The same RR claiming a second report block it does not hold.
+  const truncated = hex(`82c90007 00005eed 00001111 1a000007 00012345 0000000c aabbccdd 00010000`);
+  // RR + transport-wide feedback, which the SFU does not read.
+  const rrTwcc = hex(`
+    81c90007 00005eed 00001111 1a000007 00012345 0000000c aabbccdd 00010000
+    8fcd0004 00005eed 00001111 00010001 00000000 20010000`);
+
+  function recorder() {
+    const calls: unknown[][] = [];
+    return {
+      calls,
+      feedback: {
+        loss: (fractionLost: number) => calls.push(["loss", fractionLost]),
+        remb: (bitrate: number) => calls.push(["remb", bitrate]),
+        keyFrameRequest: (ssrc: number) => calls.push(["keyFrame", ssrc]),
+        nack: (ssrc: number, lost: number[]) => calls.push(["nack", ssrc, lost]),
+      },
+    };
+  }
+
+  it("keeps what the SFU reads from werift, and hands werift the rest as plaintext", () => {
+    const { fast, srtcp } = loopback();
+    const { calls, feedback } = recorder();
+    fast.listenRtcp((packet) => readRtcp(packet, feedback));
+    expect(() => srtcp.decrypt(srtcp.encrypt(rrRemb))).toThrow(SrtpAuthenticationError);
+    expect(calls).toEqual([
+      ["loss", 26],
+      ["remb", 1_200_000],
+    ]);
+    for (const left of [truncated, rrTwcc]) {
+      expect(srtcp.decrypt(srtcp.encrypt(left)).toString("hex")).toBe(left.toString("hex"));
+    }
+    expect(calls).toHaveLength(2);
+    fast.listenRtcp(undefined);
+    expect(srtcp.decrypt(srtcp.encrypt(rrRemb)).toString("hex")).toBe(rrRemb.toString("hex"));
+  });
+
+  it("drops a packet whose listener threw, quietly for werift", () => {
+    const { fast, srtcp } = loopback();
+    fast.listenRtcp(() => {
+      throw new Error("a bug downstream");
+    });
+    expect(() => srtcp.decrypt(srtcp.encrypt(rrRemb))).toThrow(SrtpAuthenticationError);
   });
 });
 
