@@ -4,9 +4,9 @@ import { type Database, openDatabase } from "@/lib/db/client";
 import { migrateDatabase } from "@/lib/db/migrate";
 
 /**
- * Databases for data-layer tests. PGlite in memory always; the real Postgres at
- * TEST_DATABASE_URL too when it is set (`.ci/run` sets it). Under CI=true a missing
- * TEST_DATABASE_URL is an error, not a skip: CI must prove the Postgres path.
+ * Databases for data-layer tests. PGlite (in memory unless given a directory) always; the
+ * real Postgres at TEST_DATABASE_URL too when it is set (`.ci/run` sets it). Under CI=true a
+ * missing TEST_DATABASE_URL is an error, not a skip: CI must prove the Postgres path.
  */
 export type TestDbKind = "pglite" | "postgres";
 
@@ -25,10 +25,14 @@ export function testDbKinds(): TestDbKind[] {
  */
 export async function openTestDatabase(
   kind: TestDbKind,
-  options: { connectVia?: (url: URL) => URL } = {},
+  options: {
+    connectVia?: (url: URL) => URL;
+    /** PGlite's data directory, as the app's DATA_DIR has it (a benchmark): else in memory. */
+    dataDir?: string;
+  } = {},
 ): Promise<Database> {
   if (kind === "pglite") {
-    const database = await openDatabase({ kind: "pglite" });
+    const database = await openDatabase({ kind: "pglite", dataDir: options.dataDir });
     await migrateDatabase(database);
     return database;
   }
