@@ -5,16 +5,22 @@ import { performance } from "node:perf_hooks";
 /**
  * The main-thread stall watchdog, for the web node and the SFU alike (it imports nothing
  * but `node:` modules, so the SFU may use it). A timer ticks every INTERVAL_MS; when a tick
- * comes more than the threshold (200 ms) late, something held the event loop that long,
- * and a `stalled` line is logged with what the process was doing: the activities noted
- * during the stall and the last one before it.
+ * comes late, something held the event loop, and how long it was held is the loop's busy
+ * time since the last tick (`performance.eventLoopUtilization`): a tick's lateness alone
+ * misses the part of the stall before it was due, up to a whole interval. When that is over
+ * the threshold (200 ms), a `stalled` line is logged with what the process was doing: the
+ * activities noted during the stall and the last one before it.
+ *
+ * The interval is half the threshold: each tick wakes the thread (the web node's, the SFU's
+ * and each of its media workers'), and at 50 ms those wakeups were half a percent of a core
+ * of an idle SFU on a 2-core VM (issue 15; docs/sfu.md).
  *
  * Activities are noted by the code that starts work (`noteActivity`): HTTP requests are
  * noted here, from Node's `http.server.request.start` diagnostics channel; the web node
  * notes each socket command as it arrives. The record lives on globalThis, because Next's
  * route handlers run in another module graph than server.ts (docs/architecture.md).
  */
-const INTERVAL_MS = 50;
+const INTERVAL_MS = 100;
 const THRESHOLD_MS = 200;
 /** Activities remembered; enough to cover one tick at any realistic request rate's tail. */
 const REMEMBERED = 64;
@@ -50,7 +56,7 @@ export interface Stall {
 export interface StallWatchdog {
   /** Every stall seen since start. */
   stalls(): readonly Stall[];
-  /** The longest delay any tick saw, stall or not. */
+  /** The longest the event loop was held between two ticks, stall or not (ms). */
   worstMs(): number;
   stop(): void;
 }
@@ -63,6 +69,7 @@ export function startStallWatchdog(options: {
   const stalls: Stall[] = [];
   let worst = 0;
   let last = performance.now();
+  let utilization = performance.eventLoopUtilization();
   const onRequest = (message: unknown) => {
     const req = (message as { request?: IncomingMessage }).request;
     if (req) noteActivity(`${req.method ?? "?"} ${routeOf(req.url ?? "")}`);
@@ -73,9 +80,16 @@ export function startStallWatchdog(options: {
     const delay = now - last - INTERVAL_MS;
     const windowStart = last;
     last = now;
-    worst = Math.max(worst, delay);
-    if (delay <= threshold) return;
-    const stall = describe(Math.round(delay), windowStart, now);
+    const previous = utilization;
+    utilization = performance.eventLoopUtilization();
+    // On time: nothing held the loop past this tick. Late: held for (about) the busy time.
+    const held =
+      delay > 0
+        ? Math.max(delay, performance.eventLoopUtilization(utilization, previous).active)
+        : 0;
+    worst = Math.max(worst, held);
+    if (held <= threshold) return;
+    const stall = describe(Math.round(held), windowStart, now);
     stalls.push(stall);
     options.log(`event loop stalled ${stall.ms} ms`, {
       during: stall.during,
