@@ -103,6 +103,8 @@ test.describe("moving between rooms", () => {
     // Most recently active first: a message in Planning moves it to the top, live.
     await expect.poll(() => sidebarNames(page)).toEqual(["Design", "Planning"]);
     await roomLink(page, "Planning").click();
+    // Until the new room is on screen, the composer is Design's: typing sooner sends there.
+    await expectCurrent(page, "Planning");
     await expectConnected(page);
     await send(page, "planning notes");
     await expect.poll(() => sidebarNames(page)).toEqual(["Planning", "Design"]);
@@ -119,6 +121,7 @@ test.describe("moving between rooms", () => {
     // Grace and Ada in Standup's call: Ada sees Grace's tile (with its hidden `Connection
     // details`), and the shortcuts still work during the call.
     await roomLink(page, "Standup").click();
+    await expectCurrent(page, "Standup");
     await expectConnected(page);
     await joinCall(grace.page);
     await joinCall(page);
