@@ -413,11 +413,9 @@ async function serve() {
   const { doCreateRoom } = await import("@/lib/rooms/service");
   const { openFiles, startFilesFeature } = await import("@/lib/files/node");
 
-  const database = await openDatabase(
-    process.env.DATABASE_URL
-      ? { kind: "postgres", url: process.env.DATABASE_URL }
-      : { kind: "pglite" },
-  );
+  // PGlite in memory, as the app's run has its own in DATA_DIR: never DATABASE_URL's
+  // database, where the bench user and room stayed behind after every run.
+  const database = await openDatabase({ kind: "pglite" });
   await migrateDatabase(database);
   const user = await doCreateAccount(database.db, {
     email: `bench-${randomBytes(4).toString("hex")}@example.test`,
