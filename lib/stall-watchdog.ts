@@ -11,16 +11,18 @@ import { performance } from "node:perf_hooks";
  * the threshold (200 ms), a `stalled` line is logged with what the process was doing: the
  * activities noted during the stall and the last one before it.
  *
- * The interval is half the threshold: each tick wakes the thread (the web node's, the SFU's
- * and each of its media workers'), and at 50 ms those wakeups were half a percent of a core
- * of an idle SFU on a 2-core VM (issue 15; docs/sfu.md).
+ * Each tick wakes the thread (the web node's, the SFU's and each of its media workers'): at
+ * 50 ms those wakeups were half a percent of a core of an idle SFU on a 2-core VM (issue 15;
+ * docs/sfu.md), so the interval is as long as it can be without misreading a busy loop: the
+ * busy time between two ticks is at most the interval plus the lateness, so a loop kept busy
+ * by tasks shorter than the threshold less the interval (50 ms) never reads as stalled.
  *
  * Activities are noted by the code that starts work (`noteActivity`): HTTP requests are
  * noted here, from Node's `http.server.request.start` diagnostics channel; the web node
  * notes each socket command as it arrives. The record lives on globalThis, because Next's
  * route handlers run in another module graph than server.ts (docs/architecture.md).
  */
-const INTERVAL_MS = 100;
+const INTERVAL_MS = 150;
 const THRESHOLD_MS = 200;
 /** Activities remembered; enough to cover one tick at any realistic request rate's tail. */
 const REMEMBERED = 64;

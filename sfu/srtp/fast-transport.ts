@@ -8,6 +8,10 @@
  *   {@link AesGcmSrtp.unprotect}; every plaintext packet is also shown to `onRtp` with its
  *   arrival time (transport-wide congestion control feedback reads it there). Decrypted
  *   RTCP is shown to `onRtcp` first, which may keep it from werift's parse and routing.
+ *   Datagrams this class can finish — routed media, RTCP the listener reads — are taken
+ *   off the UDP socket before werift's ICE dispatch sees them (`receive`, RFC 7983's
+ *   demultiplexing by first byte); the rest, and every packet of a socket not intercepted,
+ *   go through werift to the same code.
  * - **Send**: a packet assembled in the scratch area is sealed and written straight to the
  *   nominated ICE pair's UDP socket, skipping werift's sender, its re-serialisation and its
  *   promise per packet.
@@ -45,9 +49,36 @@ interface SrtcpSession {
   decrypt: (data: Buffer) => Buffer;
 }
 
+/** werift's ICE agent (its `Connection`), the parts used here. */
+interface IceAgent {
+  protocols: IceProtocol[];
+  nominated?: NominatedPair;
+}
+
+/** One of werift's local sockets (`StunProtocol`) and its transport. */
+interface IceProtocol {
+  /** Set once the socket is a local candidate: werift drops data arriving before. */
+  localCandidate?: unknown;
+  transport?: {
+    type?: string;
+    socket?: Socket;
+    closed?: boolean;
+    /** Called with every datagram the socket receives. */
+    onData: (data: Buffer, addr: [string, number]) => void;
+  };
+}
+
 interface NominatedPair {
   remoteAddr: [string, number];
-  protocol: { transport: { type?: string; socket?: Socket; closed?: boolean } };
+  protocol: IceProtocol;
+  packetsReceived: number;
+  bytesReceived: number;
+}
+
+/** werift's DTLS transport counts the media datagrams it receives. */
+interface DtlsCounters {
+  packetsReceived: number;
+  bytesReceived: number;
 }
 
 /** Per incoming SSRC: RFC 3711 §3.3.1 rollover counter estimation state. */
@@ -70,6 +101,14 @@ export type RtcpListener = (packet: Buffer) => boolean;
  */
 export type MediaRoute = (packet: Buffer, headerLength: number, payloadEnd: number) => void;
 
+interface Route {
+  payloadType: number;
+  deliver: MediaRoute;
+}
+
+/** UDP transports already behind a `FastTransport.receive`. */
+const intercepted = new WeakSet<object>();
+
 /**
  * Thrown out of the SRTP or SRTCP `decrypt` werift calls, for a packet that has been handed
  * to its route (media) or read (RTCP): werift drops a packet whose SRTP fails (a debug log
@@ -84,7 +123,9 @@ export class FastTransport {
   private readonly receiveStates = new Map<number, ReceiveState>();
   private onRtp: RtpListener | undefined;
   private onRtcp: RtcpListener | undefined;
-  private readonly routes = new Map<number, { payloadType: number; deliver: MediaRoute }>();
+  private readonly routes = new Map<number, Route>();
+  /** Opens SRTCP with the peer's keys; undefined while werift's SRTCP context is missing. */
+  private rtcpOpener: AesGcmSrtp | undefined;
   packetsSent = 0;
   bytesSent = 0;
 
@@ -116,7 +157,8 @@ export class FastTransport {
       return undefined; // werift's own SRTP keeps working
     }
     session.decrypt = (data) => transport.decrypt(data);
-    takeOverSrtcp(dtls, (rtcp) => transport.readRtcp(rtcp));
+    transport.rtcpOpener = takeOverSrtcp(dtls, (rtcp) => transport.readRtcp(rtcp));
+    transport.interceptDatagrams();
     return transport;
   }
 
@@ -173,15 +215,89 @@ export class FastTransport {
     this.sender.forget(ssrc);
   }
 
+  /**
+   * Puts this transport in front of werift's ICE dispatch on each of the connection's UDP
+   * sockets (issue 15): werift handed every datagram through three layers of its events (a
+   * promise each), its STUN parser and its DTLS transport before our `decrypt`, and was then
+   * stopped by an exception. `receive` finishes what it can here; everything else (STUN,
+   * DTLS, media not routed, RTCP the listener leaves, unencrypted RTCP) goes on to werift as
+   * before. Sockets werift opens later (none after gathering, in practice) stay werift's.
+   */
+  private interceptDatagrams(): void {
+    const agent = this.dtls.iceTransport?.connection as unknown as IceAgent | undefined;
+    for (const protocol of agent?.protocols ?? []) {
+      const transport = protocol.transport;
+      if (!transport || transport.type !== "udp" || intercepted.has(transport)) continue;
+      intercepted.add(transport);
+      const werift = transport.onData;
+      transport.onData = (data, addr) => {
+        if (!this.receive(data, protocol)) werift(data, addr);
+      };
+    }
+  }
+
+  /**
+   * RFC 7983: a first byte of 128–191 is RTP or RTCP (RFC 5761 tells them apart by the
+   * second, as werift does). Returns true when the datagram was dealt with here: routed
+   * media (delivered, or dropped when it fails authentication) and SRTCP the listener reads
+   * (or that fails authentication), with werift's receive counters kept as it keeps them.
+   * False leaves the datagram to werift untouched.
+   */
+  private receive(data: Buffer, protocol: IceProtocol): boolean {
+    const first = data[0];
+    if (first === undefined || first < 128 || first > 191 || !protocol.localCandidate) return false;
+    const second = data[1] ?? 0;
+    if (second >= 192 && second <= 208) {
+      if (!this.onRtcp || !this.rtcpOpener) return false;
+      const rtcp = this.rtcpOpener.unprotectRtcp(data);
+      if (rtcp === undefined) return false; // not encrypted (E = 0): werift's own code
+      // Forged or corrupt: dropped, as werift drops it. Left by the listener: werift parses it.
+      if (rtcp !== null && !this.readRtcp(rtcp)) return false;
+    } else {
+      if (data.length < 12) return false;
+      const route = this.routes.get(data.readUInt32BE(8));
+      if (!route || (second & 0x7f) !== route.payloadType) return false;
+      const headerLength = rtpHeaderLength(data);
+      if (headerLength < 0) return false;
+      const packet = this.open(data, headerLength);
+      if (packet) this.deliver(packet, headerLength, route);
+    }
+    const pair = (this.dtls.iceTransport.connection as unknown as IceAgent).nominated;
+    if (pair?.protocol === protocol) {
+      pair.packetsReceived++;
+      pair.bytesReceived += data.length;
+    }
+    const dtls = this.dtls as unknown as DtlsCounters;
+    dtls.packetsReceived++;
+    dtls.bytesReceived += data.length;
+    return true;
+  }
+
+  /** werift's SRTP decrypt, replaced: a packet werift still receives (not intercepted or not routed). */
   private decrypt(data: Buffer): Buffer {
     const headerLength = rtpHeaderLength(data);
     if (headerLength < 0) throw new SrtpAuthenticationError("malformed SRTP packet");
+    const packet = this.open(data, headerLength);
+    if (!packet) throw new SrtpAuthenticationError("SRTP authentication failed");
+    const route = this.routes.get(packet.readUInt32BE(8));
+    if (route && (packet[1]! & 0x7f) === route.payloadType) {
+      this.deliver(packet, headerLength, route);
+      throw ROUTED;
+    }
+    return packet;
+  }
+
+  /**
+   * Decrypts an SRTP packet in place (RFC 3711 §3.3.1 rollover estimation per SSRC) and
+   * shows it to the RTP listener: the plaintext, or undefined when authentication fails.
+   */
+  private open(data: Buffer, headerLength: number): Buffer | undefined {
     const ssrc = data.readUInt32BE(8);
     const seq = data.readUInt16BE(2);
     let state = this.receiveStates.get(ssrc);
     const roc = state ? estimateRoc(state, seq) : 0;
     const length = this.receiver.unprotect(data, data.length, headerLength, ssrc, roc, seq);
-    if (length < 0) throw new SrtpAuthenticationError("SRTP authentication failed");
+    if (length < 0) return undefined;
     if (!state) {
       state = { roc, lastSeq: seq };
       this.receiveStates.set(ssrc, state);
@@ -191,19 +307,21 @@ export class FastTransport {
     }
     const packet = data.subarray(0, length);
     this.onRtp?.(packet, headerLength, performance.now());
-    const route = this.routes.get(ssrc);
-    if (route && (packet[1]! & 0x7f) === route.payloadType) {
-      const end = payloadEnd(packet, headerLength);
-      if (end >= 0) {
-        try {
-          route.deliver(packet, headerLength, end);
-        } catch (err) {
-          log.error("routing a media packet failed", { ssrc, error: String(err) });
-        }
-        throw ROUTED;
-      }
-    }
     return packet;
+  }
+
+  /** Hands plaintext media to its route; a packet whose padding does not fit is dropped. */
+  private deliver(packet: Buffer, headerLength: number, route: Route): void {
+    const end = payloadEnd(packet, headerLength);
+    if (end < 0) return;
+    try {
+      route.deliver(packet, headerLength, end);
+    } catch (err) {
+      log.error("routing a media packet failed", {
+        ssrc: packet.readUInt32BE(8),
+        error: String(err),
+      });
+    }
   }
 
   /** Whether the RTCP listener has dealt with `rtcp` (one that threw is dropped, not re-read). */
@@ -226,11 +344,14 @@ export class FastTransport {
  * goes to `read` first and only to werift's RTCP parse when `read` leaves it. A packet that
  * is not encrypted (E = 0; browsers never send one) still goes to werift's own code.
  */
-function takeOverSrtcp(dtls: RTCDtlsTransport, read: (rtcp: Buffer) => boolean): void {
+function takeOverSrtcp(
+  dtls: RTCDtlsTransport,
+  read: (rtcp: Buffer) => boolean,
+): AesGcmSrtp | undefined {
   const session = (dtls as unknown as { srtcp?: SrtcpSession }).srtcp;
   const local = session?.localContext;
   const remote = session?.remoteContext;
-  if (!session || !local || !remote) return;
+  if (!session || !local || !remote) return undefined;
   const sealer = new AesGcmSrtp(local.srtcpSessionKey, local.srtcpSessionSalt);
   const opener = new AesGcmSrtp(remote.srtcpSessionKey, remote.srtcpSessionSalt);
   local.cipher.encryptRTCP = (rtcp, index) => sealer.protectRtcp(rtcp, index);
@@ -242,6 +363,7 @@ function takeOverSrtcp(dtls: RTCDtlsTransport, read: (rtcp: Buffer) => boolean):
     if (read(rtcp)) throw ROUTED;
     return rtcp;
   };
+  return opener;
 }
 
 /** RFC 3711 §3.3.1: the index's ROC guessed from the highest sequence number seen. */

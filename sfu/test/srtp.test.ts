@@ -1,5 +1,11 @@
 import { createCipheriv, randomBytes } from "node:crypto";
-import { type RTCDtlsTransport, SrtcpSession, SrtpAuthenticationError, SrtpSession } from "werift";
+import {
+  type RTCDtlsTransport,
+  RtpHeader,
+  SrtcpSession,
+  SrtpAuthenticationError,
+  SrtpSession,
+} from "werift";
 import { describe, expect, it } from "vitest";
 import { readRtcp } from "../rtcp-feedback";
 import { AesGcmSrtp, scratch } from "../srtp/aes-gcm";
@@ -376,6 +382,121 @@ describe("RTCP read before werift's parser", () => {
       throw new Error("a bug downstream");
     });
     expect(() => srtcp.decrypt(srtcp.encrypt(rrRemb))).toThrow(SrtpAuthenticationError);
+  });
+});
+
+describe("datagrams taken before werift's ICE dispatch", () => {
+  /**
+   * A FastTransport on werift's GCM sessions (keyed the same both ways) behind a stand-in
+   * for werift's ICE agent: one UDP socket whose `onData` is werift's (recorded here).
+   */
+  function connected() {
+    const key = randomBytes(16);
+    const salt = randomBytes(14);
+    const config = {
+      profile: 0x0007,
+      keys: {
+        localMasterKey: key,
+        localMasterSalt: salt,
+        remoteMasterKey: key,
+        remoteMasterSalt: salt,
+      },
+    } as const;
+    const toWerift: Buffer[] = [];
+    const transport = {
+      type: "udp",
+      closed: false,
+      onData: ((data: Buffer) => void toWerift.push(Buffer.from(data))) as (
+        data: Buffer,
+        addr: [string, number],
+      ) => void,
+    };
+    const protocol: { transport: typeof transport; localCandidate?: object } = { transport };
+    const pair = { protocol, remoteAddr: ["127.0.0.1", 9], packetsReceived: 0, bytesReceived: 0 };
+    const dtls = {
+      srtp: new SrtpSession(config),
+      srtcp: new SrtcpSession(config),
+      iceTransport: { connection: { protocols: [protocol], nominated: pair } },
+      packetsReceived: 0,
+      bytesReceived: 0,
+    };
+    const fast = FastTransport.create(dtls as unknown as RTCDtlsTransport);
+    if (!fast) throw new Error("no FastTransport on GCM sessions");
+    protocol.localCandidate = {};
+    const receive = (data: Buffer) => transport.onData(data, ["127.0.0.1", 9]);
+    return { fast, dtls, pair, protocol, receive, toWerift };
+  }
+
+  const rrRemb = hex(`
+    81c90007 00005eed 00001111 1a000007 00012345 0000000c aabbccdd 00010000
+    8fce0005 00005eed 00000000 52454d42 010e49f0 00001111`);
+  const rrTwcc = hex(`
+    81c90007 00005eed 00001111 1a000007 00012345 0000000c aabbccdd 00010000
+    8fcd0004 00005eed 00001111 00010001 00000000 20010000`);
+
+  function media(srtp: SrtpSession, ssrc: number, sequenceNumber: number, payloadType = 96) {
+    const header = new RtpHeader({ ssrc, sequenceNumber, payloadType, timestamp: 1000 });
+    return srtp.encrypt(Buffer.from(`frame ${sequenceNumber}`), header);
+  }
+
+  it("finishes routed media and RTCP the listener reads, counting them as werift would", () => {
+    const { fast, dtls, pair, receive, toWerift } = connected();
+    const read: Buffer[] = [];
+    const delivered: string[] = [];
+    const seen: number[] = [];
+    fast.listenRtcp((rtcp) => {
+      read.push(rtcp);
+      return !rtcp.equals(rrTwcc);
+    });
+    fast.listen((packet) => seen.push(packet.readUInt16BE(2)));
+    fast.route(0xabc, 96, (packet, headerLength, end) =>
+      delivered.push(packet.subarray(headerLength, end).toString()),
+    );
+    const sent = [dtls.srtcp.encrypt(rrRemb), media(dtls.srtp, 0xabc, 7)];
+    for (const datagram of sent) receive(datagram);
+    expect(toWerift).toEqual([]);
+    expect(read.map((r) => r.toString("hex"))).toEqual([rrRemb.toString("hex")]);
+    expect(delivered).toEqual(["frame 7"]);
+    expect(seen).toEqual([7]);
+    const bytes = sent[0]!.length + sent[1]!.length;
+    expect([dtls.packetsReceived, dtls.bytesReceived]).toEqual([2, bytes]);
+    expect([pair.packetsReceived, pair.bytesReceived]).toEqual([2, bytes]);
+  });
+
+  it("leaves werift everything else, untouched", () => {
+    const { fast, dtls, receive, toWerift } = connected();
+    fast.listenRtcp((rtcp) => !rtcp.equals(rrTwcc));
+    fast.route(0xabc, 96, () => undefined);
+    const left = [
+      dtls.srtcp.encrypt(rrTwcc), // a part the listener does not read
+      media(dtls.srtp, 0xdef, 1), // an SSRC not routed
+      media(dtls.srtp, 0xabc, 2, 97), // the routed SSRC's other payload type (RTX)
+      hex("000100002112a442 0102030405060708090a0b0c"), // STUN
+      hex("16fefd0000000000000000"), // DTLS
+      hex("80"), // too short to be RTP
+    ];
+    for (const datagram of left) receive(Buffer.from(datagram));
+    expect(toWerift.map((d) => d.toString("hex"))).toEqual(left.map((d) => d.toString("hex")));
+    expect(dtls.packetsReceived).toBe(0);
+  });
+
+  it("drops forged media and RTCP without werift, and takes nothing before ICE is connected", () => {
+    const { fast, dtls, protocol, receive, toWerift } = connected();
+    const read: Buffer[] = [];
+    const delivered: Buffer[] = [];
+    fast.listenRtcp((rtcp) => read.push(rtcp) > 0);
+    fast.route(0xabc, 96, (packet) => delivered.push(packet));
+    for (const datagram of [dtls.srtcp.encrypt(rrRemb), media(dtls.srtp, 0xabc, 3)]) {
+      datagram[datagram.length - 6]! ^= 1;
+      receive(datagram);
+    }
+    expect([read, delivered, toWerift]).toEqual([[], [], []]);
+    expect(dtls.packetsReceived).toBe(2);
+    protocol.localCandidate = undefined;
+    const early = media(dtls.srtp, 0xabc, 4);
+    receive(Buffer.from(early));
+    expect(toWerift.map((d) => d.toString("hex"))).toEqual([early.toString("hex")]);
+    expect(delivered).toEqual([]);
   });
 });
 
