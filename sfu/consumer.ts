@@ -8,12 +8,10 @@
  * switch waits for a key frame of the new layer and then rebases every field (the
  * timestamp by the wall-clock time since the last forwarded packet). Packets go out
  * through the connection's {@link FastTransport} (our SRTP, straight to the socket); werift's
- * sender is only the fallback, and the receiver of the subscriber's RTCP when the connection
- * has no FastTransport or the SFU's reader leaves a packet to werift (rtcp-feedback.ts).
+ * sender is only the fallback. The subscriber's RTCP about this stream (key-frame requests,
+ * NACKs) reaches it through its connection, whichever parser read it.
  */
 import {
-  type GenericNack,
-  RtcpPayloadSpecificFeedback,
   RtcpSenderInfo,
   RtcpSrPacket,
   RtpHeader,
@@ -25,7 +23,6 @@ import { chooseLayer } from "./layer-selection";
 import type { MediaPacket } from "./media-packet";
 import type { LayerKey, ProducerLike, RtpSink } from "./producer";
 import type { SimulcastLayer } from "./protocol";
-import { FIR_FORMAT } from "./rtcp-feedback";
 import { type HeaderTemplate, headerTemplate, writeHeader } from "./rtp-header";
 import { scratch } from "./srtp/aes-gcm";
 import type { FastTransport } from "./srtp/fast-transport";
@@ -99,17 +96,6 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.unsubscribers.push(() =>
       producer.off("layerActive", onLayer).off("layerStalled", onLayer).off("closed", onClosed),
     );
-    // Key-frame requests from the subscriber go to the publisher (rate-limited there). This
-    // is werift's routing; RTCP the SFU reads itself comes through its connection instead.
-    const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyFrame());
-    const fir = this.sender.onRtcp.subscribe((packet) => {
-      if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback.count === FIR_FORMAT)
-        this.requestKeyFrame();
-    });
-    const nack = this.sender.onGenericNack.subscribe((feedback: GenericNack) =>
-      this.retransmit(feedback.lost),
-    );
-    this.unsubscribers.push(pli.unSubscribe, fir.unSubscribe, nack.unSubscribe);
   }
 
   /**

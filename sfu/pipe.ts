@@ -21,6 +21,7 @@ import {
   type RtpSink,
 } from "./producer";
 import type { MediaKind, SimulcastLayer, TrackInfo, TrackSource } from "./protocol";
+import { every } from "./ticker";
 
 /** How often the origin reports its layers' state (rates) down a pipe besides on changes. */
 const LAYER_REPORT_MS = 500;
@@ -209,7 +210,7 @@ export class PipeSink implements RtpSink {
   private readonly wanted = new Set<LayerKey>();
   /** The audio level of the packet being forwarded (the producer reports it just before). */
   private level = -1;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopReports: () => void;
   private readonly off: () => void;
   private closed = false;
 
@@ -235,8 +236,7 @@ export class PipeSink implements RtpSink {
         .off("layerActive", onLayers)
         .off("layerStalled", onLayers)
         .off("closed", onClosed);
-    this.timer = setInterval(onLayers, LAYER_REPORT_MS);
-    this.timer.unref();
+    this.stopReports = every(LAYER_REPORT_MS, onLayers);
     this.reportLayers();
   }
 
@@ -263,7 +263,7 @@ export class PipeSink implements RtpSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopReports();
     this.off();
     this.producer.detach(this);
     this.onClose?.();

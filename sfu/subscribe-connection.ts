@@ -6,8 +6,10 @@
  * answer for any other revision is refused as stale.
  */
 import {
+  GenericNack,
   MediaStream,
   ntpTime,
+  PictureLossIndication,
   ReceiverEstimatedMaxBitrate,
   type RTCDtlsTransport,
   RTCPeerConnection,
@@ -15,6 +17,7 @@ import {
   RtcpPayloadSpecificFeedback,
   RtcpRrPacket,
   RtcpSrPacket,
+  RtcpTransportLayerFeedback,
 } from "werift";
 import { AwaitQueue } from "./await-queue";
 import {
@@ -25,7 +28,7 @@ import {
 } from "./bandwidth-allocation";
 import { Consumer } from "./consumer";
 import { rank } from "./layer-selection";
-import { readRtcp, type RtcpFeedback } from "./rtcp-feedback";
+import { FIR_FORMAT, readRtcp, type RtcpFeedback } from "./rtcp-feedback";
 import { FastTransport, whenSrtpReady } from "./srtp/fast-transport";
 import { type HealthWatch, watchHealth } from "./connection-health";
 import { ClosedError, NegotiationError } from "./errors";
@@ -219,8 +222,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   /**
    * Once DTLS is up: our own SRTP for sending, and the subscriber's RTCP for bandwidth, key
    * frames and retransmissions. With our SRTCP the SFU reads that RTCP itself
-   * (rtcp-feedback.ts); what it leaves, and all of it without, goes through werift's parser:
-   * reports and REMB reach {@link onWeriftRtcp}, PLI, FIR and NACK the consumers' senders.
+   * (rtcp-feedback.ts); what it leaves, and all of it without, goes through werift's parser
+   * to {@link onWeriftRtcp}. Either way it ends in the same handlers (`feedback`).
    */
   private takeOverSrtp(dtls = this.pc.dtlsTransports[0]): void {
     if (!dtls || this.srtpDtls === dtls) return;
@@ -235,12 +238,25 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     dtls.onRtcp.subscribe((packet) => this.onWeriftRtcp(packet));
   }
 
+  /**
+   * The subscriber's RTCP as werift parsed it. A FIR is routed by the SSRC of each of its
+   * entries (RFC 5104 §4.3.1: its media SSRC is 0, by which werift's own routing would send
+   * it to no sender).
+   */
   private onWeriftRtcp(packet: RtcpPacket): void {
-    if (
-      packet instanceof RtcpPayloadSpecificFeedback &&
-      packet.feedback instanceof ReceiverEstimatedMaxBitrate
-    ) {
-      this.feedback.remb(Number(packet.feedback.bitrate));
+    if (packet instanceof RtcpPayloadSpecificFeedback) {
+      const { feedback } = packet;
+      if (feedback instanceof ReceiverEstimatedMaxBitrate) {
+        this.feedback.remb(Number(feedback.bitrate));
+      } else if (feedback instanceof PictureLossIndication) {
+        this.feedback.keyFrameRequest(feedback.mediaSsrc);
+      } else if (feedback.count === FIR_FORMAT) {
+        const entries = (feedback as { fir?: { ssrc: number }[] }).fir ?? [];
+        for (const { ssrc } of entries) this.feedback.keyFrameRequest(ssrc);
+      }
+    } else if (packet instanceof RtcpTransportLayerFeedback) {
+      if (packet.feedback instanceof GenericNack)
+        this.feedback.nack(packet.feedback.mediaSourceSsrc, packet.feedback.lost);
     } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
       for (const report of packet.reports) this.feedback.loss(report.fractionLost);
     }

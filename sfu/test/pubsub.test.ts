@@ -75,3 +75,35 @@ describe("publish and subscribe", () => {
     await eventually(async () => (await sfu.stats()).peers === 0, 5_000, "peers gone");
   });
 });
+
+describe("with werift's SRTP and RTCP parser (SFU_FAST_SRTP=off)", () => {
+  let plain: TestSfu;
+  beforeAll(async () => {
+    plain = await startSfu({ SFU_FAST_SRTP: "off" });
+  });
+  afterAll(async () => {
+    await plain?.stop();
+  });
+
+  it("takes a subscriber's PLI to the publisher and answers its NACK, as the SFU's reader does", async () => {
+    const alice = await plain.bot("room-3", "Alice");
+    const bob = await plain.bot("room-3", "Bob");
+    await alice.publish({ camera: true });
+    await bob.waitFor(
+      () => [...bob.received.values()].some((t) => t.packets > 20),
+      10_000,
+      "video packets",
+    );
+    const [trackId, camera] = [...bob.received][0]!;
+    const requested = alice.keyFrameRequests;
+    await bob.sendPli(trackId);
+    await alice.waitFor(() => alice.keyFrameRequests > requested, 3_000, "the PLI upstream");
+    const newest = camera.lastSequenceNumber!;
+    const late = camera.late;
+    await bob.sendNack(trackId, [(newest - 6) & 0xffff, (newest - 5) & 0xffff]);
+    await bob.waitFor(() => camera.late >= late + 2, 3_000, "the retransmissions");
+    expect((await plain.stats()).rtp.rtcpRead).toBe(0);
+    await alice.leave();
+    await bob.leave();
+  });
+});
