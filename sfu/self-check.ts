@@ -119,7 +119,17 @@ export const PROBES: Record<string, Probe> = {
       : "the SFU's agent does not say it is ICE-lite"),
   authenticateChecks: (c) => {
     const agent = agentOf(c);
-    const missing = lacks(agent, "the ICE agent", { protocols: "array", userHistory: "object" });
+    const missing = lacks(agent, "the ICE agent", {
+      protocols: "array",
+      userHistory: "object",
+      // answerBinding: werift's handler after its response, and its role check.
+      iceControlling: "boolean",
+      options: "object",
+      checkList: "array",
+      earlyChecks: "array",
+      earlyChecksDone: "boolean",
+      checkIncoming: "function",
+    });
     if (missing) return missing;
     const protocols = at(agent, "protocols") as unknown[];
     if (protocols.length === 0) return "the ICE agent has no protocols";
@@ -162,8 +172,17 @@ export const PROBES: Record<string, Probe> = {
         type: "string",
         socket: "object",
         closed: "boolean",
+        onData: "function", // FastTransport.receive goes in front of it
       },
-    ),
+    ) ??
+    lacks(at(at(agentOf(c), "nominated"), "protocol"), "the nominated pair's protocol", {
+      localCandidate: "object",
+    }) ??
+    lacks(at(agentOf(c), "nominated"), "the nominated pair", {
+      packetsReceived: "number",
+      bytesReceived: "number",
+    }) ??
+    lacks(dtlsOf(c), "RTCDtlsTransport", { packetsReceived: "number", bytesReceived: "number" }),
   "sendDatagram (srtp/udp-send.ts)": (c) => {
     const socket = at(at(at(at(agentOf(c), "nominated"), "protocol"), "transport"), "socket");
     if (!socket) return "the nominated pair has no UDP socket";

@@ -12,8 +12,11 @@
  * A real close_notify is dropped too; the peer's departure is noticed through signaling
  * and ICE consent instead.
  */
+import type { KeyObject } from "node:crypto";
+import type { Socket } from "node:dgram";
 import type { RTCDtlsTransport, RTCPeerConnection } from "werift";
-import { hasValidIntegrity } from "./stun-integrity";
+import { sendDatagram } from "./srtp/udp-send";
+import { bindingSuccess, hasValidIntegrity, integrityKey } from "./stun-integrity";
 
 const CHANGE_CIPHER_SPEC = 20;
 const HANDSHAKE = 22;
@@ -304,16 +307,35 @@ function usable(pair: IcePair): boolean {
 
 interface CheckingAgent {
   iceLite: boolean;
-  protocols: { onRequestReceived: { execute: (...args: never[]) => void } }[];
+  iceControlling: boolean;
+  protocols: CheckingProtocol[];
   /** Local ufrag → password, every generation's (werift keeps them across ICE restarts). */
   userHistory: Record<string, string>;
+  options: { filterStunResponse?: unknown };
+  checkList: unknown[];
+  /** Requests that arrive before the remote candidates, checked once they are known. */
+  earlyChecks: unknown[];
+  earlyChecksDone: boolean;
+  checkIncoming(message: StunRequest, addr: [string, number], protocol: CheckingProtocol): void;
+}
+
+interface CheckingProtocol {
+  onRequestReceived: { execute: (...args: never[]) => void };
+  transport?: { type?: string; closed?: boolean; socket?: Socket };
 }
 
 interface StunRequest {
+  messageMethod: number;
+  attributesKeys: string[];
   getAttributeValue(name: string): unknown;
 }
 
+/** STUN's binding method (RFC 5389 §18.1). */
+const BINDING = 0x001;
+
 const authenticated = new WeakSet<object>();
+/** Per agent, an HMAC key per local password (stun-integrity.ts: integrityKey). */
+const integrityKeys = new WeakMap<object, Map<string, KeyObject>>();
 
 /**
  * werift 0.25.2 answers a binding request and acts on it (a lite agent takes its
@@ -321,31 +343,86 @@ const authenticated = new WeakSet<object>();
  * who could reach a media port could point a call's media at an address of their choosing
  * (measured: 198 of 300 s of a call starved under forged requests). This drops every request
  * whose USERNAME does not name one of the agent's ufrags or whose integrity does not verify
- * with that ufrag's password (RFC 8445 §7.3, RFC 5389 §10.1.2), before werift sees it.
+ * with that ufrag's password (RFC 8445 §7.3, RFC 5389 §10.1.2), before werift sees it, and
+ * answers the authentic ones itself where it can ({@link answerBinding}).
  * Call after each setLocalDescription (it patches protocols not yet patched).
  */
 export function authenticateChecks(pc: RTCPeerConnection): void {
   for (const dtls of pc.dtlsTransports) {
     const agent = dtls.iceTransport.connection as unknown as CheckingAgent;
+    let keys = integrityKeys.get(agent);
+    if (!keys) integrityKeys.set(agent, (keys = new Map()));
+    const keyFor = (password: string): KeyObject => {
+      let key = keys.get(password);
+      if (!key) keys.set(password, (key = integrityKey(password)));
+      return key;
+    };
     for (const protocol of agent.protocols) {
       const event = protocol.onRequestReceived;
       if (authenticated.has(event)) continue;
       authenticated.add(event);
       const execute = event.execute.bind(event) as (
         message: StunRequest,
-        addr: unknown,
+        addr: [string, number],
         data: Buffer,
       ) => void;
-      event.execute = ((message: StunRequest, addr: unknown, data: Buffer) => {
+      event.execute = ((message: StunRequest, addr: [string, number], data: Buffer) => {
         const username = message.getAttributeValue("USERNAME");
         if (typeof username !== "string" || !Buffer.isBuffer(data)) return;
         const localUfrag = username.split(":")[0] ?? "";
         const password = Object.hasOwn(agent.userHistory, localUfrag)
           ? agent.userHistory[localUfrag]
           : undefined;
-        if (password === undefined || !hasValidIntegrity(data, password)) return;
-        execute(message, addr, data);
+        if (password === undefined) return;
+        const key = keyFor(password);
+        if (!hasValidIntegrity(data, key)) return;
+        if (!answerBinding(agent, protocol, message, addr, data, key)) execute(message, addr, data);
       }) as never;
     }
   }
+}
+
+/**
+ * Answers an authenticated binding request as werift's lite agent does — the success
+ * response, then the check itself (a nomination, {@link followNominations}), or kept for
+ * when the remote candidates are known — but with the response written in one buffer and
+ * sent straight to the socket (stun-integrity.ts: bindingSuccess; udp-send.ts). Browsers
+ * send one every few seconds per connection to keep consent (RFC 7675), and werift's
+ * response was most of what they cost an idle SFU (issue 15). Returns false, leaving the
+ * request to werift, for what werift answers otherwise: a method other than binding, a role
+ * conflict (a peer that also says it is controlled), an IPv6 source, a TCP connection.
+ */
+function answerBinding(
+  agent: CheckingAgent,
+  protocol: CheckingProtocol,
+  message: StunRequest,
+  addr: [string, number],
+  request: Buffer,
+  key: KeyObject,
+): boolean {
+  const transport = protocol.transport;
+  if (
+    message.messageMethod !== BINDING ||
+    agent.iceControlling ||
+    message.attributesKeys.includes("ICE-CONTROLLED") ||
+    agent.options.filterStunResponse ||
+    transport?.type !== "udp" ||
+    !transport.socket
+  )
+    return false;
+  const response = bindingSuccess(request, addr[0], addr[1], key);
+  if (!response) return false;
+  if (!transport.closed) {
+    try {
+      sendDatagram(transport.socket, response, addr[1], addr[0]);
+    } catch {
+      // The socket closed underneath: as werift's send, the check goes on without an answer.
+    }
+  }
+  if (agent.checkList.length === 0 && !agent.earlyChecksDone) {
+    agent.earlyChecks.push([message, addr, protocol]);
+  } else {
+    agent.checkIncoming(message, addr, protocol);
+  }
+  return true;
 }

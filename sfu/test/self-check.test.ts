@@ -39,6 +39,10 @@ describe("the start-up check of werift's patches", () => {
         problem: "the ICE agent.checkIncoming is undefined (expected function)",
       },
       {
+        patch: "authenticateChecks",
+        problem: "the ICE agent.checkIncoming is undefined (expected function)",
+      },
+      {
         patch: "FastTransport (srtp/fast-transport.ts)",
         problem: "RTCDtlsTransport.srtp.localContext is undefined (expected object)",
       },
