@@ -212,11 +212,16 @@ export function probePatches(
 
 /**
  * Connects an SFU-side and a client-side werift peer connection over loopback (a video
- * section, as a publisher's) and runs `check` on the SFU side once it is connected.
+ * section, as a publisher's) and runs `check` on the SFU side once it is connected (both
+ * are closed when it returns or settles). `prepare` sees the SFU side before the client
+ * has its answer, as the SFU's own patches do.
  */
 export async function withLoopbackPair<T>(
-  check: (connected: Connected) => T,
-  timeoutMs = 5_000,
+  check: (connected: Connected) => T | Promise<T>,
+  {
+    timeoutMs = 5_000,
+    prepare,
+  }: { timeoutMs?: number; prepare?: (sfu: RTCPeerConnection) => void } = {},
 ): Promise<T> {
   const sfu = new RTCPeerConnection(peerConfig(LOOPBACK, "publish", "lite"));
   const client = new RTCPeerConnection(peerConfig(LOOPBACK, "publish"));
@@ -230,6 +235,7 @@ export async function withLoopbackPair<T>(
     await sfu.setRemoteDescription(client.localDescription!);
     const answer = await sfu.createAnswer();
     await sfu.setLocalDescription({ type: "answer", sdp: asDtlsServer(answer.sdp) });
+    prepare?.(sfu);
     const connected = new Promise<void>((resolve) => {
       if (sfu.connectionState === "connected") resolve();
       sfu.connectionStateChange.subscribe((state) => {
@@ -246,7 +252,7 @@ export async function withLoopbackPair<T>(
         );
       }),
     ]);
-    return check({ pc: sfu });
+    return await check({ pc: sfu });
   } finally {
     clearTimeout(timer);
     await Promise.allSettled([sfu.close(), client.close()]);

@@ -315,21 +315,26 @@ describe("the keystream made ahead", () => {
  * malformed or not, werift gets as plaintext; a listener that throws does not throw out of
  * the transport.
  */
+/** werift's GCM SRTP and SRTCP sessions, keyed the same both ways: they open what they seal. */
+function gcmSessions() {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const config = {
+    profile: 0x0007,
+    keys: {
+      localMasterKey: key,
+      localMasterSalt: salt,
+      remoteMasterKey: key,
+      remoteMasterSalt: salt,
+    },
+  } as const;
+  return { srtp: new SrtpSession(config), srtcp: new SrtcpSession(config) };
+}
+
 describe("RTCP read before werift's parser", () => {
   /** A FastTransport on werift's GCM sessions keyed the same both ways: it opens what it seals. */
   function loopback(): { fast: FastTransport; srtcp: SrtcpSession } {
-    const key = randomBytes(16);
-    const salt = randomBytes(14);
-    const config = {
-      profile: 0x0007,
-      keys: {
-        localMasterKey: key,
-        localMasterSalt: salt,
-        remoteMasterKey: key,
-        remoteMasterSalt: salt,
-      },
-    } as const;
-    const dtls = { srtp: new SrtpSession(config), srtcp: new SrtcpSession(config) };
+    const dtls = gcmSessions();
     const fast = FastTransport.create(dtls as unknown as RTCDtlsTransport);
     if (!fast) throw new Error("no FastTransport on GCM sessions");
     return { fast, srtcp: dtls.srtcp };
@@ -391,17 +396,6 @@ describe("datagrams taken before werift's ICE dispatch", () => {
    * for werift's ICE agent: one UDP socket whose `onData` is werift's (recorded here).
    */
   function connected() {
-    const key = randomBytes(16);
-    const salt = randomBytes(14);
-    const config = {
-      profile: 0x0007,
-      keys: {
-        localMasterKey: key,
-        localMasterSalt: salt,
-        remoteMasterKey: key,
-        remoteMasterSalt: salt,
-      },
-    } as const;
     const toWerift: Buffer[] = [];
     const transport = {
       type: "udp",
@@ -414,8 +408,7 @@ describe("datagrams taken before werift's ICE dispatch", () => {
     const protocol: { transport: typeof transport; localCandidate?: object } = { transport };
     const pair = { protocol, remoteAddr: ["127.0.0.1", 9], packetsReceived: 0, bytesReceived: 0 };
     const dtls = {
-      srtp: new SrtpSession(config),
-      srtcp: new SrtcpSession(config),
+      ...gcmSessions(),
       iceTransport: { connection: { protocols: [protocol], nominated: pair } },
       packetsReceived: 0,
       bytesReceived: 0,
