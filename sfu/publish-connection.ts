@@ -89,8 +89,10 @@ export class PublishConnection extends TypedEmitter<PublishEvents> {
       .flatMap((t) => t.headerExtensions)
       .find((e) => e.uri === RTP_EXTENSION_URI.transportWideCC)?.id;
     if (!this.fast || extensionId === undefined) return;
+    const fast = this.fast;
     const feedback = new TransportFeedback(randomBytes(4).readUInt32BE(0), (packet) => {
-      // werift's SRTCP path only needs something it can serialise.
+      if (fast.sendRtcp(packet)) return;
+      // werift's SRTCP path (ICE-TCP) only needs something it can serialise.
       void dtls.sendRtcp([{ serialize: () => packet } as never]).catch(() => {});
     });
     let mediaSsrc = 0;

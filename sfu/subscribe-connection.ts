@@ -326,7 +326,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       const report = consumer.senderReport(ntp, now, 2 * SENDER_REPORT_INTERVAL_MS);
       if (report) reports.push(report);
     }
-    if (reports.length > 0) void dtls.sendRtcp(reports).catch(() => {});
+    if (reports.length === 0) return;
+    const compound = Buffer.concat(reports.map((report) => report.serialize()));
+    if (!this.fast?.sendRtcp(compound)) void dtls.sendRtcp(reports).catch(() => {});
   }
 
   private async offer(): Promise<void> {

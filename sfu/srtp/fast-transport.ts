@@ -23,7 +23,7 @@ import type { Socket } from "node:dgram";
 import { type RTCDtlsTransport, type RTCPeerConnection, SrtpAuthenticationError } from "werift";
 import { logger } from "../log";
 import { AesGcmSrtp, scratchBuffer } from "./aes-gcm";
-import { sendCopy } from "./udp-send";
+import { sendCopy, sendDatagram } from "./udp-send";
 
 const log = logger("srtp");
 
@@ -75,10 +75,12 @@ interface NominatedPair {
   bytesReceived: number;
 }
 
-/** werift's DTLS transport counts the media datagrams it receives. */
+/** werift's DTLS transport counts the media datagrams it receives and the RTCP it sends. */
 interface DtlsCounters {
   packetsReceived: number;
   bytesReceived: number;
+  packetsSent: number;
+  bytesSent: number;
 }
 
 /** Per incoming SSRC: RFC 3711 §3.3.1 rollover counter estimation state. */
@@ -196,18 +198,43 @@ export class FastTransport {
     roc: number,
     seq: number,
   ): boolean {
-    const pair = (this.dtls.iceTransport.connection as unknown as { nominated?: NominatedPair })
-      .nominated;
-    const transport = pair?.protocol.transport;
-    const socket = transport?.socket;
-    if (!pair || !socket || transport.type !== "udp" || transport.closed) return false;
+    const path = this.udpPath();
+    if (!path) return false;
     const length = this.sender.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
     // Copied out of the scratch area (the next packet is sealed there) into a send buffer
     // that is reused for as long as sends complete synchronously: no garbage per packet.
-    sendCopy(socket, scratchBuffer(), length, pair.remoteAddr[1], pair.remoteAddr[0]);
+    sendCopy(path.socket, scratchBuffer(), length, path.port, path.address);
     this.packetsSent++;
     this.bytesSent += length;
     return true;
+  }
+
+  /**
+   * Sends a compound RTCP packet as SRTCP straight to the nominated pair's UDP socket, as
+   * media goes: werift's SRTCP session keeps the index and our sealer seals (`takeOverSrtcp`).
+   * werift's `sendRtcp` took its ICE agent's promise chain and `socket.send`'s address lookup
+   * for each, and transport-wide feedback alone is 20 packets a second per publisher. Returns
+   * false when there is no UDP path (the caller falls back to werift's `sendRtcp`).
+   */
+  sendRtcp(payload: Buffer): boolean {
+    const path = this.udpPath();
+    const srtcp = (this.dtls as unknown as { srtcp?: { encrypt(rtcp: Buffer): Buffer } }).srtcp;
+    if (!path || !srtcp) return false;
+    const datagram = srtcp.encrypt(payload);
+    sendDatagram(path.socket, datagram, path.port, path.address);
+    const dtls = this.dtls as unknown as DtlsCounters;
+    dtls.packetsSent++;
+    dtls.bytesSent += datagram.length;
+    return true;
+  }
+
+  /** The nominated ICE pair's UDP socket and remote address, or undefined (none, or TCP). */
+  private udpPath(): { socket: Socket; port: number; address: string } | undefined {
+    const pair = (this.dtls.iceTransport.connection as unknown as IceAgent).nominated;
+    const transport = pair?.protocol.transport;
+    const socket = transport?.socket;
+    if (!pair || !socket || transport.type !== "udp" || transport.closed) return undefined;
+    return { socket, port: pair.remoteAddr[1], address: pair.remoteAddr[0] };
   }
 
   /** A stream we sent ends: drop the keystream made ahead for it. */

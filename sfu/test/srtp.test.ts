@@ -1,4 +1,5 @@
 import { createCipheriv, randomBytes } from "node:crypto";
+import { createSocket, type Socket } from "node:dgram";
 import {
   type RTCDtlsTransport,
   RtpHeader,
@@ -400,18 +401,26 @@ describe("datagrams taken before werift's ICE dispatch", () => {
     const transport = {
       type: "udp",
       closed: false,
+      socket: undefined as Socket | undefined,
       onData: ((data: Buffer) => void toWerift.push(Buffer.from(data))) as (
         data: Buffer,
         addr: [string, number],
       ) => void,
     };
     const protocol: { transport: typeof transport; localCandidate?: object } = { transport };
-    const pair = { protocol, remoteAddr: ["127.0.0.1", 9], packetsReceived: 0, bytesReceived: 0 };
+    const pair = {
+      protocol,
+      remoteAddr: ["127.0.0.1", 9] as [string, number],
+      packetsReceived: 0,
+      bytesReceived: 0,
+    };
     const dtls = {
       ...gcmSessions(),
       iceTransport: { connection: { protocols: [protocol], nominated: pair } },
       packetsReceived: 0,
       bytesReceived: 0,
+      packetsSent: 0,
+      bytesSent: 0,
     };
     const fast = FastTransport.create(dtls as unknown as RTCDtlsTransport);
     if (!fast) throw new Error("no FastTransport on GCM sessions");
@@ -471,6 +480,29 @@ describe("datagrams taken before werift's ICE dispatch", () => {
     for (const datagram of left) receive(Buffer.from(datagram));
     expect(toWerift.map((d) => d.toString("hex"))).toEqual(left.map((d) => d.toString("hex")));
     expect(dtls.packetsReceived).toBe(0);
+  });
+
+  it("sends RTCP as SRTCP straight to the nominated pair's UDP socket, or leaves it to werift", async () => {
+    const { fast, dtls, pair, protocol } = connected();
+    const [from, to] = [createSocket("udp4"), createSocket("udp4")];
+    try {
+      for (const socket of [from, to])
+        await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+      protocol.transport.socket = from;
+      pair.remoteAddr = ["127.0.0.1", to.address().port];
+      const received = new Promise<Buffer>((resolve) => to.once("message", resolve));
+      expect(fast.sendRtcp(rrRemb)).toBe(true);
+      const datagram = await received;
+      expect(datagram.equals(rrRemb)).toBe(false);
+      expect(dtls.srtcp.decrypt(datagram).toString("hex")).toBe(rrRemb.toString("hex"));
+      expect([dtls.packetsSent, dtls.bytesSent]).toEqual([1, datagram.length]);
+      protocol.transport.type = "tcp";
+      expect(fast.sendRtcp(rrRemb)).toBe(false);
+      expect(dtls.packetsSent).toBe(1);
+    } finally {
+      from.close();
+      to.close();
+    }
   });
 
   it("drops forged media and RTCP without werift, and takes nothing before ICE is connected", () => {
