@@ -75,6 +75,11 @@ interface NominatedPair {
   bytesReceived: number;
 }
 
+/** A nominated pair on a UDP socket (`FastTransport.udpPair`). */
+type UdpPair = NominatedPair & {
+  protocol: { transport: NonNullable<IceProtocol["transport"]> & { socket: Socket } };
+};
+
 /** werift's DTLS transport counts the media datagrams it receives and the RTCP it sends. */
 interface DtlsCounters {
   packetsReceived: number;
@@ -198,12 +203,13 @@ export class FastTransport {
     roc: number,
     seq: number,
   ): boolean {
-    const path = this.udpPath();
-    if (!path) return false;
+    const pair = this.udpPair();
+    if (!pair) return false;
     const length = this.sender.sealScratch(headerLength, payloadLength, ssrc, roc, seq);
     // Copied out of the scratch area (the next packet is sealed there) into a send buffer
     // that is reused for as long as sends complete synchronously: no garbage per packet.
-    sendCopy(path.socket, scratchBuffer(), length, path.port, path.address);
+    const remote = pair.remoteAddr;
+    sendCopy(pair.protocol.transport.socket, scratchBuffer(), length, remote[1], remote[0]);
     this.packetsSent++;
     this.bytesSent += length;
     return true;
@@ -217,24 +223,27 @@ export class FastTransport {
    * false when there is no UDP path (the caller falls back to werift's `sendRtcp`).
    */
   sendRtcp(payload: Buffer): boolean {
-    const path = this.udpPath();
+    const pair = this.udpPair();
     const srtcp = (this.dtls as unknown as { srtcp?: { encrypt(rtcp: Buffer): Buffer } }).srtcp;
-    if (!path || !srtcp) return false;
+    if (!pair || !srtcp) return false;
     const datagram = srtcp.encrypt(payload);
-    sendDatagram(path.socket, datagram, path.port, path.address);
+    const remote = pair.remoteAddr;
+    sendDatagram(pair.protocol.transport.socket, datagram, remote[1], remote[0]);
     const dtls = this.dtls as unknown as DtlsCounters;
     dtls.packetsSent++;
     dtls.bytesSent += datagram.length;
     return true;
   }
 
-  /** The nominated ICE pair's UDP socket and remote address, or undefined (none, or TCP). */
-  private udpPath(): { socket: Socket; port: number; address: string } | undefined {
+  /**
+   * The nominated ICE pair when it is on an open UDP socket, or undefined (none yet, or
+   * ICE-TCP). Returns werift's own object: nothing is allocated per packet.
+   */
+  private udpPair(): UdpPair | undefined {
     const pair = (this.dtls.iceTransport.connection as unknown as IceAgent).nominated;
     const transport = pair?.protocol.transport;
-    const socket = transport?.socket;
-    if (!pair || !socket || transport.type !== "udp" || transport.closed) return undefined;
-    return { socket, port: pair.remoteAddr[1], address: pair.remoteAddr[0] };
+    if (!transport?.socket || transport.type !== "udp" || transport.closed) return undefined;
+    return pair as UdpPair;
   }
 
   /** A stream we sent ends: drop the keystream made ahead for it. */
