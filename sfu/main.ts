@@ -8,6 +8,7 @@
 import { hostname } from "node:os";
 import { startStallWatchdog } from "../lib/stall-watchdog";
 import { loadConfig } from "./config";
+import { tuneHeap } from "./heap";
 import { logger, setLogLevel } from "./log";
 import { register, type Registration } from "./registration";
 import { Server } from "./server";
@@ -15,6 +16,7 @@ import { Server } from "./server";
 const log = logger("main");
 
 async function main() {
+  tuneHeap();
   const config = loadConfig();
   setLogLevel(config.LOG_LEVEL);
   // Each media worker checks werift's patches before it reports ready (sfu/worker.ts): a
