@@ -35,7 +35,10 @@ export interface PipedLayerState {
   packetRate: number;
 }
 
-/** Control messages between two workers (the packets themselves are bare Uint8Arrays). */
+/**
+ * Control messages between two workers. Packets travel as arrays of framed packets (see
+ * {@link PipeLink.postPacket}), in order with the control messages.
+ */
 export type LinkMessage =
   /** Downstream → origin: start a pipe for this track (no layer yet). */
   | { t: "open"; pipe: number; trackId: string }
@@ -118,6 +121,10 @@ export class PipeLink {
   /** Pipes the other worker opened on this worker's producers. */
   private readonly outgoing = new Map<number, PipeSink>();
   private closed_ = false;
+  /** Packets framed in this turn of the event loop, and their buffers (moved, not copied). */
+  private batch: Uint8Array[] = [];
+  private batchBuffers: ArrayBuffer[] = [];
+  private flushScheduled = false;
 
   constructor(
     /** The other worker's index. */
@@ -126,7 +133,7 @@ export class PipeLink {
     /** This worker's live producer with that track id, if any. */
     private readonly findProducer: (trackId: string) => Producer | undefined,
   ) {
-    port.on("message", (message: LinkMessage | Uint8Array) => this.receive(message));
+    port.on("message", (message: LinkMessage | Uint8Array[]) => this.receive(message));
     port.on("close", () => this.close());
   }
 
@@ -147,19 +154,51 @@ export class PipeLink {
     return producer;
   }
 
+  /** A control message, after the packets posted before it. */
   post(message: LinkMessage): void {
-    if (!this.closed_) this.port.postMessage(message);
+    if (this.closed_) return;
+    this.flush();
+    this.port.postMessage(message);
   }
 
-  /** One packet down a pipe; its buffer moves to the other worker (no copy). */
+  /**
+   * One packet down a pipe; its buffer moves to the other worker (no copy). The packets of
+   * one turn of the event loop go as one message, at the end of the turn (`setImmediate`,
+   * after the I/O callbacks that produced them): a message costs both threads more than a
+   * packet does (serialising, waking the other thread, its dispatch there), and a publisher's
+   * packets arrive in bursts (a frame's, a pacer's), so at 50 subscribers on two workers one
+   * message per packet was a tenth of the origin worker's time. docs/sfu.md, "Workers".
+   */
   postPacket(data: Uint8Array): void {
-    if (!this.closed_) this.port.postMessage(data, [data.buffer as ArrayBuffer]);
+    if (this.closed_) return;
+    this.batch.push(data);
+    this.batchBuffers.push(data.buffer as ArrayBuffer);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushAtEndOfTurn);
+    }
+  }
+
+  private readonly flushAtEndOfTurn = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  private flush(): void {
+    if (this.batch.length === 0 || this.closed_) return;
+    const packets = this.batch;
+    const buffers = this.batchBuffers;
+    this.batch = [];
+    this.batchBuffers = [];
+    this.port.postMessage(packets, buffers);
   }
 
   /** Idempotent: ends every pipe both ways (the other worker went away, or this one stops). */
   close(): void {
     if (this.closed_) return;
     this.closed_ = true;
+    this.batch = [];
+    this.batchBuffers = [];
     for (const sink of [...this.outgoing.values()]) sink.close();
     this.outgoing.clear();
     for (const producer of [...this.incoming.values()]) producer.close();
@@ -167,10 +206,12 @@ export class PipeLink {
     this.port.close();
   }
 
-  private receive(message: LinkMessage | Uint8Array): void {
-    if (message instanceof Uint8Array) {
-      const { pipe, layer, packet, level } = decodePacket(message);
-      this.incoming.get(pipe)?.receive(layer, packet, level);
+  private receive(message: LinkMessage | Uint8Array[]): void {
+    if (Array.isArray(message)) {
+      for (const data of message) {
+        const { pipe, layer, packet, level } = decodePacket(data);
+        this.incoming.get(pipe)?.receive(layer, packet, level);
+      }
       return;
     }
     switch (message.t) {

@@ -3,10 +3,12 @@
  * over two workers (every track piped, layer switches and key frames across the pipe,
  * mutes, leaves), and a worker crash that costs only its own calls.
  */
+import { MessageChannel } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bot } from "../bot/bot";
 import type { MediaPacket } from "../media-packet";
-import { decodePacket, encodePacket } from "../pipe";
+import { decodePacket, encodePacket, PipeLink } from "../pipe";
+import type { LayerKey } from "../producer";
 import { placePeer, type WorkerLoad } from "../workers";
 import { eventually, startSfu, type TestSfu } from "./harness";
 
@@ -76,6 +78,53 @@ describe("the pipe's packet framing", () => {
     expect([...decoded.packet.payload]).toEqual([...payload]);
     const audio = decodePacket(encodePacket(1, null, { ...packet, marker: false }, -1));
     expect(audio).toMatchObject({ layer: null, level: -1, packet: { marker: false } });
+  });
+});
+
+describe("a pipe link", () => {
+  it("posts a turn's packets as one message, ahead of a control message, and hands them on in order", async () => {
+    const { port1, port2 } = new MessageChannel();
+    const origin = new PipeLink(1, port1, () => undefined);
+    const downstream = new PipeLink(0, port2, () => undefined);
+    const messages: unknown[] = [];
+    port2.on("message", (m: unknown) => messages.push(m));
+    const track = downstream.open({
+      trackId: "t",
+      peerId: "p",
+      source: "mic",
+      kind: "audio",
+      muted: false,
+      layers: [],
+    });
+    const got: Array<{ seq: number; layer: LayerKey }> = [];
+    track.attach(
+      { forward: (packet, layer) => got.push({ seq: packet.sequenceNumber, layer }) },
+      null,
+    );
+    const packet = (sequenceNumber: number): MediaPacket => ({
+      payload: Buffer.from([1, 2, 3]),
+      sequenceNumber,
+      timestamp: 0,
+      marker: false,
+      keyFrame: false,
+      receivedAt: 0,
+      pictureIdAt: -1,
+      pictureIdLong: false,
+      tl0PicIdxAt: -1,
+    });
+    for (const seq of [10, 11, 12])
+      origin.postPacket(encodePacket(track.pipe, null, packet(seq), -1));
+    origin.post({ t: "layers", pipe: track.pipe, layers: [] });
+    origin.postPacket(encodePacket(track.pipe, null, packet(13), -1));
+    await eventually(() => got.length === 4, 2_000, "packets through the pipe");
+    expect(got.map((g) => g.seq)).toEqual([10, 11, 12, 13]);
+    expect(got.every((g) => g.layer === null)).toBe(true);
+    // One message for the three, then the control message, then the last packet on its own.
+    expect(
+      messages.slice(0, 3).map((m) => (Array.isArray(m) ? m.length : (m as { t: string }).t)),
+    ).toEqual([3, "layers", 1]);
+    origin.close();
+    downstream.close();
   });
 });
 
