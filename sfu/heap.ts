@@ -10,8 +10,8 @@
  * a second, and its concurrent marking on the platform threads was a quarter of the SFU's
  * CPU at 50 subscribers. Letting the old generation grow to three times what survives
  * (`--heap-growing-percent=200`) leaves room above the young generation, and full
- * collections happen when the heap really grows: 27 % less CPU per forwarded packet at 50
- * subscribers, for a few tens of MB more resident memory per worker.
+ * collections happen when the heap really grows: about 30 % less CPU per forwarded packet at
+ * 50 subscribers, for a few tens of MB more resident memory per worker.
  *
  * The flag is V8's and process-wide: it is read at every collection, so setting it here,
  * first thing in the SFU process, covers the main thread and every media worker.
