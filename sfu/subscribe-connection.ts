@@ -327,8 +327,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       if (report) reports.push(report);
     }
     if (reports.length === 0) return;
-    const compound = Buffer.concat(reports.map((report) => report.serialize()));
-    if (!this.fast?.sendRtcp(compound)) void dtls.sendRtcp(reports).catch(() => {});
+    // Serialised here only for the fast transport; werift's path (none, or ICE-TCP) serialises itself.
+    if (this.fast?.sendRtcp(Buffer.concat(reports.map((report) => report.serialize())))) return;
+    void dtls.sendRtcp(reports).catch(() => {});
   }
 
   private async offer(): Promise<void> {
