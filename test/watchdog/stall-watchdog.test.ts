@@ -39,7 +39,9 @@ describe("the stall watchdog", () => {
     await sleep(300);
     expect(w.stalls()).toEqual([]);
     noteActivity("test earlier");
-    await sleep(120);
+    // Longer than the watchdog's 150 ms tick, so a tick falls between this note and the stall
+    // and the note is "before" it (at 120 ms, about one run in seven had no tick between).
+    await sleep(250);
     setTimeout(() => {
       noteActivity("test culprit");
       hold(350);
