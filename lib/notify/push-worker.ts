@@ -75,7 +75,15 @@ export interface PushFailure {
   host: string;
   /** Refused before sending: the endpoint is not at a public address. */
   refused: boolean;
+  /**
+   * The subscription's keys cannot encrypt (not a P-256 point, a wrong-sized secret): it can
+   * never be pushed to, like a 410, so the main thread deletes it.
+   */
+  unusable: boolean;
 }
+
+/** Encryption failed on the subscription's own keys: retrying cannot help. */
+class UnusableKeysError extends Error {}
 
 export interface PushBatchResult {
   job: number;
@@ -159,6 +167,25 @@ export function withoutStackTraces<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Runs the library's encryption. An error there about the subscription's keys (Node's
+ * "not valid for specified curve", web-push's checks of `p256dh` and `auth`) becomes
+ * {@link UnusableKeysError}; any other is ours and is thrown as it is.
+ */
+function encrypt<T>(fn: () => T): T {
+  try {
+    return withoutStackTraces(fn);
+  } catch (err) {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    if (
+      code === "ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY" ||
+      /p256dh|auth key|user public key|user auth/.test(String(message))
+    )
+      throw new UnusableKeysError(String(message));
+    throw err;
+  }
+}
+
 /** One worker's sender: its VAPID JWTs, agents and in-flight bound. */
 export function createPushWorker(config: PushWorkerConfig) {
   const pacer = createCpuPacer(config.cpuShare);
@@ -223,7 +250,8 @@ export function createPushWorker(config: PushWorkerConfig) {
     // An IP literal is connected to without a lookup: check it here.
     if (!isTrusted && isNonPublicLiteral(url.hostname))
       throw new NonPublicAddressError(url.hostname, url.hostname);
-    const details = withoutStackTraces(() =>
+    const authorization = vapidHeader(url.origin);
+    const details = encrypt(() =>
       webpush.generateRequestDetails(
         { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
         payload,
@@ -233,7 +261,7 @@ export function createPushWorker(config: PushWorkerConfig) {
           topic: options.topic,
           contentEncoding: "aes128gcm",
           // No vapidDetails: the library would sign a JWT per request; ours is cached.
-          headers: { Authorization: vapidHeader(url.origin) },
+          headers: { Authorization: authorization },
         },
       ),
     );
@@ -281,12 +309,17 @@ export function createPushWorker(config: PushWorkerConfig) {
     payload: string,
     options: PushOptions,
   ): Promise<"sent" | "gone" | PushFailure> {
-    const failure = (status: number, attempts: number, refused = false): PushFailure => ({
+    const failure = (
+      status: number,
+      attempts: number,
+      why?: "refused" | "unusable",
+    ): PushFailure => ({
       id: target.id,
       status,
       attempts,
       host: new URL(target.endpoint).host,
-      refused,
+      refused: why === "refused",
+      unusable: why === "unusable",
     });
     for (let attempt = 1; ; attempt++) {
       let status: number;
@@ -294,7 +327,8 @@ export function createPushWorker(config: PushWorkerConfig) {
       try {
         ({ status, retryAfter } = await limited(() => request(target, payload, options)));
       } catch (err) {
-        if (err instanceof NonPublicAddressError) return failure(0, attempt, true);
+        if (err instanceof NonPublicAddressError) return failure(0, attempt, "refused");
+        if (err instanceof UnusableKeysError) return failure(0, attempt, "unusable");
         status = 0;
       }
       if (status >= 200 && status < 300) return "sent";

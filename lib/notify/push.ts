@@ -120,6 +120,12 @@ export class PushSender {
             await this.options.onGone(id);
           }
           for (const f of result.failed) {
+            if (f.unusable) {
+              outcomes.set(f.id, "gone");
+              log.warn("push subscription deleted: its keys cannot encrypt", { host: f.host });
+              await this.options.onGone(f.id);
+              continue;
+            }
             outcomes.set(f.id, "failed");
             if (f.refused)
               log.warn("push endpoint refused: not a public address", { host: f.host });

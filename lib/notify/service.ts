@@ -1,4 +1,5 @@
 import "server-only";
+import { createPublicKey } from "node:crypto";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import {
   and,
@@ -57,6 +58,7 @@ export async function doSubscribe(
   ) {
     throw badRequest("A push endpoint must be on a public address");
   }
+  checkSubscriptionKeys(input.keys);
   const label = input.label || deviceLabel(options.userAgent ?? "");
   // An endpoint belongs to one browser profile: whoever subscribes it last owns it (a
   // shared computer where someone else signs in must not keep pushing to the first person).
@@ -79,6 +81,34 @@ export async function doSubscribe(
       select id from push_subscriptions where user_id = ${user.id}
       order by created_at desc limit ${MAX_SUBSCRIPTIONS_PER_USER})`);
   return toSubscriptionView(row!);
+}
+
+/**
+ * RFC 8291's keys must be usable before they are stored: `p256dh` an uncompressed point on
+ * P-256, `auth` 16 bytes. The schema checks only their length and alphabet; a key that
+ * passed it but is not on the curve made every push to the device fail in encryption.
+ */
+function checkSubscriptionKeys(keys: { p256dh: string; auth: string }): void {
+  const point = Buffer.from(keys.p256dh, "base64url");
+  let onCurve = point.length === 65 && point[0] === 0x04;
+  if (onCurve) {
+    try {
+      createPublicKey({
+        key: {
+          kty: "EC",
+          crv: "P-256",
+          x: point.subarray(1, 33).toString("base64url"),
+          y: point.subarray(33).toString("base64url"),
+        },
+        format: "jwk",
+      });
+    } catch {
+      onCurve = false;
+    }
+  }
+  if (!onCurve) throw badRequest("keys.p256dh is not a P-256 public key");
+  if (Buffer.from(keys.auth, "base64url").length !== 16)
+    throw badRequest("keys.auth must be 16 bytes");
 }
 
 export async function listSubscriptions(

@@ -289,6 +289,27 @@ describe.each(testDbKinds())("Web Push fan-out on %s", (kind) => {
     ).rejects.toThrow("https");
   });
 
+  it("refuses keys that cannot encrypt: a point off P-256, a secret of the wrong size", async () => {
+    const subscription = devices.Bob!.subscription;
+    const point = Buffer.from(subscription.keys.p256dh, "base64url");
+    point[40]! ^= 1; // still 65 bytes and valid base64url, no longer on the curve
+    const offCurve = point.toString("base64url");
+    const before = await listSubscriptions(h.db, users.Bob!.id);
+    for (const [keys, error] of [
+      [{ ...subscription.keys, p256dh: offCurve }, "not a P-256 public key"],
+      [{ ...subscription.keys, auth: Buffer.alloc(17).toString("base64url") }, "16 bytes"],
+    ] as const)
+      await expect(
+        doSubscribe(
+          h.db,
+          users.Bob!,
+          { ...subscription, endpoint: `${push.url}/push/bad-keys`, keys },
+          { insecureOrigins: [push.url] },
+        ),
+      ).rejects.toThrow(error);
+    expect(await listSubscriptions(h.db, users.Bob!.id)).toEqual(before);
+  });
+
   it("refuses an endpoint on the server's own network (cloud metadata, loopback)", async () => {
     for (const endpoint of [
       "https://169.254.169.254/latest/meta-data",

@@ -68,4 +68,42 @@ describe("the push sender", () => {
       await sender.close();
     }
   });
+
+  it("deletes a subscription whose keys cannot encrypt at once, without a request or a retry", async () => {
+    const gone: string[] = [];
+    const sender = new PushSender({
+      vapid: { subject: "mailto:test@example.org", ...vapid },
+      trustedOrigins: [origin],
+      onGone: async (id) => {
+        gone.push(id);
+      },
+      attempts: 4,
+      baseDelayMs: 10_000,
+    });
+    try {
+      const point = ecdh.getPublicKey();
+      point[40]! ^= 1; // 65 bytes, no longer on P-256
+      const before = requests.length;
+      const outcomes = await sender.sendAll(
+        [
+          {
+            target: {
+              id: "off-curve",
+              endpoint: `${origin}/push/1`,
+              ...keys,
+              p256dh: point.toString("base64url"),
+            },
+            payload: "{}",
+          },
+          { target: { id: "fine", endpoint: `${origin}/push/2`, ...keys }, payload: "{}" },
+        ],
+        { ttl: 60, urgency: "normal" },
+      );
+      expect(outcomes).toEqual(["gone", "sent"]);
+      expect(gone).toEqual(["off-curve"]);
+      expect(requests.slice(before).map((r) => r.path)).toEqual(["/push/2"]);
+    } finally {
+      await sender.close();
+    }
+  });
 });
