@@ -35,7 +35,8 @@ describe("the push sender", () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  it("pushes to 250 devices in batches, each outcome in its place, over reused connections", async () => {
+  /** A sender to the test server; `gone` collects the subscriptions it deletes. */
+  function newSender(options: Partial<ConstructorParameters<typeof PushSender>[0]>) {
     const gone: string[] = [];
     const sender = new PushSender({
       vapid: { subject: "mailto:test@example.org", ...vapid },
@@ -43,9 +44,13 @@ describe("the push sender", () => {
       onGone: async (id) => {
         gone.push(id);
       },
-      concurrency: 8,
-      attempts: 1,
+      ...options,
     });
+    return { sender, gone };
+  }
+
+  it("pushes to 250 devices in batches, each outcome in its place, over reused connections", async () => {
+    const { sender, gone } = newSender({ concurrency: 8, attempts: 1 });
     try {
       const pushes = Array.from({ length: 250 }, (_, i) => ({
         target: { id: `device-${i}`, endpoint: `${origin}/push/${i}`, ...keys },
@@ -70,16 +75,7 @@ describe("the push sender", () => {
   });
 
   it("deletes a subscription whose keys cannot encrypt at once, without a request or a retry", async () => {
-    const gone: string[] = [];
-    const sender = new PushSender({
-      vapid: { subject: "mailto:test@example.org", ...vapid },
-      trustedOrigins: [origin],
-      onGone: async (id) => {
-        gone.push(id);
-      },
-      attempts: 4,
-      baseDelayMs: 10_000,
-    });
+    const { sender, gone } = newSender({ attempts: 4, baseDelayMs: 10_000 });
     try {
       const point = ecdh.getPublicKey();
       point[40]! ^= 1; // 65 bytes, no longer on P-256
