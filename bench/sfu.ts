@@ -49,7 +49,7 @@ import type { MediaNetwork } from "../sfu/media";
 import { DELAY_BUCKET_MS } from "../sfu/stats";
 import { LOOPBACK, startSfu, type TestSfu } from "../sfu/test/harness";
 import { percentiles, processUsage } from "./sfu-measure";
-import { round } from "./stats";
+import { median, round } from "./stats";
 import { janusBinary, JanusPublisher, JanusSubscriber, startJanus } from "./sfu/janus";
 import {
   inPrivateNetwork,
@@ -113,12 +113,6 @@ interface Sample {
   latencyMs: { p50: number; p99: number };
   /** Decrypted → sent inside the SFU (Parley's /stats; Janus has no such histogram). */
   sfuForwardDelayMs?: { p50: number; p99: number };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

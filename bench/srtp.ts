@@ -10,6 +10,7 @@
  */
 import { createCipheriv, randomBytes } from "node:crypto";
 import { AesGcmSrtp, GCM_TAG_LENGTH, scratch } from "../sfu/srtp/aes-gcm";
+import { median, round } from "./stats";
 
 const HEADER = 12;
 const keyCounts = (process.env.BENCH_SRTP_KEYS ?? "1,50").split(",").map(Number);
@@ -23,11 +24,6 @@ function cpuMicros(): number {
   return user + system;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Median over `reps` of µs per call of `packet(i)`, after a warm-up. */
 function measure(packet: (i: number) => void): { median: number; runs: number[] } {
   for (let i = 0; i < PACKETS / 10; i++) packet(i);
@@ -35,9 +31,9 @@ function measure(packet: (i: number) => void): { median: number; runs: number[] 
   for (let r = 0; r < reps; r++) {
     const start = cpuMicros();
     for (let i = 0; i < PACKETS; i++) packet(i);
-    runs.push(Number(((cpuMicros() - start) / PACKETS).toFixed(3)));
+    runs.push(round((cpuMicros() - start) / PACKETS, 3));
   }
-  return { median: median(runs), runs };
+  return { median: round(median(runs), 3), runs };
 }
 
 const payload = randomBytes(payloadLength);
