@@ -291,7 +291,7 @@ async function main() {
   });
   const rise = (from: number | null, to: number | null) =>
     from && to ? Math.round(((to - from) / from) * 100) : null;
-  const p99 = (xs: number[]) => at(xs, [99]).p99!;
+  const p99 = (xs: number[]) => at(xs, [99]).p99 ?? null;
   const p99Rise = (rounds: readonly { baseline: number[]; fanout: number[] }[]) =>
     rise(p99(rounds.flatMap((r) => r.baseline)), p99(rounds.flatMap((r) => r.fanout)));
   const result = {
