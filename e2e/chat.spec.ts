@@ -60,6 +60,40 @@ test.describe("chat", () => {
     await expect(links.last()).toHaveAttribute("target", "_blank");
   });
 
+  test("typing on straight after choosing a mention keeps the text in order, on a device slow to paint", async ({
+    page,
+  }) => {
+    await signUp(page, "Ada");
+    await newRoom(page);
+    await expectConnected(page);
+    // A busy device: each animation frame comes 300 ms late. The caret after a chosen
+    // mention used to be placed in the next frame, jumping back over what was typed sooner.
+    await page.evaluate(() => {
+      const frame = window.requestAnimationFrame.bind(window);
+      window.requestAnimationFrame = (callback) =>
+        frame(() => window.setTimeout(() => callback(performance.now()), 300));
+    });
+    const box = page.getByRole("textbox", { name: "Message" });
+    for (const choose of ["click", "Enter"] as const) {
+      await box.pressSequentially("@ro");
+      const option = page
+        .getByRole("listbox", { name: "Mention" })
+        .getByRole("option", { name: /@room/ });
+      if (choose === "click") await option.click();
+      else {
+        await expect(option).toBeVisible();
+        await box.press("Enter");
+      }
+      // Some of it before that late frame, the rest after.
+      await box.pressSequentially("look");
+      await page.waitForTimeout(600);
+      await box.pressSequentially(` at this (${choose})`);
+      await expect(box).toHaveValue(`@room look at this (${choose})`);
+      await box.press("Enter");
+      await expect(messages(page).last()).toContainText(`@room look at this (${choose})`);
+    }
+  });
+
   test("a lost connection catches up in order, without duplicates", async ({ page, browser }) => {
     await signUp(page, "Ada");
     const path = await newRoom(page);

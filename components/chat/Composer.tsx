@@ -1,6 +1,6 @@
 "use client";
 
-import { type FormEvent, type KeyboardEvent, useRef, useState } from "react";
+import { type FormEvent, type KeyboardEvent, useLayoutEffect, useRef, useState } from "react";
 import { filesFromClipboard } from "@/components/files/use-file-drop";
 import type { MessageView } from "@/lib/chat/schemas";
 import { matches, shortcuts } from "@/lib/keyboard/shortcuts";
@@ -65,14 +65,26 @@ export function Composer({
     box.current?.focus();
   }
 
+  /**
+   * Where the caret goes once the box shows a chosen mention. Placed in the same commit as
+   * the new value, before the browser handles another key: placed a frame later, it
+   * jumped back over whatever was typed meanwhile ("@Ada lo" + "ok at this" became
+   * "@Ada ok at thislo").
+   */
+  const caretAfterMention = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const caret = caretAfterMention.current;
+    if (caret === null) return;
+    caretAfterMention.current = null;
+    box.current?.focus();
+    box.current?.setSelectionRange(caret, caret);
+  }, [body, box]);
+
   function applyMention(option: MentionOption) {
-    const el = box.current;
-    const next = mentions.choose(option, body, el?.selectionStart ?? body.length);
+    const next = mentions.choose(option, body, box.current?.selectionStart ?? body.length);
+    if (next.value === body) return; // nothing was chosen (no `@` query open)
+    caretAfterMention.current = next.caret;
     setBody(next.value);
-    requestAnimationFrame(() => {
-      el?.focus();
-      el?.setSelectionRange(next.caret, next.caret);
-    });
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
