@@ -111,6 +111,8 @@ describe("the stall watchdog", () => {
           CALL_TOKEN_SECRET: "x".repeat(43),
           SFU_HOST: "127.0.0.1",
           SFU_PORT: "0",
+          // The SFU's own media address (no browser and no call in this test): its sockets
+          // stay on loopback, like every test's traffic.
           SFU_MEDIA_IP: "127.0.0.1",
           REDIS_URL: "",
         },
