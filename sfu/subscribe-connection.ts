@@ -295,8 +295,7 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       const bitrate = (l: "low" | "medium" | "high") =>
         consumer.producer.bitrate(l) || NOMINAL_BITRATE[l];
       const before = this.wantedBefore.get(consumer);
-      // A tile grown (or a preference raised), not a new track at its first layer.
-      if (before !== undefined && rank(wanted) > rank(before)) wantsMore = true;
+      if (before === undefined || rank(wanted) > rank(before)) wantsMore = true;
       this.wantedBefore.set(consumer, wanted);
       wantedTotal += bitrate(wanted);
       demands.push({

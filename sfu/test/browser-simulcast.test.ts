@@ -137,7 +137,7 @@ describe("a browser publishing simulcast", () => {
         }),
       trackId,
     );
-    // At once (0.11–0.35 s here), not once Chromium's estimate has crept up to the high
+    // At once (0.1–0.3 s here), not once Chromium's estimate has crept up to the high
     // layer's rate: the SFU probes when a tile asks for more (bandwidth-allocation.ts). It
     // took 4.8–6.8 s before, and over 15 s once in CI.
     await eventually(
