@@ -10,11 +10,11 @@
  * few per cent a second, so the SFU probes: it lifts the cap and holds the higher layers
  * while the estimate climbs towards what it now sends, until it gets there (the probe
  * worked), the estimate falls or loss appears (congestion: back down), or it stops climbing
- * for 5 s (or a minute passes). A call starts as a probe (the first estimates are the
- * estimator's start value, not the link's). Later probes lift the cap while a track is held
- * below the layer it wants: after a back-off (8 s, doubling to 64 s while probes fail), and
- * at once when a track asks for more (a tile enlarged) unless a downgrade came within the
- * back-off. A probe has arrived when the estimate covers what the tracks want.
+ * for 5 s (or a minute passes). A call starts as a probe (the first estimates are the estimator's start value, not the link's);
+ * later probes lift it while a track is held below the layer it wants, after a back-off (8 s,
+ * doubling to 64 s while probes fail), at once when a track asks for more (a tile enlarged)
+ * unless a downgrade came within the back-off. A probe has arrived when the estimate covers
+ * what the tracks want.
  */
 import { LAYER_ORDER, rank } from "./layer-selection";
 import type { SimulcastLayer } from "./protocol";
@@ -41,10 +41,7 @@ const PROBE_STALL_MS = 5_000;
 const PROBE_PROGRESS = 1.02;
 /** …or has not reached what the tracks want by then (from 150 kbps to 2.5 Mbps at 8 %/s: 37 s). */
 const PROBE_MAX_MS = 60_000;
-/**
- * An estimate this far below where the probe found it, or below what is sent, means
- * congestion.
- */
+/** An estimate this far below where the probe found it, or below what is sent, means congestion. */
 const PROBE_CONGESTION_DROP = 0.85;
 
 export interface VideoDemand {
