@@ -361,7 +361,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private send(packet: MediaPacket, retransmission: boolean): void {
     const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
-    const roc = this.rocFor(seq, retransmission);
+    // A packet older than the last one sent: a loss the publisher resent in time to fill
+    // the subscriber's gap. It goes out, but the stream's position stays where it was, or
+    // the next layer switch would reuse sequence numbers, picture ids and timestamps the
+    // subscriber already has (it drops those, and its decoder waits 3 s for a key frame),
+    // and a packet from before the sequence-number wrap would move the rollover counter.
+    const late = !retransmission && this.lastSeq >= 0 && ((seq - this.lastSeq) & 0xffff) >= 0x8000;
+    const roc = this.rocFor(seq, retransmission || late);
     const template = (this.template ??= headerTemplate(this.transceiver, this.producer.kind));
     if (!template) return;
     const payload = packet.payload;
@@ -395,14 +401,16 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       rtp.retransmitted++;
       return;
     }
-    this.lastSeq = seq;
-    this.lastTimestamp = timestamp;
-    this.lastSentAt = now;
     recordForwardDelay(performance.now() - packet.receivedAt);
-    if (packet.pictureIdAt >= 0)
-      this.lastPictureId = (readPictureId(payload, packet) + this.pictureIdOffset) & 0x7fff;
-    if (packet.tl0PicIdxAt >= 0)
-      this.lastTl0 = (payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
+    if (!late) {
+      this.lastSeq = seq;
+      this.lastTimestamp = timestamp;
+      this.lastSentAt = now;
+      if (packet.pictureIdAt >= 0)
+        this.lastPictureId = (readPictureId(payload, packet) + this.pictureIdOffset) & 0x7fff;
+      if (packet.tl0PicIdxAt >= 0)
+        this.lastTl0 = (payload[packet.tl0PicIdxAt]! + this.tl0Offset) & 0xff;
+    }
     this.packetsForwarded++;
     this.octetsForwarded += payload.length;
     rtp.forwarded++;
