@@ -34,7 +34,7 @@ import { type HealthWatch, watchHealth } from "./connection-health";
 import { ClosedError, NegotiationError } from "./errors";
 import { acceptCandidate, announceAddress, type MediaNetwork, peerConfig } from "./media";
 import type { ProducerLike } from "./producer";
-import type { ErrorBody, EventPayload, IceCandidate } from "./protocol";
+import type { ErrorBody, EventPayload, IceCandidate, SimulcastLayer } from "./protocol";
 import { endMLine, normalizeRemote, offerForPeers } from "./sdp";
 import { live, rtp } from "./stats";
 import { every } from "./ticker";
@@ -61,6 +61,8 @@ type SubscribeEvents = {
 export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
   readonly pc: RTCPeerConnection;
   readonly consumers = new Map<string, Consumer>();
+  /** The layer each video consumer wanted at the last allocation (a rise may probe at once). */
+  private readonly wantedBefore = new WeakMap<Consumer, SimulcastLayer>();
   private readonly queue = new AwaitQueue();
   private revision = 0;
   private outstanding:
@@ -279,6 +281,8 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
     const simulcast: Consumer[] = [];
     let usage = 0;
     let fixed = 0;
+    let wantedTotal = 0;
+    let wantsMore = false;
     for (const consumer of this.consumers.values()) {
       const layer = consumer.layer;
       const rate = consumer.isPaused || layer === undefined ? 0 : consumer.producer.bitrate(layer);
@@ -290,6 +294,11 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       }
       const bitrate = (l: "low" | "medium" | "high") =>
         consumer.producer.bitrate(l) || NOMINAL_BITRATE[l];
+      const before = this.wantedBefore.get(consumer);
+      // A tile grown (or a preference raised), not a new track at its first layer.
+      if (before !== undefined && rank(wanted) > rank(before)) wantsMore = true;
+      this.wantedBefore.set(consumer, wanted);
+      wantedTotal += bitrate(wanted);
       demands.push({
         id: consumer.trackId,
         wanted,
@@ -303,7 +312,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       const constrained = simulcast.some(
         (c) => c.capLayer !== undefined && rank(c.capLayer) < rank(c.wantedLayer()!),
       );
-      const budget = this.downlink.budget(now, usage, constrained);
+      const budget = this.downlink.budget(now, usage, constrained, {
+        wantedBps: wantedTotal + fixed,
+        wantsMore,
+      });
       const caps = allocate(demands, budget, fixed);
       for (const consumer of simulcast) {
         const cap = Number.isFinite(budget) ? caps.get(consumer.trackId) : undefined;

@@ -127,6 +127,7 @@ describe("a browser publishing simulcast", () => {
       "decoded frames",
     );
     expect((await incoming())!.frameWidth).toBe(320);
+    const enlargedAt = Date.now();
     await viewer.evaluate(
       (id) =>
         (window as unknown as Page).subRequest("setTileSize", {
@@ -136,18 +137,25 @@ describe("a browser publishing simulcast", () => {
         }),
       trackId,
     );
+    // At once (0.11–0.35 s here), not once Chromium's estimate has crept up to the high
+    // layer's rate: the SFU probes when a tile asks for more (bandwidth-allocation.ts). It
+    // took 4.8–6.8 s before, and over 15 s once in CI.
     await eventually(
       async () => (await incoming())?.frameWidth === 1280,
-      15_000,
+      3_000,
       "the high layer decoded",
     );
+    const highLayerAfterMs = Date.now() - enlargedAt;
     const before = (await incoming())!.framesDecoded;
     await eventually(
       async () => ((await incoming())?.framesDecoded ?? 0) > before + 20,
       10_000,
       "frames keep coming",
     );
-    console.info("browser subscriber:", JSON.stringify(await incoming()));
+    console.info(
+      "browser subscriber:",
+      JSON.stringify({ highLayerAfterMs, ...(await incoming()) }),
+    );
     await viewer.close();
     await tab.close();
   });

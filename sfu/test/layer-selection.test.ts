@@ -124,6 +124,58 @@ describe("bandwidth allocation", () => {
     expect(probing.budget(9_000, 150_000, true)).toBe(Infinity); // try one step up
   });
 
+  it("probes as soon as a tile wants more, at an estimate just above what is sent", () => {
+    // Chromium's REMB runs a few per cent above what it receives. The call's first probe
+    // arrives at once while the tile is unknown (low layer); the tile is then enlarged a
+    // second later, 5 s into the media worker's life (its clock starts at 0).
+    const enlarged = new DownlinkEstimate();
+    enlarged.onRemb(111_000, 4_000);
+    expect(enlarged.budget(4_000, 100_000, false)).toBe(111_000);
+    enlarged.onRemb(121_000, 5_000);
+    // Held below what it wants, but nothing new asked for: the probes' back-off holds.
+    expect(enlarged.budget(5_000, 111_000, true, { wantedBps: 1_600_000 })).toBe(121_000);
+    const demand = { wantedBps: 1_600_000, wantsMore: true };
+    expect(enlarged.budget(5_250, 111_000, true, demand)).toBe(Infinity);
+    expect(enlarged.probing).toBe(true);
+    // The estimate covers what is sent before the high layer's key frame comes: not arrived.
+    enlarged.onRemb(125_000, 5_500);
+    expect(enlarged.budget(5_500, 111_000, false, { wantedBps: 1_600_000 })).toBe(Infinity);
+    enlarged.onRemb(1_700_000, 7_000);
+    expect(enlarged.budget(7_000, 1_550_000, false, { wantedBps: 1_600_000 })).toBe(1_700_000);
+    expect(enlarged.probing).toBe(false);
+
+    // The estimate lags what is sent by a second: a little below it still probes…
+    const lagging = new DownlinkEstimate();
+    lagging.onRemb(111_000, 4_000);
+    expect(lagging.budget(4_000, 100_000, false)).toBe(111_000);
+    lagging.onRemb(110_000, 5_000);
+    expect(lagging.budget(5_000, 116_000, true, demand)).toBe(Infinity);
+    // …but a probe merely due after the back-off wants the estimate to cover what is sent.
+    const due = new DownlinkEstimate();
+    due.onRemb(111_000, 0);
+    expect(due.budget(0, 100_000, false)).toBe(111_000);
+    due.onRemb(110_000, 9_000);
+    expect(due.budget(9_000, 116_000, true, { wantedBps: 1_600_000 })).toBe(110_000);
+    due.onRemb(120_000, 9_500);
+    expect(due.budget(9_500, 116_000, true, { wantedBps: 1_600_000 })).toBe(Infinity);
+    // …well below it is congestion: no probe, asked for or not.
+    const congested = new DownlinkEstimate();
+    congested.onRemb(111_000, 4_000);
+    expect(congested.budget(4_000, 100_000, false)).toBe(111_000);
+    congested.onRemb(80_000, 5_000);
+    expect(congested.budget(5_000, 100_000, true, demand)).toBe(80_000);
+    expect(congested.probing).toBe(false);
+    // Nor within the back-off of a downgrade.
+    const downgraded = new DownlinkEstimate();
+    downgraded.onRemb(400_000, 0);
+    expect(downgraded.budget(0, 300_000, false)).toBe(400_000);
+    downgraded.onDowngrade(1_000);
+    expect(downgraded.budget(2_000, 300_000, true, demand)).toBe(400_000);
+    downgraded.onRemb(400_000, 9_000);
+    expect(downgraded.budget(9_000, 300_000, true, demand)).toBe(Infinity);
+    expect(downgraded.probing).toBe(true);
+  });
+
   it("holds a probe while the estimate climbs, and ends it on arrival, a fall or loss", () => {
     // A call starts as a probe: Chromium's first REMBs are its start value, below what a
     // 360p layer needs, and climb a few per cent a second once that layer flows.
@@ -151,17 +203,41 @@ describe("bandwidth allocation", () => {
     falling.onRemb(240_000, 17_500);
     expect(falling.budget(17_500, 150_000, true)).toBe(Infinity);
 
-    // Loss ends it too, and so does time.
+    // Loss ends it too, and so does an estimate that stops climbing.
     const lossy = new DownlinkEstimate();
     lossy.onRemb(300_000, 0);
     expect(lossy.budget(0, 500_000, true)).toBe(Infinity);
     lossy.onLoss(0.2, 500);
     expect(lossy.budget(600, 500_000, true)).toBe(300_000);
-    const slow = new DownlinkEstimate();
-    slow.onRemb(300_000, 0);
-    expect(slow.budget(0, 500_000, true)).toBe(Infinity);
-    slow.onRemb(310_000, 20_500);
-    expect(slow.budget(20_500, 500_000, true)).toBe(310_000);
+    const stuck = new DownlinkEstimate();
+    stuck.onRemb(300_000, 0);
+    expect(stuck.budget(0, 500_000, true)).toBe(Infinity);
+    stuck.onRemb(320_000, 1_000);
+    expect(stuck.budget(1_000, 500_000, true)).toBe(Infinity);
+    for (let t = 1_500; t <= 6_000; t += 500) {
+      stuck.onRemb(322_000, t); // under 2 % more: not progress
+      expect(stuck.budget(t, 500_000, true)).toBe(Infinity);
+    }
+    stuck.onRemb(322_000, 6_500);
+    expect(stuck.budget(6_500, 500_000, true)).toBe(322_000);
+    expect(stuck.probing).toBe(false);
+    // A steady climb is held past 20 s, as long as it takes Chromium's ~8 %/s to get from
+    // 130 kbps to the high layer's 800 kbps, and ends on arrival.
+    const climbing = new DownlinkEstimate();
+    let estimate = 130_000;
+    climbing.onRemb(estimate, 0);
+    expect(climbing.budget(0, 800_000, false)).toBe(Infinity);
+    let t = 0;
+    while (estimate < 800_000) {
+      t += 250;
+      estimate *= 1.02;
+      climbing.onRemb(estimate, t);
+      const budget = climbing.budget(t, 800_000, false);
+      if (estimate < 800_000) expect(budget).toBe(Infinity);
+      else expect(budget).toBe(estimate);
+    }
+    expect(t).toBeGreaterThan(20_000);
+    expect(climbing.probing).toBe(false);
   });
 });
 
