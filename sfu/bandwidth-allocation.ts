@@ -30,6 +30,8 @@ const UPGRADE_HEADROOM = 1.15;
 /** A REMB older than this no longer limits anything. */
 const ESTIMATE_TTL_MS = 5_000;
 const LOSS_LIMIT = 0.1;
+/** A receiver report over the limit holds the budget down this long. */
+const LOSS_HOLD_MS = 2_000;
 const PROBE_BACKOFF_MIN_MS = 8_000;
 const PROBE_BACKOFF_MAX_MS = 64_000;
 /**
@@ -120,8 +122,8 @@ function newProbe(startedAt: number, floorBps: number | undefined): Probe {
 /** One subscriber connection's view of its downlink. */
 export class DownlinkEstimate {
   private remb: { bps: number; at: number } | undefined;
-  private loss = 0;
-  private lossAt = 0;
+  /** When a receiver report last showed more loss than {@link LOSS_LIMIT}. */
+  private lossyAt = -Infinity;
   private probeBackoffMs = PROBE_BACKOFF_MIN_MS;
   /** Never, to begin with (the clock is the thread's `performance.now()`, 0 at its start). */
   private lastDowngradeAt = -Infinity;
@@ -141,9 +143,10 @@ export class DownlinkEstimate {
 
   /** Fraction lost (0..1) from a receiver report block about one of our streams. */
   onLoss(fraction: number, now: number): void {
-    // The worst stream in the last two seconds counts.
-    this.loss = now - this.lossAt > 2_000 ? fraction : Math.max(this.loss, fraction);
-    this.lossAt = now;
+    // Any stream's report over the limit in the last two seconds counts. (Until 2026-12-06
+    // the worst fraction was kept for as long as reports kept coming less than two seconds
+    // apart, as browsers send them: one lossy second held a viewer down for the whole call.)
+    if (fraction > LOSS_LIMIT) this.lossyAt = now;
   }
 
   get estimateBps(): number | undefined {
@@ -167,7 +170,7 @@ export class DownlinkEstimate {
     { wantedBps = usageBps, wantsMore = false }: { wantedBps?: number; wantsMore?: boolean } = {},
   ): number {
     const remb = this.remb && now - this.remb.at < ESTIMATE_TTL_MS ? this.remb.bps : undefined;
-    const lossy = now - this.lossAt < 2_000 && this.loss > LOSS_LIMIT;
+    const lossy = now - this.lossyAt < LOSS_HOLD_MS;
     let budget = remb ?? Infinity;
     if (lossy) budget = Math.min(budget, usageBps * 0.85);
     if (this.probe) {

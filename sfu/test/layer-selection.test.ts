@@ -124,6 +124,30 @@ describe("bandwidth allocation", () => {
     expect(probing.budget(9_000, 150_000, true)).toBe(Infinity); // try one step up
   });
 
+  it("a lossy receiver report limits for two seconds, not for as long as reports keep coming", () => {
+    const downlink = new DownlinkEstimate();
+    expect(downlink.budget(0, 1_000_000, false)).toBe(Infinity);
+    downlink.onRemb(800_000, 1_000);
+    expect(downlink.budget(1_000, 600_000, false)).toBe(800_000);
+    // One report of 20 % loss among clean ones (Chromium reports about once a second per
+    // stream): it holds the budget under what is sent for two seconds…
+    downlink.onLoss(0.2, 1_100);
+    downlink.onLoss(0, 1_150);
+    expect(downlink.budget(1_200, 600_000, false)).toBe(510_000);
+    downlink.onLoss(0, 2_100);
+    expect(downlink.budget(3_000, 600_000, false)).toBe(510_000);
+    // …and then no longer, though clean reports kept coming.
+    for (const t of [3_100, 4_100, 5_100]) downlink.onLoss(0, t);
+    downlink.onRemb(800_000, 5_000);
+    expect(downlink.budget(5_200, 600_000, false)).toBe(800_000);
+    // Two streams: the worse one within the last two seconds counts.
+    downlink.onLoss(0.15, 6_000);
+    downlink.onLoss(0.01, 6_010);
+    expect(downlink.budget(7_500, 600_000, false)).toBe(510_000);
+    downlink.onLoss(0.01, 8_010);
+    expect(downlink.budget(8_100, 600_000, false)).toBe(800_000);
+  });
+
   it("probes as soon as a tile wants more, at an estimate just above what is sent", () => {
     // Chromium's REMB runs a few per cent above what it receives. The call's first probe
     // arrives at once while the tile is unknown (low layer); the tile is then enlarged a
