@@ -361,13 +361,13 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
   private send(packet: MediaPacket, retransmission: boolean): void {
     const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
-    // A packet older than the last one sent: a loss the publisher resent in time to fill
-    // the subscriber's gap. It goes out, but the stream's position stays where it was, or
-    // the next layer switch would reuse sequence numbers, picture ids and timestamps the
-    // subscriber already has (it drops those, and its decoder waits 3 s for a key frame),
-    // and a packet from before the sequence-number wrap would move the rollover counter.
-    const late = !retransmission && this.lastSeq >= 0 && ((seq - this.lastSeq) & 0xffff) >= 0x8000;
-    const roc = this.rocFor(seq, retransmission || late);
+    // Older than the last one sent: a retransmission, or a loss the publisher resent late
+    // (it fills the subscriber's gap). It goes out, but the stream's position stays where it
+    // was, or the next layer switch would reuse sequence numbers, picture ids and timestamps
+    // the subscriber already has (it drops those, and its decoder waits 3 s for a key
+    // frame), and one from before the sequence-number wrap would move the rollover counter.
+    const older = this.lastSeq >= 0 && ((seq - this.lastSeq) & 0xffff) >= 0x8000;
+    const roc = this.rocFor(seq, older);
     const template = (this.template ??= headerTemplate(this.transceiver, this.producer.kind));
     if (!template) return;
     const payload = packet.payload;
@@ -402,7 +402,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       return;
     }
     recordForwardDelay(performance.now() - packet.receivedAt);
-    if (!late) {
+    if (!older) {
       this.lastSeq = seq;
       this.lastTimestamp = timestamp;
       this.lastSentAt = now;
@@ -489,10 +489,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     this.sender.sendRtp(new RtpPacket(header, payload)).catch(() => {});
   }
 
-  /** The rollover counter for an outgoing sequence number (retransmissions may predate a wrap). */
-  private rocFor(seq: number, retransmission: boolean): number {
+  /** The rollover counter for an outgoing sequence number (an older one may predate a wrap). */
+  private rocFor(seq: number, older: boolean): number {
     if (this.lastSeq < 0) return this.roc;
-    if (retransmission)
+    if (older)
       return seq > this.lastSeq && seq - this.lastSeq > 0x8000
         ? Math.max(0, this.roc - 1)
         : this.roc;
