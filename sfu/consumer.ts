@@ -118,6 +118,14 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
     return this.current;
   }
 
+  /**
+   * The layer this consumer is committed to: the one it is switching to (waiting for its
+   * key frame), else the one it forwards.
+   */
+  get targetLayer(): LayerKey | undefined {
+    return this.pending ?? this.current;
+  }
+
   /** The cap the subscriber's bandwidth puts on this track, if any. */
   get capLayer(): SimulcastLayer | undefined {
     return this.cap;
@@ -142,7 +150,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> implements RtpSink {
       active: this.producer.layerKeys(),
       preferred: this.preferred,
       tile: this.tile,
-      current: this.current,
+      current: this.targetLayer,
     });
     return choice === "paused" || choice === null || choice === undefined ? undefined : choice;
   }

@@ -302,7 +302,10 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       demands.push({
         id: consumer.trackId,
         wanted,
-        current: layer ?? undefined,
+        // A switch under way counts as made: it keeps its layer while that fits, so an
+        // estimate wavering inside the 15 % upgrade headroom does not cancel it before its
+        // key frame and ask again a moment later.
+        current: consumer.targetLayer ?? undefined,
         bitrates: { low: bitrate("low"), medium: bitrate("medium"), high: bitrate("high") },
         priority: consumer.tileArea,
       });
@@ -319,9 +322,9 @@ export class SubscribeConnection extends TypedEmitter<SubscribeEvents> {
       const caps = allocate(demands, budget, fixed);
       for (const consumer of simulcast) {
         const cap = Number.isFinite(budget) ? caps.get(consumer.trackId) : undefined;
-        const current = consumer.layer;
-        if (cap !== undefined && current && rank(cap) < rank(current))
-          this.downlink.onDowngrade(now);
+        // Giving up a switch up before its key frame is a step down too (it backs off probes).
+        const target = consumer.targetLayer;
+        if (cap !== undefined && target && rank(cap) < rank(target)) this.downlink.onDowngrade(now);
         consumer.setCap(cap);
       }
     }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bot, ReceivedTrack } from "../bot/bot";
+import type { VideoShape } from "../bot/rtp-source";
 import { eventually, startSfu, type TestSfu } from "./harness";
 
 let sfu: TestSfu;
@@ -19,9 +20,10 @@ afterAll(async () => {
 /** A simulcasting publisher and one subscriber receiving its camera. */
 async function simulcastCall(
   roomId: string,
+  shape?: Partial<VideoShape>,
 ): Promise<{ pub: Bot; sub: Bot; track: ReceivedTrack; trackId: string }> {
   const pub = await sfu.bot(roomId, "Simulcaster");
-  await pub.publish({ camera: { simulcast: true } });
+  await pub.publish({ camera: { simulcast: true, shape } });
   const sub = await sfu.bot(roomId, "Viewer");
   await sub.waitFor(() => [...sub.received.values()].some((t) => t.packets > 10), 10_000, "video");
   const [track] = [...sub.received.values()];
@@ -105,6 +107,43 @@ describe("simulcast layer selection", () => {
     await sub.waitFor(() => track.layer === "high", 5_000, "high with plenty of bandwidth");
     expect(await packetsDuring(track, 500)).toBeGreaterThan(3);
 
+    expectContinuous(track);
+    await sub.leave();
+    await pub.leave();
+  });
+
+  it("keeps a switch up under way while the estimate wavers inside the upgrade headroom", async () => {
+    // Key frames only when asked: the switch waits for one as long as the publisher ignores it.
+    const { pub, sub, track, trackId } = await simulcastCall("room-wavering", {
+      keyFrameInterval: 1_000_000,
+    });
+    await sub.setTileSize(trackId, 160, 90);
+    await sub.sendRemb(5_000_000); // ends the probe a call starts with
+    const layers = (await sfu.stats()).tracks.find((t) => t.trackId === trackId)!.layers;
+    const medium = layers.find((l) => l.layer === "medium")!.bitrate;
+    // Covers the medium layer, but not with the 15 % an upgrade needs.
+    const wavering = medium * 1.075;
+    await sub.sendRemb(wavering);
+    const remb = setInterval(() => void sub.sendRemb(wavering), 250);
+    try {
+      pub.dropKeyFrameRequests = 1_000;
+      const requests = pub.keyFrameRequests;
+      // A tile grown to the medium layer's size probes at once: the switch up begins.
+      await sub.setTileSize(trackId, 640, 360);
+      await sub.waitFor(
+        () => pub.keyFrameRequests > requests,
+        3_000,
+        "the switch's key-frame request",
+      );
+      // The probe arrives (the estimate covers the medium layer) and the budget applies
+      // again, without the headroom. The switch is kept, and still asks for its key frame.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(track.layer).toBe("low");
+      pub.dropKeyFrameRequests = 0;
+      await sub.waitFor(() => track.layer === "medium", 3_000, "medium once its key frame comes");
+    } finally {
+      clearInterval(remb);
+    }
     expectContinuous(track);
     await sub.leave();
     await pub.leave();
