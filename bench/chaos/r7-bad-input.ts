@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { connect as tcpConnect } from "node:net";
+import { Worker } from "node:worker_threads";
 import { gzipSync } from "node:zlib";
 import { io as connectSocket, type Socket } from "socket.io-client";
 import { commands } from "@/lib/realtime/protocol";
@@ -6,6 +8,7 @@ import type { TestDbKind } from "@/test/support/db";
 import { createBenchDatabase, ensureBuild, startParley } from "../chat/servers";
 import { fetchCsrf, signInGuest } from "../chat/setup";
 import { percentiles } from "../stats";
+import type { HealthFigures } from "./health-poller";
 import { MAX_STALL_MS, progress, type RowResult, rowRecorder, sleep } from "./row";
 
 /** /api/health must answer within this throughout. */
@@ -141,7 +144,7 @@ export async function runR7(
       () => false,
     );
 
-    const latencies = health.stop();
+    const latencies = await health.stop();
     const { p99, max } = percentiles([Float64Array.from(latencies.ms)], [99, 100]);
     Object.assign(r.figures, {
       httpRequests: seen.requests,
@@ -171,7 +174,7 @@ export async function runR7(
       `/api/health took ${max} ms (limit ${R7_HEALTH_LIMIT_MS} ms)`,
     );
   } finally {
-    health.stop();
+    await health.stop();
   }
   return r.done();
 }
@@ -470,28 +473,29 @@ async function slowClients(baseUrl: string) {
   for (const s of sockets) s.destroy();
 }
 
-/** Polls /api/health every 50 ms; `stop()` returns every latency and the failures. */
+/**
+ * Polls /api/health every 50 ms from its own thread (./health-poller.ts) until stopped;
+ * stopping returns every poll's time.
+ */
 function watchHealth(baseUrl: string) {
-  const ms: number[] = [];
-  let failures = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const start = performance.now();
-      const ok = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(5000) }).then(
-        async (res) => (await res.text(), res.status === 200),
-        () => false,
-      );
-      ms.push(performance.now() - start);
-      if (!ok) failures++;
-      await sleep(50);
-    }
-  })();
+  const worker = new Worker(new URL("./health-poller.ts", import.meta.url), {
+    workerData: { url: `${baseUrl}/api/health`, intervalMs: 50 },
+  });
+  // Listening from the start: a worker that fails fails stop(), not the process.
+  const answer = once(worker, "message") as Promise<[HealthFigures]>;
+  answer.catch(() => {});
+  let figures: Promise<HealthFigures> | undefined;
   return {
-    stop() {
-      running = false;
-      void loop;
-      return { ms, failures };
+    stop(): Promise<HealthFigures> {
+      figures ??= (async () => {
+        worker.postMessage("stop");
+        try {
+          return (await answer)[0];
+        } finally {
+          await worker.terminate();
+        }
+      })();
+      return figures;
     },
   };
 }
