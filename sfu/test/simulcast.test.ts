@@ -113,8 +113,11 @@ describe("simulcast layer selection", () => {
   });
 
   it("keeps a switch up under way while the estimate wavers inside the upgrade headroom", async () => {
-    // Key frames only when asked: the switch waits for one as long as the publisher ignores it.
+    // Key frames only when asked: the switch waits for one as long as the publisher ignores
+    // it. 50 frames a second: a layer's rate, measured over one-second windows, varies by a
+    // frame in fifty instead of one in fifteen, well inside the band this test sits in.
     const { pub, sub, track, trackId } = await simulcastCall("room-wavering", {
+      fps: 50,
       keyFrameInterval: 1_000_000,
     });
     await sub.setTileSize(trackId, 160, 90);
